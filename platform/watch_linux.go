@@ -1,0 +1,136 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// watchBuffer is the channel between netlink's reader and the coalescer,
+// and watchRcvBuf the kernel socket buffer asked for; an overflow of the
+// socket (ENOBUFS) ends the subscription and forces a resubscribe + resync.
+const (
+	watchBuffer = 4096
+	watchRcvBuf = 4 << 20
+)
+
+// Watch implements Routes. It subscribes to IPv4 and IPv6 route events,
+// then lists the main table (subscribing first, listing second loses no
+// change; a change seen in both is reported twice, which callers comparing
+// against the table tolerate). Events of other tables are dropped. After an
+// error or overflow of the event stream it resubscribes and delivers a new
+// snapshot; every ResyncInterval it delivers a snapshot anyway.
+func (l *linuxHost) Watch(ctx context.Context, fn func(RouteUpdate)) error {
+	backoff := 50 * time.Millisecond
+	for {
+		err := l.watchOnce(ctx, fn)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		l.log.Warn("route watch interrupted; resubscribing", "err", err)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		if backoff < 2*time.Second {
+			backoff *= 2
+		}
+	}
+}
+
+// watchOnce runs one subscription until ctx is done (nil) or the stream
+// fails (the error).
+func (l *linuxHost) watchOnce(ctx context.Context, fn func(RouteUpdate)) error {
+	ch := make(chan netlink.RouteUpdate, watchBuffer)
+	done := make(chan struct{})
+	errc := make(chan error, 1)
+	opts := netlink.RouteSubscribeOptions{
+		Namespace:         l.ns,
+		ReceiveBufferSize: watchRcvBuf,
+		ErrorCallback: func(err error) {
+			select {
+			case errc <- err:
+			default:
+			}
+		},
+	}
+	if err := netlink.RouteSubscribeWithOptions(ch, done, opts); err != nil {
+		return fmt.Errorf("subscribe to route events: %w", err)
+	}
+	defer func() {
+		// Closing done closes the socket; netlink's reader then closes ch.
+		close(done)
+		for range ch {
+		}
+	}()
+
+	snapshot := func() error {
+		routes, err := l.List(FamilyAll)
+		if err != nil {
+			return err
+		}
+		fn(RouteUpdate{Resync: true, Snapshot: routes})
+		return nil
+	}
+	if err := snapshot(); err != nil {
+		return err
+	}
+
+	resync := time.NewTicker(l.resync)
+	defer resync.Stop()
+	flush := time.NewTimer(time.Hour)
+	flush.Stop()
+	defer flush.Stop()
+	names := &linkNames{h: l.h}
+	var pending []RouteEvent
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-errc:
+			return fmt.Errorf("route events: %w", err)
+		case u, ok := <-ch:
+			if !ok {
+				select {
+				case err := <-errc:
+					return fmt.Errorf("route events: %w", err)
+				default:
+					return errors.New("route events: subscription closed")
+				}
+			}
+			if u.Table != unix.RT_TABLE_MAIN {
+				continue
+			}
+			kind := RouteAdded
+			if u.Type == unix.RTM_DELROUTE {
+				kind = RouteDeleted
+			}
+			if len(pending) == 0 {
+				flush.Reset(l.coalesce)
+			}
+			// Names are looked up fresh per batch: indexes may be reused.
+			pending = append(pending, RouteEvent{Kind: kind, Route: fromNetlink(&u.Route, names.name)})
+		case <-flush.C:
+			if len(pending) > 0 {
+				fn(RouteUpdate{Events: pending})
+				pending = nil
+				names = &linkNames{h: l.h}
+			}
+		case <-resync.C:
+			if len(pending) > 0 {
+				fn(RouteUpdate{Events: pending})
+				pending = nil
+			}
+			if err := snapshot(); err != nil {
+				return err
+			}
+		}
+	}
+}
