@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cvpn/cvpn/app/credentials"
+	"github.com/cvpn/cvpn/app/profilestore"
+	"github.com/cvpn/cvpn/app/session"
+	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/ovpn/profile"
+)
+
+func connectCommand() command {
+	return command{name: "connect", summary: "connect with a stored profile or a .ovpn file (foreground)", run: runConnect}
+}
+
+func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	f := newFlags("connect", "cvpn connect TARGET [--auth-user-pass FILE] [--no-browser] [--json] [--verbose]",
+		"Connects with TARGET, a stored profile name or a path to a .ovpn file, and keeps the tunnel up\n"+
+			"in the foreground until Ctrl-C or SIGTERM, reconnecting by itself after network loss. On exit\n"+
+			"every route and DNS setting is restored. Needs root (or CAP_NET_ADMIN).\n\n"+
+			"Exit status: 0 after a requested disconnect, 3 when the server refuses the credentials, 1 otherwise.")
+	authFile := f.String("auth-user-pass", "", "read credentials from `FILE`: line 1 user, line 2 password, optional line 3 MFA code")
+	noBrowser := f.Bool("no-browser", false, "print the sign-in URL instead of opening a browser (federated profiles)")
+	asJSON := f.Bool("json", false, "print one JSON event per line on stdout")
+	verbose := f.Bool("verbose", false, "log protocol details on stderr")
+	pos, code, ok := f.parse(args, 1, 1, stdout, stderr)
+	if !ok {
+		return code
+	}
+	_ = noBrowser // the browser flow arrives with federated sign-in
+	target := pos[0]
+
+	p, err := loadTarget(target)
+	if err != nil {
+		fmt.Fprintf(stderr, "cvpn connect: %v\n", err)
+		return 1
+	}
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(stderr, "cvpn connect: creating the tunnel needs root (run with sudo); connecting through the cvpn daemon is not available in this version")
+		return 1
+	}
+
+	var creds client.Credentials
+	term := credentials.NewTerminal()
+	if *authFile != "" {
+		cf, err := credentials.ReadFile(*authFile, term)
+		if err != nil {
+			fmt.Fprintf(stderr, "cvpn connect: %v\n", err)
+			return 1
+		}
+		creds = cf
+	} else if term != nil {
+		creds = term
+	}
+
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	out := newEventPrinter(stdout, *asJSON)
+	err = session.Run(ctx, session.Options{
+		Profile:     p,
+		Credentials: creds,
+		Events:      out.print,
+		Logger:      logger,
+		Version:     version,
+	})
+	switch {
+	case err == nil:
+		return 0
+	case session.IsAuthFailure(err):
+		if !*asJSON {
+			fmt.Fprintf(stderr, "cvpn connect: %v\n", err)
+		}
+		return 3
+	default:
+		if !*asJSON {
+			fmt.Fprintf(stderr, "cvpn connect: %v\n", err)
+		}
+		return 1
+	}
+}
+
+// loadTarget reads a stored profile by name, or a .ovpn file by path.
+func loadTarget(target string) (*profile.Profile, error) {
+	if st, err := os.Stat(target); err == nil && !st.IsDir() {
+		p, ds, err := profile.ParseFile(target, profile.Options{})
+		if err != nil {
+			return nil, err
+		}
+		if ds.HasErrors() {
+			return nil, fmt.Errorf("the profile has errors:\n%s", ds.String())
+		}
+		return p, nil
+	}
+	root, err := profilestore.DefaultRoot()
+	if err != nil {
+		return nil, err
+	}
+	st, err := profilestore.Open(root, profilestore.Options{})
+	if err != nil {
+		return nil, err
+	}
+	p, ds, err := st.Load(target)
+	if err != nil {
+		if strings.ContainsAny(target, "/\\.") {
+			return nil, fmt.Errorf("%s: no such file or stored profile", target)
+		}
+		return nil, err
+	}
+	if ds.HasErrors() {
+		return nil, fmt.Errorf("stored profile %s has errors:\n%s", target, ds.String())
+	}
+	return p, nil
+}
+
+// eventPrinter writes connection events as JSON lines or as human text.
+type eventPrinter struct {
+	mu      sync.Mutex
+	w       io.Writer
+	json    bool
+	enc     *json.Encoder
+	started time.Time
+}
+
+func newEventPrinter(w io.Writer, asJSON bool) *eventPrinter {
+	return &eventPrinter{w: w, json: asJSON, enc: json.NewEncoder(w), started: time.Now()}
+}
+
+func (e *eventPrinter) print(ev client.Event) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.json {
+		ev.Time = ev.Time.UTC().Truncate(time.Second)
+		_ = e.enc.Encode(ev) // time.Time truncated to seconds encodes as RFC 3339
+		return
+	}
+	if line := humanEvent(ev); line != "" {
+		fmt.Fprintln(e.w, line)
+	}
+}
+
+func humanEvent(ev client.Event) string {
+	switch ev.Event {
+	case client.EventState:
+		switch ev.State {
+		case client.StateResolving:
+			return "Resolving " + ev.Detail + " ..."
+		case client.StateConnecting:
+			return "Connecting to " + ev.Server + " ..."
+		case client.StateAuthenticating:
+			return "Authenticating ..."
+		case client.StateConfiguring:
+			return "Configuring the tunnel ..."
+		case client.StateConnected:
+			s := fmt.Sprintf("Connected to %s on %s", ev.Server, ev.Interface)
+			if ev.TunnelIPv4 != "" {
+				s += ", address " + ev.TunnelIPv4
+			}
+			if ev.TunnelIPv6 != "" {
+				s += ", " + ev.TunnelIPv6
+			}
+			return s + ", cipher " + ev.Cipher + ". Press Ctrl-C to disconnect."
+		case client.StateReconnecting:
+			return "Connection lost; reconnecting (" + ev.Detail + ") ..."
+		case client.StateDisconnecting:
+			return "Disconnecting ..."
+		case client.StateDisconnected:
+			return "Disconnected."
+		}
+		return string(ev.State)
+	case client.EventBanner:
+		return "Message from your administrator:\n" + ev.Text
+	case client.EventSAML:
+		return "Sign in with your browser: " + ev.URL
+	case client.EventRouteEnforced:
+		return fmt.Sprintf("Route %s: %s", ev.Action, ev.Route)
+	case client.EventError:
+		return "Error: " + ev.Message
+	case client.EventLog:
+		return ev.Message
+	}
+	return ""
+}
+

@@ -1,0 +1,463 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cvpn/cvpn/ovpn/ctrlmsg"
+	"github.com/cvpn/cvpn/ovpn/transport"
+	"github.com/cvpn/cvpn/platform"
+)
+
+// Client runs one VPN connection until its context ends.
+type Client struct {
+	cfg   Config
+	stats Stats
+
+	mu        sync.Mutex
+	user      string
+	pass      string
+	haveCreds bool
+	token     string
+	tokenUser string
+	crv1      string // pending dynamic challenge response (password)
+}
+
+// New checks the configuration and returns a client.
+func New(cfg Config) (*Client, error) {
+	if cfg.Profile == nil {
+		return nil, errors.New("client: no profile")
+	}
+	if len(cfg.Profile.Remotes) == 0 {
+		return nil, fmt.Errorf("%s: no remote to connect to", cfg.Profile.Name)
+	}
+	if cfg.Tunnel == nil {
+		return nil, errors.New("client: no tunnel configurator")
+	}
+	if cfg.TunnelID == "" {
+		cfg.TunnelID = platform.DefaultID
+	}
+	return &Client{cfg: cfg}, nil
+}
+
+// Stats returns the connection's traffic counters.
+func (c *Client) Stats() *Stats { return &c.stats }
+
+func (c *Client) handshakeTimeout() time.Duration {
+	if c.cfg.HandshakeTimeout > 0 {
+		return c.cfg.HandshakeTimeout
+	}
+	t := c.cfg.Profile.ServerPollTimeout
+	if t <= 0 || t > 60*time.Second {
+		t = 60 * time.Second
+	}
+	return t
+}
+
+// Run connects, keeps the tunnel up and reconnects after failures until ctx
+// is cancelled (a requested disconnect: Run returns nil after a clean
+// teardown) or a fatal error: ErrAuthFailed, ErrHalted, ErrInactive, or the
+// attempt limit.
+func (c *Client) Run(ctx context.Context) error {
+	cfg := &c.cfg
+	log := cfg.logger()
+	p := cfg.Profile
+	backoff := p.ConnectRetry
+	if backoff <= 0 {
+		backoff = time.Second
+	}
+	maxBackoff := p.ConnectRetryMax
+	if maxBackoff <= 0 {
+		maxBackoff = 300 * time.Second
+	}
+	maxAttempts := cfg.MaxAttempts
+	if maxAttempts == 0 {
+		maxAttempts = p.ConnectRetryAttempts
+	}
+	failures := 0
+	reason := ""
+	for {
+		if ctx.Err() != nil {
+			cfg.emit(Event{Event: EventState, State: StateDisconnected})
+			return nil
+		}
+		lg, err := c.login(ctx, reason)
+		if err != nil {
+			if ctx.Err() != nil {
+				cfg.emit(Event{Event: EventState, State: StateDisconnected})
+				return nil
+			}
+			return err
+		}
+		l, err := c.connect(ctx, lg)
+		if err == nil {
+			failures = 0
+			backoff = max(p.ConnectRetry, time.Second)
+			err = c.serve(ctx, l)
+			if err == nil {
+				cfg.emit(Event{Event: EventState, State: StateDisconnected})
+				return nil
+			}
+		}
+		if ctx.Err() != nil {
+			cfg.emit(Event{Event: EventState, State: StateDisconnected})
+			return nil
+		}
+		var ae *authError
+		switch {
+		case errors.As(err, &ae):
+			reason, err = c.onAuthFailed(ae)
+			if err != nil {
+				cfg.emit(Event{Event: EventError, Message: err.Error()})
+				cfg.emit(Event{Event: EventState, State: StateDisconnected})
+				return err
+			}
+			if reason == "" {
+				// challenge answered or token dropped: retry at once
+				continue
+			}
+		case errors.Is(err, ErrHalted), errors.Is(err, ErrInactive):
+			cfg.emit(Event{Event: EventError, Message: err.Error()})
+			cfg.emit(Event{Event: EventState, State: StateDisconnected})
+			return err
+		}
+		failures++
+		log.Warn("connection failed", "err", err, "attempt", failures)
+		cfg.emit(Event{Event: EventError, Message: err.Error()})
+		if maxAttempts > 0 && failures >= maxAttempts {
+			cfg.emit(Event{Event: EventState, State: StateDisconnected})
+			return fmt.Errorf("giving up after %d attempts: %w", failures, err)
+		}
+		cfg.emit(Event{Event: EventState, State: StateReconnecting, Detail: fmt.Sprintf("retrying in %s", backoff.Round(time.Millisecond))})
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+		backoff = min(backoff*2, maxBackoff)
+	}
+}
+
+// login decides the credentials of the next attempt.
+func (c *Client) login(ctx context.Context, reason string) (login, error) {
+	p := c.cfg.Profile
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p.Auth.Federated {
+		return login{}, fmt.Errorf("%s: federated (SAML) sign-in with auth-federate is not supported by this version of cvpn yet", p.Name)
+	}
+	if !p.Auth.UserPass {
+		return login{}, nil
+	}
+	if c.crv1 != "" {
+		lg := login{user: c.user, pass: c.crv1}
+		c.crv1 = ""
+		return lg, nil
+	}
+	if c.token != "" {
+		user := c.user
+		if c.tokenUser != "" {
+			user = c.tokenUser
+		}
+		return login{user: user, pass: c.token}, nil
+	}
+	if !c.haveCreds || reason != "" {
+		if c.cfg.Credentials == nil {
+			return login{}, fmt.Errorf("%s: the profile needs a user name and password (auth-user-pass) and none was given", p.Name)
+		}
+		user, pass, err := c.cfg.Credentials.UserPass(ctx, reason)
+		if err != nil {
+			return login{}, err
+		}
+		c.user, c.pass, c.haveCreds = user, pass, true
+	}
+	pass := c.pass
+	if sc := p.StaticChallenge; sc != nil {
+		if c.cfg.Credentials == nil {
+			return login{}, fmt.Errorf("%s: the profile asks for a one-time code (static-challenge) and no way to ask for it was given", p.Name)
+		}
+		resp, err := c.cfg.Credentials.Challenge(ctx, sc.Text, sc.Echo)
+		if err != nil {
+			return login{}, err
+		}
+		pass = ctrlmsg.SCRV1(c.pass, resp)
+	}
+	return login{user: c.user, pass: pass}, nil
+}
+
+// onAuthFailed decides what follows an AUTH_FAILED: a fatal error, or a
+// reason to ask for credentials again ("" = retry without asking).
+func (c *Client) onAuthFailed(ae *authError) (string, error) {
+	c.mu.Lock()
+	hadToken := c.token != ""
+	c.token, c.tokenUser = "", ""
+	c.mu.Unlock()
+	m := ae.msg
+	if ch := m.Challenge; ch != nil {
+		resp, err := c.askChallenge(ch)
+		if err != nil {
+			return "", err
+		}
+		c.mu.Lock()
+		c.crv1 = ctrlmsg.CRV1Response(ch.StateID, resp)
+		if ch.Username != "" {
+			c.user = ch.Username
+		}
+		c.mu.Unlock()
+		return "", nil
+	}
+	if hadToken {
+		c.cfg.logger().Info("the server no longer accepts the session token; signing in again")
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.cfg.Profile.StaticChallenge != nil || c.cfg.Profile.AuthNoCache {
+			c.haveCreds = false
+		}
+		return "", nil
+	}
+	if m.Temp {
+		return "the server reported a temporary failure: " + m.Reason, nil
+	}
+	return "", fmt.Errorf("%w: %s", ErrAuthFailed, plainAuthReason(m.Reason))
+}
+
+func (c *Client) askChallenge(ch *ctrlmsg.Challenge) (string, error) {
+	if c.cfg.Credentials == nil {
+		return "", fmt.Errorf("%w: the server asks %q and there is no way to answer", ErrAuthFailed, ch.Text)
+	}
+	return c.cfg.Credentials.Challenge(context.Background(), ch.Text, ch.Echo())
+}
+
+func plainAuthReason(r string) string {
+	switch {
+	case r == "":
+		return "the server refused the user name, password or certificate; check them and try again"
+	case strings.Contains(r, "SESSION:"):
+		return "the session expired; sign in again"
+	}
+	return "the server said: " + r
+}
+
+// connect tries every remote (and every address of it) once.
+func (c *Client) connect(ctx context.Context, lg login) (*link, error) {
+	cfg := &c.cfg
+	p := cfg.Profile
+	var errs []error
+	for _, r := range p.Remotes {
+		cfg.emit(Event{Event: EventState, State: StateResolving, Detail: r.String()})
+		addrs, err := transport.Resolve(ctx, cfg.Resolver, r.Host, p.RemoteRandomHostname, 30*time.Second)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, a := range addrs {
+			if r.Proto == "udp4" || r.Proto == "tcp4" {
+				if !a.Is4() {
+					continue
+				}
+			}
+			if r.Proto == "udp6" || r.Proto == "tcp6" {
+				if !a.Is6() {
+					continue
+				}
+			}
+			ap := netip.AddrPortFrom(a, uint16(r.Port))
+			cfg.emit(Event{Event: EventState, State: StateConnecting, Server: ap.String(), Detail: r.String()})
+			l, err := dialLink(ctx, cfg, r, ap, lg, c.handshakeTimeout())
+			if err == nil {
+				return l, nil
+			}
+			var ae *authError
+			if errors.As(err, &ae) || errors.Is(err, ErrHalted) || ctx.Err() != nil {
+				return nil, err
+			}
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) == 1 {
+		return nil, errs[0]
+	}
+	return nil, errors.Join(errs...)
+}
+
+// serve configures the tunnel for an established link and runs it until it
+// fails (error) or ctx ends (nil after a clean teardown).
+func (c *Client) serve(ctx context.Context, l *link) error {
+	cfg := &c.cfg
+	log := cfg.logger()
+	po := l.push
+	if po.AuthToken != "" {
+		c.mu.Lock()
+		c.token, c.tokenUser = po.AuthToken, po.AuthTokenUser
+		c.mu.Unlock()
+	}
+	for _, e := range po.Echo {
+		if text, ok := strings.CutPrefix(e, "cvpn-banner "); ok {
+			cfg.emit(Event{Event: EventBanner, Text: text})
+		}
+	}
+	cfg.emit(Event{Event: EventState, State: StateConfiguring})
+	tc, err := tunnelConfig(cfg.Profile, po, l.server.Addr(), cfg.TunnelID)
+	if err != nil {
+		l.close()
+		return fmt.Errorf("%s: %w", l.peer, err)
+	}
+	applied, err := cfg.Tunnel.Apply(tc)
+	if err != nil {
+		l.close()
+		return fmt.Errorf("configuring the tunnel: %w", err)
+	}
+	dp := newDataPath(l, applied.Device, &c.stats)
+	fn := dp.fromNetwork
+	l.data.Store(&fn)
+
+	ev := Event{Event: EventState, State: StateConnected, Interface: applied.Name, Server: l.server.String(), Cipher: l.cipher.String()}
+	for _, a := range tc.Addresses {
+		if a.Prefix.Addr().Is4() {
+			ev.TunnelIPv4 = a.Prefix.Addr().String()
+		} else {
+			ev.TunnelIPv6 = a.Prefix.Addr().String()
+		}
+	}
+	cfg.emit(ev)
+	log.Info("connected", "interface", applied.Name, "tunnel_ipv4", ev.TunnelIPv4, "tunnel_ipv6", ev.TunnelIPv6, "cipher", ev.Cipher, "key_derivation", map[bool]string{true: "tls-ekm", false: "prf"}[l.ekm])
+
+	tunErr := make(chan error, 1)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		tunErr <- dp.fromTUN()
+	}()
+
+	runErr := c.supervise(ctx, l, dp, tunErr)
+
+	if runErr == nil || errors.Is(runErr, ErrInactive) {
+		cfg.emit(Event{Event: EventState, State: StateDisconnecting})
+		c.sayGoodbye(l, dp)
+	}
+	l.data.Store(nil)
+	l.close()
+	if err := applied.Close(); err != nil {
+		log.Error("undoing the tunnel configuration", "err", err)
+		cfg.emit(Event{Event: EventError, Message: "undoing the tunnel configuration: " + err.Error()})
+	}
+	wg.Wait()
+	return runErr
+}
+
+// supervise runs keepalive, renegotiation timers and control messages.
+func (c *Client) supervise(ctx context.Context, l *link, dp *dataPath, tunErr <-chan error) error {
+	cfg := &c.cfg
+	p := cfg.Profile
+	po := l.push
+	ping := p.Ping
+	if po.Ping >= 0 {
+		ping = time.Duration(po.Ping) * time.Second
+	}
+	restart := p.PingRestart
+	if po.PingRestart >= 0 {
+		restart = time.Duration(po.PingRestart) * time.Second
+	}
+	inactive := p.Inactive
+	inactiveBytes := p.InactiveBytes
+	if po.Inactive != nil {
+		inactive = time.Duration(po.Inactive.Seconds) * time.Second
+		inactiveBytes = po.Inactive.Bytes
+	}
+	var renegAt time.Time
+	if p.RenegInterval > 0 {
+		renegAt = cfg.now().Add(p.RenegInterval)
+	}
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	lastActive := cfg.now()
+	lastBytes := c.stats.BytesIn.Load() + c.stats.BytesOut.Load()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-tunErr:
+			if err == nil {
+				err = errors.New("the tunnel device closed")
+			}
+			return err
+		case err := <-l.fail:
+			return err
+		case raw := <-l.msgs:
+			if err := c.onControlMessage(l, raw); err != nil {
+				return err
+			}
+		case <-tick.C:
+			now := cfg.now()
+			if ping > 0 && now.Sub(time.Unix(0, l.lastSend.Load())) >= ping {
+				dp.sendPing()
+			}
+			if restart > 0 && now.Sub(time.Unix(0, l.lastRecv.Load())) >= restart {
+				return fmt.Errorf("%s: no packet from the server for %s (ping-restart)", l.peer, restart)
+			}
+			if !renegAt.IsZero() && now.After(renegAt) {
+				renegAt = now.Add(p.RenegInterval)
+				l.renegotiateNow()
+			}
+			if inactive > 0 {
+				b := c.stats.BytesIn.Load() + c.stats.BytesOut.Load()
+				if b-lastBytes > uint64(inactiveBytes) {
+					lastBytes, lastActive = b, now
+				} else if now.Sub(lastActive) >= inactive {
+					return fmt.Errorf("%w: less than %d bytes moved in %s", ErrInactive, inactiveBytes, inactive)
+				}
+			}
+		}
+	}
+}
+
+func (c *Client) onControlMessage(l *link, raw string) error {
+	m, err := ctrlmsg.Parse(raw)
+	if err != nil {
+		l.log.Warn("ignored malformed control message", "err", err)
+		return nil
+	}
+	switch m := m.(type) {
+	case ctrlmsg.AuthFailed:
+		return &authError{m}
+	case ctrlmsg.Restart:
+		return fmt.Errorf("%s: the server asked the client to reconnect: %s", l.peer, m.Reason)
+	case ctrlmsg.Halt:
+		return fmt.Errorf("%w: %s", ErrHalted, m.Reason)
+	case ctrlmsg.Exit:
+		return fmt.Errorf("%s: the server is shutting down", l.peer)
+	case ctrlmsg.Info:
+		c.cfg.emit(Event{Event: EventLog, Message: m.String()})
+	case ctrlmsg.PushReply:
+		l.log.Debug("ignored unsolicited PUSH_REPLY")
+	default:
+		l.log.Debug("ignored control message", "msg", redact(raw))
+	}
+	return nil
+}
+
+// sayGoodbye tells the server the client leaves on purpose.
+func (c *Client) sayGoodbye(l *link, dp *dataPath) {
+	if l.push.ProtocolFlags.CCExit {
+		if err := l.sendMessage(ctrlmsg.Exit{}); err == nil {
+			time.Sleep(100 * time.Millisecond) // let the reliable layer send it
+			return
+		}
+	}
+	if !l.conn.Reliable() {
+		n := c.cfg.Profile.ExplicitExitNotify
+		if l.push.ExplicitExitNotify > 0 {
+			n = l.push.ExplicitExitNotify
+		}
+		if n > 0 {
+			dp.sendExitNotify(min(n, 3))
+		}
+	}
+}

@@ -1,0 +1,87 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/cvpn/cvpn/ovpn/profile"
+	"github.com/cvpn/cvpn/ovpn/transport"
+	"github.com/cvpn/cvpn/platform"
+)
+
+// Credentials supplies what the user types. Implementations prompt on a
+// terminal, read an --auth-user-pass file, or ask a GUI.
+type Credentials interface {
+	// UserPass returns the user name and password. reason says why they are
+	// asked again (empty the first time).
+	UserPass(ctx context.Context, reason string) (user, pass string, err error)
+	// Challenge returns the answer to a static or dynamic challenge (MFA
+	// code). echo says whether the answer may be shown while typed.
+	Challenge(ctx context.Context, text string, echo bool) (string, error)
+}
+
+// Tunnel applies the negotiated configuration to the OS and returns the TUN
+// device. *platform.Configurator implements it; tests use a fake.
+type Tunnel interface {
+	Apply(cfg platform.TunnelConfig) (*platform.Applied, error)
+}
+
+// Config is everything a session needs.
+type Config struct {
+	Profile     *profile.Profile
+	Credentials Credentials
+	Tunnel      Tunnel
+	// TunnelID names the platform state file for this connection.
+	TunnelID string
+	// Events receives state changes and other events; nil discards them.
+	Events EventSink
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Resolver looks up remote host names; nil uses the system resolver.
+	Resolver transport.Resolver
+	// Version is the cvpn version sent to the server in IV_GUI_VER.
+	Version string
+	// HandshakeTimeout bounds one connection attempt (reset, TLS, key
+	// exchange and push); default min(server-poll-timeout, 60 s).
+	HandshakeTimeout time.Duration
+	// MaxAttempts stops reconnecting after that many failed attempts in a
+	// row (0 = connect-retry-max of the profile, itself 0 = unlimited).
+	MaxAttempts int
+}
+
+// Errors Run returns; test with errors.Is.
+var (
+	// ErrAuthFailed: the server refused the credentials (exit code 3).
+	ErrAuthFailed = errors.New("authentication failed")
+	// ErrHalted: the server told the client to stop and not reconnect.
+	ErrHalted = errors.New("server halted the connection")
+	// ErrInactive: the inactivity timeout ended the connection.
+	ErrInactive = errors.New("inactivity timeout")
+)
+
+func (c *Config) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func (c *Config) logger() *slog.Logger {
+	if c.Logger != nil {
+		return c.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (c *Config) emit(e Event) {
+	if c.Events == nil {
+		return
+	}
+	if e.Time.IsZero() {
+		e.Time = c.now()
+	}
+	c.Events(e)
+}

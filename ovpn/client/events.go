@@ -1,0 +1,55 @@
+package client
+
+import (
+	"time"
+)
+
+// State is a connection state as shown to users and scripts.
+type State string
+
+// Connection states, in the order a connection normally passes through them.
+const (
+	StateResolving         State = "resolving"
+	StateConnecting        State = "connecting"
+	StateAuthenticating    State = "authenticating"
+	StateWaitingForBrowser State = "waiting-for-browser"
+	StateConfiguring       State = "configuring"
+	StateConnected         State = "connected"
+	StateReconnecting      State = "reconnecting"
+	StateDisconnecting     State = "disconnecting"
+	StateDisconnected      State = "disconnected"
+)
+
+// Event kinds.
+const (
+	EventState         = "state"
+	EventBanner        = "banner"
+	EventSAML          = "saml"
+	EventRouteEnforced = "route-enforced"
+	EventError         = "error"
+	EventLog           = "log"
+)
+
+// Event is one entry of the connection's event stream; its JSON form is the
+// `cvpn connect --json` contract.
+type Event struct {
+	Time       time.Time `json:"time"`
+	Event      string    `json:"event"`
+	State      State     `json:"state,omitempty"`
+	TunnelIPv4 string    `json:"tunnel_ipv4,omitempty"`
+	TunnelIPv6 string    `json:"tunnel_ipv6,omitempty"`
+	Interface  string    `json:"interface,omitempty"`
+	Server     string    `json:"server,omitempty"`
+	Cipher     string    `json:"cipher,omitempty"`
+	Text       string    `json:"text,omitempty"`
+	URL        string    `json:"url,omitempty"`
+	Action     string    `json:"action,omitempty"`
+	Route      string    `json:"route,omitempty"`
+	Message    string    `json:"message,omitempty"`
+	// Detail is a short human explanation that accompanies a state (for
+	// example which remote is being tried or why a reconnect happens).
+	Detail string `json:"detail,omitempty"`
+}
+
+// EventSink receives events. It must not block for long.
+type EventSink func(Event)

@@ -1,0 +1,97 @@
+package client
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/cvpn/cvpn/ovpn/ctrlmsg"
+	"github.com/cvpn/cvpn/ovpn/profile"
+	"github.com/cvpn/cvpn/platform"
+)
+
+// tunnelConfig merges the pushed options with the profile's own routes and
+// options into what the platform applies.
+func tunnelConfig(p *profile.Profile, po *ctrlmsg.PushOptions, server netip.Addr, id string) (platform.TunnelConfig, error) {
+	tc := platform.TunnelConfig{ID: id, MTU: p.TunMTU, Servers: []netip.Addr{server}}
+	if po.TunMTU > 0 {
+		tc.MTU = po.TunMTU
+	}
+	var gw4 netip.Addr
+	if ic := po.IfConfig; ic != nil {
+		local, peer, ok := po.IfConfigPrefix()
+		if !ok {
+			return tc, fmt.Errorf("pushed ifconfig %s %s is not usable", ic.Local, ic.Second)
+		}
+		tc.Addresses = append(tc.Addresses, platform.Address{Prefix: local, Peer: peer})
+		gw4 = peer
+		if po.RouteGateway.IsValid() {
+			gw4 = po.RouteGateway
+		}
+	}
+	var gw6 netip.Addr
+	v6 := po.IfConfigIPv6
+	if v6 == nil && p.IfconfigIPv6 != nil {
+		v6 = &ctrlmsg.IfConfigIPv6{Local: p.IfconfigIPv6.Local, Remote: p.IfconfigIPv6.Remote}
+	}
+	if v6 != nil {
+		tc.Addresses = append(tc.Addresses, platform.Address{Prefix: v6.Local})
+		gw6 = v6.Remote
+	}
+	addRoute := func(dst netip.Prefix, gw netip.Addr, metric int) {
+		r := platform.TunnelRoute{Dst: dst.Masked()}
+		if metric >= 0 {
+			r.Metric = uint32(metric)
+		}
+		_ = gw // routes go straight to the TUN interface; the gateway is informative on a point-to-point link
+		tc.Routes = append(tc.Routes, r)
+	}
+	var netgw []netip.Prefix
+	for _, r := range po.Routes {
+		switch r.GatewayKeyword {
+		case ctrlmsg.GatewayNet:
+			netgw = append(netgw, r.Network)
+		default:
+			addRoute(r.Network, gw4, r.Metric)
+		}
+	}
+	for _, r := range po.RoutesIPv6 {
+		switch r.GatewayKeyword {
+		case ctrlmsg.GatewayNet:
+			netgw = append(netgw, r.Network)
+		default:
+			addRoute(r.Network, gw6, r.Metric)
+		}
+	}
+	for _, r := range append(append([]profile.Route(nil), p.Routes...), p.RoutesIPv6...) {
+		metric := -1
+		if r.HasMetric {
+			metric = r.Metric
+		}
+		switch r.GatewayKind {
+		case profile.NetGateway:
+			netgw = append(netgw, r.Dst)
+		case profile.RemoteHost:
+			// the host route to the server is added by the platform when needed
+		default:
+			gw := gw4
+			if r.Dst.Addr().Is6() {
+				gw = gw6
+			}
+			addRoute(r.Dst, gw, metric)
+		}
+	}
+	tc.NetGatewayRoutes = netgw
+	if rg := po.RedirectGateway; rg != nil {
+		tc.RedirectIPv4 = !rg.NoIPv4
+		tc.RedirectIPv6 = rg.IPv6 && v6 != nil
+	}
+	if len(po.DNS) > 0 {
+		d := &platform.DNSConfig{Servers: po.DNS, FullTunnel: tc.RedirectIPv4}
+		if po.Domain != "" {
+			d.SearchDomains = append(d.SearchDomains, po.Domain)
+		}
+		d.SearchDomains = append(d.SearchDomains, po.DomainSearch...)
+		tc.DNS = d
+	}
+	return tc, nil
+}

@@ -1,0 +1,1195 @@
+package profile
+
+import (
+	"crypto"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// MaxFileSize bounds a profile and every file it refers to.
+const MaxFileSize = 1 << 20
+
+// DefaultDataCiphers is OpenVPN 2.6's default data-ciphers list.
+var defaultDataCiphers = []string{"AES-256-GCM", "AES-128-GCM", "CHACHA20-POLY1305"}
+
+// expiryWarning is how close to expiry a certificate gets a warning.
+const expiryWarning = 30 * 24 * time.Hour
+
+// Options tell Parse where the profile comes from.
+type Options struct {
+	// Name identifies the profile in diagnostics (a path or a stored name).
+	Name string
+	// BaseDir is the directory relative file references (cert, key, ca,
+	// tls-auth, tls-crypt) are resolved against. Empty means the current
+	// directory.
+	BaseDir string
+	// NoFiles refuses file references: every certificate and key must be
+	// inline. The daemon uses it for profile text received over IPC.
+	NoFiles bool
+	// ReadFile reads a referenced file; nil means os.ReadFile with a size
+	// limit of MaxFileSize.
+	ReadFile func(path string) ([]byte, error)
+	// Now is the clock for certificate expiry checks; nil means time.Now.
+	Now func() time.Time
+}
+
+// ParseFile reads and parses a profile file. Name defaults to path and
+// BaseDir to the file's directory. The error is set only when the file
+// cannot be read.
+func ParseFile(path string, opts Options) (*Profile, Diagnostics, error) {
+	data, err := readLimited(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if opts.Name == "" {
+		opts.Name = path
+	}
+	if opts.BaseDir == "" {
+		opts.BaseDir = filepath.Dir(path)
+	}
+	p, ds := Parse(data, opts)
+	return p, ds, nil
+}
+
+func readLimited(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, MaxFileSize)
+	}
+	return data, nil
+}
+
+// Parse parses profile text. It always returns a profile (partly filled
+// when there are errors) and the diagnostics in line order; the profile is
+// usable when no diagnostic is an error.
+func Parse(data []byte, opts Options) (*Profile, Diagnostics) {
+	if opts.Name == "" {
+		opts.Name = "profile"
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.ReadFile == nil {
+		opts.ReadFile = readLimited
+	}
+	ps := &parser{opts: opts, seen: map[string]int{}, lastIndex: map[string]int{}}
+	ps.p = &Profile{
+		Name:                opts.Name,
+		Proto:               "udp",
+		ResolvRetryInfinite: true,
+		KeyDirection:        KeyDirectionNone,
+		DataCiphers:         append([]string(nil), defaultDataCiphers...),
+		Digest:              "SHA1",
+		RenegInterval:       3600 * time.Second,
+		MSSFix:              1492,
+		TunMTU:              1500,
+		ConnectRetry:        time.Second,
+		ConnectRetryMax:     300 * time.Second,
+		ServerPollTimeout:   120 * time.Second,
+		AuthRetry:           "none",
+	}
+	lines := splitLines(data)
+	ps.lastLine = max(len(lines), 1)
+	lx := &lexer{lines: lines, diag: ps.diag}
+	items := lx.items()
+	ps.run(items)
+	sortDiagnostics(ps.diags)
+	return ps.p, ps.diags
+}
+
+// material is a certificate or key given inline or by file.
+type material struct {
+	line int
+	text []byte
+	dir  string // tls-auth direction argument, "" when none
+}
+
+type parser struct {
+	opts     Options
+	p        *Profile
+	diags    Diagnostics
+	lastLine int
+	seen     map[string]int
+	// lastIndex is the index in Profile.Directives of the latest
+	// directive of each name.
+	lastIndex map[string]int
+	ignore    map[string]bool // ignore-unknown-option names
+	fwdCompat bool
+	// tlsAuthMarkerDir is the direction of a "tls-auth [inline] DIR" line.
+	tlsAuthMarkerDir string
+
+	port                                         int
+	proto                                        Proto
+	protoSet                                     bool
+	keyDirLine                                   int
+	cryptoAPILine                                int
+	authUserPassLine                             int
+	staticChallengeLine                          int
+	federateLine                                 int
+	ca, cert, key, tlsAuth, tlsCrypt, tlsCryptV2 *material
+}
+
+func (ps *parser) diag(line int, sev Severity, format string, a ...any) {
+	ps.diags = append(ps.diags, Diagnostic{File: ps.opts.Name, Line: line, Severity: sev, Message: fmt.Sprintf(format, a...)})
+}
+
+func (ps *parser) errorf(line int, format string, a ...any) {
+	ps.diag(line, SeverityError, format, a...)
+}
+
+func (ps *parser) warnf(line int, format string, a ...any) {
+	ps.diag(line, SeverityWarning, format, a...)
+}
+
+func sortDiagnostics(ds Diagnostics) {
+	sort.SliceStable(ds, func(i, j int) bool { return ds[i].Line < ds[j].Line })
+}
+
+func (ps *parser) run(items []item) {
+	blocks := map[string]bool{}
+	for _, it := range items {
+		if it.inline {
+			blocks[it.args[0]] = true
+			continue
+		}
+		switch it.args[0] {
+		case "tls-auth":
+			if len(it.args) == 3 && strings.EqualFold(it.args[1], "[inline]") {
+				ps.tlsAuthMarkerDir = it.args[2]
+			}
+		case "ignore-unknown-option":
+			if ps.ignore == nil {
+				ps.ignore = map[string]bool{}
+			}
+			for _, n := range it.args[1:] {
+				ps.ignore[n] = true
+			}
+		case "setenv":
+			if len(it.args) >= 3 && it.args[1] == "FORWARD_COMPATIBLE" && it.args[2] == "1" {
+				ps.fwdCompat = true
+			}
+		}
+	}
+	for _, it := range items {
+		if it.inline {
+			ps.block(it)
+			continue
+		}
+		name := it.args[0]
+		args := it.args[1:]
+		// "ca [inline]" only announces the <ca> block.
+		if inlineable(name) && len(args) >= 1 && strings.EqualFold(args[0], "[inline]") {
+			if !blocks[name] {
+				ps.errorf(it.line, "%s [inline] but there is no <%s> block: add the <%s>...</%s> block or give a file name", name, name, name, name)
+				continue
+			}
+			if name == "tls-auth" && len(args) == 2 {
+				ps.keyDirection(it.line, args[1])
+			}
+			continue
+		}
+		ps.directive(Directive{Name: name, Args: args, Line: it.line}, false)
+	}
+	ps.finish()
+	kept := ps.p.Directives[:0]
+	for _, d := range ps.p.Directives {
+		if d.Name != "" {
+			kept = append(kept, d)
+		}
+	}
+	ps.p.Directives = kept
+}
+
+// block handles an inline <tag> block.
+func (ps *parser) block(it item) {
+	tag := it.args[0]
+	if !inlineable(tag) {
+		switch tag {
+		case "connection", "secret", "pkcs12", "dh", "crl-verify", "extra-certs", "http-proxy-user-pass":
+			spec, _ := lookupDirective(tag)
+			ps.errorf(it.line, "%s", spec.reason)
+		case "auth-user-pass":
+			ps.errorf(it.line, "inline <auth-user-pass> credentials are not supported: remove the block and pass the file with cvpn connect --auth-user-pass FILE")
+		default:
+			ps.errorf(it.line, "unknown inline block <%s>: cvpn understands <ca>, <cert>, <key>, <tls-auth>, <tls-crypt> and <tls-crypt-v2>", tag)
+		}
+		return
+	}
+	d := Directive{Name: tag, Line: it.line, Inline: true, Body: it.body}
+	if tag == "tls-auth" && ps.tlsAuthMarkerDir != "" {
+		// Keep the direction of "tls-auth [inline] DIR" with the block.
+		d.Args = []string{"[inline]", ps.tlsAuthMarkerDir}
+	}
+	ps.directive(d, true)
+}
+
+func (ps *parser) directive(d Directive, inline bool) {
+	spec, ok := lookupDirective(d.Name)
+	if !ok {
+		if ps.ignore[d.Name] || ps.fwdCompat {
+			ps.warnf(d.Line, "unknown directive %q ignored (listed by ignore-unknown-option or FORWARD_COMPATIBLE)", d.Name)
+			return
+		}
+		if s := suggest(d.Name); s != "" {
+			ps.errorf(d.Line, "unknown directive %q: did you mean %q?", d.Name, s)
+		} else {
+			ps.errorf(d.Line, "unknown directive %q: cvpn supports the AWS Client VPN directive set; remove the line", d.Name)
+		}
+		return
+	}
+	switch spec.kind {
+	case kindRefused:
+		ps.errorf(d.Line, "%s", spec.reason)
+		return
+	case kindScript:
+		ps.warnf(d.Line, "%s runs a script; cvpn never executes scripts, the directive is ignored", d.Name)
+		ps.p.Directives = append(ps.p.Directives, d)
+		return
+	case kindIgnored:
+		ps.warnf(d.Line, "%s is not used by cvpn and is ignored", d.Name)
+		ps.p.Directives = append(ps.p.Directives, d)
+		return
+	}
+	if !inline {
+		if len(d.Args) < spec.min || (spec.max >= 0 && len(d.Args) > spec.max) {
+			ps.errorf(d.Line, "%s: %s, got %d; usage: %s", d.Name, argCount(spec.min, spec.max), len(d.Args), spec.usage)
+			return
+		}
+	}
+	if !multiDirective(d.Name) {
+		if first, dup := ps.seen[d.Name]; dup {
+			ps.warnf(d.Line, "%s repeats line %d; the later one is used", d.Name, first)
+			ps.dropDirective(d.Name)
+		} else {
+			ps.seen[d.Name] = d.Line
+		}
+	}
+	if ps.apply(&d) {
+		ps.lastIndex[d.Name] = len(ps.p.Directives)
+		ps.p.Directives = append(ps.p.Directives, d)
+	}
+}
+
+// dropDirective marks the earlier directive of a name that a later one
+// overrides, so that Serialize writes only the one in effect; run removes
+// the marked entries at the end.
+func (ps *parser) dropDirective(name string) {
+	if i, ok := ps.lastIndex[name]; ok {
+		ps.p.Directives[i].Name = ""
+	}
+}
+
+func argCount(min, max int) string {
+	switch {
+	case min == max && min == 0:
+		return "takes no argument"
+	case min == max && min == 1:
+		return "expects 1 argument"
+	case min == max:
+		return fmt.Sprintf("expects %d arguments", min)
+	case max < 0:
+		return fmt.Sprintf("expects at least %d argument(s)", min)
+	}
+	return fmt.Sprintf("expects %d to %d arguments", min, max)
+}
+
+// apply interprets one supported directive; it returns false when the
+// directive is invalid (the diagnostic has been reported).
+func (ps *parser) apply(d *Directive) bool {
+	p := ps.p
+	a := d.Args
+	line := d.Line
+	switch d.Name {
+	case "client":
+		p.Client = true
+	case "tls-client", "pull":
+		if _, ok := ps.seen["tls-client"]; ok {
+			if _, ok := ps.seen["pull"]; ok {
+				p.Client = true
+			}
+		}
+	case "nobind":
+		p.Nobind = true
+	case "persist-key":
+		p.PersistKey = true
+	case "persist-tun":
+		p.PersistTun = true
+	case "float":
+		p.Float = true
+	case "remote-random-hostname":
+		p.RemoteRandomHostname = true
+	case "auth-federate":
+		p.Auth.Federated = true
+		ps.federateLine = line
+	case "auth-nocache":
+		p.AuthNoCache = true
+	case "dev", "dev-type":
+		v := strings.ToLower(a[0])
+		if strings.HasPrefix(v, "tap") {
+			ps.errorf(line, "%s %s: layer-2 (tap) tunnels are not supported by AWS Client VPN or cvpn: use dev tun", d.Name, a[0])
+			return false
+		}
+		if !strings.HasPrefix(v, "tun") && !(d.Name == "dev" && ps.seen["dev-type"] != 0) {
+			ps.errorf(line, "%s %s: unknown device type; use dev tun", d.Name, a[0])
+			return false
+		}
+		if d.Name == "dev" {
+			p.Dev = a[0]
+		}
+	case "proto":
+		pr, ok := parseProto(a[0])
+		if !ok {
+			ps.errorf(line, "proto %s: unknown or unsupported transport; use udp or tcp (tcp-client)", a[0])
+			return false
+		}
+		ps.proto, ps.protoSet = pr, true
+		p.Proto = pr
+	case "remote":
+		r := Remote{Host: a[0], Line: line}
+		if r.Host == "" {
+			ps.errorf(line, "remote: the host name is empty; usage: remote HOST [PORT] [udp|tcp]")
+			return false
+		}
+		if len(a) >= 2 {
+			port, ok := parsePort(a[1])
+			if !ok {
+				ps.errorf(line, "remote %s %s: the port must be a number from 1 to 65535", a[0], a[1])
+				return false
+			}
+			r.Port = port
+		}
+		if len(a) == 3 {
+			pr, ok := parseProto(a[2])
+			if !ok {
+				ps.errorf(line, "remote %s: unknown transport %q; use udp or tcp", a[0], a[2])
+				return false
+			}
+			r.Proto = pr
+		}
+		p.Remotes = append(p.Remotes, r)
+	case "port", "rport":
+		port, ok := parsePort(a[0])
+		if !ok {
+			ps.errorf(line, "%s %s: the port must be a number from 1 to 65535", d.Name, a[0])
+			return false
+		}
+		ps.port = port
+	case "resolv-retry":
+		if strings.EqualFold(a[0], "infinite") {
+			p.ResolvRetryInfinite, p.ResolvRetry = true, 0
+		} else {
+			n, ok := ps.seconds(line, d.Name, a[0])
+			if !ok {
+				return false
+			}
+			p.ResolvRetryInfinite, p.ResolvRetry = false, n
+		}
+	case "auth-user-pass":
+		p.Auth.UserPass = true
+		ps.authUserPassLine = line
+		p.AuthUserPassFile = ""
+		if len(a) == 1 {
+			p.AuthUserPassFile = ps.resolvePath(a[0])
+		}
+	case "auth-retry":
+		v := strings.ToLower(a[0])
+		if v != "none" && v != "nointeract" && v != "interact" {
+			ps.errorf(line, "auth-retry %s: use none, nointeract or interact", a[0])
+			return false
+		}
+		p.AuthRetry = v
+	case "static-challenge":
+		if a[1] != "0" && a[1] != "1" {
+			ps.errorf(line, "static-challenge: the echo flag must be 0 or 1, got %q", a[1])
+			return false
+		}
+		if len(a) == 3 && !strings.EqualFold(a[2], "scrv1") {
+			ps.errorf(line, "static-challenge: response format %q is not supported; use scrv1 (the default)", a[2])
+			return false
+		}
+		p.StaticChallenge = &StaticChallenge{Text: a[0], Echo: a[1] == "1"}
+		p.Auth.StaticChallenge = true
+		ps.staticChallengeLine = line
+	case "cryptoapicert":
+		p.CryptoAPICert = a[0]
+		ps.cryptoAPILine = line
+	case "ca", "cert", "key", "tls-auth", "tls-crypt", "tls-crypt-v2":
+		return ps.material(d)
+	case "key-direction":
+		return ps.keyDirection(line, a[0])
+	case "cipher":
+		c, ok := canonicalCipher(a[0])
+		if !ok {
+			ps.errorf(line, "cipher %s: unsupported data channel cipher; use one of %s", a[0], strings.Join(supportedCiphers(), ", "))
+			return false
+		}
+		switch c {
+		case "none":
+			ps.errorf(line, "cipher none turns encryption off, which cvpn does not allow: use cipher AES-256-GCM")
+			return false
+		case "BF-CBC":
+			ps.warnf(line, "cipher BF-CBC is not supported by cvpn; the data channel cipher is negotiated from data-ciphers instead")
+		}
+		p.Cipher = c
+	case "data-ciphers", "ncp-ciphers":
+		if d.Name == "ncp-ciphers" {
+			ps.warnf(line, "ncp-ciphers is the old name of data-ciphers; it is read as data-ciphers")
+		}
+		var list []string
+		for _, c := range strings.Split(a[0], ":") {
+			optional := strings.HasPrefix(c, "?")
+			c = strings.TrimPrefix(c, "?")
+			if c == "" {
+				continue
+			}
+			cc, ok := canonicalCipher(c)
+			if !ok || cc == "BF-CBC" || cc == "none" {
+				if optional {
+					continue
+				}
+				ps.errorf(line, "%s: unsupported cipher %q; supported: %s (prefix a name with ? to make it optional)", d.Name, c, strings.Join(supportedCiphers(), ", "))
+				return false
+			}
+			list = append(list, cc)
+		}
+		if len(list) == 0 {
+			ps.errorf(line, "%s: no supported cipher in %q; use for example AES-256-GCM:AES-128-GCM", d.Name, a[0])
+			return false
+		}
+		p.DataCiphers = list
+	case "auth":
+		dg, ok := canonicalDigest(a[0])
+		if !ok {
+			ps.errorf(line, "auth %s: unsupported HMAC digest; use SHA1, SHA256, SHA384 or SHA512", a[0])
+			return false
+		}
+		p.Digest = dg
+	case "route":
+		r, ok := ps.route(line, a)
+		if !ok {
+			return false
+		}
+		p.Routes = append(p.Routes, r)
+	case "route-ipv6":
+		r, ok := ps.route6(line, a)
+		if !ok {
+			return false
+		}
+		p.RoutesIPv6 = append(p.RoutesIPv6, r)
+	case "ifconfig-ipv6":
+		local, ok := parsePrefix6(a[0])
+		if !ok {
+			ps.errorf(line, "ifconfig-ipv6 %s: not an IPv6 address with prefix length (for example fd15:53b6:dead::2/64)", a[0])
+			return false
+		}
+		remote, err := netip.ParseAddr(a[1])
+		if err != nil || !remote.Is6() || remote.Is4In6() {
+			ps.errorf(line, "ifconfig-ipv6: remote %q is not an IPv6 address", a[1])
+			return false
+		}
+		p.IfconfigIPv6 = &IfconfigIPv6{Local: local, Remote: remote}
+	case "dhcp-option":
+		o, ok := ps.dhcpOption(line, a)
+		if !ok {
+			return false
+		}
+		p.DHCPOptions = append(p.DHCPOptions, o)
+	case "remote-cert-tls":
+		if a[0] != "server" {
+			ps.errorf(line, "remote-cert-tls %s: a client profile checks the server certificate: use remote-cert-tls server", a[0])
+			return false
+		}
+		p.RemoteCertTLS = "server"
+	case "verify-x509-name":
+		v := &VerifyX509Name{Name: a[0], Type: "subject"}
+		if len(a) == 2 {
+			switch a[1] {
+			case "subject", "name", "name-prefix":
+				v.Type = a[1]
+			default:
+				ps.errorf(line, "verify-x509-name: type %q is not one of subject, name, name-prefix", a[1])
+				return false
+			}
+		}
+		if v.Name == "" {
+			ps.errorf(line, "verify-x509-name: the name is empty")
+			return false
+		}
+		p.VerifyX509Name = v
+	case "reneg-sec":
+		n, ok := ps.seconds(line, d.Name, a[0])
+		if !ok {
+			return false
+		}
+		p.RenegInterval = n
+		p.RenegIntervalMin = 0
+		if len(a) == 2 {
+			m, ok := ps.seconds(line, d.Name, a[1])
+			if !ok {
+				return false
+			}
+			p.RenegIntervalMin = m
+		}
+	case "ping", "ping-restart", "ping-exit", "server-poll-timeout":
+		n, ok := ps.seconds(line, d.Name, a[0])
+		if !ok {
+			return false
+		}
+		switch d.Name {
+		case "ping":
+			p.Ping = n
+		case "ping-restart":
+			p.PingRestart = n
+		case "ping-exit":
+			p.PingExit = n
+		case "server-poll-timeout":
+			p.ServerPollTimeout = n
+		}
+	case "keepalive":
+		iv, ok1 := ps.seconds(line, d.Name, a[0])
+		to, ok2 := ps.seconds(line, d.Name, a[1])
+		if !ok1 || !ok2 {
+			return false
+		}
+		if iv <= 0 || to < 2*iv {
+			ps.errorf(line, "keepalive %s %s: the interval must be above 0 and the timeout at least twice the interval (for example keepalive 10 60)", a[0], a[1])
+			return false
+		}
+		p.Ping, p.PingRestart = iv, to
+	case "inactive":
+		n, ok := ps.seconds(line, d.Name, a[0])
+		if !ok {
+			return false
+		}
+		p.Inactive, p.InactiveBytes = n, 0
+		if len(a) == 2 {
+			b, err := strconv.ParseInt(a[1], 10, 64)
+			if err != nil || b < 0 {
+				ps.errorf(line, "inactive: the byte count %q must be a whole number of 0 or more", a[1])
+				return false
+			}
+			p.InactiveBytes = b
+		}
+	case "pull-filter":
+		act := strings.ToLower(a[0])
+		if act != "accept" && act != "ignore" && act != "reject" {
+			ps.errorf(line, "pull-filter %s: the action must be accept, ignore or reject", a[0])
+			return false
+		}
+		p.PullFilters = append(p.PullFilters, PullFilter{Action: act, Text: a[1]})
+	case "mssfix":
+		p.MSSFix, p.MSSFixMode = 1492, ""
+		if len(a) >= 1 {
+			n, ok := ps.number(line, d.Name, a[0], 0, 65535)
+			if !ok {
+				return false
+			}
+			p.MSSFix = n
+		}
+		if len(a) == 2 {
+			if a[1] != "mtu" && a[1] != "fixed" {
+				ps.errorf(line, "mssfix: the second argument must be mtu or fixed, got %q", a[1])
+				return false
+			}
+			p.MSSFixMode = a[1]
+		}
+	case "tun-mtu":
+		n, ok := ps.number(line, d.Name, a[0], 576, 65535)
+		if !ok {
+			return false
+		}
+		p.TunMTU = n
+	case "tun-mtu-extra":
+		n, ok := ps.number(line, d.Name, a[0], 0, 65535)
+		if !ok {
+			return false
+		}
+		p.TunMTUExtra = n
+	case "connect-retry":
+		n, ok := ps.seconds(line, d.Name, a[0])
+		if !ok {
+			return false
+		}
+		p.ConnectRetry = n
+		if len(a) == 2 {
+			m, ok := ps.seconds(line, d.Name, a[1])
+			if !ok {
+				return false
+			}
+			if m < n {
+				ps.errorf(line, "connect-retry %s %s: the maximum must not be below the first delay", a[0], a[1])
+				return false
+			}
+			p.ConnectRetryMax = m
+		}
+	case "connect-retry-max":
+		n, ok := ps.number(line, d.Name, a[0], 1, 1<<30)
+		if !ok {
+			return false
+		}
+		p.ConnectRetryAttempts = n
+	case "explicit-exit-notify":
+		p.ExplicitExitNotify = 1
+		if len(a) == 1 {
+			n, ok := ps.number(line, d.Name, a[0], 0, 100)
+			if !ok {
+				return false
+			}
+			p.ExplicitExitNotify = n
+		}
+	case "comp-lzo":
+		if len(a) == 1 && strings.EqualFold(a[0], "no") {
+			p.Compression = CompressionLZONo
+			break
+		}
+		ps.errorf(line, "%s: compression is not supported (it leaks data, see VORACLE); use comp-lzo no or remove the line", strings.Join(append([]string{d.Name}, a...), " "))
+		return false
+	case "compress":
+		switch {
+		case len(a) == 0 || a[0] == "stub":
+			p.Compression = CompressionStub
+		case a[0] == "stub-v2":
+			p.Compression = CompressionStubV2
+		default:
+			ps.errorf(line, "compress %s: compression is not supported (it leaks data, see VORACLE); use compress stub-v2 or remove the line", a[0])
+			return false
+		}
+	case "setenv":
+		return ps.setenv(d)
+	case "script-security":
+		if _, ok := ps.number(line, d.Name, a[0], 0, 3); !ok {
+			return false
+		}
+	case "sndbuf", "rcvbuf":
+		n, ok := ps.number(line, d.Name, a[0], 0, 1<<30)
+		if !ok {
+			return false
+		}
+		if d.Name == "sndbuf" {
+			p.Sndbuf = n
+		} else {
+			p.Rcvbuf = n
+		}
+	case "verb":
+		n, ok := ps.number(line, d.Name, a[0], 0, 11)
+		if !ok {
+			return false
+		}
+		p.Verb = n
+	case "tap-sleep":
+		if _, ok := ps.number(line, d.Name, a[0], 0, 255); !ok {
+			return false
+		}
+	case "ignore-unknown-option":
+	}
+	return true
+}
+
+func (ps *parser) setenv(d *Directive) bool {
+	a := d.Args
+	if a[0] == "opt" {
+		if len(a) < 2 {
+			ps.errorf(d.Line, "setenv opt: name the directive, for example setenv opt block-outside-dns")
+			return false
+		}
+		inner := Directive{Name: a[1], Args: a[2:], Line: d.Line}
+		if _, ok := lookupDirective(inner.Name); !ok {
+			ps.warnf(d.Line, "unknown directive %q in setenv opt ignored", inner.Name)
+			return true
+		}
+		ps.directive(inner, false)
+		return false
+	}
+	if len(a) > 2 {
+		ps.errorf(d.Line, "setenv: expects NAME VALUE, got %d arguments (quote values with spaces)", len(a))
+		return false
+	}
+	v := ""
+	if len(a) == 2 {
+		v = a[1]
+	}
+	ps.p.Setenv = append(ps.p.Setenv, EnvVar{Name: a[0], Value: v})
+	return true
+}
+
+func parsePort(s string) (int, bool) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 65535 {
+		return 0, false
+	}
+	return n, true
+}
+
+func (ps *parser) number(line int, name, s string, lo, hi int) (int, bool) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		ps.errorf(line, "%s %s: expected a whole number from %d to %d", name, s, lo, hi)
+		return 0, false
+	}
+	return n, true
+}
+
+func (ps *parser) seconds(line int, name, s string) (time.Duration, bool) {
+	n, ok := ps.number(line, name, s, 0, 1<<30)
+	if !ok {
+		return 0, false
+	}
+	return time.Duration(n) * time.Second, true
+}
+
+func (ps *parser) keyDirection(line int, s string) bool {
+	var kd KeyDirection
+	switch s {
+	case "0":
+		kd = KeyDirection0
+	case "1":
+		kd = KeyDirection1
+	default:
+		ps.errorf(line, "key direction %q must be 0 or 1 (clients normally use 1)", s)
+		return false
+	}
+	if ps.keyDirLine != 0 && ps.p.KeyDirection != kd {
+		ps.errorf(line, "key direction %s contradicts key direction %s on line %d: keep one", kd, ps.p.KeyDirection, ps.keyDirLine)
+		return false
+	}
+	ps.p.KeyDirection = kd
+	if ps.keyDirLine == 0 {
+		ps.keyDirLine = line
+	}
+	return true
+}
+
+// resolvePath makes a referenced path absolute against BaseDir.
+func (ps *parser) resolvePath(path string) string {
+	if filepath.IsAbs(path) || ps.opts.BaseDir == "" {
+		return path
+	}
+	return filepath.Join(ps.opts.BaseDir, path)
+}
+
+// material records a ca/cert/key/tls-* directive and loads its file.
+func (ps *parser) material(d *Directive) bool {
+	if !d.Inline {
+		path := d.Args[0]
+		if ps.opts.NoFiles {
+			ps.errorf(d.Line, "%s %s: file references are not allowed here; import the profile first (cvpn profile import) so the file is inlined", d.Name, path)
+			return false
+		}
+		full := ps.resolvePath(path)
+		data, err := ps.opts.ReadFile(full)
+		if err != nil {
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				ps.errorf(d.Line, "%s %s: file %s does not exist; put it next to the profile or use an inline <%s> block", d.Name, path, full, d.Name)
+			default:
+				ps.errorf(d.Line, "%s %s: cannot read %s: %v", d.Name, path, full, unwrapPathError(err))
+			}
+			return false
+		}
+		d.Inline = true
+		d.Body = string(data)
+	}
+	m := &material{line: d.Line, text: []byte(d.Body)}
+	switch d.Name {
+	case "ca":
+		ps.ca = m
+	case "cert":
+		ps.cert = m
+	case "key":
+		ps.key = m
+	case "tls-auth":
+		if len(d.Args) == 2 {
+			if !ps.keyDirection(d.Line, d.Args[1]) {
+				return false
+			}
+			m.dir = d.Args[1]
+		}
+		ps.tlsAuth = m
+	case "tls-crypt":
+		ps.tlsCrypt = m
+	case "tls-crypt-v2":
+		ps.tlsCryptV2 = m
+	}
+	return true
+}
+
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func parseIPv4(s string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(s)
+	if err != nil || !a.Is4() {
+		return netip.Addr{}, false
+	}
+	return a, true
+}
+
+// maskBits returns the prefix length of a contiguous IPv4 netmask.
+func maskBits(m netip.Addr) (int, bool) {
+	b := m.As4()
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	n := 0
+	for v&0x80000000 != 0 {
+		n++
+		v <<= 1
+	}
+	return n, v == 0
+}
+
+func (ps *parser) route(line int, a []string) (Route, bool) {
+	r := Route{Line: line}
+	net, ok := parseIPv4(a[0])
+	if !ok {
+		if strings.Contains(a[0], "/") {
+			ps.errorf(line, "route %s: route takes NETWORK NETMASK, not CIDR: write route %s", a[0], cidrHint(a[0]))
+		} else {
+			ps.errorf(line, "route %s: the network must be an IPv4 address (host names are not resolved in routes)", a[0])
+		}
+		return r, false
+	}
+	bits := 32
+	if len(a) >= 2 && a[1] != "default" {
+		m, ok := parseIPv4(a[1])
+		if !ok {
+			ps.errorf(line, "route %s %s: the netmask is not an IPv4 address (for example 255.255.0.0)", a[0], a[1])
+			return r, false
+		}
+		if bits, ok = maskBits(m); !ok {
+			ps.errorf(line, "route %s %s: the netmask is not contiguous; masks look like 255.255.255.0", a[0], a[1])
+			return r, false
+		}
+	}
+	pfx := netip.PrefixFrom(net, bits)
+	if pfx.Masked().Addr() != net {
+		ps.errorf(line, "route %s %s: the network has host bits set for this netmask; did you mean route %s %s?", a[0], a[1], pfx.Masked().Addr(), a[1])
+		return r, false
+	}
+	r.Dst = pfx
+	if len(a) >= 3 {
+		switch a[2] {
+		case "default", "vpn_gateway":
+			r.GatewayKind = VPNGateway
+		case "net_gateway":
+			r.GatewayKind = NetGateway
+		case "remote_host":
+			r.GatewayKind = RemoteHost
+		default:
+			gw, ok := parseIPv4(a[2])
+			if !ok {
+				ps.errorf(line, "route %s: gateway %q must be an IPv4 address, vpn_gateway or net_gateway", a[0], a[2])
+				return r, false
+			}
+			r.GatewayKind, r.Gateway = ExplicitGateway, gw
+		}
+	}
+	if len(a) == 4 && a[3] != "default" {
+		m, ok := ps.number(line, "route metric", a[3], 0, 1<<30)
+		if !ok {
+			return r, false
+		}
+		r.Metric, r.HasMetric = m, true
+	}
+	return r, true
+}
+
+// cidrHint turns "10.0.0.0/8" into "10.0.0.0 255.0.0.0" when possible.
+func cidrHint(s string) string {
+	p, err := netip.ParsePrefix(s)
+	if err != nil || !p.Addr().Is4() {
+		return "NETWORK NETMASK"
+	}
+	m := uint32(0xffffffff) << (32 - p.Bits())
+	if p.Bits() == 0 {
+		m = 0
+	}
+	mask := netip.AddrFrom4([4]byte{byte(m >> 24), byte(m >> 16), byte(m >> 8), byte(m)})
+	return p.Masked().Addr().String() + " " + mask.String()
+}
+
+func parsePrefix6(s string) (netip.Prefix, bool) {
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil || !a.Is6() || a.Is4In6() || a.Zone() != "" {
+			return netip.Prefix{}, false
+		}
+		return netip.PrefixFrom(a, 128), true
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil || !p.Addr().Is6() || p.Addr().Is4In6() {
+		return netip.Prefix{}, false
+	}
+	return p, true
+}
+
+func (ps *parser) route6(line int, a []string) (Route, bool) {
+	r := Route{Line: line}
+	pfx, ok := parsePrefix6(a[0])
+	if !ok {
+		ps.errorf(line, "route-ipv6 %s: not an IPv6 network in CIDR form (for example 2000::/3)", a[0])
+		return r, false
+	}
+	if pfx.Masked() != pfx {
+		ps.errorf(line, "route-ipv6 %s: the network has host bits set; did you mean %s?", a[0], pfx.Masked())
+		return r, false
+	}
+	r.Dst = pfx
+	if len(a) >= 2 {
+		switch a[1] {
+		case "default", "vpn_gateway":
+		case "net_gateway":
+			r.GatewayKind = NetGateway
+		default:
+			gw, err := netip.ParseAddr(a[1])
+			if err != nil || !gw.Is6() || gw.Is4In6() {
+				ps.errorf(line, "route-ipv6 %s: gateway %q must be an IPv6 address, vpn_gateway or net_gateway", a[0], a[1])
+				return r, false
+			}
+			r.GatewayKind, r.Gateway = ExplicitGateway, gw
+		}
+	}
+	if len(a) == 3 && a[2] != "default" {
+		m, ok := ps.number(line, "route-ipv6 metric", a[2], 0, 1<<30)
+		if !ok {
+			return r, false
+		}
+		r.Metric, r.HasMetric = m, true
+	}
+	return r, true
+}
+
+func (ps *parser) dhcpOption(line int, a []string) (DHCPOption, bool) {
+	typ := strings.ToUpper(a[0])
+	o := DHCPOption{Type: typ}
+	if len(a) == 2 {
+		o.Value = a[1]
+	}
+	need := func() bool {
+		if len(a) != 2 || a[1] == "" {
+			ps.errorf(line, "dhcp-option %s needs a value", typ)
+			return false
+		}
+		return true
+	}
+	switch typ {
+	case "DNS", "DNS6":
+		if !need() {
+			return o, false
+		}
+		ip, err := netip.ParseAddr(a[1])
+		if err != nil || (typ == "DNS6" && !ip.Is6()) {
+			ps.errorf(line, "dhcp-option %s %s: not an IP address", typ, a[1])
+			return o, false
+		}
+	case "WINS", "NBDD", "NTP":
+		if !need() {
+			return o, false
+		}
+		if _, ok := parseIPv4(a[1]); !ok {
+			ps.errorf(line, "dhcp-option %s %s: not an IPv4 address", typ, a[1])
+			return o, false
+		}
+	case "DOMAIN", "DOMAIN-SEARCH", "ADAPTER_DOMAIN_SUFFIX", "DOMAIN-ROUTE", "NBS":
+		if !need() {
+			return o, false
+		}
+	case "NBT":
+		if !need() {
+			return o, false
+		}
+		switch a[1] {
+		case "1", "2", "4", "8":
+		default:
+			ps.errorf(line, "dhcp-option NBT %s: the node type must be 1, 2, 4 or 8", a[1])
+			return o, false
+		}
+	case "DISABLE-NBT":
+		if len(a) != 1 {
+			ps.errorf(line, "dhcp-option DISABLE-NBT takes no value")
+			return o, false
+		}
+	default:
+		ps.errorf(line, "dhcp-option %s: unknown option type; cvpn understands DNS, DNS6, DOMAIN, DOMAIN-SEARCH, DOMAIN-ROUTE, ADAPTER_DOMAIN_SUFFIX, WINS, NBDD, NTP, NBS, NBT, DISABLE-NBT", a[0])
+		return o, false
+	}
+	return o, true
+}
+
+// finish checks the profile as a whole and parses the key material.
+func (ps *parser) finish() {
+	p := ps.p
+	end := ps.lastLine
+	if !p.Client {
+		ps.errorf(end, "the profile has no client line; cvpn runs OpenVPN client profiles only: add a line client")
+	}
+	if _, ok := ps.seen["dev"]; !ok {
+		ps.warnf(end, "the profile has no dev line; dev tun is assumed")
+		p.Dev = "tun"
+	}
+	// Resolve ports and transports of the remotes.
+	defPort := 1194
+	if ps.port != 0 {
+		defPort = ps.port
+	}
+	for i := range p.Remotes {
+		if p.Remotes[i].Port == 0 {
+			p.Remotes[i].Port = defPort
+		}
+		if p.Remotes[i].Proto == "" {
+			p.Remotes[i].Proto = p.Proto
+		}
+	}
+	if len(p.Remotes) == 0 {
+		ps.errorf(end, "the profile has no remote line: add remote HOST [PORT] [udp|tcp]")
+	}
+	now := ps.opts.Now()
+	if ps.ca == nil && ps.seen["ca"] == 0 {
+		ps.errorf(end, "the profile has no CA certificate: add a <ca> block or a ca FILE line")
+	} else if ps.ca == nil {
+		// The ca line is there but failed; it has its own diagnostic.
+	} else if certs, err := ParseCertificates(ps.ca.text); err != nil {
+		ps.errorf(ps.ca.line, "ca: %v", err)
+	} else {
+		valid := 0
+		for _, c := range certs {
+			if now.Before(c.NotAfter) && !now.Before(c.NotBefore) {
+				valid++
+			}
+		}
+		for _, c := range certs {
+			sev := SeverityWarning
+			if valid == 0 {
+				sev = SeverityError
+			}
+			switch {
+			case now.After(c.NotAfter):
+				ps.diag(ps.ca.line, sev, "ca: certificate %s expired on %s; ask your administrator for a new profile", certName(c), c.NotAfter.UTC().Format(time.DateOnly))
+			case now.Before(c.NotBefore):
+				ps.diag(ps.ca.line, sev, "ca: certificate %s is not valid before %s; check the computer's clock", certName(c), c.NotBefore.UTC().Format(time.RFC3339))
+			}
+		}
+		p.CA = certs
+	}
+	ps.clientCert(now)
+	ps.staticKeys()
+
+	if ps.cryptoAPILine != 0 {
+		if p.ClientCert == nil && ps.cert == nil {
+			ps.errorf(ps.cryptoAPILine, "cryptoapicert (the Windows certificate store) is not supported: export the certificate and key to PEM and add <cert> and <key> blocks")
+		} else {
+			ps.warnf(ps.cryptoAPILine, "cryptoapicert is ignored; the <cert> and <key> of the profile are used")
+		}
+	}
+	if p.StaticChallenge != nil && !p.Auth.UserPass {
+		ps.errorf(ps.staticChallengeLine, "static-challenge needs auth-user-pass: add a line auth-user-pass")
+	}
+	if ps.seen["cert"] == 0 && ps.seen["key"] == 0 && !p.Auth.UserPass && !p.Auth.Federated && ps.cryptoAPILine == 0 {
+		ps.errorf(end, "the profile has no way to authenticate: add <cert> and <key> (mutual), auth-user-pass (Active Directory) or auth-federate (SAML)")
+	}
+}
+
+func (ps *parser) clientCert(now time.Time) {
+	p := ps.p
+	switch {
+	case ps.cert == nil && ps.key == nil:
+		return
+	case ps.cert == nil:
+		ps.errorf(ps.key.line, "key without cert: add the client certificate as a <cert> block or cert FILE line")
+		return
+	case ps.key == nil:
+		ps.errorf(ps.cert.line, "cert without key: add the private key as a <key> block or key FILE line")
+		return
+	}
+	chain, err := ParseCertificates(ps.cert.text)
+	if err != nil {
+		ps.errorf(ps.cert.line, "cert: %v", err)
+	}
+	key, kerr := ParsePrivateKey(ps.key.text)
+	if kerr != nil {
+		ps.errorf(ps.key.line, "key: %v", kerr)
+	}
+	if err != nil || kerr != nil {
+		return
+	}
+	leaf := chain[0]
+	p.CertChain = chain
+	switch {
+	case now.After(leaf.NotAfter):
+		ps.errorf(ps.cert.line, "cert: the client certificate %s expired on %s; ask your administrator for a new certificate", certName(leaf), leaf.NotAfter.UTC().Format(time.DateOnly))
+	case now.Before(leaf.NotBefore):
+		ps.errorf(ps.cert.line, "cert: the client certificate %s is not valid before %s; check the computer's clock", certName(leaf), leaf.NotBefore.UTC().Format(time.RFC3339))
+	case leaf.NotAfter.Sub(now) < expiryWarning:
+		ps.warnf(ps.cert.line, "cert: the client certificate %s expires on %s", certName(leaf), leaf.NotAfter.UTC().Format(time.DateOnly))
+	}
+	if !keyMatches(key, leaf) {
+		ps.errorf(ps.key.line, "key: the private key does not belong to the certificate %s (line %d): use the key that was issued with this certificate", certName(leaf), ps.cert.line)
+		return
+	}
+	p.ClientCert = newTLSCertificate(chain, crypto.Signer(key))
+	p.Auth.Certificate = true
+}
+
+func (ps *parser) staticKeys() {
+	p := ps.p
+	if ps.tlsAuth != nil {
+		k, err := ParseStaticKey(ps.tlsAuth.text)
+		if err != nil {
+			ps.errorf(ps.tlsAuth.line, "tls-auth: %v", err)
+		} else {
+			p.TLSAuth = k
+		}
+	}
+	if ps.tlsCrypt != nil {
+		k, err := ParseStaticKey(ps.tlsCrypt.text)
+		if err != nil {
+			ps.errorf(ps.tlsCrypt.line, "tls-crypt: %v", err)
+		} else {
+			p.TLSCrypt = k
+		}
+	}
+	if ps.tlsCryptV2 != nil {
+		k, err := ParseTLSCryptV2ClientKey(ps.tlsCryptV2.text)
+		if err != nil {
+			ps.errorf(ps.tlsCryptV2.line, "tls-crypt-v2: %v", err)
+		} else {
+			p.TLSCryptV2 = k
+		}
+	}
+	n := 0
+	for _, m := range []*material{ps.tlsAuth, ps.tlsCrypt, ps.tlsCryptV2} {
+		if m != nil {
+			n++
+		}
+	}
+	if n > 1 {
+		line := ps.tlsAuth
+		if line == nil {
+			line = ps.tlsCrypt
+		}
+		ps.errorf(line.line, "tls-auth, tls-crypt and tls-crypt-v2 exclude each other: keep the one the endpoint uses")
+	}
+	if ps.keyDirLine != 0 && ps.tlsAuth == nil {
+		ps.warnf(ps.keyDirLine, "key-direction has no effect without tls-auth")
+	}
+}
