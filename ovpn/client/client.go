@@ -297,10 +297,9 @@ func (c *Client) serve(ctx context.Context, l *link) error {
 		c.token, c.tokenUser = po.AuthToken, po.AuthTokenUser
 		c.mu.Unlock()
 	}
-	for _, e := range po.Echo {
-		if text, ok := strings.CutPrefix(e, "cvpn-banner "); ok {
-			cfg.emit(Event{Event: EventBanner, Text: text})
-		}
+	ext := parseExtensions(po.Echo, log)
+	if ext.Banner != "" {
+		cfg.emit(Event{Event: EventBanner, Text: ext.Banner})
 	}
 	cfg.emit(Event{Event: EventState, State: StateConfiguring})
 	tc, err := tunnelConfig(cfg.Profile, po, l.server.Addr(), cfg.TunnelID)
@@ -312,6 +311,13 @@ func (c *Client) serve(ctx context.Context, l *link) error {
 	if err != nil {
 		l.close()
 		return fmt.Errorf("configuring the tunnel: %w", err)
+	}
+	var tunnelDown func()
+	if cfg.OnTunnelUp != nil {
+		tunnelDown = cfg.OnTunnelUp(TunnelInfo{
+			Interface: applied.Name, IfIndex: applied.IfIndex, Config: tc, Push: po,
+			Server: l.server.Addr(), EnforceRoutes: ext.RouteEnforcement,
+		})
 	}
 	dp := newDataPath(l, applied.Device, &c.stats)
 	fn := dp.fromNetwork
@@ -341,6 +347,9 @@ func (c *Client) serve(ctx context.Context, l *link) error {
 	if runErr == nil || errors.Is(runErr, ErrInactive) {
 		cfg.emit(Event{Event: EventState, State: StateDisconnecting})
 		c.sayGoodbye(l, dp)
+	}
+	if tunnelDown != nil {
+		tunnelDown()
 	}
 	l.data.Store(nil)
 	l.close()

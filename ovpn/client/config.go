@@ -47,6 +47,10 @@ type Config struct {
 	// HandshakeTimeout bounds one connection attempt (reset, TLS, key
 	// exchange and push); default min(server-poll-timeout, 60 s).
 	HandshakeTimeout time.Duration
+	// OnTunnelUp, when set, is called once the tunnel is configured (route
+	// enforcement starts there); the function it returns is called before
+	// the tunnel is torn down.
+	OnTunnelUp func(TunnelInfo) (down func())
 	// MaxAttempts stops reconnecting after that many failed attempts in a
 	// row (0 = connect-retry-max of the profile, itself 0 = unlimited).
 	MaxAttempts int
