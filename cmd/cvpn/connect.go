@@ -192,4 +192,3 @@ func humanEvent(ev client.Event) string {
 	}
 	return ""
 }
-
