@@ -26,6 +26,9 @@ type Options struct {
 	Events   client.EventSink
 	Logger   *slog.Logger
 	Version  string
+	// NoEKM makes the server derive keys with the OpenVPN PRF (the
+	// CVPN_KEY_DERIVATION=prf environment variable of cvpn connect).
+	NoEKM bool
 	// Host, when set, is used instead of opening the OS network stack.
 	Host platform.System
 }
@@ -92,6 +95,7 @@ func Run(ctx context.Context, o Options) error {
 		Events:      o.Events,
 		Logger:      o.Logger,
 		Version:     o.Version,
+		NoEKM:       o.NoEKM,
 	})
 	if err != nil {
 		return err

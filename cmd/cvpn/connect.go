@@ -74,6 +74,7 @@ func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		Events:      out.print,
 		Logger:      logger,
 		Version:     version,
+		NoEKM:       os.Getenv("CVPN_KEY_DERIVATION") == "prf",
 	})
 	switch {
 	case err == nil:

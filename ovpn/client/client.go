@@ -323,7 +323,10 @@ func (c *Client) serve(ctx context.Context, l *link) error {
 	fn := dp.fromNetwork
 	l.data.Store(&fn)
 
-	ev := Event{Event: EventState, State: StateConnected, Interface: applied.Name, Server: l.server.String(), Cipher: l.cipher.String()}
+	ev := Event{Event: EventState, State: StateConnected, Interface: applied.Name, Server: l.server.String(), Cipher: l.cipher.String(), KeyDerivation: "prf"}
+	if l.ekm {
+		ev.KeyDerivation = "tls-ekm"
+	}
 	for _, a := range tc.Addresses {
 		if a.Prefix.Addr().Is4() {
 			ev.TunnelIPv4 = a.Prefix.Addr().String()
@@ -332,7 +335,7 @@ func (c *Client) serve(ctx context.Context, l *link) error {
 		}
 	}
 	cfg.emit(ev)
-	log.Info("connected", "interface", applied.Name, "tunnel_ipv4", ev.TunnelIPv4, "tunnel_ipv6", ev.TunnelIPv6, "cipher", ev.Cipher, "key_derivation", map[bool]string{true: "tls-ekm", false: "prf"}[l.ekm])
+	log.Info("connected", "interface", applied.Name, "tunnel_ipv4", ev.TunnelIPv4, "tunnel_ipv6", ev.TunnelIPv6, "cipher", ev.Cipher, "key_derivation", ev.KeyDerivation)
 
 	tunErr := make(chan error, 1)
 	var wg sync.WaitGroup

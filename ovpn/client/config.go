@@ -51,6 +51,9 @@ type Config struct {
 	// enforcement starts there); the function it returns is called before
 	// the tunnel is torn down.
 	OnTunnelUp func(TunnelInfo) (down func())
+	// NoEKM leaves the TLS key export bit out of IV_PROTO so the server
+	// derives data keys with the OpenVPN PRF (for old servers and tests).
+	NoEKM bool
 	// MaxAttempts stops reconnecting after that many failed attempts in a
 	// row (0 = connect-retry-max of the profile, itself 0 = unlimited).
 	MaxAttempts int

@@ -41,11 +41,13 @@ type Event struct {
 	Interface  string    `json:"interface,omitempty"`
 	Server     string    `json:"server,omitempty"`
 	Cipher     string    `json:"cipher,omitempty"`
-	Text       string    `json:"text,omitempty"`
-	URL        string    `json:"url,omitempty"`
-	Action     string    `json:"action,omitempty"`
-	Route      string    `json:"route,omitempty"`
-	Message    string    `json:"message,omitempty"`
+	// KeyDerivation is "tls-ekm" or "prf" on the connected event.
+	KeyDerivation string `json:"key_derivation,omitempty"`
+	Text          string `json:"text,omitempty"`
+	URL           string `json:"url,omitempty"`
+	Action        string `json:"action,omitempty"`
+	Route         string `json:"route,omitempty"`
+	Message       string `json:"message,omitempty"`
 	// Detail is a short human explanation that accompanies a state (for
 	// example which remote is being tried or why a reconnect happens).
 	Detail string `json:"detail,omitempty"`

@@ -49,12 +49,23 @@ type interopCase struct {
 	name    string
 	server  openvpntest.ServerConfig
 	profile openvpntest.ProfileOptions
-	creds   string // --auth-user-pass file content
-	// wantCipher is the negotiated cipher the connected event must name.
+	creds   string   // --auth-user-pass file content
+	env     []string // extra environment for cvpn
+	// wantCipher and wantKD are what the connected event must name.
 	wantCipher string
+	wantKD     string
 }
 
-func runInterop(t *testing.T, tc interopCase) {
+// running is a lab with an OpenVPN server and a connected cvpn client.
+type running struct {
+	lab    *nstest.Lab
+	srv    *openvpntest.Server
+	cl     *nstest.Proc
+	before nstest.NSState
+	ctx    context.Context
+}
+
+func startInterop(t *testing.T, tc interopCase) *running {
 	bin := cvpnBinary(t)
 	lab := nstest.New(t, nstest.Options{LAN: true, ResolvConf: "nameserver 198.18.0.53\n"})
 	before := nstest.MustSnapshot(t, lab.Client)
@@ -73,7 +84,8 @@ func runInterop(t *testing.T, tc interopCase) {
 	if err := os.WriteFile(pf, []byte(prof), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	argv := []string{"env", "CVPN_HOME=" + home, bin, "connect", pf, "--json"}
+	argv := append([]string{"env", "CVPN_HOME=" + home}, tc.env...)
+	argv = append(argv, bin, "connect", pf, "--json")
 	if tc.creds != "" {
 		cf := filepath.Join(home, "creds.txt")
 		if err := os.WriteFile(cf, []byte(tc.creds), 0o600); err != nil {
@@ -83,46 +95,63 @@ func runInterop(t *testing.T, tc interopCase) {
 	}
 	start := time.Now()
 	cl := nstest.Start(t, lab.Client, argv...)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
 	if err := cl.WaitFor(ctx, `"state":"connected"`); err != nil {
 		t.Fatalf("cvpn did not connect: %v\ncvpn output:\n%s\nserver log:\n%s", err, cl.Output(), srv.Log())
 	}
 	t.Logf("connected in %s", time.Since(start).Round(time.Millisecond))
-	if tc.wantCipher != "" && !strings.Contains(cl.Output(), `"cipher":"`+tc.wantCipher+`"`) {
-		t.Errorf("connected event does not name cipher %s:\n%s", tc.wantCipher, cl.Output())
+	out := cl.Output()
+	if tc.wantCipher != "" && !strings.Contains(out, `"cipher":"`+tc.wantCipher+`"`) {
+		t.Errorf("connected event does not name cipher %s:\n%s", tc.wantCipher, out)
 	}
-	if err := nstest.Ping(ctx, lab.Client, srv.TunnelIP()); err != nil {
-		t.Fatalf("ping server tunnel address: %v\n%s", err, cl.Output())
+	if tc.wantKD != "" && !strings.Contains(out, `"key_derivation":"`+tc.wantKD+`"`) {
+		t.Errorf("connected event does not name key derivation %s:\n%s", tc.wantKD, out)
 	}
-	if err := nstest.Ping(ctx, lab.Client, nstest.LANHostIP); err != nil {
-		t.Fatalf("ping lan host through the tunnel: %v\n%s", err, cl.Output())
+	return &running{lab: lab, srv: srv, cl: cl, before: before, ctx: ctx}
+}
+
+// prove pings the server and the lan host through the tunnel and moves
+// 20 MB each way with matching SHA-256 sums.
+func (r *running) prove(t *testing.T) {
+	t.Helper()
+	if err := nstest.Ping(r.ctx, r.lab.Client, r.srv.TunnelIP()); err != nil {
+		t.Fatalf("ping server tunnel address: %v\n%s", err, r.cl.Output())
 	}
-	res, err := nstest.Transfer(ctx, lab.Client, lab.Server, srv.TunnelIP(), 20<<20)
+	if err := nstest.Ping(r.ctx, r.lab.Client, nstest.LANHostIP); err != nil {
+		t.Fatalf("ping lan host through the tunnel: %v\n%s", err, r.cl.Output())
+	}
+	res, err := nstest.Transfer(r.ctx, r.lab.Client, r.lab.Server, r.srv.TunnelIP(), 20<<20)
 	if err != nil || !res.OK() {
-		t.Fatalf("20 MB upload: %v %s\n%s", err, res, cl.Output())
+		t.Fatalf("20 MB upload: %v %s\n%s", err, res, r.cl.Output())
 	}
 	t.Logf("upload: %s", res)
-	res, err = nstest.Transfer(ctx, lab.Server, lab.Client, tunnelIPv4(t, cl.Output()), 20<<20)
+	res, err = nstest.Transfer(r.ctx, r.lab.Server, r.lab.Client, tunnelIPv4(t, r.cl.Output()), 20<<20)
 	if err != nil || !res.OK() {
-		t.Fatalf("20 MB download: %v %s\n%s", err, res, cl.Output())
+		t.Fatalf("20 MB download: %v %s\n%s", err, res, r.cl.Output())
 	}
 	t.Logf("download: %s", res)
-	if err := cl.Signal(syscall.SIGTERM); err != nil {
+}
+
+// stop disconnects with SIGTERM and checks the client namespace is exactly
+// as it was before the connection.
+func (r *running) stop(t *testing.T) {
+	t.Helper()
+	if err := r.cl.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-cl.Done():
-	case <-ctx.Done():
-		t.Fatalf("cvpn did not exit after SIGTERM:\n%s", cl.Output())
+	case <-r.cl.Done():
+	case <-r.ctx.Done():
+		t.Fatalf("cvpn did not exit after SIGTERM:\n%s", r.cl.Output())
 	}
-	if st := cl.ExitStatus(); st != "exit status 0" && st != "0" {
-		t.Errorf("exit status after a requested disconnect = %q, want 0\n%s", st, cl.Output())
+	if st := r.cl.ExitStatus(); st != "exit status 0" && st != "0" {
+		t.Errorf("exit status after a requested disconnect = %q, want 0\n%s", st, r.cl.Output())
 	}
-	if !strings.Contains(cl.Output(), `"state":"disconnected"`) {
-		t.Errorf("no disconnected event:\n%s", cl.Output())
+	if !strings.Contains(r.cl.Output(), `"state":"disconnected"`) {
+		t.Errorf("no disconnected event:\n%s", r.cl.Output())
 	}
-	nstest.AssertUnchanged(t, before)
+	nstest.AssertUnchanged(t, r.before)
 }
 
 // tunnelIPv4 reads the tunnel address from the connected event.
@@ -143,11 +172,28 @@ func tunnelIPv4(t *testing.T, out string) netip.Addr {
 func TestInteropOpenVPNServer(t *testing.T) {
 	nstest.RequireRoot(t)
 	nstest.RequireBinaries(t, "openvpn", "ping")
+	users := []openvpntest.User{{Name: "alice", Password: "correct horse"}}
+	mfa := []openvpntest.User{{Name: "bob", Password: "s3cret,with:odd chars", ChallengeResponse: "424242"}}
+	prf := []string{"CVPN_KEY_DERIVATION=prf"}
 	cases := []interopCase{
-		{name: "udp-aes256gcm-tlscrypt-cert", server: openvpntest.ServerConfig{Proto: "udp", Wrap: openvpntest.WrapTLSCrypt},
-			profile: openvpntest.ProfileOptions{ClientCert: "client1"}, wantCipher: "AES-256-GCM"},
+		{name: "udp-aes256gcm-tlscrypt-cert-ekm", server: openvpntest.ServerConfig{Proto: "udp", Wrap: openvpntest.WrapTLSCrypt},
+			profile: openvpntest.ProfileOptions{ClientCert: "client1"}, wantCipher: "AES-256-GCM", wantKD: "tls-ekm"},
+		{name: "tcp-aes128gcm-tlsauth-cert-prf", server: openvpntest.ServerConfig{Proto: "tcp", Wrap: openvpntest.WrapTLSAuth, DataCiphers: []string{"AES-128-GCM"}},
+			profile: openvpntest.ProfileOptions{ClientCert: "client1"}, env: prf, wantCipher: "AES-128-GCM", wantKD: "prf"},
+		{name: "udp-chacha20-userpass", server: openvpntest.ServerConfig{Proto: "udp", DataCiphers: []string{"CHACHA20-POLY1305"}, Users: users, NoClientCert: true},
+			creds: "alice\ncorrect horse\n", wantCipher: "CHACHA20-POLY1305", wantKD: "tls-ekm"},
+		{name: "udp-aes256cbc-sha256-tlsauth-static-challenge-prf", server: openvpntest.ServerConfig{Proto: "udp", Wrap: openvpntest.WrapTLSAuth,
+			DataCiphers: []string{"AES-256-CBC"}, Auth: "SHA256", Users: mfa, NoClientCert: true},
+			profile: openvpntest.ProfileOptions{StaticChallenge: "Enter MFA code ", StaticChallengeEcho: true},
+			creds: "bob\ns3cret,with:odd chars\n424242\n", env: prf, wantCipher: "AES-256-CBC", wantKD: "prf"},
+		{name: "tcp-aes256gcm-tlscrypt-cert-and-userpass", server: openvpntest.ServerConfig{Proto: "tcp", Wrap: openvpntest.WrapTLSCrypt, Users: users},
+			profile: openvpntest.ProfileOptions{ClientCert: "client1"}, creds: "alice\ncorrect horse\n", wantCipher: "AES-256-GCM", wantKD: "tls-ekm"},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) { runInterop(t, tc) })
+		t.Run(tc.name, func(t *testing.T) {
+			r := startInterop(t, tc)
+			r.prove(t)
+			r.stop(t)
+		})
 	}
 }

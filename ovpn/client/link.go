@@ -578,6 +578,9 @@ func (l *link) peerInfo() string {
 		MTU:        p.TunMTU,
 		GUIVersion: "cvpn_" + l.cfg.Version,
 	}
+	if l.cfg.NoEKM {
+		pi.Proto &^= km2.IVProtoTLSKeyExport
+	}
 	if p.Auth.Federated {
 		pi.SSO = []string{"openurl", "crtext"}
 	}
