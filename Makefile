@@ -56,9 +56,11 @@ fuzz:
 test: deps lint unit fuzz cross build
 	@echo "make test: all checks passed"
 
-## bench: micro-benchmarks (the side-by-side tunnel benchmark arrives with the client)
+## bench: micro-benchmarks, then the side-by-side tunnel benchmark (cvpn vs OpenVPN 2.6) written to bench/results.md
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem ./ovpn/... ./routing/...
+	@mkdir -p build
+	$(GO) test -run '^$$' -bench . -benchmem ./ovpn/... ./routing/... | tee build/bench-micro.txt
+	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 60m -run TestTunnelBenchmark ./bench/
 
 clean:
 	rm -rf build

@@ -1,0 +1,162 @@
+package client
+
+import (
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/binary"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/cvpn/cvpn/ovpn/ctrlmsg"
+	"github.com/cvpn/cvpn/ovpn/profile"
+)
+
+// synPacket builds an IPv4 TCP SYN with an MSS option and a valid checksum.
+func synPacket(mss uint16) []byte {
+	p := make([]byte, 20+24)
+	p[0] = 0x45
+	binary.BigEndian.PutUint16(p[2:], uint16(len(p)))
+	p[8] = 64
+	p[9] = 6
+	copy(p[12:16], []byte{10, 8, 0, 2})
+	copy(p[16:20], []byte{198, 19, 0, 2})
+	tcp := p[20:]
+	binary.BigEndian.PutUint16(tcp[0:], 40000)
+	binary.BigEndian.PutUint16(tcp[2:], 443)
+	tcp[12] = 6 << 4 // 24-byte header
+	tcp[13] = 0x02   // SYN
+	tcp[20], tcp[21] = 2, 4
+	binary.BigEndian.PutUint16(tcp[22:], mss)
+	binary.BigEndian.PutUint16(tcp[16:], tcpChecksum(p))
+	return p
+}
+
+func tcpChecksum(p []byte) uint16 {
+	tcp := p[20:]
+	var sum uint32
+	add := func(b []byte) {
+		for i := 0; i+1 < len(b); i += 2 {
+			sum += uint32(binary.BigEndian.Uint16(b[i:]))
+		}
+		if len(b)%2 == 1 {
+			sum += uint32(b[len(b)-1]) << 8
+		}
+	}
+	add(p[12:20])
+	sum += 6 + uint32(len(tcp))
+	saved := binary.BigEndian.Uint16(tcp[16:])
+	binary.BigEndian.PutUint16(tcp[16:], 0)
+	add(tcp)
+	binary.BigEndian.PutUint16(tcp[16:], saved)
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	return ^uint16(sum)
+}
+
+func TestClampMSS(t *testing.T) {
+	p := synPacket(1460)
+	clampMSS(p, 1360)
+	if got := binary.BigEndian.Uint16(p[42:]); got != 1360 {
+		t.Fatalf("MSS = %d, want 1360", got)
+	}
+	if got, want := binary.BigEndian.Uint16(p[36:]), tcpChecksum(p); got != want {
+		t.Fatalf("checksum after clamping = %#04x, want %#04x", got, want)
+	}
+	small := synPacket(1200)
+	clampMSS(small, 1360)
+	if got := binary.BigEndian.Uint16(small[42:]); got != 1200 {
+		t.Fatalf("a smaller MSS was changed to %d", got)
+	}
+	notSyn := synPacket(1460)
+	notSyn[33] = 0x10 // ACK only
+	clampMSS(notSyn, 1000)
+	if got := binary.BigEndian.Uint16(notSyn[42:]); got != 1460 {
+		t.Fatal("a non-SYN packet was changed")
+	}
+	for n := 0; n < len(p); n++ { // truncated packets never panic
+		clampMSS(append([]byte(nil), p[:n]...), 1000)
+	}
+}
+
+func TestTunnelConfigFromPush(t *testing.T) {
+	p, ds := profile.Parse([]byte(strings.Join([]string{
+		"client", "dev tun", "remote vpn.example.com 443", "auth-user-pass",
+		"route 192.168.50.0 255.255.255.0 net_gateway",
+		"route 172.16.0.0 255.240.0.0",
+		"ifconfig-ipv6 fd15:53b6:dead::2/64 fd15:53b6:dead::1",
+		"route-ipv6 2000::/3",
+		"ca ../../testdata/profiles/pki/ca.crt",
+	}, "\n")), profile.Options{Name: "t.ovpn", BaseDir: "."})
+	if ds.HasErrors() {
+		t.Fatal(ds)
+	}
+	po, err := ctrlmsg.ParsePushOptions(ctrlmsg.SplitOptions("redirect-gateway def1,dhcp-option DNS 10.0.0.2,dhcp-option DOMAIN corp.example,route-gateway 10.100.0.1,topology subnet,ifconfig 10.100.0.7 255.255.252.0,route 172.31.0.0 255.255.0.0,route 10.9.0.0 255.255.0.0 net_gateway,tun-mtu 1400"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := netip.MustParseAddr("203.0.113.10")
+	tc, err := tunnelConfig(p, po, server, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tc.MTU != 1400 || !tc.RedirectIPv4 || tc.RedirectIPv6 {
+		t.Errorf("mtu %d redirect4 %v redirect6 %v", tc.MTU, tc.RedirectIPv4, tc.RedirectIPv6)
+	}
+	if len(tc.Addresses) != 2 || tc.Addresses[0].Prefix != netip.MustParsePrefix("10.100.0.7/22") || tc.Addresses[1].Prefix != netip.MustParsePrefix("fd15:53b6:dead::2/64") {
+		t.Errorf("addresses = %v", tc.Addresses)
+	}
+	var dsts []string
+	for _, r := range tc.Routes {
+		dsts = append(dsts, r.Dst.String())
+	}
+	if got := strings.Join(dsts, " "); got != "172.31.0.0/16 172.16.0.0/12 2000::/3" {
+		t.Errorf("tunnel routes = %s", got)
+	}
+	if len(tc.NetGatewayRoutes) != 2 {
+		t.Errorf("net_gateway routes = %v, want the pushed and the profile one", tc.NetGatewayRoutes)
+	}
+	if tc.DNS == nil || tc.DNS.Servers[0] != netip.MustParseAddr("10.0.0.2") || tc.DNS.SearchDomains[0] != "corp.example" || !tc.DNS.FullTunnel {
+		t.Errorf("dns = %+v", tc.DNS)
+	}
+	if tc.Servers[0] != server {
+		t.Errorf("servers = %v", tc.Servers)
+	}
+}
+
+func TestExtensionsRoundTrip(t *testing.T) {
+	x := Extensions{Banner: "Authorised use only, 日本語 OK: see https://intra.example/policy", RouteEnforcement: true}
+	var echo []string
+	for _, o := range x.EchoOptions() {
+		if strings.Contains(o, ",") {
+			t.Fatalf("pushed option %q contains a comma", o)
+		}
+		echo = append(echo, strings.TrimPrefix(o, "echo "))
+	}
+	got := parseExtensions(echo, slog.New(slog.DiscardHandler))
+	if got != x {
+		t.Fatalf("got %+v, want %+v", got, x)
+	}
+	if got := parseExtensions([]string{"cvpn-banner-b64 !!!", "cvpn-route-enforcement off"}, slog.New(slog.DiscardHandler)); got != (Extensions{}) {
+		t.Fatalf("bad banner/off switch gave %+v", got)
+	}
+}
+
+func TestVerifyX509Name(t *testing.T) {
+	cert := &x509.Certificate{Subject: pkix.Name{Country: []string{"US"}, Organization: []string{"Example"}, CommonName: "server.vpn.example"}}
+	cert.Subject.Names = []pkix.AttributeTypeAndValue{
+		{Type: []int{2, 5, 4, 6}, Value: "US"}, {Type: []int{2, 5, 4, 10}, Value: "Example"}, {Type: []int{2, 5, 4, 3}, Value: "server.vpn.example"},
+	}
+	if got := SubjectString(cert); got != "C=US, O=Example, CN=server.vpn.example" {
+		t.Fatalf("subject = %q", got)
+	}
+}
+
+func TestRedactHidesCredentials(t *testing.T) {
+	if got := redact("AUTH_FAILED,CRV1:R:state:dXNlcg==:secret"); strings.Contains(got, "secret") || strings.Contains(got, "state") {
+		t.Fatalf("redact leaked: %q", got)
+	}
+}
+
