@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -185,7 +186,7 @@ func TestInteropOpenVPNServer(t *testing.T) {
 		{name: "udp-aes256cbc-sha256-tlsauth-static-challenge-prf", server: openvpntest.ServerConfig{Proto: "udp", Wrap: openvpntest.WrapTLSAuth,
 			DataCiphers: []string{"AES-256-CBC"}, Auth: "SHA256", Users: mfa, NoClientCert: true},
 			profile: openvpntest.ProfileOptions{StaticChallenge: "Enter MFA code ", StaticChallengeEcho: true},
-			creds: "bob\ns3cret,with:odd chars\n424242\n", env: prf, wantCipher: "AES-256-CBC", wantKD: "prf"},
+			creds:   "bob\ns3cret,with:odd chars\n424242\n", env: prf, wantCipher: "AES-256-CBC", wantKD: "prf"},
 		{name: "tcp-aes256gcm-tlscrypt-cert-and-userpass", server: openvpntest.ServerConfig{Proto: "tcp", Wrap: openvpntest.WrapTLSCrypt, Users: users},
 			profile: openvpntest.ProfileOptions{ClientCert: "client1"}, creds: "alice\ncorrect horse\n", wantCipher: "AES-256-GCM", wantKD: "tls-ekm"},
 	}
@@ -196,4 +197,136 @@ func TestInteropOpenVPNServer(t *testing.T) {
 			r.stop(t)
 		})
 	}
+}
+
+// TestInteropRenegotiationMidTransfer has the server renegotiate every 2 s
+// while data flows; every transfer must arrive intact.
+func TestInteropRenegotiationMidTransfer(t *testing.T) {
+	nstest.RequireRoot(t)
+	nstest.RequireBinaries(t, "openvpn", "ping")
+	for _, proto := range []string{"udp", "tcp"} {
+		t.Run(proto, func(t *testing.T) {
+			r := startInterop(t, interopCase{server: openvpntest.ServerConfig{Proto: proto, Wrap: openvpntest.WrapTLSCrypt, RenegSec: 2},
+				profile: openvpntest.ProfileOptions{ClientCert: "client1"}})
+			deadline := time.Now().Add(7 * time.Second)
+			n := 0
+			for time.Now().Before(deadline) {
+				res, err := nstest.Transfer(r.ctx, r.lab.Client, r.lab.Server, r.srv.TunnelIP(), 20<<20)
+				if err != nil || !res.OK() {
+					t.Fatalf("transfer %d during renegotiation: %v %s\n%s\nserver:\n%s", n, err, res, r.cl.Output(), r.srv.Log())
+				}
+				n++
+			}
+			if c := strings.Count(r.srv.Log(), "TLS: soft reset"); c < 2 {
+				t.Fatalf("server renegotiated %d times in 7 s, want at least 2\n%s", c, r.srv.Log())
+			}
+			t.Logf("%d transfers of 20 MB across %d renegotiations", n, strings.Count(r.srv.Log(), "TLS: soft reset"))
+			r.prove(t)
+			r.stop(t)
+		})
+	}
+}
+
+// TestInteropServerRestart kills the server (no goodbye), starts it again
+// and expects the client to notice the dead peer and reconnect by itself.
+func TestInteropServerRestart(t *testing.T) {
+	nstest.RequireRoot(t)
+	nstest.RequireBinaries(t, "openvpn", "ping")
+	for _, proto := range []string{"udp", "tcp"} {
+		t.Run(proto, func(t *testing.T) {
+			cfg := openvpntest.ServerConfig{Proto: proto, Wrap: openvpntest.WrapTLSCrypt, Keepalive: [2]int{1, 4}}
+			r := startInterop(t, interopCase{server: cfg, profile: openvpntest.ProfileOptions{ClientCert: "client1"}})
+			if err := r.srv.Proc.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			<-r.srv.Proc.Done()
+			killed := time.Now()
+			time.Sleep(time.Second)
+			cfg2 := r.srv.Config // same PKI, port and addresses
+			srv2 := openvpntest.StartServer(t, cfg2)
+			r.srv = srv2
+			// Wait for a second connected event.
+			for {
+				if strings.Count(r.cl.Output(), `"state":"connected"`) >= 2 {
+					break
+				}
+				select {
+				case <-r.ctx.Done():
+					t.Fatalf("client did not reconnect:\n%s\nserver:\n%s", r.cl.Output(), srv2.Log())
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+			t.Logf("reconnected %s after the server was killed", time.Since(killed).Round(time.Millisecond))
+			if !strings.Contains(r.cl.Output(), `"state":"reconnecting"`) {
+				t.Errorf("no reconnecting event:\n%s", r.cl.Output())
+			}
+			r.prove(t)
+			r.stop(t)
+		})
+	}
+}
+
+// TestInteropAuthFailed: a wrong password ends with exit status 3, a plain
+// message, and nothing left behind.
+func TestInteropAuthFailed(t *testing.T) {
+	nstest.RequireRoot(t)
+	nstest.RequireBinaries(t, "openvpn")
+	bin := cvpnBinary(t)
+	lab := nstest.New(t, nstest.Options{})
+	before := nstest.MustSnapshot(t, lab.Client)
+	srv := openvpntest.StartServer(t, openvpntest.ServerConfig{NS: lab.Server, Listen: nstest.ServerIP,
+		Users: []openvpntest.User{{Name: "alice", Password: "right"}}, NoClientCert: true})
+	prof, _ := srv.ClientProfile(openvpntest.ProfileOptions{})
+	home := t.TempDir()
+	pf := filepath.Join(home, "lab.ovpn")
+	cf := filepath.Join(home, "creds")
+	os.WriteFile(pf, []byte(prof), 0o600)
+	os.WriteFile(cf, []byte("alice\nwrong\n"), 0o600)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := nstest.Run(ctx, lab.Client, "env", "CVPN_HOME="+home, bin, "connect", pf, "--auth-user-pass", cf)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+		t.Fatalf("exit = %v, want status 3\n%s", err, out)
+	}
+	if !strings.Contains(out, "refused") {
+		t.Errorf("output does not explain the refusal:\n%s", out)
+	}
+	if strings.Contains(out, "wrong") {
+		t.Errorf("the password appears in the output:\n%s", out)
+	}
+	nstest.AssertUnchanged(t, before)
+}
+
+// TestInteropHostilePush: a server pushing an invalid route never gets a
+// tunnel configured; the client says which option it refused, keeps
+// trying, and leaves nothing behind when stopped.
+func TestInteropHostilePush(t *testing.T) {
+	nstest.RequireRoot(t)
+	nstest.RequireBinaries(t, "openvpn")
+	bin := cvpnBinary(t)
+	lab := nstest.New(t, nstest.Options{})
+	before := nstest.MustSnapshot(t, lab.Client)
+	srv := openvpntest.StartServer(t, openvpntest.ServerConfig{NS: lab.Server, Listen: nstest.ServerIP,
+		Push: []string{"route 10.0.0.0 255.0.255.0"}})
+	prof, _ := srv.ClientProfile(openvpntest.ProfileOptions{ClientCert: "client1"})
+	home := t.TempDir()
+	pf := filepath.Join(home, "lab.ovpn")
+	os.WriteFile(pf, []byte(prof), 0o600)
+	cl := nstest.Start(t, lab.Client, "env", "CVPN_HOME="+home, bin, "connect", pf, "--json")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.WaitFor(ctx, `route 10.0.0.0 255.0.255.0`); err != nil {
+		t.Fatalf("no error naming the refused option: %v\n%s", err, cl.Output())
+	}
+	if strings.Contains(cl.Output(), `"state":"connected"`) {
+		t.Fatalf("connected despite an invalid pushed route:\n%s", cl.Output())
+	}
+	cl.Signal(syscall.SIGTERM)
+	select {
+	case <-cl.Done():
+	case <-ctx.Done():
+		t.Fatal("cvpn did not stop")
+	}
+	nstest.AssertUnchanged(t, before)
 }
