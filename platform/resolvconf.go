@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // Backend names stored in DNSRecord.Backend.
@@ -231,10 +232,37 @@ func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
 	}
 	if err == nil {
 		err = os.Rename(tmp, path)
+		if errors.Is(err, syscall.EBUSY) || errors.Is(err, syscall.EXDEV) {
+			// path is a mount point (a bind-mounted resolv.conf in a
+			// container or network namespace): it cannot be replaced, only
+			// rewritten in place. The original is already in the state
+			// file, so a crash mid-write is still recoverable.
+			os.Remove(tmp)
+			return writeInPlace(path, data)
+		}
 	}
 	if err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// writeInPlace truncates and rewrites path, then syncs it.
+func writeInPlace(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s in place: %w", path, err)
 	}
 	return nil
 }

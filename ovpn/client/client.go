@@ -448,7 +448,20 @@ func (c *Client) onControlMessage(l *link, raw string) error {
 	case ctrlmsg.Info:
 		c.cfg.emit(Event{Event: EventLog, Message: m.String()})
 	case ctrlmsg.PushReply:
-		l.log.Debug("ignored unsolicited PUSH_REPLY")
+		// After a renegotiation the server may push a fresh auth-token.
+		if po, err := ctrlmsg.ParsePushOptions(m.Options); err == nil && po.AuthToken != "" {
+			c.mu.Lock()
+			if c.token != "" || l.push.AuthToken != "" {
+				c.token = po.AuthToken
+				if po.AuthTokenUser != "" {
+					c.tokenUser = po.AuthTokenUser
+				}
+			}
+			c.mu.Unlock()
+			l.mu.Lock()
+			l.push.AuthToken = po.AuthToken
+			l.mu.Unlock()
+		}
 	default:
 		l.log.Debug("ignored control message", "msg", redact(raw))
 	}

@@ -330,3 +330,53 @@ func TestInteropHostilePush(t *testing.T) {
 	}
 	nstest.AssertUnchanged(t, before)
 }
+
+// TestInteropClientRenegotiationAndAuthToken: the client renegotiates by
+// itself (reneg-sec in the profile) and authenticates renegotiations and a
+// reconnect with the pushed auth-token, so the one-time code is asked once.
+func TestInteropClientRenegotiationAndAuthToken(t *testing.T) {
+	nstest.RequireRoot(t)
+	nstest.RequireBinaries(t, "openvpn", "ping")
+	mfa := []openvpntest.User{{Name: "carol", Password: "pw", ChallengeResponse: "111111"}}
+	r := startInterop(t, interopCase{
+		server: openvpntest.ServerConfig{Proto: "udp", Wrap: openvpntest.WrapTLSCrypt, Users: mfa, NoClientCert: true,
+			Keepalive: [2]int{1, 4}, Extra: []string{"auth-gen-token 0"}, PushDNS: []netip.Addr{netip.MustParseAddr("198.19.0.53")}},
+		profile: openvpntest.ProfileOptions{StaticChallenge: "Code", Extra: []string{"reneg-sec 2"}},
+		creds:   "carol\npw\n111111\n",
+	})
+	// The pushed DNS server is in the namespace's resolv.conf while connected.
+	if rc, err := os.ReadFile(nstest.ResolvConfPath(r.lab.Client)); err != nil || !strings.Contains(string(rc), "198.19.0.53") {
+		t.Errorf("resolv.conf while connected does not name the pushed DNS server: %v\n%s", err, rc)
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, 20*time.Second)
+	defer cancel()
+	for strings.Count(r.srv.Log(), "auth-token authentication succeeded") < 3 {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("client did not renegotiate twice:\n%s", r.srv.Log())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	r.prove(t)
+	if got := r.srv.AuthLog(); len(got) != 1 || got[0] != "ok carol" {
+		t.Errorf("verify script calls = %v, want exactly one (renegotiations must use the auth-token)", got)
+	}
+	r.stop(t)
+}
+
+// TestInteropRemotesInOrder: the first remote refuses connections; the
+// client moves on to the next one.
+func TestInteropRemotesInOrder(t *testing.T) {
+	nstest.RequireRoot(t)
+	nstest.RequireBinaries(t, "openvpn", "ping")
+	r := startInterop(t, interopCase{
+		server:  openvpntest.ServerConfig{Proto: "tcp"},
+		profile: openvpntest.ProfileOptions{ClientCert: "client1", Extra: []string{"remote 198.18.0.2 1 tcp"}},
+	})
+	out := r.cl.Output()
+	if i, j := strings.Index(out, "198.18.0.2:1"), strings.Index(out, `"state":"connected"`); i < 0 || i > j {
+		t.Errorf("the first remote was not tried first:\n%s", out)
+	}
+	r.prove(t)
+	r.stop(t)
+}

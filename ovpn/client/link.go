@@ -258,18 +258,37 @@ func (l *link) renegotiate(keyID uint8, s *control.Stream) {
 	l.mu.Lock()
 	old := l.keyID
 	l.keyID = keyID
+	var stale []uint8
+	for id := range l.tlsFor {
+		if id != keyID && id != old {
+			stale = append(stale, id)
+			delete(l.tlsFor, id)
+		}
+	}
 	l.mu.Unlock()
+	// Only the new key and the one before it stay: a key older than that
+	// belongs to a renegotiation that has been superseded.
+	for _, id := range stale {
+		l.keys.Remove(id)
+		l.ch.RetireKey(id)
+	}
 	l.keys.Install(dk, true)
 	l.log.Info("data channel keys renegotiated", "key_id", keyID, "cipher", l.cipher.String())
 	t := time.NewTimer(keyTransition)
 	defer t.Stop()
 	select {
 	case <-t.C:
-		l.keys.Remove(old)
-		l.ch.RetireKey(old)
 		l.mu.Lock()
-		delete(l.tlsFor, old)
+		_, still := l.tlsFor[old]
+		if still && old != l.keyID {
+			delete(l.tlsFor, old)
+		}
+		cur := l.keyID
 		l.mu.Unlock()
+		if still && old != cur {
+			l.keys.Remove(old)
+			l.ch.RetireKey(old)
+		}
 	case <-l.ctx.Done():
 	}
 }
@@ -278,7 +297,13 @@ func (l *link) renegotiate(keyID uint8, s *control.Stream) {
 func (l *link) renegotiateNow() {
 	l.mu.Lock()
 	next := wire.NextKeyID(l.keyID)
+	_, inUse := l.tlsFor[next]
+	delete(l.tlsFor, next)
 	l.mu.Unlock()
+	if inUse {
+		l.keys.Remove(next)
+		l.ch.RetireKey(next)
+	}
 	s, err := l.ch.NewKey(next)
 	if err != nil {
 		l.failWith(fmt.Errorf("%s: cannot start renegotiation: %w", l.peer, err))
@@ -308,8 +333,17 @@ func (l *link) negotiateKey(ctx context.Context, keyID uint8, s *control.Stream,
 	defer mine.Zero()
 	mine.Options = l.occ()
 	mine.Username, mine.Password = l.login.user, l.login.pass
-	if l.login.user == "" && l.login.pass == "" {
-		mine.Username, mine.Password = "", ""
+	if !first {
+		// Renegotiations authenticate with the pushed session token, so a
+		// one-time code or a password that changed is not needed again.
+		l.mu.Lock()
+		if l.push != nil && l.push.AuthToken != "" {
+			mine.Password = l.push.AuthToken
+			if l.push.AuthTokenUser != "" {
+				mine.Username = l.push.AuthTokenUser
+			}
+		}
+		l.mu.Unlock()
 	}
 	mine.PeerInfo = l.peerInfo()
 	if _, err := mine.WriteTo(tc); err != nil {
