@@ -10,12 +10,16 @@
 // undoes what they record.
 //
 // The OS is reached through the small [System] interface. [Open] returns the
-// implementation for the running OS (netlink on Linux; darwin and windows are
-// not supported yet and return a clear error). Package platform/fake holds an
-// in-memory System for tests of other packages.
+// implementation for the running OS: netlink on Linux; on macOS utun, the
+// routing socket (package platform/routesock), address ioctls and scutil
+// for DNS; on Windows Wintun (wintun.dll beside the executable), winipcfg
+// and NRPT rules for DNS. Other systems get a clear error. Package
+// platform/fake holds an in-memory System for tests of other packages.
 //
 // Routes that cvpn adds itself carry the Linux route protocol [ProtoCVPN]
 // (0x9c), so a route watcher can tell them from routes other programs add.
+// On macOS the mark is the RTF_PROTO1 route flag; Windows has no such mark,
+// so the Windows host reports the routes it added itself with ProtoCVPN.
 // The watcher reports every change in the main table, ours included; callers
 // compare or filter on Protocol.
 package platform

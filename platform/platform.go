@@ -179,6 +179,22 @@ type DNSRecord struct {
 	OrigMode      uint32 `json:"orig_mode,omitempty"`
 	OrigMissing   bool   `json:"orig_missing,omitempty"`
 	WrittenSHA256 string `json:"written_sha256,omitempty"`
+	// Keys are the settings stores entries the backend created or replaced
+	// (macOS dynamic store keys, Windows NRPT registry keys), in the order
+	// they were changed; Revert undoes them in reverse.
+	Keys []SavedKey `json:"keys,omitempty"`
+	// Servers are the DNS servers written, to tell on revert whether a
+	// replaced entry still holds cvpn's values.
+	Servers []string `json:"servers,omitempty"`
+}
+
+// SavedKey is one settings store entry before cvpn changed it: Missing when
+// it did not exist (revert deletes it), otherwise its dictionary.
+type SavedKey struct {
+	Key     string              `json:"key"`
+	Missing bool                `json:"missing,omitempty"`
+	Scalars map[string]string   `json:"scalars,omitempty"`
+	Arrays  map[string][]string `json:"arrays,omitempty"`
 }
 
 // DNS configures name resolution for a tunnel interface.

@@ -90,6 +90,29 @@ func (l *linuxHost) watchOnce(ctx context.Context, fn func(RouteUpdate)) error {
 	defer flush.Stop()
 	names := &linkNames{h: l.h}
 	var pending []RouteEvent
+	// Coalescing is trailing-edge only within a burst: the first event
+	// after a quiet period (no delivery within the window) is delivered at
+	// once, together with whatever is already queued, so that a lone
+	// change costs no coalescing delay; further events within the window
+	// are grouped and delivered when it ends.
+	var lastDelivery time.Time
+	deliver := func() {
+		fn(RouteUpdate{Events: pending})
+		pending = nil
+		names = &linkNames{h: l.h}
+		lastDelivery = time.Now()
+	}
+	event := func(u netlink.RouteUpdate) {
+		if u.Table != unix.RT_TABLE_MAIN {
+			return
+		}
+		kind := RouteAdded
+		if u.Type == unix.RTM_DELROUTE {
+			kind = RouteDeleted
+		}
+		// Names are looked up fresh per batch: indexes may be reused.
+		pending = append(pending, RouteEvent{Kind: kind, Route: fromNetlink(&u.Route, names.name)})
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -105,28 +128,36 @@ func (l *linuxHost) watchOnce(ctx context.Context, fn func(RouteUpdate)) error {
 					return errors.New("route events: subscription closed")
 				}
 			}
-			if u.Table != unix.RT_TABLE_MAIN {
+			wasEmpty := len(pending) == 0
+			event(u)
+			if !wasEmpty || len(pending) == 0 {
 				continue
 			}
-			kind := RouteAdded
-			if u.Type == unix.RTM_DELROUTE {
-				kind = RouteDeleted
-			}
-			if len(pending) == 0 {
+			if time.Since(lastDelivery) < l.coalesce {
 				flush.Reset(l.coalesce)
+				continue
 			}
-			// Names are looked up fresh per batch: indexes may be reused.
-			pending = append(pending, RouteEvent{Kind: kind, Route: fromNetlink(&u.Route, names.name)})
+			// Quiet before: take what is queued already and deliver now.
+		drain:
+			for len(pending) < watchBuffer {
+				select {
+				case u, ok := <-ch:
+					if !ok {
+						break drain // reported by the next receive
+					}
+					event(u)
+				default:
+					break drain
+				}
+			}
+			deliver()
 		case <-flush.C:
 			if len(pending) > 0 {
-				fn(RouteUpdate{Events: pending})
-				pending = nil
-				names = &linkNames{h: l.h}
+				deliver()
 			}
 		case <-resync.C:
 			if len(pending) > 0 {
-				fn(RouteUpdate{Events: pending})
-				pending = nil
+				deliver()
 			}
 			if err := snapshot(); err != nil {
 				return err

@@ -31,6 +31,28 @@ type Options struct {
 	NoEKM bool
 	// Host, when set, is used instead of opening the OS network stack.
 	Host platform.System
+	// NoDNS leaves the OS DNS settings alone even when the server pushes
+	// DNS servers (the daemon gives DNS to one session only).
+	NoDNS bool
+	// OnTunnelUp is passed to client.Config.OnTunnelUp.
+	OnTunnelUp func(client.TunnelInfo) (down func())
+	// OnClient, when set, is called with the client before it runs (the
+	// daemon reads its traffic counters with Client.Stats).
+	OnClient func(*client.Client)
+	// EnforceRoutes forces client route enforcement on whatever the
+	// endpoint says (`cvpn connect --enforce-routes`, an admin policy).
+	EnforceRoutes bool
+	// PolicyFile is the system policy file (client_route_enforcement =
+	// "force" forces enforcement on); DefaultPolicyFile when empty.
+	PolicyFile string
+}
+
+// noDNSTunnel applies tunnel configurations without their DNS part.
+type noDNSTunnel struct{ t client.Tunnel }
+
+func (n noDNSTunnel) Apply(cfg platform.TunnelConfig) (*platform.Applied, error) {
+	cfg.DNS = nil
+	return n.t.Apply(cfg)
 }
 
 // DefaultStateDir is where crash-recovery state lives: $CVPN_HOME/state
@@ -49,13 +71,45 @@ func DefaultStateDir() (string, error) {
 	return filepath.Join(root, "state"), nil
 }
 
-// Recover undoes every change a crashed cvpn left in stateDir (TUN devices,
-// routes, DNS). It is safe to call at every start.
+// Recover undoes every change a crashed cvpn left in stateDir: first it
+// restores the routes client route enforcement removed (the route
+// journals), then it undoes the platform changes (TUN devices, routes,
+// DNS). It is safe to call at every start; it opens the OS network stack
+// only when there is something to undo.
 func Recover(stateDir string, logger *slog.Logger) error {
-	if err := platform.Recover(stateDir, logger); err != nil {
-		return fmt.Errorf("cleaning up after a previous cvpn run: %w", err)
+	return recoverWith(context.Background(), stateDir, nil, logger)
+}
+
+// recoverWith is Recover on sys, or on the OS (opened when needed) when sys
+// is nil.
+func recoverWith(ctx context.Context, stateDir string, sys platform.System, logger *slog.Logger) error {
+	var errs []error
+	if hasJournals(stateDir) {
+		s := sys
+		if s == nil {
+			h, err := platform.Open(platform.OpenOptions{Logger: logger})
+			if err != nil {
+				return fmt.Errorf("restoring routes removed by a previous cvpn run: %w", err)
+			}
+			defer h.Close()
+			s = h
+		}
+		if n, err := RecoverRoutes(ctx, stateDir, RouteTable(s), nil, logger); err != nil {
+			errs = append(errs, fmt.Errorf("restoring routes removed by a previous cvpn run: %w", err))
+		} else if n > 0 {
+			logger.Warn("restored routes removed by a previous cvpn run", "routes", n)
+		}
 	}
-	return nil
+	var err error
+	if sys == nil {
+		err = platform.Recover(stateDir, logger)
+	} else {
+		err = (&platform.Configurator{Sys: sys, StateDir: stateDir, Logger: logger}).Recover()
+	}
+	if err != nil {
+		errs = append(errs, fmt.Errorf("cleaning up after a previous cvpn run: %w", err))
+	}
+	return errors.Join(errs...)
 }
 
 // Run connects and stays connected until ctx ends (nil after a clean
@@ -74,9 +128,17 @@ func Run(ctx context.Context, o Options) error {
 	if err := os.MkdirAll(o.StateDir, 0o700); err != nil {
 		return fmt.Errorf("state directory: %w", err)
 	}
-	if err := Recover(o.StateDir, o.Logger); err != nil {
+	if err := recoverWith(ctx, o.StateDir, o.Host, o.Logger); err != nil {
 		return err
 	}
+	if o.PolicyFile == "" {
+		o.PolicyFile = DefaultPolicyFile
+	}
+	pol, err := LoadAdminPolicy(o.PolicyFile)
+	if err != nil {
+		return err
+	}
+	force := o.EnforceRoutes || pol.ForceEnforcement()
 	sys := o.Host
 	if sys == nil {
 		h, err := platform.Open(platform.OpenOptions{Logger: o.Logger})
@@ -86,16 +148,20 @@ func Run(ctx context.Context, o Options) error {
 		defer h.Close()
 		sys = h
 	}
-	conf := &platform.Configurator{Sys: sys, StateDir: o.StateDir, Logger: o.Logger}
+	var tunnel client.Tunnel = &platform.Configurator{Sys: sys, StateDir: o.StateDir, Logger: o.Logger}
+	if o.NoDNS {
+		tunnel = noDNSTunnel{tunnel}
+	}
 	c, err := client.New(client.Config{
 		Profile:     o.Profile,
 		Credentials: o.Credentials,
-		Tunnel:      conf,
+		Tunnel:      tunnel,
 		TunnelID:    o.TunnelID,
 		Events:      o.Events,
 		Logger:      o.Logger,
 		Version:     o.Version,
 		NoEKM:       o.NoEKM,
+		OnTunnelUp:  o.tunnelUp(sys, force),
 	})
 	if err != nil {
 		return err

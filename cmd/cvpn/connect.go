@@ -23,7 +23,7 @@ func connectCommand() command {
 }
 
 func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	f := newFlags("connect", "cvpn connect TARGET [--auth-user-pass FILE] [--no-browser] [--json] [--verbose]",
+	f := newFlags("connect", "cvpn connect TARGET [--auth-user-pass FILE] [--no-browser] [--enforce-routes] [--json] [--verbose]",
 		"Connects with TARGET, a stored profile name or a path to a .ovpn file, and keeps the tunnel up\n"+
 			"in the foreground until Ctrl-C or SIGTERM, reconnecting by itself after network loss. On exit\n"+
 			"every route and DNS setting is restored. Needs root (or CAP_NET_ADMIN).\n\n"+
@@ -32,6 +32,7 @@ func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	noBrowser := f.Bool("no-browser", false, "print the sign-in URL instead of opening a browser (federated profiles)")
 	asJSON := f.Bool("json", false, "print one JSON event per line on stdout")
 	verbose := f.Bool("verbose", false, "log protocol details on stderr")
+	enforceRoutes := f.Bool("enforce-routes", false, "enforce the VPN's routes (remove conflicting LAN routes while connected) even when the server does not ask for it")
 	pos, code, ok := f.parse(args, 1, 1, stdout, stderr)
 	if !ok {
 		return code
@@ -45,8 +46,7 @@ func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return 1
 	}
 	if os.Geteuid() != 0 {
-		fmt.Fprintln(stderr, "cvpn connect: creating the tunnel needs root (run with sudo); connecting through the cvpn daemon is not available in this version")
-		return 1
+		return connectViaDaemon(ctx, target, p, *authFile, *asJSON, stdout, stderr)
 	}
 
 	var creds client.Credentials
@@ -69,12 +69,13 @@ func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	out := newEventPrinter(stdout, *asJSON)
 	err = session.Run(ctx, session.Options{
-		Profile:     p,
-		Credentials: creds,
-		Events:      out.print,
-		Logger:      logger,
-		Version:     version,
-		NoEKM:       os.Getenv("CVPN_KEY_DERIVATION") == "prf",
+		Profile:       p,
+		Credentials:   creds,
+		Events:        out.print,
+		Logger:        logger,
+		Version:       version,
+		NoEKM:         os.Getenv("CVPN_KEY_DERIVATION") == "prf",
+		EnforceRoutes: *enforceRoutes,
 	})
 	switch {
 	case err == nil:

@@ -28,6 +28,10 @@ func commands() []command {
 		versionCommand(),
 		connectCommand(),
 		profileCommand(),
+		serverCommand(),
+		daemonCommand(),
+		statusCommand(),
+		disconnectCommand(),
 	}
 }
 

@@ -159,4 +159,3 @@ func TestRedactHidesCredentials(t *testing.T) {
 		t.Fatalf("redact leaked: %q", got)
 	}
 }
-
