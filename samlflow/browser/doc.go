@@ -1,0 +1,8 @@
+// Package browser opens the IdP sign-in URL in the desktop user's default
+// browser, never as root. Run by root under sudo (Linux, macOS) it starts
+// the opener (xdg-open / open) as SUDO_USER with that user's HOME, DISPLAY,
+// WAYLAND_DISPLAY, XAUTHORITY, XDG_RUNTIME_DIR and DBUS_SESSION_BUS_ADDRESS;
+// run by root without SUDO_USER it refuses and returns *ManualError so the
+// caller prints the URL. Options.NoBrowser (--no-browser) also just returns
+// *ManualError. Unprivileged callers use github.com/pkg/browser.
+package browser

@@ -1,0 +1,3 @@
+package browser
+
+func opener() string { return "/usr/bin/xdg-open" }
