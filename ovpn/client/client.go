@@ -16,8 +16,9 @@ import (
 
 // Client runs one VPN connection until its context ends.
 type Client struct {
-	cfg   Config
-	stats Stats
+	cfg    Config
+	stats  Stats
+	runCtx context.Context
 
 	mu        sync.Mutex
 	user      string
@@ -26,6 +27,10 @@ type Client struct {
 	token     string
 	tokenUser string
 	crv1      string // pending dynamic challenge response (password)
+	// pinned is the server address a SAML phase 2 must use (the
+	// assertion is bound to the phase 1 connection's server).
+	pinned netip.AddrPort
+	saml   string // pending "CRV1::state::SAMLResponse" password
 }
 
 // New checks the configuration and returns a client.
@@ -67,6 +72,7 @@ func (c *Client) Run(ctx context.Context) error {
 	cfg := &c.cfg
 	log := cfg.logger()
 	p := cfg.Profile
+	c.runCtx = ctx
 	backoff := p.ConnectRetry
 	if backoff <= 0 {
 		backoff = time.Second
@@ -150,7 +156,23 @@ func (c *Client) login(ctx context.Context, reason string) (login, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if p.Auth.Federated {
-		return login{}, fmt.Errorf("%s: federated (SAML) sign-in with auth-federate is not supported by this version of cvpn yet", p.Name)
+		if c.cfg.Federation == nil {
+			return login{}, fmt.Errorf("%s: the profile signs in through the browser (auth-federate) and no browser sign-in is available here", p.Name)
+		}
+		switch {
+		case c.saml != "":
+			lg := login{user: "N/A", pass: c.saml, aws: true}
+			c.saml = ""
+			return lg, nil
+		case c.token != "":
+			user := "N/A"
+			if c.tokenUser != "" {
+				user = c.tokenUser
+			}
+			return login{user: user, pass: c.token, aws: true}, nil
+		}
+		c.pinned = netip.AddrPort{}
+		return login{user: "N/A", pass: fmt.Sprintf("ACS::%d", c.cfg.Federation.ACSPort()), aws: true}, nil
 	}
 	if !p.Auth.UserPass {
 		return login{}, nil
@@ -199,6 +221,16 @@ func (c *Client) onAuthFailed(ae *authError) (string, error) {
 	c.token, c.tokenUser = "", ""
 	c.mu.Unlock()
 	m := ae.msg
+	if ch := m.Challenge; ch != nil && c.cfg.Profile.Auth.Federated && isURL(ch.Text) {
+		resp, err := c.federatedSignIn(ae, ch)
+		if err != nil {
+			return "", err
+		}
+		c.mu.Lock()
+		c.saml = ctrlmsg.CRV1Response(ch.StateID, resp)
+		c.mu.Unlock()
+		return "", nil
+	}
 	if ch := m.Challenge; ch != nil {
 		resp, err := c.askChallenge(ch)
 		if err != nil {
@@ -227,6 +259,28 @@ func (c *Client) onAuthFailed(ae *authError) (string, error) {
 	return "", fmt.Errorf("%w: %s", ErrAuthFailed, plainAuthReason(m.Reason))
 }
 
+func isURL(s string) bool {
+	return strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://")
+}
+
+// federatedSignIn runs the browser part of a SAML sign-in for the IdP URL
+// of a phase 1 CRV1 challenge and pins the server address for phase 2.
+func (c *Client) federatedSignIn(ae *authError, ch *ctrlmsg.Challenge) (string, error) {
+	c.mu.Lock()
+	c.pinned = ae.server
+	c.mu.Unlock()
+	c.cfg.emit(Event{Event: EventSAML, URL: ch.Text})
+	c.cfg.emit(Event{Event: EventState, State: StateWaitingForBrowser, Detail: "sign in with your browser"})
+	resp, err := c.cfg.Federation.SignIn(c.runCtx, ch.Text)
+	if err != nil {
+		return "", fmt.Errorf("%w: browser sign-in: %w", ErrAuthFailed, err)
+	}
+	if len(resp) > 128<<10 {
+		return "", fmt.Errorf("%w: the SAML response (%d bytes) exceeds the maximum size of 131072 bytes", ErrAuthFailed, len(resp))
+	}
+	return resp, nil
+}
+
 func (c *Client) askChallenge(ch *ctrlmsg.Challenge) (string, error) {
 	if c.cfg.Credentials == nil {
 		return "", fmt.Errorf("%w: the server asks %q and there is no way to answer", ErrAuthFailed, ch.Text)
@@ -249,6 +303,19 @@ func (c *Client) connect(ctx context.Context, lg login) (*link, error) {
 	cfg := &c.cfg
 	p := cfg.Profile
 	var errs []error
+	c.mu.Lock()
+	pinned := c.pinned
+	c.mu.Unlock()
+	if pinned.IsValid() {
+		// SAML phase 2 must reach the server that issued the challenge.
+		for _, r := range p.Remotes {
+			if r.Port != int(pinned.Port()) {
+				continue
+			}
+			cfg.emit(Event{Event: EventState, State: StateConnecting, Server: pinned.String(), Detail: r.String()})
+			return dialLink(ctx, cfg, r, pinned, lg, c.handshakeTimeout())
+		}
+	}
 	for _, r := range p.Remotes {
 		cfg.emit(Event{Event: EventState, State: StateResolving, Detail: r.String()})
 		addrs, err := transport.Resolve(ctx, cfg.Resolver, r.Host, p.RemoteRandomHostname, 30*time.Second)
@@ -438,7 +505,7 @@ func (c *Client) onControlMessage(l *link, raw string) error {
 	}
 	switch m := m.(type) {
 	case ctrlmsg.AuthFailed:
-		return &authError{m}
+		return &authError{m, l.server}
 	case ctrlmsg.Restart:
 		return fmt.Errorf("%s: the server asked the client to reconnect: %s", l.peer, m.Reason)
 	case ctrlmsg.Halt:

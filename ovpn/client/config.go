@@ -22,6 +22,18 @@ type Credentials interface {
 	Challenge(ctx context.Context, text string, echo bool) (string, error)
 }
 
+// Federation runs the browser part of a SAML sign-in (auth-federate): it
+// shows the IdP URL to the user (opening the browser, or printing it),
+// waits for the IdP's POST on the loopback listener and returns the
+// base64 SAMLResponse. The listener must already listen when SignIn opens
+// the URL.
+type Federation interface {
+	SignIn(ctx context.Context, url string) (samlResponse string, err error)
+	// ACSPort is the loopback port the listener uses (35001 by default);
+	// the server is told "ACS::<port>" in phase 1.
+	ACSPort() int
+}
+
 // Tunnel applies the negotiated configuration to the OS and returns the TUN
 // device. *platform.Configurator implements it; tests use a fake.
 type Tunnel interface {
@@ -32,7 +44,10 @@ type Tunnel interface {
 type Config struct {
 	Profile     *profile.Profile
 	Credentials Credentials
-	Tunnel      Tunnel
+	// Federation signs the user in through the browser for profiles with
+	// auth-federate; nil makes such profiles fail with a clear error.
+	Federation Federation
+	Tunnel     Tunnel
 	// TunnelID names the platform state file for this connection.
 	TunnelID string
 	// Events receives state changes and other events; nil discards them.

@@ -42,7 +42,8 @@ type login struct {
 
 // authError is a server refusal (AUTH_FAILED).
 type authError struct {
-	msg ctrlmsg.AuthFailed
+	msg    ctrlmsg.AuthFailed
+	server netip.AddrPort // the server that refused
 }
 
 func (e *authError) Error() string {
@@ -403,7 +404,7 @@ func (l *link) readServerKey(ctx context.Context, br *bufio.Reader) (*km2.Messag
 			}
 			if m, perr := ctrlmsg.Parse(msg); perr == nil {
 				if af, ok := m.(ctrlmsg.AuthFailed); ok {
-					done <- result{nil, &authError{af}}
+					done <- result{nil, &authError{af, l.server}}
 					return
 				}
 			}
@@ -518,7 +519,7 @@ func (l *link) pull(ctx context.Context) error {
 					return l.applyPush(acc.Options())
 				}
 			case ctrlmsg.AuthFailed:
-				return &authError{m}
+				return &authError{m, l.server}
 			case ctrlmsg.AuthPending:
 				l.log.Info("server is waiting for authentication to complete", "timeout", m.Timeout)
 			case ctrlmsg.Info:

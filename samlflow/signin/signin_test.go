@@ -1,0 +1,76 @@
+package signin
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cvpn/cvpn/samlflow/browser"
+	"github.com/cvpn/cvpn/samlflow/listener"
+)
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+const response = `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_1" Version="2.0"></samlp:Response>`
+
+func TestSignInDeliversTheAssertion(t *testing.T) {
+	port := freePort(t)
+	var manualURL string
+	b := &Browser{Port: port, NoBrowser: true, Timeout: 10 * time.Second,
+		OnManual: func(u, _ string) { manualURL = u },
+		open: func(ctx context.Context, u string, o browser.Options) error {
+			if !o.NoBrowser {
+				t.Error("NoBrowser was not passed on")
+			}
+			// the "browser": the IdP posts the assertion to the listener
+			go func() {
+				form := url.Values{"SAMLResponse": {base64.StdEncoding.EncodeToString([]byte(response))}}
+				resp, err := http.PostForm("http://127.0.0.1:"+strconv.Itoa(port)+"/", form)
+				if err == nil {
+					resp.Body.Close()
+				}
+			}()
+			return &browser.ManualError{URL: u, Reason: "--no-browser"}
+		}}
+	got, err := b.SignIn(context.Background(), "https://idp.example/sso?x=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, _ := base64.StdEncoding.DecodeString(got)
+	if string(dec) != response {
+		t.Fatalf("got %q", dec)
+	}
+	if manualURL != "https://idp.example/sso?x=1" {
+		t.Fatalf("manual URL = %q", manualURL)
+	}
+}
+
+func TestSignInPortBusy(t *testing.T) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	b := &Browser{Port: l.Addr().(*net.TCPAddr).Port, open: func(context.Context, string, browser.Options) error {
+		t.Error("the browser was opened although the listener could not start")
+		return nil
+	}}
+	_, err = b.SignIn(context.Background(), "https://idp.example/")
+	if !errors.Is(err, listener.ErrNoAvailablePorts) && (err == nil || !strings.Contains(err.Error(), "There are no available ports.")) {
+		t.Fatalf("err = %v, want the no-available-ports message", err)
+	}
+}
