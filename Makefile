@@ -10,8 +10,9 @@ FUZZTIME ?= 10s
 CROSS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
 # Debian packages the builds and tests need (installed only when missing).
-DEB_PACKAGES := openvpn iperf3 iputils-ping iproute2 openssl ca-certificates \
-	libgl1-mesa-dev xorg-dev libwayland-dev libxkbcommon-dev wayland-protocols pkg-config gcc
+DEB_PACKAGES := openvpn iperf3 iputils-ping iproute2 openssl ca-certificates procps \
+	libgl1-mesa-dev xorg-dev libwayland-dev libxkbcommon-dev wayland-protocols pkg-config gcc \
+	chromium xvfb xauth desktop-file-utils
 
 .PHONY: all deps build gui cross test unit fuzz lint bench demo clean
 
