@@ -34,6 +34,9 @@ type Options struct {
 	// NoDNS leaves the OS DNS settings alone even when the server pushes
 	// DNS servers (the daemon gives DNS to one session only).
 	NoDNS bool
+	// Federation runs the browser part of SAML sign-in (auth-federate
+	// profiles); see samlflow/signin.
+	Federation client.Federation
 	// OnTunnelUp is passed to client.Config.OnTunnelUp.
 	OnTunnelUp func(client.TunnelInfo) (down func())
 	// OnClient, when set, is called with the client before it runs (the
@@ -94,7 +97,7 @@ func recoverWith(ctx context.Context, stateDir string, sys platform.System, logg
 			defer h.Close()
 			s = h
 		}
-		if n, err := RecoverRoutes(ctx, stateDir, RouteTable(s), nil, logger); err != nil {
+		if n, err := RecoverRoutes(ctx, stateDir, RouteTable(s), logger); err != nil {
 			errs = append(errs, fmt.Errorf("restoring routes removed by a previous cvpn run: %w", err))
 		} else if n > 0 {
 			logger.Warn("restored routes removed by a previous cvpn run", "routes", n)
@@ -162,9 +165,13 @@ func Run(ctx context.Context, o Options) error {
 		Version:     o.Version,
 		NoEKM:       o.NoEKM,
 		OnTunnelUp:  o.tunnelUp(sys, force),
+		Federation:  o.Federation,
 	})
 	if err != nil {
 		return err
+	}
+	if o.OnClient != nil {
+		o.OnClient(c)
 	}
 	return c.Run(ctx)
 }
