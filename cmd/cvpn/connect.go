@@ -16,6 +16,7 @@ import (
 	"github.com/cvpn/cvpn/app/session"
 	"github.com/cvpn/cvpn/ovpn/client"
 	"github.com/cvpn/cvpn/ovpn/profile"
+	"github.com/cvpn/cvpn/samlflow/signin"
 )
 
 func connectCommand() command {
@@ -37,7 +38,6 @@ func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if !ok {
 		return code
 	}
-	_ = noBrowser // the browser flow arrives with federated sign-in
 	target := pos[0]
 
 	p, err := loadTarget(target)
@@ -68,7 +68,13 @@ func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	out := newEventPrinter(stdout, *asJSON)
+	fed := &signin.Browser{NoBrowser: *noBrowser, Logger: logger, OnManual: func(url, reason string) {
+		if !*asJSON {
+			fmt.Fprintf(stderr, "Open this address in your browser to sign in (%s):\n%s\n", reason, url)
+		}
+	}}
 	err = session.Run(ctx, session.Options{
+		Federation:  fed,
 		Profile:       p,
 		Credentials:   creds,
 		Events:        out.print,
