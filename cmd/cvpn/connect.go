@@ -74,7 +74,7 @@ func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 	}}
 	err = session.Run(ctx, session.Options{
-		Federation:  fed,
+		Federation:    fed,
 		Profile:       p,
 		Credentials:   creds,
 		Events:        out.print,
