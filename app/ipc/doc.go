@@ -1,0 +1,51 @@
+// Package ipc is the local API between the privileged cvpn daemon and its
+// unprivileged front ends (the cvpn CLI and the cvpn-gui desktop app).
+//
+// # Transport
+//
+// On Linux and macOS the daemon listens on a unix socket (DefaultSocketPath:
+// /run/cvpn/cvpn.sock on Linux, /var/run/cvpn/cvpn.sock on macOS; the
+// CVPN_SOCKET environment variable overrides it for the daemon, the CLI and
+// the GUI). The socket is mode 0666: whether a request is allowed is decided
+// per request from the peer credentials the kernel reports for the
+// connection (SO_PEERCRED on Linux, LOCAL_PEERCRED on macOS), see Peer.
+//
+// # Wire protocol (version 1)
+//
+// Each message is one JSON object on one line (newline-delimited JSON, at
+// most MaxMessageSize bytes), see Message. Every message carries "v":1; the
+// daemon answers a message of another version with an error response and
+// closes the connection. A front end sends requests with a client-chosen
+// "id"; the daemon answers each with a "response" of the same id:
+//
+//	-> {"v":1,"id":1,"type":"status"}
+//	<- {"v":1,"id":1,"type":"response","ok":true,"connections":[...]}
+//	-> {"v":1,"id":2,"type":"connect","name":"work","profile":"client\nremote ...","bind":true}
+//	<- {"v":1,"id":2,"type":"response","ok":true}
+//	<- {"v":1,"type":"credentials","cred_id":1,"name":"work","kind":"userpass"}
+//	-> {"v":1,"type":"credentials-answer","cred_id":1,"user":"u","password":"..."}
+//	<- {"v":1,"type":"event","name":"work","event":{"time":"...","event":"state","state":"connected",...}}
+//	-> {"v":1,"id":3,"type":"disconnect","name":"work"}
+//	<- {"v":1,"id":3,"type":"response","ok":true,"names":["work"]}
+//	<- {"v":1,"type":"ended","name":"work","result":{"reason":"disconnected by request"}}
+//
+// The daemon pushes to the front end that started a connection its events
+// ("event", the same objects as `cvpn connect --json`, tagged with the
+// connection name), its questions ("credentials": user name and password,
+// or a challenge such as an MFA code; answered with "credentials-answer")
+// and its end ("ended", with the reason and whether the server refused the
+// credentials). A "subscribe" request adds the events of every connection.
+// Secrets in credentials answers are never logged: Message implements
+// slog.LogValuer without them.
+//
+// # Using it from a front end
+//
+// Dial returns a Client; ClientOptions say where pushed events, ends and
+// credential questions go. Client.Connect, Client.Disconnect,
+// Client.Status and Client.Subscribe are the requests. A GUI typically dials
+// once, subscribes, and keeps the Client for its lifetime; NotRunningError
+// (IsNotRunning) tells it the daemon is not running.
+//
+// The daemon side is Server, which serves a Listener (from Listen) and hands
+// requests to a Handler (the connection manager, package app/daemon).
+package ipc
