@@ -1,29 +1,61 @@
-// Command cvpn-gui is the cvpn desktop application. This first version opens
-// the main window with the product name and the daemon socket it will use;
-// profiles, connections and the tray arrive with the desktop-app issue.
+// Command cvpn-gui is the cvpn desktop application: main window, system
+// tray and notifications over the cvpn daemon.
 package main
 
 import (
+	"flag"
+	"fmt"
+	"log/slog"
 	"os"
 
-	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/app"
-	"fyne.io/fyne/v2/container"
-	"fyne.io/fyne/v2/widget"
+
+	"github.com/cvpn/cvpn/app/gui"
+	"github.com/cvpn/cvpn/app/gui/autostart"
+	"github.com/cvpn/cvpn/app/profilestore"
 )
 
+const appID = "io.github.cvpn"
+
 func main() {
-	a := app.NewWithID("io.github.cvpn")
-	w := a.NewWindow("cvpn")
+	flag.Parse()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if err := run(logger); err != nil {
+		fmt.Fprintln(os.Stderr, "cvpn-gui:", err)
+		os.Exit(1)
+	}
+}
+
+func run(logger *slog.Logger) error {
+	root, err := profilestore.DefaultRoot()
+	if err != nil {
+		return err
+	}
+	store, err := profilestore.Open(root, profilestore.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	a := app.NewWithID(appID)
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	u := gui.New(a, newBackend(store), gui.Options{
+		Logger:       logger,
+		SetAutostart: func(on bool) error { return autostart.Set(appID, exe, on) },
+	})
+	u.Start()
+	defer u.Stop()
+	u.Window().ShowAndRun()
+	return nil
+}
+
+// newBackend connects the UI to the daemon. Until the IPC client adapter
+// is wired here, connections report that the daemon is not reachable.
+func newBackend(store *profilestore.Store) gui.Backend {
 	socket := os.Getenv("CVPN_SOCKET")
 	if socket == "" {
 		socket = "/run/cvpn/cvpn.sock"
 	}
-	w.SetContent(container.NewVBox(
-		widget.NewLabelWithStyle("cvpn", fyne.TextAlignCenter, fyne.TextStyle{Bold: true}),
-		widget.NewLabel("OpenVPN and AWS Client VPN client"),
-		widget.NewLabel("Daemon socket: "+socket),
-	))
-	w.Resize(fyne.NewSize(420, 240))
-	w.ShowAndRun()
+	return gui.Offline{StoreProfiles: gui.StoreProfiles{Store: store}, Socket: socket}
 }

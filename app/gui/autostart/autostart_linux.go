@@ -1,0 +1,59 @@
+package autostart
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// path is $XDG_CONFIG_HOME/autostart/ID.desktop.
+func path(id string) (string, error) {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "autostart", id+".desktop"), nil
+}
+
+// Set enables or disables starting exe at login under the app id.
+func Set(id, exe string, on bool) error {
+	p, err := path(id)
+	if err != nil {
+		return err
+	}
+	if !on {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	if strings.ContainsAny(exe, "\n\"") {
+		return fmt.Errorf("autostart: program path %q cannot be written to a desktop file", exe)
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	content := "[Desktop Entry]\nType=Application\nName=cvpn\nComment=VPN client\n" +
+		"Exec=\"" + exe + "\"\nIcon=" + id + "\nTerminal=false\nX-GNOME-Autostart-enabled=true\n"
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, p)
+}
+
+// Enabled reports whether the autostart entry exists.
+func Enabled(id string) (bool, error) {
+	p, err := path(id)
+	if err != nil {
+		return false, err
+	}
+	_, err = os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}

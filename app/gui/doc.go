@@ -1,0 +1,10 @@
+// Package gui is the cvpn desktop application built with fyne: the main
+// window (profiles, one connect/disconnect control per profile, live
+// status, login banner, credential and MFA dialogs, per-connection logs,
+// settings), the system tray menu and desktop notifications.
+//
+// The UI talks to the rest of cvpn only through the Backend interface
+// (profiles plus connections owned by the privileged daemon), so it can be
+// driven by a fake in tests and screenshots. Every change to widgets runs on
+// the fyne main goroutine; background work hands results over with fyne.Do.
+package gui

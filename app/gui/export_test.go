@@ -1,0 +1,49 @@
+package gui
+
+import (
+	"context"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/widget"
+)
+
+// Test hooks: run backend calls on the calling goroutine and read events
+// only when Drain is called, so flows are deterministic.
+
+func (u *UI) UseSyncForTest() error {
+	u.runAsync = func(f func()) { f() }
+	ch, err := u.b.Events(u.ctx)
+	u.events = ch
+	return err
+}
+
+func (u *UI) Drain() { u.drain() }
+
+func (u *UI) Poll() {
+	list, err := u.b.Status(context.Background())
+	if err == nil {
+		u.applyStatus(list)
+	}
+}
+
+func (u *UI) ImportURIs(uris []fyne.URI)        { u.importURIs(uris) }
+func (u *UI) TrayMenu() *fyne.Menu              { return u.trayMenu() }
+func (u *UI) Selected() string                  { return u.selected }
+func (u *UI) ShowLog(name string)               { u.showLog(name) }
+func (u *UI) LogWindow(name string) fyne.Window { return u.logWins[name].win }
+func (u *UI) LogText(name string) string        { return u.logWins[name].content() }
+func (u *UI) CopyLog(name string)               { u.logWins[name].copy() }
+func (u *UI) StateText() string                 { return u.main.state.Text }
+func (u *UI) ToggleButton() *widget.Button      { return u.main.toggle }
+func (u *UI) Value(field string) string         { return u.main.values[field].Text }
+func (u *UI) ProfileNames() []string            { return u.main.listNames }
+func (u *UI) ProgressVisible() bool             { return u.main.progress.Visible() }
+func (u *UI) SetServiceProblem(err error)       { u.setServiceProblem(err) }
+func (u *UI) ServiceBar() (string, bool) {
+	return u.main.serviceTitle.Text, u.main.serviceBar.Visible()
+}
+func (u *UI) ErrorBox() (string, bool) {
+	return u.main.errorTitle.Text, u.main.errorBox.Visible()
+}
+
+func (u *UI) TypeShortcut(s fyne.Shortcut) { u.shortcuts.TypedShortcut(s) }

@@ -1,0 +1,99 @@
+package gui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cvpn/cvpn/ovpn/client"
+)
+
+// FormatBytes prints a byte count for people: "0 B", "1.5 KB", "12.3 MB".
+func FormatBytes(n uint64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	v := float64(n)
+	for _, u := range []string{"KB", "MB", "GB", "TB"} {
+		v /= unit
+		if v < unit || u == "TB" {
+			return fmt.Sprintf("%.1f %s", v, u)
+		}
+	}
+	return ""
+}
+
+// FormatDuration prints an elapsed time as "42s", "5m 03s" or "2h 05m".
+func FormatDuration(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	d = d.Truncate(time.Second)
+	h, m, s := int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60
+	switch {
+	case h > 0:
+		return fmt.Sprintf("%dh %02dm", h, m)
+	case m > 0:
+		return fmt.Sprintf("%dm %02ds", m, s)
+	default:
+		return fmt.Sprintf("%ds", s)
+	}
+}
+
+// StateLabel is the state as shown in the window: "Connected",
+// "Waiting for browser sign-in", "Not connected".
+func StateLabel(s client.State) string {
+	switch s {
+	case client.StateResolving:
+		return "Looking up server"
+	case client.StateConnecting:
+		return "Connecting"
+	case client.StateAuthenticating:
+		return "Signing in"
+	case client.StateWaitingForBrowser:
+		return "Waiting for browser sign-in"
+	case client.StateConfiguring:
+		return "Setting up the tunnel"
+	case client.StateConnected:
+		return "Connected"
+	case client.StateReconnecting:
+		return "Reconnecting"
+	case client.StateDisconnecting:
+		return "Disconnecting"
+	case client.StateDisconnected, "":
+		return "Not connected"
+	default:
+		return strings.ToUpper(string(s[:1])) + string(s[1:])
+	}
+}
+
+// Busy reports whether a state is on the way up or down (shown with a
+// progress bar).
+func Busy(s client.State) bool {
+	switch s {
+	case client.StateResolving, client.StateConnecting, client.StateAuthenticating,
+		client.StateWaitingForBrowser, client.StateConfiguring, client.StateReconnecting, client.StateDisconnecting:
+		return true
+	}
+	return false
+}
+
+// Progress places a state on the way to connected, 0..1.
+func Progress(s client.State) float64 {
+	switch s {
+	case client.StateResolving:
+		return 0.1
+	case client.StateConnecting:
+		return 0.25
+	case client.StateAuthenticating, client.StateWaitingForBrowser:
+		return 0.5
+	case client.StateConfiguring:
+		return 0.8
+	case client.StateConnected:
+		return 1
+	case client.StateReconnecting:
+		return 0.25
+	}
+	return 0
+}
