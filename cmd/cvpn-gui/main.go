@@ -11,6 +11,7 @@ import (
 	"fyne.io/fyne/v2/app"
 
 	"github.com/cvpn/cvpn/app/gui"
+	"github.com/cvpn/cvpn/app/gui/daemonbackend"
 	"github.com/cvpn/cvpn/app/gui/autostart"
 	"github.com/cvpn/cvpn/app/profilestore"
 )
@@ -50,12 +51,8 @@ func run(logger *slog.Logger) error {
 	return nil
 }
 
-// newBackend connects the UI to the daemon. Until the IPC client adapter
-// is wired here, connections report that the daemon is not reachable.
+// newBackend connects the UI to the daemon (CVPN_SOCKET or the default
+// socket); profiles come from the user's own store.
 func newBackend(store *profilestore.Store) gui.Backend {
-	socket := os.Getenv("CVPN_SOCKET")
-	if socket == "" {
-		socket = "/run/cvpn/cvpn.sock"
-	}
-	return gui.Offline{StoreProfiles: gui.StoreProfiles{Store: store}, Socket: socket}
+	return &daemonbackend.Backend{StoreProfiles: gui.StoreProfiles{Store: store}}
 }

@@ -1,0 +1,162 @@
+package daemonbackend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/cvpn/cvpn/app/gui"
+	"github.com/cvpn/cvpn/app/ipc"
+	"github.com/cvpn/cvpn/ovpn/client"
+)
+
+// Backend is gui.Backend over the daemon.
+type Backend struct {
+	gui.StoreProfiles
+	// Socket is the daemon socket; ipc.SocketPath() when empty.
+	Socket string
+	Logger *slog.Logger
+	// dial replaces ipc.Dial in tests.
+	dial func(ctx context.Context, path string, o ipc.ClientOptions) (*ipc.Client, error)
+
+	mu     sync.Mutex
+	cl     *ipc.Client
+	events chan gui.ConnEvent
+	creds  map[string]client.Credentials
+}
+
+var _ gui.Backend = (*Backend)(nil)
+
+func (b *Backend) socket() string {
+	if b.Socket != "" {
+		return b.Socket
+	}
+	return ipc.SocketPath()
+}
+
+// client returns the live IPC client, dialing when needed.
+func (b *Backend) client(ctx context.Context) (*ipc.Client, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cl != nil {
+		select {
+		case <-b.cl.Done():
+			b.cl = nil
+		default:
+			return b.cl, nil
+		}
+	}
+	dial := b.dial
+	if dial == nil {
+		dial = ipc.Dial
+	}
+	if b.creds == nil {
+		b.creds = map[string]client.Credentials{}
+	}
+	events := make(chan gui.ConnEvent, 256)
+	cl, err := dial(ctx, b.socket(), ipc.ClientOptions{
+		Events: func(name string, ev client.Event) {
+			select {
+			case events <- gui.ConnEvent{Name: name, Event: ev}:
+			default: // the UI also polls status; never block the IPC reader
+			}
+		},
+		Ended: func(name string, r ipc.Result) {
+			ev := client.Event{Event: client.EventState, State: client.StateDisconnected}
+			if !r.Requested {
+				ev = client.Event{Event: client.EventError, Message: r.Reason}
+			}
+			select {
+			case events <- gui.ConnEvent{Name: name, Event: ev}:
+			default:
+			}
+		},
+		Credentials: func(name string) client.Credentials {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			return b.creds[name]
+		},
+		Logger: b.Logger,
+	})
+	if err != nil {
+		if ipc.IsNotRunning(err) {
+			return nil, fmt.Errorf("%w: %v", gui.ErrDaemonNotRunning, err)
+		}
+		return nil, err
+	}
+	b.cl = cl
+	b.events = events
+	go func() {
+		<-cl.Done()
+		close(events)
+	}()
+	return cl, nil
+}
+
+// Connect asks the daemon to connect the stored profile name; the daemon's
+// questions for it are answered through creds.
+func (b *Backend) Connect(ctx context.Context, name string, creds client.Credentials) error {
+	text, err := b.Store.Read(name)
+	if err != nil {
+		return err
+	}
+	cl, err := b.client(ctx)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.creds[name] = creds
+	b.mu.Unlock()
+	return cl.Connect(ctx, name, text, false)
+}
+
+// Disconnect asks the daemon to disconnect name.
+func (b *Backend) Disconnect(ctx context.Context, name string) error {
+	cl, err := b.client(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = cl.Disconnect(ctx, name, false)
+	return err
+}
+
+// Status lists the daemon's connections.
+func (b *Backend) Status(ctx context.Context) ([]gui.ConnStatus, error) {
+	cl, err := b.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st, err := cl.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]gui.ConnStatus, 0, len(st))
+	for _, s := range st {
+		out = append(out, gui.ConnStatus{
+			Name: s.Name, State: s.State, TunnelIPv4: s.TunnelIPv4, TunnelIPv6: s.TunnelIPv6,
+			Interface: s.Interface, Server: s.Server, Cipher: s.Cipher,
+			ConnectedSince: s.ConnectedAt, BytesIn: s.BytesIn, BytesOut: s.BytesOut,
+		})
+	}
+	return out, nil
+}
+
+// Events subscribes to every connection's events; the channel closes when
+// the daemon goes away.
+func (b *Backend) Events(ctx context.Context) (<-chan gui.ConnEvent, error) {
+	cl, err := b.client(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := cl.Subscribe(ctx); err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.events == nil {
+		return nil, errors.New("daemon connection closed")
+	}
+	return b.events, nil
+}
