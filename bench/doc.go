@@ -1,6 +1,12 @@
 // Package bench holds the side-by-side tunnel benchmark of `make bench`: in
 // a namespace lab it measures cvpn and the OpenVPN 2.6 client against the
 // same OpenVPN 2.6 server (throughput with iperf3 in both directions, time
-// to connected, CPU per GB, resident memory) and writes bench/results.md.
-// It runs only when CVPN_BENCH=1, so `go test ./...` skips it.
+// to connected, CPU per GB for each direction, resident memory) and writes
+// bench/results.md. TestConnectTimeline shows where our connect time goes
+// (every log line of the median connect, time-stamped from process start).
+// Both run only when CVPN_BENCH=1, so `go test ./...` skips them; see
+// benchOptions for the knobs (one row, runs, perf profiles).
+//
+// The micro-benchmarks of the TUN <-> socket loop are in ovpn/client
+// (BenchmarkDataPathUpload/Download, run with -benchmem: 0 allocs per batch).
 package bench

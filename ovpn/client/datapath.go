@@ -23,7 +23,19 @@ type Stats struct {
 	PacketsIn, PacketsOut atomic.Uint64
 }
 
-// dataPath moves packets between the TUN device and the link.
+// rxBatch is how many packets the receive side takes from the socket and
+// hands to the TUN device at once.
+const rxBatch = 64
+
+// slotSize is the size of one packet buffer: headroom plus the largest
+// packet, so that the TUN device can coalesce (GRO) into it.
+const slotSize = tunOffset + 65536
+
+// dataPath moves packets between the TUN device and the link, a batch at a
+// time in both directions: a TUN read (split by GSO) is sealed and sent
+// with one WriteBatch; the packets of one socket ReadBatch are opened and
+// written to the TUN device with one Write (coalesced by GRO). Buffers are
+// allocated once; nothing is allocated per packet.
 type dataPath struct {
 	l     *link
 	dev   tun.Device
@@ -31,8 +43,12 @@ type dataPath struct {
 	mss4  uint16
 	mss6  uint16
 	stats *Stats
-	wbuf  []byte // receive side scratch, used only by the link's read goroutine
-	wbufs [][]byte
+
+	// Receive side, used only by the link's read goroutine.
+	rx      [][]byte // slots the opened packets are written into
+	rxBufs  [][]byte // the filled part of each slot, passed to the device
+	rxBytes uint64
+	rxFresh bool // an authenticated packet arrived in this batch
 }
 
 func compressionOf(p *profile.Profile) datachannel.Compression {
@@ -49,7 +65,10 @@ func compressionOf(p *profile.Profile) datachannel.Compression {
 
 func newDataPath(l *link, dev tun.Device, stats *Stats) *dataPath {
 	d := &dataPath{l: l, dev: dev, comp: compressionOf(l.prof), stats: stats,
-		wbuf: make([]byte, tunOffset+65536), wbufs: make([][]byte, 1)}
+		rx: make([][]byte, rxBatch), rxBufs: make([][]byte, 0, rxBatch)}
+	for i := range d.rx {
+		d.rx[i] = make([]byte, slotSize)
+	}
 	if m := l.prof.MSSFix; m > 0 {
 		dk := l.keys.Primary()
 		over := 0
@@ -74,14 +93,20 @@ func newDataPath(l *link, dev tun.Device, stats *Stats) *dataPath {
 }
 
 // fromNetwork handles one data packet from the server; it runs on the
-// link's read goroutine.
+// link's read goroutine. The link calls it with nil at the end of each
+// batch read from the socket, which writes the batch to the TUN device.
 func (d *dataPath) fromNetwork(pkt []byte) {
-	out, _, err := d.l.keys.Open(d.wbuf[:tunOffset], pkt)
+	if pkt == nil {
+		d.flush()
+		return
+	}
+	slot := d.rx[len(d.rxBufs)]
+	out, _, err := d.l.keys.Open(slot[:tunOffset], pkt)
 	if err != nil {
 		d.l.log.Debug("dropped data packet", "err", err)
 		return
 	}
-	d.l.lastRecv.Store(d.l.cfg.now().UnixNano())
+	d.rxFresh = true
 	payload := out[tunOffset:]
 	if d.comp != datachannel.CompressNone {
 		p, err := d.comp.Unframe(payload)
@@ -90,8 +115,8 @@ func (d *dataPath) fromNetwork(pkt []byte) {
 			return
 		}
 		// Unframe may return a sub-slice or a rearranged copy in place.
-		n := copy(d.wbuf[tunOffset:], p)
-		payload = d.wbuf[tunOffset : tunOffset+n]
+		n := copy(slot[tunOffset:], p)
+		payload = slot[tunOffset : tunOffset+n]
 	}
 	if datachannel.IsPing(payload) {
 		return
@@ -104,12 +129,30 @@ func (d *dataPath) fromNetwork(pkt []byte) {
 		return
 	}
 	d.clamp(payload)
-	d.stats.BytesIn.Add(uint64(len(payload)))
-	d.stats.PacketsIn.Add(1)
-	d.wbufs[0] = d.wbuf[:tunOffset+len(payload)]
-	if _, err := d.dev.Write(d.wbufs, tunOffset); err != nil && !errors.Is(err, os.ErrClosed) {
+	d.rxBytes += uint64(len(payload))
+	d.rxBufs = append(d.rxBufs, slot[:tunOffset+len(payload)])
+	if len(d.rxBufs) == len(d.rx) {
+		d.flush()
+	}
+}
+
+// flush writes the packets opened so far to the TUN device.
+func (d *dataPath) flush() {
+	if d.rxFresh {
+		d.l.lastRecv.Store(d.l.cfg.now().UnixNano())
+		d.rxFresh = false
+	}
+	if len(d.rxBufs) == 0 {
+		return
+	}
+	d.stats.BytesIn.Add(d.rxBytes)
+	d.stats.PacketsIn.Add(uint64(len(d.rxBufs)))
+	if _, err := d.dev.Write(d.rxBufs, tunOffset); err != nil && !errors.Is(err, os.ErrClosed) {
 		d.l.log.Debug("TUN write failed", "err", err)
 	}
+	clear(d.rxBufs)
+	d.rxBufs = d.rxBufs[:0]
+	d.rxBytes = 0
 }
 
 func (d *dataPath) clamp(pkt []byte) {
@@ -123,16 +166,20 @@ func (d *dataPath) clamp(pkt []byte) {
 // fromTUN reads packets from the TUN device and sends them to the server
 // until the device is closed or the link ends.
 func (d *dataPath) fromTUN() error {
-	batch := d.dev.BatchSize()
+	batch := max(d.dev.BatchSize(), 1)
 	bufs := make([][]byte, batch)
 	sizes := make([]int, batch)
+	sealed := make([][]byte, batch) // seal buffers, one per packet
 	for i := range bufs {
-		bufs[i] = make([]byte, tunOffset+65536)
+		bufs[i] = make([]byte, slotSize)
+		sealed[i] = make([]byte, 0, 65536+256)
 	}
-	sbuf := make([]byte, 0, 65536+256)
+	out := make([][]byte, 0, batch)
 	cbuf := make([]byte, 0, 65536+8)
 	for {
 		n, err := d.dev.Read(bufs, sizes, tunOffset)
+		out = out[:0]
+		var bytes uint64
 		for i := 0; i < n; i++ {
 			pkt := bufs[i][tunOffset : tunOffset+sizes[i]]
 			if len(pkt) == 0 {
@@ -144,22 +191,28 @@ func (d *dataPath) fromTUN() error {
 				cbuf = d.comp.Frame(cbuf[:0], pkt)
 				plain = cbuf
 			}
-			out, err := d.l.keys.Seal(sbuf[:0], plain)
-			if err != nil {
-				if errors.Is(err, datachannel.ErrPacketIDExhausted) {
+			s, serr := d.l.keys.Seal(sealed[i][:0], plain)
+			if serr != nil {
+				if errors.Is(serr, datachannel.ErrPacketIDExhausted) {
 					d.l.renegotiateNow()
 				}
 				continue
 			}
-			if err := d.l.send(out); err != nil {
+			out = append(out, s)
+			bytes += uint64(len(pkt))
+		}
+		if len(out) > 0 {
+			d.l.lastSend.Store(d.l.cfg.now().UnixNano())
+			if werr := d.l.conn.WriteBatch(out); werr != nil {
 				if d.l.ctx.Err() != nil {
 					return nil
 				}
-				d.l.log.Debug("send failed", "err", err)
-				continue
+				d.l.log.Debug("send failed", "err", werr)
+			} else {
+				d.stats.BytesOut.Add(bytes)
+				d.stats.PacketsOut.Add(uint64(len(out)))
 			}
-			d.stats.BytesOut.Add(uint64(len(pkt)))
-			d.stats.PacketsOut.Add(1)
+			clear(out)
 		}
 		if err != nil {
 			if errors.Is(err, tun.ErrTooManySegments) {

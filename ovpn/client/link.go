@@ -191,32 +191,44 @@ func (l *link) send(pkt []byte) error {
 	return l.conn.WritePacket(pkt)
 }
 
-// readLoop owns the socket's receive side until the link closes.
+// readLoop owns the socket's receive side until the link closes. It reads
+// packets in batches; after a batch that held data packets it calls the
+// data handler with nil so that the handler can pass its batch on.
 func (l *link) readLoop() {
 	defer l.wg.Done()
-	buf := make([]byte, transport.MaxPacket)
+	bufs := make([][]byte, rxBatch)
+	sizes := make([]int, rxBatch)
+	for i := range bufs {
+		bufs[i] = make([]byte, transport.MaxPacket)
+	}
 	for {
-		n, err := l.conn.ReadPacket(buf)
+		n, err := l.conn.ReadBatch(bufs, sizes)
 		if err != nil {
 			if l.ctx.Err() == nil {
 				l.failWith(fmt.Errorf("%s: connection lost: %w", l.peer, err))
 			}
 			return
 		}
-		if n == 0 {
-			continue
-		}
-		pkt := buf[:n]
-		op := wire.Opcode(pkt[0] >> 3)
-		switch {
-		case op.IsData():
-			if fn := l.data.Load(); fn != nil {
-				(*fn)(pkt)
+		var fn *func([]byte)
+		for i := 0; i < n; i++ {
+			if sizes[i] == 0 {
+				continue
 			}
-		case op.IsControl():
-			l.ch.HandleIncoming(pkt)
-		default:
-			l.log.Debug("dropped packet with unknown opcode", "opcode", int(op))
+			pkt := bufs[i][:sizes[i]]
+			op := wire.Opcode(pkt[0] >> 3)
+			switch {
+			case op.IsData():
+				if fn = l.data.Load(); fn != nil {
+					(*fn)(pkt)
+				}
+			case op.IsControl():
+				l.ch.HandleIncoming(pkt)
+			default:
+				l.log.Debug("dropped packet with unknown opcode", "opcode", int(op))
+			}
+		}
+		if fn != nil {
+			(*fn)(nil)
 		}
 	}
 }

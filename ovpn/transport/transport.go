@@ -25,6 +25,14 @@ const MaxPacket = 65535
 type Conn interface {
 	ReadPacket(buf []byte) (int, error)
 	WritePacket(pkt []byte) error
+	// ReadBatch reads at least one and up to len(bufs) packets, blocking
+	// until the first arrives; sizes[i] is the length of the packet in
+	// bufs[i] (0 for a datagram too large for its buffer, which is
+	// dropped). It is for the one reading goroutine, like ReadPacket.
+	ReadBatch(bufs [][]byte, sizes []int) (int, error)
+	// WriteBatch sends pkts in order with as few system calls as the
+	// transport allows (sendmmsg and UDP GSO, one write for a stream).
+	WriteBatch(pkts [][]byte) error
 	// Reliable reports whether the transport itself is reliable (TCP).
 	Reliable() bool
 	LocalAddr() net.Addr
@@ -57,7 +65,12 @@ func (d *Dialer) Dial(ctx context.Context, proto Proto, addr netip.AddrPort) (Co
 		uc := c.(*net.UDPConn)
 		_ = uc.SetReadBuffer(4 << 20)
 		_ = uc.SetWriteBuffer(4 << 20)
-		return &udpConn{c: uc, remote: addr}, nil
+		b, err := newUDPBatch(uc)
+		if err != nil {
+			uc.Close()
+			return nil, fmt.Errorf("udp %s: %w", addr, err)
+		}
+		return &udpConn{c: uc, remote: addr, b: b}, nil
 	case TCP:
 		c, err := nd.DialContext(ctx, "tcp", addr.String())
 		if err != nil {
@@ -75,7 +88,14 @@ func (d *Dialer) Dial(ctx context.Context, proto Proto, addr netip.AddrPort) (Co
 type udpConn struct {
 	c      *net.UDPConn
 	remote netip.AddrPort
+	b      *udpBatch
 }
+
+func (u *udpConn) ReadBatch(bufs [][]byte, sizes []int) (int, error) {
+	return u.b.readBatch(bufs, sizes)
+}
+
+func (u *udpConn) WriteBatch(pkts [][]byte) error { return u.b.writeBatch(pkts) }
 
 func (u *udpConn) ReadPacket(buf []byte) (int, error) { return u.c.Read(buf) }
 func (u *udpConn) WritePacket(p []byte) error {
@@ -140,6 +160,52 @@ func (s *Stream) WritePacket(p []byte) error {
 	defer s.wmu.Unlock()
 	s.wbuf = binary.BigEndian.AppendUint16(s.wbuf[:0], uint16(len(p)))
 	s.wbuf = append(s.wbuf, p...)
+	_, err := s.c.Write(s.wbuf)
+	return err
+}
+
+// ReadBatch reads one packet, waiting for it, and then every further
+// complete packet already buffered, up to len(bufs).
+func (s *Stream) ReadBatch(bufs [][]byte, sizes []int) (int, error) {
+	n := min(len(bufs), len(sizes))
+	if n == 0 {
+		return 0, nil
+	}
+	m, err := s.ReadPacket(bufs[0])
+	if err != nil {
+		return 0, err
+	}
+	sizes[0] = m
+	i := 1
+	for ; i < n && s.r.Buffered() >= 2; i++ {
+		hdr, _ := s.r.Peek(2)
+		l := int(binary.BigEndian.Uint16(hdr))
+		if l == 0 || l > len(bufs[i]) || s.r.Buffered() < 2+l {
+			break // ReadPacket reports a bad length on the next call
+		}
+		if m, err = s.ReadPacket(bufs[i]); err != nil {
+			return 0, err
+		}
+		sizes[i] = m
+	}
+	return i, nil
+}
+
+// WriteBatch frames pkts and sends them with one write.
+func (s *Stream) WriteBatch(pkts [][]byte) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.wbuf = s.wbuf[:0]
+	for _, p := range pkts {
+		if len(p) == 0 || len(p) > MaxPacket {
+			return fmt.Errorf("tcp %s: cannot send a packet of %d bytes", s.remote, len(p))
+		}
+		s.wbuf = binary.BigEndian.AppendUint16(s.wbuf, uint16(len(p)))
+		s.wbuf = append(s.wbuf, p...)
+	}
+	if len(s.wbuf) == 0 {
+		return nil
+	}
 	_, err := s.c.Write(s.wbuf)
 	return err
 }
@@ -217,4 +283,14 @@ func Resolve(ctx context.Context, r Resolver, host string, randomHost bool, time
 		return nil, fmt.Errorf("resolve %s: no addresses", name)
 	}
 	return out, nil
+}
+
+// NewUDPConn wraps a connected UDP socket (one made by net.DialUDP) as a
+// Conn with batched I/O; remote is the address it is connected to.
+func NewUDPConn(c *net.UDPConn, remote netip.AddrPort) (Conn, error) {
+	b, err := newUDPBatch(c)
+	if err != nil {
+		return nil, fmt.Errorf("udp %s: %w", remote, err)
+	}
+	return &udpConn{c: c, remote: remote, b: b}, nil
 }
