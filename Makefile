@@ -61,7 +61,7 @@ test: deps lint unit fuzz cross build
 bench: deps
 	@mkdir -p build
 	$(GO) test -run '^$$' -bench . -benchmem ./ovpn/... ./routing/... | tee build/bench-micro.txt
-	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 60m -run TestTunnelBenchmark ./bench/
+	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 60m -run 'TestTunnelBenchmark|TestConnectTimeline' ./bench/
 
 clean:
 	rm -rf build
