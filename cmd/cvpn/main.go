@@ -30,6 +30,7 @@ func commands() []command {
 		profileCommand(),
 		serverCommand(),
 		daemonCommand(),
+		serviceCommand(),
 		statusCommand(),
 		disconnectCommand(),
 	}

@@ -1,0 +1,218 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cvpn/cvpn/ovpn/server/config"
+	"github.com/cvpn/cvpn/ovpn/server/export"
+	"github.com/cvpn/cvpn/platform/nstest"
+)
+
+var (
+	buildOnce sync.Once
+	cvpnBin   string
+	buildErr  error
+)
+
+// cvpnBinary builds cmd/cvpn once per test run.
+func cvpnBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "cvpn-srv-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		cvpnBin = filepath.Join(dir, "cvpn")
+		out, err := exec.Command("go", "build", "-o", cvpnBin, "github.com/cvpn/cvpn/cmd/cvpn").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return cvpnBin
+}
+
+// labServer is our server running in a lab's server namespace.
+type labServer struct {
+	lab  *nstest.Lab
+	dir  string
+	cfg  string // server.toml path
+	proc *nstest.Proc
+}
+
+// serverSpec tweaks the generated server.toml.
+type serverSpec struct {
+	transport  string // udp (default) | tcp
+	ciphers    []string
+	auth       string
+	wrap       string // "", "tls-auth", "tls-crypt"
+	mutual     *bool
+	users      string // users.toml content
+	split      bool
+	banner     string
+	enforce    bool
+	rules      []config.RuleFile
+	handlerCmd []string
+	crl        string // file name in pki/
+	extra      string // appended TOML (top-level keys must go in "top")
+	top        string // top-level keys inserted before the first table
+	// prepare runs on the lab folder before the server starts.
+	prepare func(t *testing.T, dir string)
+}
+
+func boolp(b bool) *bool { return &b }
+
+func quoteList(xs []string) string {
+	q := make([]string, len(xs))
+	for i, x := range xs {
+		q[i] = fmt.Sprintf("%q", x)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// newLabServer makes a lab with a LAN, a server config from spec and
+// starts `cvpn server run` in the server namespace.
+func newLabServer(t *testing.T, spec serverSpec) *labServer {
+	t.Helper()
+	nstest.RequireRoot(t)
+	bin := cvpnBinary(t)
+	lab := nstest.New(t, nstest.Options{LAN: true})
+	dir := t.TempDir()
+	if _, err := export.InitLab(dir, export.InitOptions{PublicAddress: nstest.ServerIP.String(), Listen: nstest.ServerIP.String() + ":1194"}); err != nil {
+		t.Fatal(err)
+	}
+	ls := &labServer{lab: lab, dir: dir, cfg: filepath.Join(dir, "server.toml")}
+	if spec.prepare != nil {
+		spec.prepare(t, dir)
+	}
+	ls.writeConfig(t, spec)
+	ls.proc = nstest.Start(t, lab.Server, bin, "server", "run", "--config", ls.cfg, "--verbose")
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := ls.proc.WaitFor(ctx, "listening on"); err != nil {
+		t.Fatalf("server did not start: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server output:\n%s", ls.proc.Output())
+		}
+	})
+	return ls
+}
+
+func (ls *labServer) writeConfig(t *testing.T, spec serverSpec) {
+	t.Helper()
+	if spec.transport == "" {
+		spec.transport = "udp"
+	}
+	if len(spec.ciphers) == 0 {
+		spec.ciphers = config.DefaultDataCiphers
+	}
+	mutual := true
+	if spec.mutual != nil {
+		mutual = *spec.mutual
+	}
+	usersFile := ""
+	if spec.users != "" {
+		usersFile = "users.toml"
+		if err := os.WriteFile(filepath.Join(ls.dir, usersFile), []byte(spec.users), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(spec.rules) == 0 {
+		spec.rules = []config.RuleFile{{Destination: "0.0.0.0/0"}}
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "endpoint_id = \"cvpn-endpoint-test\"\nlisten = %q\ntransport = %q\npublic_address = %q\nclient_cidr = \"10.100.0.0/22\"\n",
+		nstest.ServerIP.String()+":1194", spec.transport, nstest.ServerIP.String())
+	fmt.Fprintf(&b, "split_tunnel = %v\ndata_ciphers = %s\nlogin_banner = %q\nclient_route_enforcement = %v\n", spec.split, quoteList(spec.ciphers), spec.banner, spec.enforce)
+	if spec.auth != "" {
+		fmt.Fprintf(&b, "auth = %q\n", spec.auth)
+	}
+	b.WriteString(spec.top)
+	wrapKey := map[string]string{"": "", "tls-auth": "pki/ta.key", "tls-crypt": "pki/tls-crypt.key"}
+	ta, tc := "", ""
+	if spec.wrap == "tls-auth" {
+		ta = wrapKey[spec.wrap]
+	} else {
+		tc = wrapKey[spec.wrap]
+	}
+	crl := ""
+	if spec.crl != "" {
+		crl = "pki/" + spec.crl
+	}
+	fmt.Fprintf(&b, "\n[tls]\nca = \"pki/ca.crt\"\ncert = \"pki/server.crt\"\nkey = \"pki/server.key\"\ncrl = %q\ntls_auth = %q\ntls_crypt = %q\n", crl, ta, tc)
+	fmt.Fprintf(&b, "\n[authentication]\nmutual = %v\nusers_file = %q\n", mutual, usersFile)
+	if spec.split {
+		fmt.Fprintf(&b, "\n[[routes]]\ndestination = %q\n", nstest.LANPrefix.String())
+	}
+	for _, r := range spec.rules {
+		fmt.Fprintf(&b, "\n[[authorization_rules]]\ndestination = %q\naccess_group = %q\n", r.Destination, r.AccessGroup)
+	}
+	if len(spec.handlerCmd) > 0 {
+		fmt.Fprintf(&b, "\n[client_connect_handler]\ncommand = %s\n", quoteList(spec.handlerCmd))
+	}
+	fmt.Fprintf(&b, "\n[connection_log]\npath = \"connections.log\"\n\n[metrics]\nlisten = \"127.0.0.1:9464\"\n\n[admin]\nsocket = \"admin.sock\"\n")
+	b.WriteString(spec.extra)
+	if err := os.WriteFile(ls.cfg, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := config.Load(ls.cfg); err != nil {
+		t.Fatalf("test config does not load: %v\n%s", err, b.String())
+	}
+}
+
+// profile runs export-client-config.
+func (ls *labServer) profile(t *testing.T, client string) string {
+	t.Helper()
+	args := []string{"server", "export-client-config", "--config", ls.cfg}
+	if client != "" {
+		args = append(args, "--client", client)
+	}
+	out, err := exec.Command(cvpnBinary(t), args...).Output()
+	if err != nil {
+		t.Fatalf("export-client-config: %v", err)
+	}
+	return string(out)
+}
+
+// serverTunnelIP is the first address of the client CIDR.
+var serverTunnelIP = netip.MustParseAddr("10.100.0.1")
+
+// proveTraffic pings the LAN host and moves 20 MB each way.
+func proveTraffic(t *testing.T, lab *nstest.Lab, clientIP netip.Addr) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := nstest.Ping(ctx, lab.Client, serverTunnelIP); err != nil {
+		t.Fatalf("ping server tunnel address: %v", err)
+	}
+	if err := nstest.Ping(ctx, lab.Client, nstest.LANHostIP); err != nil {
+		t.Fatalf("ping lan host through the tunnel: %v", err)
+	}
+	res, err := nstest.Transfer(ctx, lab.Client, lab.LAN, nstest.LANHostIP, 20<<20)
+	if err != nil || !res.OK() {
+		t.Fatalf("20 MB upload to the lan host: %v %s", err, res)
+	}
+	t.Logf("upload: %s", res)
+	if clientIP.IsValid() {
+		res, err = nstest.Transfer(ctx, lab.LAN, lab.Client, clientIP, 20<<20)
+		if err != nil || !res.OK() {
+			t.Fatalf("20 MB download from the lan host: %v %s", err, res)
+		}
+		t.Logf("download: %s", res)
+	}
+}

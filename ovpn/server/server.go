@@ -1,0 +1,390 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cvpn/cvpn/ovpn/labpki"
+	"github.com/cvpn/cvpn/ovpn/server/authz"
+	"github.com/cvpn/cvpn/ovpn/server/config"
+	"github.com/cvpn/cvpn/ovpn/server/connlog"
+	"github.com/cvpn/cvpn/ovpn/server/handler"
+	"github.com/cvpn/cvpn/ovpn/server/users"
+	"github.com/cvpn/cvpn/ovpn/tlswrap"
+)
+
+// Options are the server's collaborators; the zero value is usable.
+type Options struct {
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Device replaces the TUN device (load tests); nil creates a TUN device
+	// holding the first address of client_cidr and enables IPv4 forwarding.
+	Device Device
+	// Authenticator replaces the users file check (for example federated
+	// SAML authentication). nil uses authentication.users_file when set.
+	Authenticator Authenticator
+	// ConnLog overrides connection_log.path.
+	ConnLog io.Writer
+	// Ready is called once the listeners are up with their actual
+	// addresses (useful with port 0).
+	Ready func(Info)
+	// HandWindow bounds each key negotiation (default 60 s).
+	HandWindow time.Duration
+}
+
+// Info describes a running server.
+type Info struct {
+	Listen  netip.AddrPort
+	Metrics string // actual metrics address, "" when off
+	Device  string // TUN device name, "" with Options.Device
+}
+
+// Server is one endpoint.
+type Server struct {
+	cfg     *config.Config
+	opts    Options
+	log     *slog.Logger
+	now     func() time.Time
+	tlsConf *tls.Config
+	crl     *crlState
+	pool    *Pool
+	authz   *authz.Table
+	auth    Authenticator
+	handler *handler.Handler
+	clog    *connlog.Writer
+	dev     Device
+
+	wrapMode string // "", "tls-auth", "tls-crypt"
+	wrapKey  [tlswrap.StaticKeyLen]byte
+	cookie   [32]byte
+
+	mu       sync.RWMutex
+	sessions map[string]*session     // by connection id
+	byIP     map[netip.Addr]*session // established, by tunnel address
+	byPeer   map[netip.AddrPort]*session
+	peerIDs  uint32
+
+	m metrics
+
+	wg     sync.WaitGroup
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// New validates what the configuration references (certificates, keys,
+// CRL, static keys, users file) and prepares a server. Run starts it.
+func New(cfg *config.Config, opts Options) (*Server, error) {
+	s := &Server{cfg: cfg, opts: opts, log: opts.Logger, now: opts.Now,
+		sessions: map[string]*session{}, byIP: map[netip.Addr]*session{}, byPeer: map[netip.AddrPort]*session{}}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if err := s.tlsSetup(); err != nil {
+		return nil, err
+	}
+	var err error
+	if s.pool, err = NewPool(cfg.ClientPrefix); err != nil {
+		return nil, err
+	}
+	rules := make([]authz.Rule, len(cfg.Rules))
+	for i, r := range cfg.Rules {
+		rules[i] = authz.Rule{Destination: r.Destination, Group: r.Group}
+	}
+	s.authz = authz.New(rules)
+	switch {
+	case cfg.TLS.TLSCrypt != "":
+		s.wrapMode = "tls-crypt"
+		if err := s.readStaticKey("tls.tls_crypt", cfg.TLS.TLSCrypt); err != nil {
+			return nil, err
+		}
+	case cfg.TLS.TLSAuth != "":
+		s.wrapMode = "tls-auth"
+		if err := s.readStaticKey("tls.tls_auth", cfg.TLS.TLSAuth); err != nil {
+			return nil, err
+		}
+	}
+	s.auth = opts.Authenticator
+	if s.auth == nil && cfg.Authentication.UsersFile != "" {
+		d, err := users.Load(cfg.Authentication.UsersFile)
+		if err != nil {
+			return nil, err
+		}
+		s.auth = UsersAuthenticator{Dir: d, Now: s.now}
+	}
+	if s.auth == nil && cfg.Authentication.SAMLIdPMetadata != "" {
+		return nil, fmt.Errorf("%s: authentication.saml_idp_metadata: federated authentication needs a SAML authenticator, which this build does not include", cfg.Path)
+	}
+	s.handler = &handler.Handler{Command: cfg.ClientConnectHandler.Command, URL: cfg.ClientConnectHandler.URL}
+	if _, err := rand.Read(s.cookie[:]); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) readStaticKey(key, path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	k, err := labpki.ParseStaticKey(data)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", key, path, err)
+	}
+	s.wrapKey = k
+	return nil
+}
+
+// newWrapper builds a control-packet wrapper for the server side.
+func (s *Server) newWrapper() (tlswrap.Wrapper, error) {
+	switch s.wrapMode {
+	case "tls-crypt":
+		return tlswrap.NewTLSCrypt(s.wrapKey, tlswrap.Server, s.now)
+	case "tls-auth":
+		return tlswrap.NewTLSAuth(s.wrapKey, tlswrap.Direction0, s.cfg.Digest, s.now)
+	}
+	return tlswrap.None{}, nil
+}
+
+// Run serves until ctx ends, then tells every client to reconnect
+// elsewhere (RESTART), closes the sessions and returns. It returns early
+// with an error when a listener or the TUN device cannot be set up.
+func (s *Server) Run(ctx context.Context) error {
+	s.ctx, s.cancel = context.WithCancel(ctx)
+	defer s.cancel()
+	c := s.cfg
+	info := Info{}
+
+	// Listeners first: a port in use is the most likely error.
+	var udp *net.UDPConn
+	var tcp *net.TCPListener
+	if c.TCP {
+		l, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(c.ListenAddr))
+		if err != nil {
+			return fmt.Errorf("%s: listen: %w", c.Path, err)
+		}
+		tcp = l
+		info.Listen = l.Addr().(*net.TCPAddr).AddrPort()
+	} else {
+		l, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(c.ListenAddr))
+		if err != nil {
+			return fmt.Errorf("%s: listen: %w", c.Path, err)
+		}
+		udp = l
+		info.Listen = l.LocalAddr().(*net.UDPAddr).AddrPort()
+	}
+	closers := []io.Closer{}
+	defer func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i].Close()
+		}
+	}()
+	if udp != nil {
+		closers = append(closers, udp)
+	} else {
+		closers = append(closers, tcp)
+	}
+
+	switch {
+	case s.opts.ConnLog != nil:
+		s.clog = connlog.NewWriter(s.opts.ConnLog)
+	case c.ConnectionLog.Path == "-":
+		s.clog = connlog.NewWriter(os.Stdout)
+	case c.ConnectionLog.Path != "":
+		f, err := os.OpenFile(c.ConnectionLog.Path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+		if err != nil {
+			return fmt.Errorf("connection_log.path: %w", err)
+		}
+		closers = append(closers, f)
+		s.clog = connlog.NewWriter(f)
+	}
+
+	s.dev = s.opts.Device
+	if s.dev == nil {
+		dev, name, undo, err := createTUN(s.pool.Server(), s.pool.Prefix(), s.log)
+		if err != nil {
+			return err
+		}
+		s.dev = dev
+		info.Device = name
+		closers = append(closers, closerFunc(undo))
+	}
+	devCloser := closerFunc(func() error { return s.dev.Close() })
+
+	if c.Metrics.Listen != "" {
+		addr, stop, err := s.serveMetrics(c.Metrics.Listen)
+		if err != nil {
+			devCloser.Close()
+			return err
+		}
+		info.Metrics = addr
+		closers = append(closers, closerFunc(stop))
+	}
+	if c.Admin.Socket != "" {
+		stop, err := s.serveAdmin(c.Admin.Socket)
+		if err != nil {
+			devCloser.Close()
+			return err
+		}
+		closers = append(closers, closerFunc(stop))
+	}
+
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.tunLoop()
+	}()
+	if udp != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.udpLoop(udp)
+		}()
+	} else {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.tcpLoop(tcp)
+		}()
+	}
+	s.log.Info("server running", "listen", info.Listen.String(), "transport", c.Transport,
+		"client_cidr", c.ClientPrefix.String(), "device", info.Device, "endpoint", c.EndpointID)
+	if s.opts.Ready != nil {
+		s.opts.Ready(info)
+	}
+	<-s.ctx.Done()
+
+	// Graceful shutdown: RESTART to every client, then close.
+	s.mu.RLock()
+	all := make([]*session, 0, len(s.sessions))
+	for _, ss := range s.sessions {
+		all = append(all, ss)
+	}
+	s.mu.RUnlock()
+	var swg sync.WaitGroup
+	for _, ss := range all {
+		swg.Add(1)
+		go func() {
+			defer swg.Done()
+			ss.shutdown("RESTART,server shutting down", "server shutdown")
+		}()
+	}
+	swg.Wait()
+	for _, cl := range closers[:1] {
+		cl.Close() // the listener: unblocks the accept/read loop
+	}
+	devCloser.Close()
+	s.wg.Wait()
+	s.log.Info("server stopped")
+	return nil
+}
+
+type closerFunc func() error
+
+func (f closerFunc) Close() error { return f() }
+
+// register adds a new session.
+func (s *Server) register(ss *session) {
+	s.mu.Lock()
+	s.sessions[ss.id] = ss
+	if !ss.tcp {
+		s.byPeer[ss.peer] = ss
+	}
+	s.mu.Unlock()
+}
+
+// unregister removes a session and frees its address.
+func (s *Server) unregister(ss *session) {
+	s.mu.Lock()
+	delete(s.sessions, ss.id)
+	if !ss.tcp && s.byPeer[ss.peer] == ss {
+		delete(s.byPeer, ss.peer)
+	}
+	if ss.ip.IsValid() && s.byIP[ss.ip] == ss {
+		delete(s.byIP, ss.ip)
+	}
+	s.mu.Unlock()
+	if ss.ip.IsValid() {
+		s.pool.Release(ss.ip)
+	}
+}
+
+// publish makes an established session reachable by its tunnel address.
+func (s *Server) publish(ss *session) {
+	s.mu.Lock()
+	s.byIP[ss.ip] = ss
+	s.mu.Unlock()
+}
+
+func (s *Server) sessionByIP(a netip.Addr) *session {
+	s.mu.RLock()
+	ss := s.byIP[a]
+	s.mu.RUnlock()
+	return ss
+}
+
+func (s *Server) nextPeerID() uint32 {
+	return atomic.AddUint32(&s.peerIDs, 1) & 0xFFFFFF
+}
+
+// Terminate ends a connection by id, like the administrator's
+// TerminateClientVpnConnections.
+func (s *Server) Terminate(id string) error {
+	s.mu.RLock()
+	ss := s.sessions[id]
+	s.mu.RUnlock()
+	if ss == nil {
+		return fmt.Errorf("no connection %q", id)
+	}
+	go ss.shutdown("HALT,connection terminated by the administrator", "terminated by the administrator")
+	return nil
+}
+
+// ConnectionInfo describes one connection for `cvpn server connections`.
+type ConnectionInfo struct {
+	ID             string    `json:"connection-id"`
+	Status         string    `json:"status"`
+	CommonName     string    `json:"common-name"`
+	Username       string    `json:"username"`
+	ClientIP       string    `json:"client-ip"`
+	Endpoint       string    `json:"endpoint"`
+	Transport      string    `json:"transport-protocol"`
+	Start          time.Time `json:"connection-start-time"`
+	IngressBytes   uint64    `json:"ingress-bytes"`
+	EgressBytes    uint64    `json:"egress-bytes"`
+	IngressPackets uint64    `json:"ingress-packets"`
+	EgressPackets  uint64    `json:"egress-packets"`
+	Dropped        uint64    `json:"dropped-packets"`
+}
+
+// Connections lists the current connections.
+func (s *Server) Connections() []ConnectionInfo {
+	s.mu.RLock()
+	all := make([]*session, 0, len(s.sessions))
+	for _, ss := range s.sessions {
+		all = append(all, ss)
+	}
+	s.mu.RUnlock()
+	out := make([]ConnectionInfo, 0, len(all))
+	for _, ss := range all {
+		out = append(out, ss.info())
+	}
+	sortConnections(out)
+	return out
+}
+
+var errClosed = errors.New("session closed")
