@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -135,11 +134,14 @@ func (b *udpBatch) writeBatch(pkts [][]byte) error {
 	defer b.wmu.Unlock()
 	for len(pkts) > 0 {
 		used, err := b.writeSome(pkts, b.gso)
-		if err != nil && b.gso && errors.Is(err, unix.EIO) {
-			// The outgoing device cannot do UDP GSO (no checksum
-			// offload): send this and every later batch without it.
-			b.gso = false
-			used, err = b.writeSome(pkts, false)
+		if err != nil && b.gso {
+			// The path cannot take UDP GSO: EIO when the device has no
+			// checksum offload, EINVAL/EMSGSIZE when a segment does not
+			// fit the route's MTU. Send this and every later batch as
+			// plain datagrams.
+			if used, err = b.writeSome(pkts, false); err == nil {
+				b.gso = false
+			}
 		}
 		if err != nil {
 			return err
