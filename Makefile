@@ -14,7 +14,7 @@ DEB_PACKAGES := openvpn iperf3 iputils-ping iproute2 openssl ca-certificates pro
 	libgl1-mesa-dev xorg-dev libwayland-dev libxkbcommon-dev wayland-protocols pkg-config gcc \
 	chromium xvfb xauth desktop-file-utils
 
-.PHONY: all deps build gui cross test unit fuzz lint bench demo clean
+.PHONY: all deps build gui cross test unit fuzz lint bench demo screenshots clean
 
 all: build
 
@@ -62,6 +62,15 @@ bench: deps
 	@mkdir -p build
 	$(GO) test -run '^$$' -bench . -benchmem ./ovpn/... ./routing/... | tee build/bench-micro.txt
 	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 60m -run 'TestTunnelBenchmark|TestConnectTimeline' ./bench/
+
+## demo: the whole job end to end on the bundled reference server, in network namespaces (root)
+demo: deps build
+	$(GO) run ./cmd/cvpn-demo --cvpn build/cvpn --transport udp
+	$(GO) run ./cmd/cvpn-demo --cvpn build/cvpn --transport tcp
+
+## screenshots: PNGs of the desktop app (disconnected, connected, banner, error) in build/screenshots
+screenshots:
+	$(GO) test -count=1 -tags screenshots -run TestScreenshots ./app/gui/screenshots/
 
 clean:
 	rm -rf build
