@@ -248,4 +248,3 @@ func lastLines(s string, n int) string {
 	}
 	return strings.Join(lines, "\n") + "\n"
 }
-

@@ -11,8 +11,8 @@ import (
 	"fyne.io/fyne/v2/app"
 
 	"github.com/cvpn/cvpn/app/gui"
-	"github.com/cvpn/cvpn/app/gui/daemonbackend"
 	"github.com/cvpn/cvpn/app/gui/autostart"
+	"github.com/cvpn/cvpn/app/gui/daemonbackend"
 	"github.com/cvpn/cvpn/app/profilestore"
 )
 

@@ -49,7 +49,9 @@ func (f *fakeDaemon) Connect(ctx context.Context, fe ipc.FrontEnd, name, text st
 	return nil
 }
 
-func (f *fakeDaemon) Disconnect(ipc.Peer, string, bool) ([]string, error) { return []string{"work"}, nil }
+func (f *fakeDaemon) Disconnect(ipc.Peer, string, bool) ([]string, error) {
+	return []string{"work"}, nil
+}
 
 func (f *fakeDaemon) Subscribe(fn func(string, client.Event)) func() {
 	f.mu.Lock()
