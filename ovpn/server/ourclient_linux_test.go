@@ -81,11 +81,18 @@ func TestOurClientAgainstOurServer(t *testing.T) {
 	}{
 		{name: "udp-tlscrypt-cert-banner-enforcement", spec: serverSpec{wrap: "tls-crypt", split: true, banner: "Welcome to the lab ✓ — authorized use only", enforce: true}},
 		{name: "tcp-chacha-userpass", spec: serverSpec{transport: "tcp", ciphers: []string{"CHACHA20-POLY1305"}, users: "-"}, creds: "alice\npw-alice\n"},
+		{name: "udp-aes128gcm-tlsauth-cert", spec: serverSpec{wrap: "tls-auth", ciphers: []string{"AES-128-GCM"}}},
+		{name: "tcp-aes256cbc-sha256-tlscrypt-cert", spec: serverSpec{transport: "tcp", wrap: "tls-crypt", ciphers: []string{"AES-256-CBC"}, auth: "SHA256"}},
+		{name: "udp-cert-userpass-totp-static-challenge", spec: serverSpec{wrap: "tls-crypt", users: "totp", mutual: boolp(true)}, creds: "carol\npw-carol\n"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.spec.users == "-" {
+			switch tc.spec.users {
+			case "-":
 				tc.spec.users = usersTOML(t, false)
+			case "totp":
+				tc.spec.users = usersTOML(t, true)
+				tc.creds += totpNow(t) + "\n"
 			}
 			ls := newLabServer(t, tc.spec)
 			before := nstest.MustSnapshot(t, ls.lab.Client)
