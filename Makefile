@@ -62,6 +62,10 @@ bench: deps
 	@mkdir -p build
 	$(GO) test -run '^$$' -bench . -benchmem ./ovpn/... ./routing/... | tee build/bench-micro.txt
 	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 60m -run 'TestTunnelBenchmark|TestConnectTimeline' ./bench/
+	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 20m -run 'TestMeasure' ./routing/e2e/ | tee build/bench-enforcement.txt
+	@{ echo; echo "## Client route enforcement (Linux, netlink)"; echo; \
+	   echo "From \`go test -run TestMeasure ./routing/e2e/\` in the same run: reaction time from a conflicting route appearing to its removal, and CPU cost of watching a table."; echo; \
+	   grep -E 'reaction time over|start with|idle watching|churn:' build/bench-enforcement.txt | sed -E 's/^ *[a-z_]+\.go:[0-9]+: /- /'; } >> bench/results.md
 
 ## demo: the whole job end to end on the bundled reference server, in network namespaces (root)
 demo: deps build
