@@ -104,6 +104,21 @@ func (f *fakeSessions) run(ctx context.Context, o session.Options) error {
 			return fmt.Errorf("%w: wrong password", client.ErrAuthFailed)
 		}
 	}
+	if host == "saml.test" {
+		if o.Federation == nil {
+			return fmt.Errorf("%w: no federation for a federated profile", client.ErrAuthFailed)
+		}
+		if o.Federation.ACSPort() != 35001 {
+			return fmt.Errorf("ACS port %d", o.Federation.ACSPort())
+		}
+		resp, err := o.Federation.SignIn(ctx, "https://idp.test/sso?SAMLRequest=abc")
+		if err != nil {
+			return err
+		}
+		if resp != "PHNhbWxwOlJlc3BvbnNlLz4=" {
+			return fmt.Errorf("%w: wrong SAML response %q", client.ErrAuthFailed, resp)
+		}
+	}
 	if o.OnTunnelUp != nil {
 		o.OnTunnelUp(client.TunnelInfo{Interface: "cvpn0", Config: cfg})
 	}
@@ -482,5 +497,39 @@ func TestConflictUnits(t *testing.T) {
 		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
 			t.Errorf("conflict with %+v = %q, want %q", c.b, got, c.want)
 		}
+	}
+}
+
+// samlCreds are front-end credentials that can also run a sign-in.
+type samlCreds struct {
+	pw
+	urls chan string
+}
+
+func (s samlCreds) SignIn(_ context.Context, url string) (string, error) {
+	s.urls <- url
+	return "PHNhbWxwOlJlc3BvbnNlLz4=", nil
+}
+
+func (s samlCreds) ACSPort() int { return 35001 }
+
+// TestFederatedSignInThroughFrontEnd: a daemon session of a federated
+// profile gets its client.Federation from the owning front end.
+func TestFederatedSignInThroughFrontEnd(t *testing.T) {
+	fs := newFakeSessions()
+	m := newManager(t, fs, Authorizer{})
+	// Without a front end that can sign in, the session has no federation.
+	fe := newFE(1000, pw{"alice", "right"})
+	if err := m.Connect(context.Background(), fe, "fed", profileText("saml.test"), false); err != nil {
+		t.Fatal(err)
+	}
+	if r := fe.waitEnded(t); !r.AuthFailed || !strings.Contains(r.Reason, "no federation") {
+		t.Fatalf("result %+v", r)
+	}
+	urls := make(chan string, 1)
+	fe = newFE(1000, samlCreds{pw{"alice", "right"}, urls})
+	connectWait(t, m, fs, fe, "fed", profileText("saml.test"))
+	if u := <-urls; u != "https://idp.test/sso?SAMLRequest=abc" {
+		t.Errorf("front end asked to open %q", u)
 	}
 }

@@ -302,9 +302,15 @@ func (m *Manager) remove(c *conn) {
 
 // run runs one session to its end and reports the result to the owner.
 func (m *Manager) run(ctx context.Context, c *conn, p *profile.Profile, stateDir string, lf *logFile) {
+	creds := c.fe.Credentials(c.name)
+	// Federated sign-in: the front end's credentials can usually also run
+	// the browser part (ipc asks it with a "saml" question), as the desktop
+	// user and never as the daemon's root.
+	fed, _ := creds.(client.Federation)
 	err := m.cfg.Run(ctx, session.Options{
 		Profile:     p,
-		Credentials: c.fe.Credentials(c.name),
+		Credentials: creds,
+		Federation:  fed,
 		StateDir:    stateDir,
 		TunnelID:    c.name,
 		Events:      func(ev client.Event) { m.event(c, lf.Logger, ev) },

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"sync"
 
 	"github.com/cvpn/cvpn/ovpn/client"
@@ -24,7 +25,11 @@ type ClientOptions struct {
 	// Credentials answers the daemon's questions for connection name; nil
 	// (or a nil result) answers that no credentials are available.
 	Credentials func(name string) client.Credentials
-	Logger      *slog.Logger
+	// Federation runs federated (SAML) sign-ins for connection name in
+	// this front end's user session (browser + 127.0.0.1:35001 listener);
+	// nil answers that this front end cannot.
+	Federation func(name string) client.Federation
+	Logger     *slog.Logger
 }
 
 // Client is a front end's connection to the daemon. Its methods may be
@@ -161,6 +166,8 @@ func (c *Client) answer(q *Message) {
 	}
 	var err error
 	switch {
+	case q.Kind == KindSAML:
+		a.Answer, err = c.signIn(q)
 	case creds == nil:
 		err = errors.New("this front end has no way to ask for credentials")
 	case q.Kind == KindUserPass:
@@ -176,6 +183,22 @@ func (c *Client) answer(q *Message) {
 	if werr := c.write(a); werr != nil {
 		c.log.Debug("could not send credentials", "err", werr)
 	}
+}
+
+// signIn answers a KindSAML question.
+func (c *Client) signIn(q *Message) (string, error) {
+	var fed client.Federation
+	if c.opts.Federation != nil {
+		fed = c.opts.Federation(q.Name)
+	}
+	if fed == nil {
+		return "", errors.New("this front end cannot run a browser sign-in")
+	}
+	u, err := url.Parse(q.URL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", fmt.Errorf("refusing to open the sign-in address of %s: not an http(s) URL", q.Name)
+	}
+	return fed.SignIn(c.ctx, q.URL)
 }
 
 // call sends a request and waits for its response.

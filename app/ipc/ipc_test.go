@@ -409,3 +409,82 @@ func TestDecoderLimits(t *testing.T) {
 		t.Fatalf("bad json: %v", err)
 	}
 }
+
+type fakeFederation struct{ urls chan string }
+
+func (f fakeFederation) SignIn(_ context.Context, url string) (string, error) {
+	f.urls <- url
+	return "PHNhbWxwOlJlc3BvbnNlLz4=", nil
+}
+
+func (fakeFederation) ACSPort() int { return 1 }
+
+// TestSAMLRoundTrip: the daemon side's credentials are a client.Federation
+// that asks the front end ("saml" question); the front end runs its own
+// Federation and returns the SAMLResponse; non-http(s) URLs are refused
+// before anything is opened; a front end without Federation says so.
+func TestSAMLRoundTrip(t *testing.T) {
+	h := &fakeHandler{}
+	type result struct {
+		resp string
+		port int
+		err  error
+	}
+	res := make(chan result, 4)
+	h.connect = func(fe FrontEnd, name, _ string, _ bool) error {
+		go func() {
+			fed, ok := fe.Credentials(name).(client.Federation)
+			if !ok {
+				res <- result{err: errors.New("ipc credentials are not a client.Federation")}
+				return
+			}
+			for _, u := range []string{"https://idp.example/sso?SAMLRequest=x%3D", "file:///etc/passwd"} {
+				r, err := fed.SignIn(context.Background(), u)
+				res <- result{r, fed.ACSPort(), err}
+			}
+		}()
+		return nil
+	}
+	urls := make(chan string, 2)
+	c := dialT(t, startServer(t, h), ClientOptions{Federation: func(name string) client.Federation {
+		if name != "work" {
+			return nil
+		}
+		return fakeFederation{urls}
+	}})
+	if err := c.Connect(tctx(t), "work", []byte("client\n"), false); err != nil {
+		t.Fatal(err)
+	}
+	get := func() result {
+		select {
+		case r := <-res:
+			return r
+		case <-time.After(5 * time.Second):
+			t.Fatal("no sign-in result")
+			return result{}
+		}
+	}
+	if r := get(); r.err != nil || r.resp != "PHNhbWxwOlJlc3BvbnNlLz4=" || r.port != 35001 {
+		t.Fatalf("sign-in through the front end = %+v", r)
+	}
+	if u := <-urls; u != "https://idp.example/sso?SAMLRequest=x%3D" {
+		t.Errorf("front end opened %q", u)
+	}
+	if r := get(); r.err == nil || !strings.Contains(r.err.Error(), "not an http(s) URL") {
+		t.Errorf("file: URL: %+v", r)
+	}
+	select {
+	case u := <-urls:
+		t.Errorf("front end opened %q", u)
+	default:
+	}
+
+	// A front end without Federation.
+	c2 := dialT(t, startServer(t, h), ClientOptions{})
+	if err := c2.Connect(tctx(t), "work", []byte("client\n"), false); err != nil {
+		t.Fatal(err)
+	}
+	if r := get(); r.err == nil || !strings.Contains(r.err.Error(), "cannot run a browser sign-in") {
+		t.Errorf("front end without federation: %+v", r)
+	}
+}

@@ -38,6 +38,10 @@ const (
 const (
 	KindUserPass  = "userpass"
 	KindChallenge = "challenge"
+	// KindSAML asks the front end to run the browser part of a federated
+	// sign-in as the desktop user: URL is the IdP address, Answer the
+	// base64 SAMLResponse its loopback listener received.
+	KindSAML = "saml"
 )
 
 // Error codes of failed responses.
@@ -89,6 +93,7 @@ type Message struct {
 	User     string `json:"user,omitempty"`
 	Password string `json:"password,omitempty"`
 	Answer   string `json:"answer,omitempty"`
+	URL      string `json:"url,omitempty"` // saml: the IdP sign-in address
 }
 
 // LogValue describes the message without profile text or secrets.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/samlflow"
 )
 
 // Handler is the daemon side of the API: the connection manager. Errors it
@@ -353,3 +354,21 @@ func (c ipcCredentials) Challenge(ctx context.Context, text string, echo bool) (
 	}
 	return a.Answer, nil
 }
+
+// SignIn makes ipcCredentials a client.Federation: the owning front end
+// opens the IdP URL as its (unprivileged) user, runs the loopback listener
+// and answers with the SAMLResponse.
+func (c ipcCredentials) SignIn(ctx context.Context, url string) (string, error) {
+	a, err := c.sc.ask(ctx, &Message{Name: c.name, Kind: KindSAML, URL: url})
+	if err != nil {
+		return "", err
+	}
+	if a.Answer == "" {
+		return "", fmt.Errorf("the front end of %s answered the sign-in of %s without a SAML response", c.sc.peer, c.name)
+	}
+	return a.Answer, nil
+}
+
+// ACSPort is the front end's listener port, always the standard one: the
+// IdP is configured with http://127.0.0.1:35001.
+func (c ipcCredentials) ACSPort() int { return samlflow.DefaultPort }

@@ -12,6 +12,7 @@ import (
 	"github.com/cvpn/cvpn/app/profilestore"
 	"github.com/cvpn/cvpn/ovpn/client"
 	"github.com/cvpn/cvpn/ovpn/profile"
+	"github.com/cvpn/cvpn/samlflow/signin"
 )
 
 // connectViaDaemon connects through the cvpn daemon (no privileges needed):
@@ -36,6 +37,11 @@ func connectViaDaemon(ctx context.Context, target string, p *profile.Profile, au
 		creds = term
 	}
 	out := newEventPrinter(stdout, asJSON)
+	fed := &signin.Browser{OnManual: func(url, reason string) {
+		if !asJSON {
+			fmt.Fprintf(stderr, "Open this address in your browser to sign in (%s):\n%s\n", reason, url)
+		}
+	}}
 	ended := make(chan ipc.Result, 1)
 	c, err := ipc.Dial(ctx, ipc.SocketPath(), ipc.ClientOptions{
 		Events: func(n string, ev client.Event) {
@@ -57,6 +63,9 @@ func connectViaDaemon(ctx context.Context, target string, p *profile.Profile, au
 			}
 			return interruptible{creds}
 		},
+		// The daemon (root) never opens a browser: this front end runs the
+		// browser and the 127.0.0.1:35001 listener as the user.
+		Federation: func(string) client.Federation { return fed },
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "cvpn connect: %v\n", err)

@@ -34,6 +34,12 @@ type AuthRequest struct {
 type Identity struct {
 	Username string
 	Groups   []string
+	// AssertionReceived marks a federated phase 2 (the connection log
+	// records a connection-reset entry with "assertion-received").
+	AssertionReceived bool
+	// AuthToken, when set, is pushed as the session's auth-token instead
+	// of a random one (an authenticator that accepts it on reconnects).
+	AuthToken string
 }
 
 // AuthError refuses a connection. ClientMessage follows "AUTH_FAILED," on
@@ -44,7 +50,9 @@ type AuthError struct {
 	ClientMessage string
 	Reason        string
 	Waiting       bool
-	Err           error
+	// AssertionReceived marks a refused federated phase 2.
+	AssertionReceived bool
+	Err               error
 }
 
 func (e *AuthError) Error() string {

@@ -71,6 +71,10 @@ type serverSpec struct {
 	top        string // top-level keys inserted before the first table
 	// prepare runs on the lab folder before the server starts.
 	prepare func(t *testing.T, dir string)
+	// prepareLab is prepare with the lab (namespaces exist already).
+	prepareLab func(t *testing.T, lab *nstest.Lab, dir string)
+	// samlMetadata is authentication.saml_idp_metadata (a file in the lab folder).
+	samlMetadata string
 }
 
 func boolp(b bool) *bool { return &b }
@@ -97,6 +101,9 @@ func newLabServer(t *testing.T, spec serverSpec) *labServer {
 	ls := &labServer{lab: lab, dir: dir, cfg: filepath.Join(dir, "server.toml")}
 	if spec.prepare != nil {
 		spec.prepare(t, dir)
+	}
+	if spec.prepareLab != nil {
+		spec.prepareLab(t, lab, dir)
 	}
 	ls.writeConfig(t, spec)
 	ls.proc = nstest.Start(t, lab.Server, bin, "server", "run", "--config", ls.cfg, "--verbose")
@@ -155,7 +162,7 @@ func (ls *labServer) writeConfig(t *testing.T, spec serverSpec) {
 		crl = "pki/" + spec.crl
 	}
 	fmt.Fprintf(&b, "\n[tls]\nca = \"pki/ca.crt\"\ncert = \"pki/server.crt\"\nkey = \"pki/server.key\"\ncrl = %q\ntls_auth = %q\ntls_crypt = %q\n", crl, ta, tc)
-	fmt.Fprintf(&b, "\n[authentication]\nmutual = %v\nusers_file = %q\n", mutual, usersFile)
+	fmt.Fprintf(&b, "\n[authentication]\nmutual = %v\nusers_file = %q\nsaml_idp_metadata = %q\n", mutual, usersFile, spec.samlMetadata)
 	if spec.split {
 		fmt.Fprintf(&b, "\n[[routes]]\ndestination = %q\n", nstest.LANPrefix.String())
 	}

@@ -127,7 +127,11 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		s.auth = UsersAuthenticator{Dir: d, Now: s.now}
 	}
 	if s.auth == nil && cfg.Authentication.SAMLIdPMetadata != "" {
-		return nil, fmt.Errorf("%s: authentication.saml_idp_metadata: federated authentication needs a SAML authenticator, which this build does not include", cfg.Path)
+		a, err := LoadSAMLAuthenticator(cfg.Authentication.SAMLIdPMetadata, s.now, s.log.With("component", "saml"))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", cfg.Path, err)
+		}
+		s.auth = a
 	}
 	s.handler = &handler.Handler{Command: cfg.ClientConnectHandler.Command, URL: cfg.ClientConnectHandler.URL}
 	if _, err := rand.Read(s.cookie[:]); err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -155,22 +156,13 @@ func Start(ctx context.Context, opts Options) (*Browser, error) {
 }
 
 // pageTarget finds the page's DevTools websocket URL (bounded retries).
+// It dials on the calling goroutine (no http.Transport, which dials on
+// goroutines of its own) so that Start works inside a network namespace
+// entered by the calling thread.
 func pageTarget(ctx context.Context, port string) (string, error) {
-	c := &http.Client{Timeout: 5 * time.Second}
 	for i := 0; i < 50; i++ {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+port+"/json/list", nil)
-		resp, err := c.Do(req)
-		if err == nil {
-			var targets []struct {
-				Type, URL, WebSocketDebuggerURL string
-			}
-			err = json.NewDecoder(resp.Body).Decode(&targets)
-			resp.Body.Close()
-			for _, t := range targets {
-				if err == nil && t.Type == "page" && t.WebSocketDebuggerURL != "" {
-					return t.WebSocketDebuggerURL, nil
-				}
-			}
+		if u, err := listPage(ctx, port); err == nil && u != "" {
+			return u, nil
 		}
 		select {
 		case <-ctx.Done():
@@ -179,6 +171,38 @@ func pageTarget(ctx context.Context, port string) (string, error) {
 		}
 	}
 	return "", errors.New("chromium DevTools lists no page target")
+}
+
+func listPage(ctx context.Context, port string) (string, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", "127.0.0.1:"+port)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1:"+port+"/json/list", nil)
+	req.Close = true
+	if err := req.Write(c); err != nil {
+		return "", err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var targets []struct {
+		Type, URL, WebSocketDebuggerURL string
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&targets); err != nil {
+		return "", err
+	}
+	for _, t := range targets {
+		if t.Type == "page" && t.WebSocketDebuggerURL != "" {
+			return t.WebSocketDebuggerURL, nil
+		}
+	}
+	return "", nil
 }
 
 func (b *Browser) readLoop() {

@@ -74,3 +74,29 @@ func TestSignInPortBusy(t *testing.T) {
 		t.Fatalf("err = %v, want the no-available-ports message", err)
 	}
 }
+
+// TestSignInIdPNeverAnswers: the browser opens but the IdP never posts;
+// SignIn gives up after the short timeout with a clear error and frees
+// the port.
+func TestSignInIdPNeverAnswers(t *testing.T) {
+	port := freePort(t)
+	opened := false
+	b := &Browser{Port: port, Timeout: 300 * time.Millisecond,
+		open: func(context.Context, string, browser.Options) error { opened = true; return nil }}
+	start := time.Now()
+	_, err := b.SignIn(context.Background(), "https://idp.example/sso")
+	if !opened {
+		t.Fatal("the browser was not opened")
+	}
+	if !errors.Is(err, listener.ErrTimeout) || !strings.Contains(err.Error(), "timed out waiting for the identity provider") {
+		t.Fatalf("SignIn error = %v, want the listener timeout", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("SignIn took %s with a 300ms timeout", d)
+	}
+	l, err := net.Listen("tcp4", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatalf("port not released after the timeout: %v", err)
+	}
+	l.Close()
+}
