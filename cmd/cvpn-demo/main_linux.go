@@ -168,6 +168,19 @@ func run(ctx context.Context, bin, transport string) error {
 	if st := cl.ExitStatus(); st != "exit status 0" && st != "0" {
 		return fmt.Errorf("client exit status %s", st)
 	}
+	// The client said goodbye (EXIT), so the server drops the session at once.
+	gone := false
+	for i := 0; i < 30 && !gone; i++ {
+		out, err := nstest.Run(ctx, lab.Server, bin, "server", "connections", "--config", cfgPath, "--json")
+		gone = err == nil && !strings.Contains(out, `"active"`)
+		if !gone {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if !gone {
+		return errors.New("the server still lists the connection 3 s after the client disconnected")
+	}
+	fmt.Println("    the server dropped the session at once (the client said goodbye)")
 	if out, _ := nstest.Run(ctx, lab.Client, "ip", "route", "show", "198.19.0.128/25"); strings.TrimSpace(out) == "" {
 		return errors.New("the route removed by enforcement was not restored on disconnect")
 	}

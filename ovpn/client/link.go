@@ -105,7 +105,9 @@ func dialLink(ctx context.Context, cfg *Config, remote profile.Remote, addr neti
 	if remote.Proto.IsTCP() {
 		proto = transport.TCP
 	}
-	lctx, cancel := context.WithCancel(ctx)
+	// The link outlives a cancelled ctx long enough to say goodbye (EXIT);
+	// close() ends it.
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	l := &link{
 		cfg: cfg, prof: p, log: cfg.logger().With("server", addr.String(), "proto", string(proto)),
 		peer: fmt.Sprintf("%s %s", proto, addr), server: addr, login: lg, tlsConf: tconf,
@@ -115,7 +117,7 @@ func dialLink(ctx context.Context, cfg *Config, remote profile.Remote, addr neti
 	if lg.aws {
 		l.framing = km2.AWS
 	}
-	hctx, hcancel := context.WithTimeout(lctx, timeout)
+	hctx, hcancel := context.WithTimeout(ctx, timeout)
 	defer hcancel()
 	var d transport.Dialer
 	l.conn, err = d.Dial(hctx, proto, addr)
