@@ -46,7 +46,7 @@ func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return 1
 	}
 	if os.Geteuid() != 0 {
-		return connectViaDaemon(ctx, target, p, *authFile, *asJSON, stdout, stderr)
+		return connectViaDaemon(ctx, target, p, *authFile, *asJSON, *noBrowser, stdout, stderr)
 	}
 
 	var creds client.Credentials

@@ -19,7 +19,7 @@ import (
 // it sends the profile text, answers the daemon's credential questions on
 // the terminal or from authFile, prints the events, and disconnects on
 // Ctrl-C. The exit status follows the connect contract.
-func connectViaDaemon(ctx context.Context, target string, p *profile.Profile, authFile string, asJSON bool, stdout, stderr io.Writer) int {
+func connectViaDaemon(ctx context.Context, target string, p *profile.Profile, authFile string, asJSON, noBrowser bool, stdout, stderr io.Writer) int {
 	name := target
 	if st, err := os.Stat(target); err == nil && !st.IsDir() {
 		name = profilestore.NameFromPath(target)
@@ -37,7 +37,7 @@ func connectViaDaemon(ctx context.Context, target string, p *profile.Profile, au
 		creds = term
 	}
 	out := newEventPrinter(stdout, asJSON)
-	fed := &signin.Browser{OnManual: func(url, reason string) {
+	fed := &signin.Browser{NoBrowser: noBrowser, OnManual: func(url, reason string) {
 		if !asJSON {
 			fmt.Fprintf(stderr, "Open this address in your browser to sign in (%s):\n%s\n", reason, url)
 		}

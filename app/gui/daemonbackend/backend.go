@@ -10,6 +10,7 @@ import (
 	"github.com/cvpn/cvpn/app/gui"
 	"github.com/cvpn/cvpn/app/ipc"
 	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/samlflow/signin"
 )
 
 // Backend is gui.Backend over the daemon.
@@ -78,7 +79,10 @@ func (b *Backend) client(ctx context.Context) (*ipc.Client, error) {
 			defer b.mu.Unlock()
 			return b.creds[name]
 		},
-		Logger: b.Logger,
+		// The daemon never opens a browser: the app runs the 127.0.0.1:35001
+		// listener and the browser as the signed-in user.
+		Federation: func(string) client.Federation { return &signin.Browser{Logger: b.Logger} },
+		Logger:     b.Logger,
 	})
 	if err != nil {
 		if ipc.IsNotRunning(err) {
