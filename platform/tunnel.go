@@ -244,11 +244,13 @@ func bypassRoutes(servers []netip.Addr, tunnel []routing.Route, lookup func(neti
 		if err != nil {
 			return nil, fmt.Errorf("platform: route to server %s: %w", s, err)
 		}
-		if hop.Local || !hop.Gateway.IsValid() {
-			// On this machine or on-link: the connected route is more
-			// specific than any tunnel route that could capture it.
+		if hop.Local {
+			// An address of this machine never leaves through a route.
 			continue
 		}
+		// Also for an on-link server: a pushed route more specific than
+		// the connected route (a /32 or /25 covering the server) would
+		// otherwise send the tunnel's own packets into the tunnel.
 		out = append(out, hopRoute(netip.PrefixFrom(s, s.BitLen()), hop))
 	}
 	return out, nil

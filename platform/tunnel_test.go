@@ -332,7 +332,7 @@ func TestApplyRefusesWhileStateExists(t *testing.T) {
 	}
 }
 
-func TestBypassRouteOnlyWhenNeeded(t *testing.T) {
+func TestBypassRouteForCoveredServers(t *testing.T) {
 	sys := lan(t)
 	c := &platform.Configurator{Sys: sys, StateDir: t.TempDir()}
 	cfg := platform.TunnelConfig{
@@ -347,10 +347,17 @@ func TestBypassRouteOnlyWhenNeeded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
+	// Only the covered on-link server gets a host route outside the
+	// tunnel: a pushed route more specific than the connected /24 would
+	// otherwise capture it.
+	var bypass []string
 	for _, r := range a.Routes() {
 		if r.Interface != "cvpn0" {
-			t.Errorf("unexpected bypass route %s", platform.RouteString(r))
+			bypass = append(bypass, r.Dst.String()+" dev "+r.Interface)
 		}
+	}
+	if len(bypass) != 1 || bypass[0] != "192.168.1.20/32 dev eth0" {
+		t.Errorf("bypass routes = %v, want only 192.168.1.20/32 dev eth0", bypass)
 	}
 	ifc, _ := sys.Interface("cvpn0")
 	if len(ifc.Addresses) != 1 || ifc.Addresses[0].Peer != addr("10.8.0.5") {

@@ -11,20 +11,24 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/cvpn/cvpn/platform/nstest"
+	"github.com/cvpn/cvpn/samlflow/chromiumtest"
+	"github.com/cvpn/cvpn/samlflow/idptest"
 )
 
 func main() {
 	bin := flag.String("cvpn", "build/cvpn", "the cvpn binary to demonstrate")
 	transport := flag.String("transport", "udp", "udp or tcp")
+	federated := flag.Bool("federated", false, "sign in through a SAML IdP with a real (headless) browser")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *bin, *transport); err != nil {
+	if err := run(ctx, *bin, *transport, *federated); err != nil {
 		fmt.Fprintf(os.Stderr, "\ndemo FAILED: %v\n", err)
 		os.Exit(1)
 	}
@@ -35,7 +39,7 @@ func step(format string, args ...any) {
 	fmt.Printf("\n==> "+format+"\n", args...)
 }
 
-func run(ctx context.Context, bin, transport string) error {
+func run(ctx context.Context, bin, transport string, federated bool) error {
 	if os.Geteuid() != 0 {
 		return errors.New("the demo builds network namespaces and needs root (run: sudo make demo)")
 	}
@@ -79,6 +83,29 @@ func run(ctx context.Context, bin, transport string) error {
 	if err := editConfig(cfgPath, transport); err != nil {
 		return err
 	}
+	var idp *idptest.IdP
+	if federated {
+		step("Federated sign-in: a SAML IdP (test IdP with a login form) on loopback in the client namespace")
+		if err := nstest.InNS(lab.Client, func() error {
+			var err error
+			idp, err = idptest.Start(ctx, idptest.Options{Addr: "127.0.0.1:0"})
+			return err
+		}); err != nil {
+			return fmt.Errorf("test IdP: %w", err)
+		}
+		defer idp.Close()
+		if err := idp.AddUser(idptest.User{Name: "alice", Password: "correct horse", Email: "alice@example.com",
+			FirstName: "Alice", LastName: "Liddell", Groups: []string{"eng"}}); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "idp-metadata.xml"), idp.MetadataXML, 0o644); err != nil {
+			return err
+		}
+		if err := setKey(cfgPath, "saml_idp_metadata =", `saml_idp_metadata = "idp-metadata.xml"`); err != nil {
+			return err
+		}
+		fmt.Printf("    IdP %s, user alice@example.com (group eng); the endpoint trusts its metadata\n", idp.URL)
+	}
 	profile := filepath.Join(dir, "client1.ovpn")
 	if out, err := exec.CommandContext(ctx, bin, "server", "export-client-config", "--config", cfgPath, "--client", "client1", "--out", profile).CombinedOutput(); err != nil {
 		return fmt.Errorf("export-client-config: %v\n%s", err, out)
@@ -104,7 +131,11 @@ func run(ctx context.Context, bin, transport string) error {
 	}
 	fmt.Println("    profile check: usable, no diagnostics")
 	home := filepath.Join(dir, "client-home")
-	cl, err := nstest.StartProc(lab.Client, "env", "CVPN_HOME="+home, bin, "connect", profile)
+	argv := []string{"env", "CVPN_HOME=" + home, bin, "connect", profile}
+	if federated {
+		argv = append(argv, "--no-browser")
+	}
+	cl, err := nstest.StartProc(lab.Client, argv...)
 	if err != nil {
 		return err
 	}
@@ -112,6 +143,11 @@ func run(ctx context.Context, bin, transport string) error {
 	cctx, ccancel := context.WithTimeout(ctx, 60*time.Second)
 	defer ccancel()
 	start := time.Now()
+	if federated {
+		if err := browserSignIn(cctx, lab, cl); err != nil {
+			return fmt.Errorf("browser sign-in: %w\n%s", err, cl.Output())
+		}
+	}
 	if err := cl.WaitFor(cctx, "Connected to"); err != nil {
 		return fmt.Errorf("client did not connect: %v\n%s\nserver:\n%s", err, cl.Output(), srv.Output())
 	}
@@ -210,6 +246,57 @@ func run(ctx context.Context, bin, transport string) error {
 	return nil
 }
 
+// browserSignIn reads the IdP address cvpn prints (--no-browser) and signs
+// in with headless Chromium running in the client namespace, where the
+// IdP's answer reaches cvpn's 127.0.0.1:35001 listener.
+func browserSignIn(ctx context.Context, lab *nstest.Lab, cl *nstest.Proc) error {
+	m, err := cl.WaitMatch(ctx, regexp.MustCompile(`Sign in with your browser: (\S+)`))
+	if err != nil {
+		return err
+	}
+	url := m[1]
+	fmt.Printf("    cvpn asks for a browser sign-in at %s...\n", url[:min(len(url), 60)])
+	var b *chromiumtest.Browser
+	if err := nstest.InNS(lab.Client, func() error {
+		var err error
+		b, err = chromiumtest.Start(ctx, chromiumtest.Options{})
+		return err
+	}); err != nil {
+		return fmt.Errorf("chromium: %w", err)
+	}
+	defer b.Close()
+	if err := b.Navigate(ctx, url); err != nil {
+		return err
+	}
+	if err := b.WaitFor(ctx, `document.querySelector('form#login input[name=user]')`); err != nil {
+		return err
+	}
+	fmt.Println("    headless Chromium shows the IdP's login form; signing in as alice")
+	if err := b.Eval(ctx, `(() => { const f = document.getElementById('login'); f.user.value = 'alice'; f.password.value = 'correct horse'; f.submit(); return true })()`, nil); err != nil {
+		return err
+	}
+	if err := b.WaitFor(ctx, `document.body && document.body.innerText.includes('You can close this window')`); err != nil {
+		return err
+	}
+	fmt.Println("    the IdP posted the assertion to 127.0.0.1:35001; the browser says the window can be closed")
+	return nil
+}
+
+func setKey(path, prefix, line string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var out []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, prefix) {
+			l = line
+		}
+		out = append(out, l)
+	}
+	return os.WriteFile(path, []byte(strings.Join(out, "\n")), 0o600)
+}
+
 // editConfig turns the initialised lab config into the demo endpoint.
 func editConfig(path, transport string) error {
 	data, err := os.ReadFile(path)
@@ -237,11 +324,12 @@ func editConfig(path, transport string) error {
 }
 
 func tunnelAddress(out string) (netip.Addr, error) {
-	i := strings.Index(out, "address ")
-	if i < 0 {
+	c := strings.Index(out, "Connected to ")
+	i := strings.Index(out[max(c, 0):], ", address ")
+	if c < 0 || i < 0 {
 		return netip.Addr{}, fmt.Errorf("no tunnel address in:\n%s", out)
 	}
-	f := strings.FieldsFunc(out[i+len("address "):], func(r rune) bool { return r == ',' || r == ' ' || r == '\n' })
+	f := strings.FieldsFunc(out[c+i+len(", address "):], func(r rune) bool { return r == ',' || r == ' ' || r == '\n' })
 	return netip.ParseAddr(f[0])
 }
 

@@ -168,6 +168,8 @@ func humanEvent(ev client.Event) string {
 			return "Connecting to " + ev.Server + " ..."
 		case client.StateAuthenticating:
 			return "Authenticating ..."
+		case client.StateWaitingForBrowser:
+			return "Waiting for you to sign in with your browser ..."
 		case client.StateConfiguring:
 			return "Configuring the tunnel ..."
 		case client.StateConnected:
