@@ -78,3 +78,4 @@ screenshots:
 
 clean:
 	rm -rf build
+include packaging/packaging.mk

@@ -217,6 +217,11 @@ func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, ".cvpn-"+filepath.Base(path)+"-*")
 	if err != nil {
+		if errors.Is(err, syscall.EROFS) || errors.Is(err, fs.ErrPermission) {
+			// A read-only /etc with only resolv.conf writable (a
+			// hardened service unit): rewrite the file in place.
+			return writeInPlace(path, data)
+		}
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	tmp := f.Name()
