@@ -71,6 +71,7 @@ bench: deps
 demo: deps build
 	$(GO) run ./cmd/cvpn-demo --cvpn build/cvpn --transport udp
 	$(GO) run ./cmd/cvpn-demo --cvpn build/cvpn --transport tcp
+	$(GO) run ./cmd/cvpn-demo --cvpn build/cvpn --federated
 
 ## screenshots: PNGs of the desktop app (disconnected, connected, banner, error) in build/screenshots
 screenshots:
