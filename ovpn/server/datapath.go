@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/cvpn/cvpn/ovpn/control"
@@ -41,18 +40,32 @@ func (s *Server) cookieFor(peer netip.AddrPort, client wire.SessionID, epoch int
 
 func (s *Server) epoch() int64 { return s.now().UnixNano() / int64(cookieEpoch) }
 
-// udpLoop owns the UDP socket's receive side.
+// udpLoop owns the UDP socket's receive side: it reads datagrams in
+// batches, opens the data packets of each batch and writes them to the
+// device with one call.
 func (s *Server) udpLoop(conn *net.UDPConn) {
-	buf := make([]byte, transport.MaxPacket)
+	pc, err := transport.NewPacketConn(conn)
+	if err != nil {
+		s.log.Error("udp socket", "err", err)
+		return
+	}
 	scratch := make([]byte, 0, transport.MaxPacket)
 	stateless, err := s.newWrapper()
 	if err != nil {
 		s.log.Error("control wrapper", "err", err)
 		return
 	}
-	dp := newDataScratch()
+	_ = conn.SetReadBuffer(4 << 20)
+	_ = conn.SetWriteBuffer(4 << 20)
+	bufs := make([][]byte, rxBatchUDP)
+	sizes := make([]int, rxBatchUDP)
+	froms := make([]netip.AddrPort, rxBatchUDP)
+	for i := range bufs {
+		bufs[i] = make([]byte, transport.MaxPacket)
+	}
+	rx := newRxBatch(s, rxBatchUDP)
 	for {
-		n, from, err := conn.ReadFromUDPAddrPort(buf)
+		n, err := pc.ReadBatchFrom(bufs, sizes, froms)
 		if err != nil {
 			if s.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
@@ -60,29 +73,41 @@ func (s *Server) udpLoop(conn *net.UDPConn) {
 			s.log.Warn("udp read", "err", err)
 			continue
 		}
-		if n < 1 {
-			continue
-		}
-		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-		pkt := buf[:n]
-		op := wire.Opcode(pkt[0] >> 3)
-		s.mu.RLock()
-		ss := s.byPeer[from]
-		s.mu.RUnlock()
-		switch {
-		case op.IsData():
-			if ss != nil {
-				ss.fromNetwork(pkt, dp)
-			}
-		case op.IsControl():
-			if ss != nil && op != wire.OpHardResetClientV2 && len(pkt) >= 9 && ss.matchesRemote(pkt[1:9]) {
-				ss.ch.HandleIncoming(pkt)
+		var last netip.AddrPort
+		var ss *session
+		for i := 0; i < n; i++ {
+			if sizes[i] < 1 {
 				continue
 			}
-			scratch = append(scratch[:0], pkt...)
-			s.statelessControl(from, stateless, scratch, func(b []byte) { _, _ = conn.WriteToUDPAddrPort(b, from) },
-				func(cookie, client wire.SessionID) { s.startUDPSession(conn, from, cookie, client, pkt) })
+			from := froms[i]
+			pkt := bufs[i][:sizes[i]]
+			if i == 0 || from != last {
+				last = from
+				s.mu.RLock()
+				ss = s.byPeer[from]
+				s.mu.RUnlock()
+			}
+			op := wire.Opcode(pkt[0] >> 3)
+			switch {
+			case op.IsData():
+				if ss != nil {
+					rx.add(ss, pkt)
+				}
+			case op.IsControl():
+				if ss != nil && op != wire.OpHardResetClientV2 && len(pkt) >= 9 && ss.matchesRemote(pkt[1:9]) {
+					ss.ch.HandleIncoming(pkt)
+					continue
+				}
+				scratch = append(scratch[:0], pkt...)
+				s.statelessControl(from, stateless, scratch, func(b []byte) { _ = pc.WriteTo(b, from) },
+					func(cookie, client wire.SessionID) { s.startUDPSession(pc, from, cookie, client, pkt) })
+				// A new session may now own this address.
+				s.mu.RLock()
+				ss = s.byPeer[from]
+				s.mu.RUnlock()
+			}
 		}
+		rx.flush()
 	}
 }
 
@@ -154,11 +179,9 @@ func (s *Server) statelessControl(from netip.AddrPort, w tlswrap.Wrapper, raw []
 	}
 }
 
-func (s *Server) startUDPSession(conn *net.UDPConn, from netip.AddrPort, cookie, clientSID wire.SessionID, first []byte) {
-	ss := s.newSession(from, false, func(b []byte) error {
-		_, err := conn.WriteToUDPAddrPort(b, from)
-		return err
-	})
+func (s *Server) startUDPSession(pc *transport.PacketConn, from netip.AddrPort, cookie, clientSID wire.SessionID, first []byte) {
+	ss := s.newSession(from, false, func(b []byte) error { return pc.WriteTo(b, from) })
+	ss.sendBatchFn = func(pkts [][]byte) error { return pc.WriteBatchTo(pkts, from) }
 	cfg, err := ss.controlConfig()
 	if err != nil {
 		return
@@ -216,6 +239,7 @@ func (s *Server) serveTCP(c *net.TCPConn) {
 	}
 	c.SetReadDeadline(time.Time{})
 	ss := s.newSession(peer, true, st.WritePacket)
+	ss.sendBatchFn = st.WriteBatch
 	cfg, err := ss.controlConfig()
 	if err != nil {
 		return
@@ -231,94 +255,47 @@ func (s *Server) serveTCP(c *net.TCPConn) {
 	defer ss.cancel()
 	stopSess := context.AfterFunc(ss.ctx, func() { st.Close() })
 	defer stopSess()
-	dp := newDataScratch()
+	// The first buffer takes the largest packet; the others usual ones
+	// (ReadBatch leaves a larger packet for the next call).
+	bufs := make([][]byte, rxBatchTCP)
+	sizes := make([]int, rxBatchTCP)
+	bufs[0] = buf
+	for i := 1; i < len(bufs); i++ {
+		bufs[i] = make([]byte, 2048)
+	}
+	var rx *rxBatch
 	for {
-		n, err := st.ReadPacket(buf)
+		n, err := st.ReadBatch(bufs, sizes)
 		if err != nil {
 			ss.setReason("tcp connection closed by the client")
 			return
 		}
-		if n == 0 {
-			continue
+		for i := 0; i < n; i++ {
+			if sizes[i] == 0 {
+				continue
+			}
+			pkt := bufs[i][:sizes[i]]
+			op := wire.Opcode(pkt[0] >> 3)
+			switch {
+			case op.IsData():
+				if rx == nil {
+					rx = newRxBatch(s, rxBatchTCP) // only sessions that move data need it
+				}
+				rx.add(ss, pkt)
+			case op.IsControl():
+				ss.ch.HandleIncoming(pkt)
+			}
 		}
-		pkt := buf[:n]
-		op := wire.Opcode(pkt[0] >> 3)
-		switch {
-		case op.IsData():
-			ss.fromNetwork(pkt, dp)
-		case op.IsControl():
-			ss.ch.HandleIncoming(pkt)
+		if rx != nil {
+			rx.flush()
 		}
 	}
 }
 
-// dataScratch holds the buffers of one receive goroutine.
-type dataScratch struct {
-	buf  []byte
-	bufs [][]byte
-	seal []byte
-}
-
-func newDataScratch() *dataScratch {
-	return &dataScratch{buf: make([]byte, DeviceOffset+transport.MaxPacket), bufs: make([][]byte, 1), seal: make([]byte, 0, transport.MaxPacket+256)}
-}
-
-// fromNetwork handles one data packet from the client.
-func (ss *session) fromNetwork(pkt []byte, d *dataScratch) {
-	s := ss.srv
-	out, _, err := ss.keys.Open(d.buf[:DeviceOffset], pkt)
-	if err != nil {
-		s.m.badPackets.Add(1)
-		return
-	}
-	ss.lastRecv.Store(s.now().UnixNano())
-	payload := out[DeviceOffset:]
-	if datachannel.IsPing(payload) {
-		return
-	}
-	if datachannel.IsOCCExit(payload) {
-		ss.setReason("client sent exit notification")
-		go ss.cancel()
-		return
-	}
-	if !ss.established.Load() || len(payload) < 20 || payload[0]>>4 != 4 {
-		ss.dropped.Add(1)
-		return
-	}
-	src := netip.AddrFrom4([4]byte(payload[12:16]))
-	dst := netip.AddrFrom4([4]byte(payload[16:20]))
-	ss.inBytes.Add(uint64(len(payload)))
-	ss.inPkts.Add(1)
-	if src != ss.ip {
-		ss.dropped.Add(1)
-		s.m.droppedPackets.Add(1)
-		return
-	}
-	if dst != s.pool.Server() && !s.authz.Allowed(dst, ss.groups) {
-		ss.dropped.Add(1)
-		s.m.droppedPackets.Add(1)
-		return
-	}
-	if s.pool.Prefix().Contains(dst) && dst != s.pool.Server() {
-		if peer := s.sessionByIP(dst); peer != nil {
-			peer.sendData(payload, false)
-		}
-		return
-	}
-	d.bufs[0] = out
-	if _, err := s.dev.Write(d.bufs, DeviceOffset); err != nil && !errors.Is(err, os.ErrClosed) {
-		s.log.Debug("device write failed", "err", err)
-	}
-}
-
-var sealPool = sync.Pool{New: func() any { b := make([]byte, 0, transport.MaxPacket+256); return &b }}
-
-// sendData encrypts one payload (an IP packet, or with control a ping or
-// exit message) to the client.
+// sendData encrypts one control payload (a ping or an exit message) to the
+// client. Data packets go through rxBatch and txBatch.
 func (ss *session) sendData(payload []byte, control bool) {
-	bp := sealPool.Get().(*[]byte)
-	defer sealPool.Put(bp)
-	out, err := ss.keys.Seal((*bp)[:0], payload)
+	out, err := ss.keys.Seal(make([]byte, 0, len(payload)+sealSlack), payload)
 	if err != nil {
 		if errors.Is(err, datachannel.ErrPacketIDExhausted) {
 			ss.log.Warn("packet id space exhausted; waiting for renegotiation")
@@ -339,30 +316,19 @@ func (ss *session) sendPing() {
 	ss.sendData(datachannel.AppendPing(b[:0]), true)
 }
 
-// tunLoop reads packets from the device and sends each to the client
-// holding its destination address.
+// tunLoop reads packets from the device a batch at a time and sends each
+// client its packets with one batch write per run.
 func (s *Server) tunLoop() {
-	batch := s.dev.BatchSize()
-	if batch < 1 {
-		batch = 1
-	}
+	batch := max(s.dev.BatchSize(), 1)
 	bufs := make([][]byte, batch)
 	sizes := make([]int, batch)
 	for i := range bufs {
-		bufs[i] = make([]byte, DeviceOffset+transport.MaxPacket)
+		bufs[i] = make([]byte, slotSize)
 	}
+	tx := newTxBatch(s, batch)
 	for {
 		n, err := s.dev.Read(bufs, sizes, DeviceOffset)
-		for i := 0; i < n; i++ {
-			pkt := bufs[i][DeviceOffset : DeviceOffset+sizes[i]]
-			if len(pkt) < 20 || pkt[0]>>4 != 4 {
-				continue
-			}
-			dst := netip.AddrFrom4([4]byte(pkt[16:20]))
-			if ss := s.sessionByIP(dst); ss != nil {
-				ss.sendData(pkt, false)
-			}
-		}
+		tx.run(bufs, sizes, n)
 		if err != nil {
 			if s.ctx.Err() != nil || errors.Is(err, os.ErrClosed) {
 				return

@@ -47,6 +47,9 @@ type session struct {
 	log    *slog.Logger
 	start  time.Time
 
+	// sendBatchFn sends several data packets at once (txBatch).
+	sendBatchFn func([][]byte) error
+
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -417,7 +420,8 @@ func (ss *session) negotiate(ctx context.Context, keyID uint8, st *control.Strea
 	if _, err := mine.WriteTo(tc); err != nil {
 		return fmt.Errorf("%s: sending key exchange: %w", ss.peerName(), err)
 	}
-	br := bufio.NewReaderSize(tc, 4096)
+	// Control messages are short; readMessage joins longer ones.
+	br := bufio.NewReaderSize(tc, 256)
 	ss.mu.Lock()
 	ss.tlsFor[keyID] = tc
 	if first {
@@ -482,9 +486,15 @@ func (ss *session) admit(ctx context.Context, m *km2.Message) error {
 			if !errors.As(err, &ae) {
 				ae = &AuthError{Reason: "authentication-failed", Err: err}
 			}
+			if ae.AssertionReceived {
+				s.writeReset(ss)
+			}
 			return ss.refuse(ae)
 		}
-		ss.username, ss.groups = id.Username, id.Groups
+		if id.AssertionReceived {
+			s.writeReset(ss)
+		}
+		ss.username, ss.groups, ss.token = id.Username, id.Groups, id.AuthToken
 	}
 	d := s.handler.Call(ctx, handler.Request{
 		ConnectionID: ss.id, EndpointID: c.EndpointID, CommonName: ss.cn, Username: ss.username,
@@ -530,7 +540,7 @@ func (ss *session) admit(ctx context.Context, m *km2.Message) error {
 		return ss.refuse(&AuthError{ClientMessage: "TEMP[backoff 30]:no free address", Reason: "client-cidr-exhausted", Err: err})
 	}
 	ss.ip = ip
-	if s.auth != nil {
+	if s.auth != nil && ss.token == "" {
 		var tb [24]byte
 		_, _ = rand.Read(tb[:])
 		ss.token = base64.StdEncoding.EncodeToString(tb[:])
@@ -765,6 +775,20 @@ func (s *Server) writeLog(ss *session, status, reason string, end time.Time) {
 	if status == connlog.StatusSuccessful {
 		r.ClientIP = ss.ip
 	}
+	if err := s.clog.Write(r); err != nil {
+		s.log.Warn("connection log write failed", "err", err)
+	}
+}
+
+// writeReset writes the connection-reset entry of a federated phase 2:
+// the SAML assertion arrived on this connection.
+func (s *Server) writeReset(ss *session) {
+	if s.clog == nil {
+		return
+	}
+	r := connlog.Record{Type: connlog.TypeReset, AttemptStatus: connlog.NA, ResetStatus: connlog.ResetAssertionReceived,
+		ConnectionID: ss.id, EndpointID: s.cfg.EndpointID, Transport: ss.transport(), Start: ss.start, LastUpdate: s.now(),
+		CommonName: ss.cn, DeviceType: ss.pi["IV_PLAT"], Device: ss.peer}
 	if err := s.clog.Write(r); err != nil {
 		s.log.Warn("connection log write failed", "err", err)
 	}

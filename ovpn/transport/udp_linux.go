@@ -35,6 +35,9 @@ type udpBatch struct {
 	rn    int
 	rerr  syscall.Errno
 	rfn   func(fd uintptr) bool
+	// rnames receives the source address of each datagram on an
+	// unconnected (server) socket; nil on a connected one.
+	rnames []unix.RawSockaddrInet6
 
 	wmu   sync.Mutex
 	gso   bool
@@ -46,6 +49,10 @@ type udpBatch struct {
 	wn    int
 	werr  syscall.Errno
 	wfn   func(fd uintptr) bool
+	// wname is the destination of every header of one write on an
+	// unconnected socket (nil on a connected one), wnamelen its length.
+	wname    *byte
+	wnamelen uint32
 }
 
 func newUDPBatch(c *net.UDPConn) (*udpBatch, error) {
@@ -100,6 +107,10 @@ func (b *udpBatch) readBatch(bufs [][]byte, sizes []int) (int, error) {
 		h := &b.rhdrs[i].Hdr
 		*h = unix.Msghdr{Iov: &b.riovs[i]}
 		h.SetIovlen(1)
+		if b.rnames != nil {
+			h.Name = (*byte)(unsafe.Pointer(&b.rnames[i]))
+			h.Namelen = unix.SizeofSockaddrInet6
+		}
 		b.rhdrs[i].Len = 0
 	}
 	b.rn = n
@@ -132,6 +143,11 @@ func (b *udpBatch) send(fd uintptr) bool {
 func (b *udpBatch) writeBatch(pkts [][]byte) error {
 	b.wmu.Lock()
 	defer b.wmu.Unlock()
+	return b.writeLocked(pkts)
+}
+
+// writeLocked is writeBatch with wmu held.
+func (b *udpBatch) writeLocked(pkts [][]byte) error {
 	for len(pkts) > 0 {
 		used, err := b.writeSome(pkts, b.gso)
 		if err != nil && b.gso {
@@ -175,7 +191,7 @@ func (b *udpBatch) writeSome(pkts [][]byte, gso bool) (int, error) {
 			}
 		}
 		h := &b.whdrs[nh].Hdr
-		*h = unix.Msghdr{Iov: &b.wiovs[first]}
+		*h = unix.Msghdr{Iov: &b.wiovs[first], Name: b.wname, Namelen: b.wnamelen}
 		h.SetIovlen(ni - first)
 		if ni-first > 1 {
 			oob := b.woob[nh*cs : (nh+1)*cs]

@@ -1,0 +1,236 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cvpn/cvpn/ovpn/openvpntest"
+	"github.com/cvpn/cvpn/ovpn/server/export"
+	"github.com/cvpn/cvpn/platform/nstest"
+)
+
+// cvpnServerTunnelIP is the first address of the lab server's client_cidr.
+var cvpnServerTunnelIP = netip.MustParseAddr("10.100.0.1")
+
+// labCvpnServer is `cvpn server run` in the lab's server namespace.
+type labCvpnServer struct {
+	p    *nstest.Proc
+	prof string
+}
+
+// startCvpnServer starts our server with tls-crypt, one data cipher and
+// transport, and returns it with a client profile.
+func startCvpnServer(t *testing.T, bin string, lab *nstest.Lab, transport, cipher string) *labCvpnServer {
+	t.Helper()
+	dir := t.TempDir()
+	listen := nstest.ServerIP.String() + ":1194"
+	if _, err := export.InitLab(dir, export.InitOptions{PublicAddress: nstest.ServerIP.String(), Listen: listen}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "server.toml")
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	for _, r := range [][2]string{
+		{`transport = "udp"`, fmt.Sprintf("transport = %q", transport)},
+		{`data_ciphers = ["AES-256-GCM", "AES-128-GCM", "CHACHA20-POLY1305"]`, fmt.Sprintf("data_ciphers = [%q]", cipher)},
+		{`tls_crypt = ""`, `tls_crypt = "pki/tls-crypt.key"`},
+		{`socket = "admin.sock"`, `socket = ""`},
+		{`path = "connections.log"`, `path = ""`},
+	} {
+		if !strings.Contains(doc, r[0]) {
+			t.Fatalf("generated server.toml has no %s", r[0])
+		}
+		doc = strings.Replace(doc, r[0], r[1], 1)
+	}
+	if err := os.WriteFile(cfg, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pki/tls-crypt.key")); err != nil {
+		t.Fatalf("lab PKI has no tls-crypt key: %v", err)
+	}
+	p := nstest.Start(t, lab.Server, bin, "server", "run", "--config", cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := p.WaitFor(ctx, "listening on"); err != nil {
+		t.Fatalf("cvpn server did not start: %v\n%s", err, p.Output())
+	}
+	out, err := runOut(bin, "server", "export-client-config", "--config", cfg)
+	if err != nil {
+		t.Fatalf("export-client-config: %v", err)
+	}
+	return &labCvpnServer{p: p, prof: out}
+}
+
+// serverSample is one measurement of a client/server pair.
+type serverSample struct {
+	sample
+	srvUp, srvDown float64 // server CPU seconds per GB
+}
+
+// measurePair measures a connected client through a server whose tunnel
+// address is at, recording the server process's CPU too.
+func measurePair(t *testing.T, lab *nstest.Lab, at netip.Addr, srvPID int, c tunnelClient) serverSample {
+	t.Helper()
+	defer c.stop()
+	var s serverSample
+	s.connect = c.connectTime()
+	time.Sleep(300 * time.Millisecond)
+	c0, s0 := cpuSeconds(c.pid()), cpuSeconds(srvPID)
+	up, upBytes := iperf(t, lab, at, false)
+	c1, s1 := cpuSeconds(c.pid()), cpuSeconds(srvPID)
+	down, downBytes := iperf(t, lab, at, true)
+	c2, s2 := cpuSeconds(c.pid()), cpuSeconds(srvPID)
+	s.upMbps, s.downMbps = up, down
+	if gb := float64(upBytes) / 1e9; gb > 0 {
+		s.cpuUp, s.srvUp = (c1-c0)/gb, (s1-s0)/gb
+	}
+	if gb := float64(downBytes) / 1e9; gb > 0 {
+		s.cpuDown, s.srvDown = (c2-c1)/gb, (s2-s1)/gb
+	}
+	return s
+}
+
+func medianS(s []serverSample, f func(serverSample) float64) float64 {
+	w := make([]sample, len(s))
+	for i := range s {
+		w[i] = s[i].sample
+		w[i].cpuSecPerGB = f(s[i]) // carry the value through median
+	}
+	return median(w, func(x sample) float64 { return x.cpuSecPerGB })
+}
+
+// TestServerBenchmark measures our server: (a) our client + our server vs
+// the OpenVPN client + the OpenVPN server, and (c) the OpenVPN client
+// against our server vs against the OpenVPN server, all in one run and
+// alternating. It writes its section into results.md (after
+// TestTunnelBenchmark has written the file).
+func TestServerBenchmark(t *testing.T) {
+	if os.Getenv("CVPN_BENCH") != "1" {
+		t.Skip("set CVPN_BENCH=1 (make bench) to run the server benchmark")
+	}
+	nstest.RequireRoot(t)
+	nstest.RequireBinaries(t, "openvpn", "iperf3")
+	opts := benchOptionsFromEnv(t)
+	bin := buildCvpn(t)
+	srvBin := bin
+	if v := os.Getenv("CVPN_BENCH_SERVER_BIN"); v != "" {
+		srvBin = v // compare another build of the server (before/after)
+	}
+	type pair struct {
+		name string
+		s    []serverSample
+	}
+	type row struct {
+		transport, cipher string
+		pairs             []pair // cvpn+cvpn, openvpn+cvpn, openvpn+openvpn
+	}
+	var rows []row
+	for _, transport := range []string{"udp", "tcp"} {
+		for _, cipher := range []string{"AES-256-GCM", "CHACHA20-POLY1305"} {
+			if opts.only != "" && opts.only != transport+"/"+cipher {
+				continue
+			}
+			r := row{transport: transport, cipher: cipher,
+				pairs: []pair{{name: "cvpn client + cvpn server"}, {name: "openvpn client + cvpn server"}, {name: "openvpn client + openvpn server"}}}
+			lab := nstest.New(t, nstest.Options{})
+			ovs := openvpntest.StartServer(t, openvpntest.ServerConfig{NS: lab.Server, Listen: nstest.ServerIP, Proto: transport,
+				DataCiphers: []string{cipher}, Wrap: openvpntest.WrapTLSCrypt})
+			ovProf, err := ovs.ClientProfile(openvpntest.ProfileOptions{ClientCert: "client1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ovPID := ovs.Proc.PID()
+			ovIperf := nstest.Start(t, lab.Server, "iperf3", "-s", "-B", ovs.TunnelIP().String())
+			for i := 0; i < opts.runs; i++ {
+				r.pairs[2].s = append(r.pairs[2].s, measurePair(t, lab, ovs.TunnelIP(), ovPID, startOpenVPN(t, lab, ovProf)))
+			}
+			ovIperf.Stop(2 * time.Second)
+			ovs.Stop()
+			lab.Close()
+
+			lab = nstest.New(t, nstest.Options{})
+			cs := startCvpnServer(t, srvBin, lab, transport, cipher)
+			csIperf := nstest.Start(t, lab.Server, "iperf3", "-s", "-B", cvpnServerTunnelIP.String())
+			time.Sleep(200 * time.Millisecond)
+			for i := 0; i < opts.runs; i++ {
+				r.pairs[0].s = append(r.pairs[0].s, measurePair(t, lab, cvpnServerTunnelIP, cs.p.PID(), startCvpn(t, bin, lab, cs.prof)))
+				r.pairs[1].s = append(r.pairs[1].s, measurePair(t, lab, cvpnServerTunnelIP, cs.p.PID(), startOpenVPN(t, lab, cs.prof)))
+			}
+			csIperf.Stop(2 * time.Second)
+			cs.p.Stop(5 * time.Second)
+			lab.Close()
+			rows = append(rows, r)
+			for _, p := range r.pairs {
+				t.Logf("%s %s %s: up %.0f down %.0f Mbit/s", transport, cipher, p.name,
+					medianS(p.s, func(s serverSample) float64 { return s.upMbps }), medianS(p.s, func(s serverSample) float64 { return s.downMbps }))
+			}
+		}
+	}
+	var b strings.Builder
+	b.WriteString(serverSectionTitle + "\n\n")
+	fmt.Fprintf(&b, "Measured on %s, %s; median of %d runs; the OpenVPN pair runs first, then our server with both clients alternating.\n", hostInfo(), time.Now().UTC().Format("2006-01-02 15:04 UTC"), opts.runs)
+	b.WriteString("(a) is the cvpn pair against the OpenVPN pair; (c) the OpenVPN client against our server vs against the OpenVPN server.\n\n")
+	b.WriteString("| transport | cipher | pair | upload Mbit/s | download Mbit/s | ratio up | ratio down | server CPU s/GB up | server CPU s/GB down | client CPU s/GB up | client CPU s/GB down |\n")
+	b.WriteString("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rows {
+		ref := r.pairs[2].s
+		ru := medianS(ref, func(s serverSample) float64 { return s.upMbps })
+		rd := medianS(ref, func(s serverSample) float64 { return s.downMbps })
+		for i, p := range r.pairs {
+			tag := []string{"(a) ", "(c) ", ""}[i]
+			u := medianS(p.s, func(s serverSample) float64 { return s.upMbps })
+			d := medianS(p.s, func(s serverSample) float64 { return s.downMbps })
+			fmt.Fprintf(&b, "| %s | %s | %s%s | %.0f | %.0f | %.2fx | %.2fx | %.1f | %.1f | %.1f | %.1f |\n", r.transport, r.cipher, tag, p.name, u, d, u/ru, d/rd,
+				medianS(p.s, func(s serverSample) float64 { return s.srvUp }), medianS(p.s, func(s serverSample) float64 { return s.srvDown }),
+				medianS(p.s, func(s serverSample) float64 { return s.cpuUp }), medianS(p.s, func(s serverSample) float64 { return s.cpuDown }))
+		}
+	}
+	out := os.Getenv("CVPN_BENCH_OUT")
+	if out == "" {
+		out = "results.md"
+	}
+	if err := replaceSection(out, serverSectionTitle, b.String()); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s:\n%s", out, b.String())
+}
+
+const serverSectionTitle = "## Our server (cvpn server) against the OpenVPN 2.6 server"
+
+// replaceSection writes section (starting with title) into the markdown
+// file at path, replacing an earlier copy up to the next "## " heading.
+func replaceSection(path, title, section string) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	doc := string(old)
+	if i := strings.Index(doc, title); i >= 0 {
+		rest := doc[i+len(title):]
+		end := len(doc)
+		if j := strings.Index(rest, "\n## "); j >= 0 {
+			end = i + len(title) + j + 1
+		}
+		doc = doc[:i] + doc[end:]
+	}
+	doc = strings.TrimRight(doc, "\n")
+	if doc != "" {
+		doc += "\n\n"
+	}
+	return os.WriteFile(path, []byte(doc+strings.TrimRight(section, "\n")+"\n"), 0o644)
+}
+
+func runOut(bin string, args ...string) (string, error) {
+	out, err := exec.Command(bin, args...).Output()
+	return string(out), err
+}
