@@ -61,7 +61,7 @@ test: deps lint unit fuzz cross build demo
 bench: deps
 	@mkdir -p build
 	$(GO) test -run '^$$' -bench . -benchmem ./ovpn/... ./routing/... | tee build/bench-micro.txt
-	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 60m -run 'TestTunnelBenchmark|TestConnectTimeline' ./bench/
+	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 60m -run 'TestTunnelBenchmark|TestConnectTimeline|TestServerBenchmark' ./bench/
 	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 20m -run 'TestMeasure' ./routing/e2e/ | tee build/bench-enforcement.txt
 	@{ echo; echo "## Client route enforcement (Linux, netlink)"; echo; \
 	   echo "From \`go test -run TestMeasure ./routing/e2e/\` in the same run: reaction time from a conflicting route appearing to its removal, and CPU cost of watching a table."; echo; \
