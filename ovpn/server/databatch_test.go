@@ -68,7 +68,9 @@ func testDataServer(t testing.TB) (*Server, *recordDevice, []*session, []*datach
 		authz:    authz.New([]authz.Rule{{Destination: netip.MustParsePrefix("0.0.0.0/0")}}),
 		sessions: map[string]*session{}, byIP: map[netip.Addr]*session{}, byPeer: map[netip.AddrPort]*session{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.sessCtx, s.sessCancel = context.WithCancel(context.Background())
 	t.Cleanup(s.cancel)
+	t.Cleanup(s.sessCancel)
 	var sessions []*session
 	var clients []*datachannel.Keys
 	for i := 0; i < 2; i++ {

@@ -81,6 +81,10 @@ type Server struct {
 	wg     sync.WaitGroup
 	ctx    context.Context
 	cancel context.CancelFunc
+	// sessCtx outlives ctx until every session has been told to go away
+	// (RESTART) on shutdown; sessions derive their contexts from it.
+	sessCtx    context.Context
+	sessCancel context.CancelFunc
 }
 
 // New validates what the configuration references (certificates, keys,
@@ -169,6 +173,8 @@ func (s *Server) newWrapper() (tlswrap.Wrapper, error) {
 // with an error when a listener or the TUN device cannot be set up.
 func (s *Server) Run(ctx context.Context) error {
 	s.ctx, s.cancel = context.WithCancel(ctx)
+	s.sessCtx, s.sessCancel = context.WithCancel(context.WithoutCancel(ctx))
+	defer s.sessCancel()
 	defer s.cancel()
 	c := s.cfg
 	info := Info{}
@@ -288,6 +294,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}()
 	}
 	swg.Wait()
+	s.sessCancel() // sessions still handshaking end here
 	for _, cl := range closers[:1] {
 		cl.Close() // the listener: unblocks the accept/read loop
 	}

@@ -100,7 +100,7 @@ func newConnectionID() string {
 }
 
 func (s *Server) newSession(peer netip.AddrPort, tcp bool, send func([]byte) error) *session {
-	ctx, cancel := context.WithCancel(s.ctx)
+	ctx, cancel := context.WithCancel(s.sessCtx)
 	ss := &session{srv: s, id: newConnectionID(), peer: peer, tcp: tcp, sendFn: send, start: s.now(),
 		ctx: ctx, cancel: cancel, tlsFor: map[uint8]*tls.Conn{}, msgs: make(chan string, 16), stopped: make(chan struct{})}
 	ss.log = s.log.With("conn", ss.id, "peer", ss.peerName())

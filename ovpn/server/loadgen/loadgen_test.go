@@ -35,7 +35,15 @@ func (d *discard) Close() error {
 
 // startServer runs an in-process server on 127.0.0.1 with a discard
 // device (no TUN, no root) and returns the client settings.
-func startServer(tb testing.TB, cidr string) Config {
+func startServer(tb testing.TB, cidr string, opts ...func(*server.Options)) Config {
+	tb.Helper()
+	cfg, _ := startStoppableServer(tb, cidr, opts...)
+	return cfg
+}
+
+// startStoppableServer is startServer that also returns a function that
+// stops the server (and waits for it) before the test ends.
+func startStoppableServer(tb testing.TB, cidr string, opts ...func(*server.Options)) (Config, func()) {
 	tb.Helper()
 	dir := tb.TempDir()
 	if _, err := export.InitLab(dir, export.InitOptions{Listen: "127.0.0.1:0", PKI: keyOpts()}); err != nil {
@@ -52,19 +60,27 @@ func startServer(tb testing.TB, cidr string) Config {
 		tb.Fatal(err)
 	}
 	ready := make(chan server.Info, 1)
-	srv, err := server.New(c, server.Options{Device: &discard{done: make(chan struct{})}, Ready: func(i server.Info) { ready <- i }})
+	o := server.Options{Device: &discard{done: make(chan struct{})}, Ready: func(i server.Info) { ready <- i }}
+	for _, f := range opts {
+		f(&o)
+	}
+	srv, err := server.New(c, o)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Run(ctx) }()
-	tb.Cleanup(func() {
-		cancel()
-		if err := <-errc; err != nil {
-			tb.Error(err)
-		}
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-errc; err != nil {
+				tb.Error(err)
+			}
+		})
+	}
+	tb.Cleanup(stop)
 	var info server.Info
 	select {
 	case info = <-ready:
@@ -78,7 +94,7 @@ func startServer(tb testing.TB, cidr string) Config {
 	caPEM, _ := os.ReadFile(filepath.Join(dir, "pki/ca.crt"))
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
-	return Config{Server: info.Listen, TLS: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, ServerName: "server"}}
+	return Config{Server: info.Listen, TLS: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, ServerName: "server"}}, stop
 }
 
 func TestSessionGetsPushReply(t *testing.T) {
