@@ -15,8 +15,10 @@ import (
 var DefaultAdminGroups = []string{"sudo", "admin", "wheel"}
 
 // Authorizer decides who may control (disconnect) a connection: the user
-// that started it, root, and members of an admin group. Everyone may read
-// status and start connections.
+// that started it, root, and members of an admin group; on Windows (peers
+// with a SID) the user that started it and administrators (ipc.Peer.Admin:
+// LocalSystem or an elevated member of BUILTIN\Administrators). Everyone
+// may read status and start connections.
 type Authorizer struct {
 	// AdminGroups, nil for DefaultAdminGroups.
 	AdminGroups []string
@@ -37,6 +39,16 @@ func (a Authorizer) adminGroups() []string {
 func (a Authorizer) MayControl(peer, owner ipc.Peer, conn string) error {
 	if peer.SameUser(owner) || (peer.SID == "" && peer.UID == 0) {
 		return nil
+	}
+	if peer.SID != "" {
+		// Windows: the transport sets Admin for LocalSystem and elevated
+		// members of BUILTIN\Administrators; unix group names do not apply.
+		if peer.Admin {
+			return nil
+		}
+		return &ipc.Error{Code: ipc.CodeDenied, Message: fmt.Sprintf(
+			"connection %s belongs to %s; only that user, SYSTEM or an elevated administrator (BUILTIN\\Administrators) may change it (you are %s)",
+			conn, userLabel(owner), userLabel(peer))}
 	}
 	groups := a.adminGroups()
 	if len(groups) > 0 && peer.SID == "" {

@@ -10,6 +10,16 @@
 // per request from the peer credentials the kernel reports for the
 // connection (SO_PEERCRED on Linux, LOCAL_PEERCRED on macOS), see Peer.
 //
+// On Windows the daemon listens on the named pipe \\.\pipe\cvpn
+// (CVPN_SOCKET overrides it too). The pipe's security descriptor
+// (PipeSDDL) is owned by BUILTIN\Administrators, gives SYSTEM and
+// Administrators full access and lets authenticated local users connect,
+// read and write but not create pipe instances. The daemon identifies each
+// client from the token of the pipe's client process (Peer.SID, Peer.Admin
+// for LocalSystem and elevated administrators); front ends refuse a pipe not
+// owned by SYSTEM or Administrators, so a program that took the name before
+// the daemon started never receives their requests or passwords.
+//
 // # Wire protocol (version 1)
 //
 // Each message is one JSON object on one line (newline-delimited JSON, at

@@ -19,6 +19,10 @@ type Peer struct {
 	PID int
 	// SID is the Windows security identifier of the user, empty elsewhere.
 	SID string
+	// Admin is set on Windows when the peer's token is LocalSystem or holds
+	// an enabled BUILTIN\Administrators group (an elevated administrator);
+	// always false elsewhere, where UID 0 and admin groups decide.
+	Admin bool
 }
 
 func (p Peer) String() string {

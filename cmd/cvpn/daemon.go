@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 
 	"github.com/cvpn/cvpn/app/daemon"
@@ -30,8 +29,8 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if _, code, ok := f.parse(args, 0, 0, stdout, stderr); !ok {
 		return code
 	}
-	if os.Geteuid() != 0 {
-		fmt.Fprintln(stderr, "cvpn daemon: needs root (it creates tunnels, routes and DNS settings); start it with sudo or as a system service")
+	if msg := daemonPrivilegeError(); msg != "" {
+		fmt.Fprintln(stderr, "cvpn daemon: "+msg)
 		return 1
 	}
 	level := slog.LevelInfo
