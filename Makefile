@@ -54,7 +54,7 @@ fuzz:
 	@bash .ci/fuzz.sh $(FUZZTIME)
 
 ## test: everything CI checks: deps, lint, unit + end-to-end tests, short fuzzing, cross-compilation
-test: deps lint unit fuzz cross build demo
+test: deps lint unit fuzz cross gui-vet build demo
 	@echo "make test: all checks passed"
 
 ## bench: micro-benchmarks, then the side-by-side tunnel benchmark (cvpn vs OpenVPN 2.6) written to bench/results.md
