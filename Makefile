@@ -12,7 +12,7 @@ CROSS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows
 # Debian packages the builds and tests need (installed only when missing).
 DEB_PACKAGES := openvpn iperf3 iputils-ping iproute2 openssl ca-certificates procps \
 	libgl1-mesa-dev xorg-dev libwayland-dev libxkbcommon-dev wayland-protocols pkg-config gcc \
-	chromium xvfb xauth desktop-file-utils
+	chromium xvfb xauth x11-apps libgl1-mesa-dri desktop-file-utils
 
 .PHONY: all deps build gui cross test unit fuzz lint bench demo screenshots clean
 
@@ -54,7 +54,7 @@ fuzz:
 	@bash .ci/fuzz.sh $(FUZZTIME)
 
 ## test: everything CI checks: deps, lint, unit + end-to-end tests, short fuzzing, cross-compilation
-test: deps lint unit fuzz cross gui-vet build demo
+test: deps lint unit fuzz cross gui-vet build demo screenshots
 	@echo "make test: all checks passed"
 
 ## bench: micro-benchmarks, then the side-by-side tunnel benchmark (cvpn vs OpenVPN 2.6) written to bench/results.md
@@ -73,9 +73,10 @@ demo: deps build
 	$(GO) run ./cmd/cvpn-demo --cvpn build/cvpn --transport tcp
 	$(GO) run ./cmd/cvpn-demo --cvpn build/cvpn --federated
 
-## screenshots: PNGs of the desktop app (disconnected, connected, banner, error) in build/screenshots
+## screenshots: PNGs of the desktop app (disconnected, connected, banner, error): headless renderer, then the real window under Xvfb (real-*.png), in build/screenshots
 screenshots:
 	$(GO) test -count=1 -tags screenshots -run TestScreenshots ./app/gui/screenshots/
+	$(GO) run ./app/gui/xvfbshot/cmd/cvpn-xvfbshot -out build/screenshots
 
 clean:
 	rm -rf build
