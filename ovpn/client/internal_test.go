@@ -159,3 +159,29 @@ func TestRedactHidesCredentials(t *testing.T) {
 		t.Fatalf("redact leaked: %q", got)
 	}
 }
+
+func TestIgnoredPushedOptionsAreReportedBounded(t *testing.T) {
+	var events []Event
+	l := &link{cfg: &Config{Events: func(e Event) { events = append(events, e) }}, log: slog.New(slog.DiscardHandler)}
+	var many []string
+	for i := 0; i < 1000; i++ {
+		many = append(many, "unknown-option "+strings.Repeat("x", i%200))
+	}
+	l.reportIgnored(append([]string{"tun-ipv6"}, many...), []string{"route 10.0.0.0 255.0.0.0"})
+	if len(events) != maxIgnoredEvents+1 {
+		t.Fatalf("%d events for 1001 ignored options, want %d", len(events), maxIgnoredEvents+1)
+	}
+	if !strings.Contains(events[maxIgnoredEvents].Message, "ignored 981 more") {
+		t.Errorf("last event %q does not count the rest", events[maxIgnoredEvents].Message)
+	}
+	for _, e := range events {
+		if len(e.Message) > 200 || strings.Contains(e.Message, "tun-ipv6") {
+			t.Errorf("event %q too long or reports the no-op tun-ipv6", e.Message)
+		}
+	}
+	events = nil
+	l.reportIgnored(nil, []string{"route 10.0.0.0 255.0.0.0"})
+	if len(events) != 1 || !strings.Contains(events[0].Message, "pull-filter") {
+		t.Errorf("filtered option events = %+v", events)
+	}
+}

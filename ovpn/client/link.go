@@ -562,9 +562,7 @@ func (l *link) applyPush(options []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: the server pushed an invalid configuration: %w", l.peer, err)
 	}
-	for _, o := range po.Ignored {
-		l.log.Info("ignored pushed option", "option", o)
-	}
+	l.reportIgnored(po.Ignored, ignored)
 	if po.IfConfig == nil && po.IfConfigIPv6 == nil {
 		return fmt.Errorf("%s: the server pushed no tunnel address (ifconfig)", l.peer)
 	}
@@ -596,6 +594,43 @@ func (l *link) applyPush(options []string) error {
 	}
 	l.push = po
 	return nil
+}
+
+// maxIgnoredEvents bounds the events listing ignored pushed options; a
+// hostile server may push thousands.
+const maxIgnoredEvents = 20
+
+// reportIgnored logs every pushed option the client does not act on and
+// tells the user about them in a bounded number of events.
+func (l *link) reportIgnored(unknown, filtered []string) {
+	for _, o := range unknown {
+		l.log.Info("ignored pushed option", "option", redactOption(o))
+	}
+	type item struct{ opt, why string }
+	var items []item
+	for _, o := range unknown {
+		if o != "tun-ipv6" { // obsolete no-op that 2.6 servers still push
+			items = append(items, item{o, "not used by cvpn"})
+		}
+	}
+	for _, o := range filtered {
+		items = append(items, item{o, "removed by the profile's pull-filter"})
+	}
+	for i, it := range items {
+		if i == maxIgnoredEvents {
+			l.cfg.emit(Event{Event: EventLog, Message: fmt.Sprintf("ignored %d more pushed options", len(items)-i)})
+			return
+		}
+		l.cfg.emit(Event{Event: EventLog, Message: fmt.Sprintf("ignored pushed option %q (%s)", redactOption(it.opt), it.why)})
+	}
+}
+
+// redactOption shortens a pushed option for display.
+func redactOption(o string) string {
+	if len(o) > 80 {
+		return o[:80] + "…"
+	}
+	return o
 }
 
 func (l *link) newDataKey(kb *keys.KeyBlock, keyID uint8) (*datachannel.Key, error) {
