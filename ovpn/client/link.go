@@ -411,7 +411,7 @@ func (l *link) readServerKey(ctx context.Context, br *bufio.Reader) (*km2.Messag
 	go func() {
 		head, err := br.Peek(4)
 		if err == nil && head[0] >= 'A' && head[0] <= 'Z' {
-			msg, err := readMessage(br)
+			msg, err := ctrlmsg.ReadMessage(br)
 			if err != nil {
 				done <- result{nil, err}
 				return
@@ -443,30 +443,11 @@ func (l *link) readServerKey(ctx context.Context, br *bufio.Reader) (*km2.Messag
 	}
 }
 
-// readMessage reads one NUL-terminated control message.
-func readMessage(br *bufio.Reader) (string, error) {
-	var sb strings.Builder
-	for {
-		frag, err := br.ReadSlice(0)
-		if sb.Len()+len(frag) > ctrlmsg.MaxMessage {
-			return "", fmt.Errorf("control message longer than %d bytes", ctrlmsg.MaxMessage)
-		}
-		sb.Write(frag)
-		if err == nil {
-			s := sb.String()
-			return s[:len(s)-1], nil
-		}
-		if !errors.Is(err, bufio.ErrBufferFull) {
-			return "", err
-		}
-	}
-}
-
 // messageLoop forwards text control messages of one TLS session.
 func (l *link) messageLoop(tc *tls.Conn, br *bufio.Reader) {
 	defer l.wg.Done()
 	for {
-		msg, err := readMessage(br)
+		msg, err := ctrlmsg.ReadMessage(br)
 		if err != nil {
 			l.mu.Lock()
 			current := l.tlsFor[l.keyID] == tc

@@ -2,14 +2,11 @@ package faultnet_test
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,31 +15,9 @@ import (
 	"github.com/cvpn/cvpn/platform/nstest"
 )
 
-var (
-	buildOnce sync.Once
-	cvpnBin   string
-	buildErr  error
-)
-
 // cvpnBinary builds cmd/cvpn once per test run.
 func cvpnBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "cvpn-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		cvpnBin = filepath.Join(dir, "cvpn")
-		out, err := exec.Command("go", "build", "-o", cvpnBin, "github.com/cvpn/cvpn/cmd/cvpn").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return cvpnBin
+	return nstest.GoBuild(t, "github.com/cvpn/cvpn/cmd/cvpn")
 }
 
 // proxy is what the tests need from a UDP or TCP faultnet proxy.

@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,31 +19,9 @@ import (
 	"github.com/cvpn/cvpn/platform/nstest"
 )
 
-var (
-	buildOnce sync.Once
-	cvpnBin   string
-	buildErr  error
-)
-
 // cvpnBinary builds cmd/cvpn once per test run.
 func cvpnBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "cvpn-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		cvpnBin = filepath.Join(dir, "cvpn")
-		out, err := exec.Command("go", "build", "-o", cvpnBin, "github.com/cvpn/cvpn/cmd/cvpn").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return cvpnBin
+	return nstest.GoBuild(t, "github.com/cvpn/cvpn/cmd/cvpn")
 }
 
 // hlab is a lab with the hostile server in the server namespace and

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,31 +17,9 @@ import (
 	"github.com/cvpn/cvpn/platform/nstest"
 )
 
-var (
-	buildOnce sync.Once
-	cvpnBin   string
-	buildErr  error
-)
-
 // cvpnBinary builds cmd/cvpn once per test run.
 func cvpnBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "cvpn-srv-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		cvpnBin = filepath.Join(dir, "cvpn")
-		out, err := exec.Command("go", "build", "-o", cvpnBin, "github.com/cvpn/cvpn/cmd/cvpn").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return cvpnBin
+	return nstest.GoBuild(t, "github.com/cvpn/cvpn/cmd/cvpn")
 }
 
 // labServer is our server running in a lab's server namespace.

@@ -420,7 +420,7 @@ func (ss *session) negotiate(ctx context.Context, keyID uint8, st *control.Strea
 	if _, err := mine.WriteTo(tc); err != nil {
 		return fmt.Errorf("%s: sending key exchange: %w", ss.peerName(), err)
 	}
-	// Control messages are short; readMessage joins longer ones.
+	// Control messages are short; ctrlmsg.ReadMessage joins longer ones.
 	br := bufio.NewReaderSize(tc, 256)
 	ss.mu.Lock()
 	ss.tlsFor[keyID] = tc
@@ -690,7 +690,7 @@ func (ss *session) occ(string) string {
 func (ss *session) messageLoop(tc *tls.Conn, br *bufio.Reader) {
 	defer ss.wg.Done()
 	for {
-		msg, err := readMessage(br)
+		msg, err := ctrlmsg.ReadMessage(br)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && ss.ctx.Err() == nil {
 				ss.log.Debug("control session ended", "err", err)
@@ -704,24 +704,6 @@ func (ss *session) messageLoop(tc *tls.Conn, br *bufio.Reader) {
 		case ss.msgs <- msg:
 		case <-ss.ctx.Done():
 			return
-		}
-	}
-}
-
-func readMessage(br *bufio.Reader) (string, error) {
-	var sb strings.Builder
-	for {
-		frag, err := br.ReadSlice(0)
-		if sb.Len()+len(frag) > ctrlmsg.MaxMessage {
-			return "", fmt.Errorf("control message longer than %d bytes", ctrlmsg.MaxMessage)
-		}
-		sb.Write(frag)
-		if err == nil {
-			s := sb.String()
-			return s[:len(s)-1], nil
-		}
-		if !errors.Is(err, bufio.ErrBufferFull) {
-			return "", err
 		}
 	}
 }

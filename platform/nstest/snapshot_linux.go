@@ -38,7 +38,7 @@ func Snapshot(ctx context.Context, ns string) (NSState, error) {
 		if err != nil {
 			return st, err
 		}
-		st.Sections = append(st.Sections, Section{Name: strings.Join(argv, " "), Text: out})
+		st.Sections = append(st.Sections, Section{Name: strings.Join(argv, " "), Text: dropTransientErrors(out)})
 	}
 	text := "(missing)\n"
 	b, err := os.ReadFile(ResolvConfPath(ns))
@@ -50,6 +50,24 @@ func Snapshot(ctx context.Context, ns string) (NSState, error) {
 	}
 	st.Sections = append(st.Sections, Section{Name: ResolvConfPath(ns), Text: text})
 	return st, nil
+}
+
+// dropTransientErrors removes diagnostics `ip` prints into its listing when
+// another namespace is created or deleted at the same moment (for example
+// "Error: Peer netns reference is invalid." while a concurrent test tears
+// its lab down); they describe the other namespace, not this one.
+func dropTransientErrors(out string) string {
+	if !strings.Contains(out, "Error: ") {
+		return out
+	}
+	var keep []string
+	for _, l := range strings.SplitAfter(out, "\n") {
+		if strings.HasPrefix(l, "Error: Peer netns reference is invalid.") {
+			continue
+		}
+		keep = append(keep, l)
+	}
+	return strings.Join(keep, "")
 }
 
 // MustSnapshot is Snapshot that fails the test on error.

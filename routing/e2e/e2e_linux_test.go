@@ -2,13 +2,10 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,31 +14,9 @@ import (
 	"github.com/cvpn/cvpn/platform/nstest"
 )
 
-var (
-	buildOnce sync.Once
-	cvpnBin   string
-	buildErr  error
-)
-
 // cvpnBinary builds cmd/cvpn once per test run.
 func cvpnBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "cvpn-e2e-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		cvpnBin = filepath.Join(dir, "cvpn")
-		out, err := exec.Command("go", "build", "-o", cvpnBin, "github.com/cvpn/cvpn/cmd/cvpn").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return cvpnBin
+	return nstest.GoBuild(t, "github.com/cvpn/cvpn/cmd/cvpn")
 }
 
 // The client's gateway on its veth link is the server's link address.
