@@ -14,7 +14,7 @@ DEB_PACKAGES := openvpn iperf3 iputils-ping iproute2 openssl ca-certificates pro
 	libgl1-mesa-dev xorg-dev libwayland-dev libxkbcommon-dev wayland-protocols pkg-config gcc \
 	chromium xvfb xauth x11-apps libgl1-mesa-dri desktop-file-utils
 
-.PHONY: all deps build gui cross test unit fuzz fuzz-ci lint bench demo screenshots clean
+.PHONY: all deps build gui cross test unit fuzz fuzz-ci lint bench soak demo screenshots clean
 
 all: build
 
@@ -65,10 +65,15 @@ bench: deps
 	@mkdir -p build
 	$(GO) test -run '^$$' -bench . -benchmem ./ovpn/... ./routing/... | tee build/bench-micro.txt
 	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 60m -run 'TestTunnelBenchmark|TestConnectTimeline|TestServerBenchmark' ./bench/
+	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 10m -run 'TestThroughputUnderJunkFlood' ./ovpn/server/hostiletest/
 	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 20m -run 'TestMeasure' ./routing/e2e/ | tee build/bench-enforcement.txt
 	@{ echo; echo "## Client route enforcement (Linux, netlink)"; echo; \
 	   echo "From \`go test -run TestMeasure ./routing/e2e/\` in the same run: reaction time from a conflicting route appearing to its removal, and CPU cost of watching a table."; echo; \
 	   grep -E 'reaction time over|start with|idle watching|churn:' build/bench-enforcement.txt | sed -E 's/^ *[a-z_]+\.go:[0-9]+: /- /'; } >> bench/results.md
+
+## soak: 1,000 sessions with churn against an in-process server for SOAKTIME (default 10m); CI runs a 20 s form in make test
+soak:
+	CVPN_SOAK=$(or $(SOAKTIME),10m) $(GO) test -run '^TestSoak$$' -count=1 -timeout 30m -v ./ovpn/server/hostiletest/
 
 ## demo: the whole job end to end on the bundled reference server, in network namespaces (root)
 demo: deps build

@@ -75,6 +75,7 @@ func (b *rxBatch) add(ss *session, pkt []byte) {
 	}
 	if datachannel.IsOCCExit(payload) {
 		ss.setReason("client sent exit notification")
+		b.account() // publish this batch's counts before the session ends
 		go ss.cancel()
 		return
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"slices"
 
 	"crypto/hmac"
 	"crypto/sha256"
@@ -150,7 +151,10 @@ func (s *Server) statelessControl(from netip.AddrPort, w tlswrap.Wrapper, raw []
 		}
 		reply(out)
 	case wire.OpControlV1, wire.OpAckV1:
-		if len(p.Acks) == 0 || p.KeyID != 0 || (p.Opcode == wire.OpControlV1 && p.PacketID > 1) {
+		// Only an acknowledgement of our reset (packet id 0) proves the
+		// client saw the cookie; a late ACK of something else (after the
+		// client left) must not start a new session.
+		if !slices.Contains(p.Acks, 0) || p.KeyID != 0 || (p.Opcode == wire.OpControlV1 && p.PacketID > 1) {
 			return
 		}
 		var cookie wire.SessionID

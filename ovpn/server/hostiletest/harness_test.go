@@ -1,0 +1,294 @@
+package hostiletest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cvpn/cvpn/ovpn/labpki"
+	"github.com/cvpn/cvpn/ovpn/server"
+	"github.com/cvpn/cvpn/ovpn/server/config"
+	"github.com/cvpn/cvpn/ovpn/server/connlog"
+	"github.com/cvpn/cvpn/ovpn/server/export"
+	"github.com/cvpn/cvpn/ovpn/server/loadgen"
+	"github.com/cvpn/cvpn/ovpn/tlswrap"
+)
+
+// countDevice stands in for the TUN device: it counts what the server
+// writes to it and never produces packets.
+type countDevice struct {
+	done    chan struct{}
+	once    sync.Once
+	packets atomic.Uint64
+	bytes   atomic.Uint64
+}
+
+func (d *countDevice) Read([][]byte, []int, int) (int, error) { <-d.done; return 0, os.ErrClosed }
+func (d *countDevice) Write(b [][]byte, off int) (int, error) {
+	for _, p := range b {
+		d.bytes.Add(uint64(len(p) - off))
+	}
+	d.packets.Add(uint64(len(b)))
+	return len(b), nil
+}
+func (d *countDevice) BatchSize() int { return 1 }
+func (d *countDevice) Close() error   { d.once.Do(func() { close(d.done) }); return nil }
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// Reset empties the buffer and frees its memory.
+func (s *syncBuffer) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b = bytes.Buffer{}
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// lab is one in-process server and what a test needs to watch it.
+type lab struct {
+	srv    *server.Server
+	client loadgen.Config
+	dev    *countDevice
+	logs   *syncBuffer // server slog output (text, debug level)
+	clog   *syncBuffer // connection log (JSON lines)
+	dir    string
+	stop   func()
+	// wrapKey is the tls-crypt key when the lab uses one.
+	wrapKey labpki.StaticKey
+}
+
+type labOpts struct {
+	cidr       string
+	listen     string // default 127.0.0.1:0
+	tlsCrypt   bool
+	handWindow time.Duration
+	logLevel   slog.Level
+}
+
+// startLab runs a server on loopback with a counting device (no TUN, no
+// root). It stops with the test.
+func startLab(tb testing.TB, o labOpts) *lab {
+	tb.Helper()
+	if o.cidr == "" {
+		o.cidr = "10.100.0.0/22"
+	}
+	if o.listen == "" {
+		o.listen = "127.0.0.1:0"
+	}
+	dir := tb.TempDir()
+	if _, err := export.InitLab(dir, export.InitOptions{Listen: o.listen, PKI: labpki.Options{KeyType: labpki.ECDSAP256}}); err != nil {
+		tb.Fatal(err)
+	}
+	p := filepath.Join(dir, "server.toml")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	doc := strings.Replace(string(b), `client_cidr = "10.100.0.0/22"`, `client_cidr = "`+o.cidr+`"`, 1)
+	doc = strings.Replace(doc, `socket = "admin.sock"`, `socket = ""`, 1)
+	doc = strings.Replace(doc, `path = "connections.log"`, `path = ""`, 1)
+	var wrapKey labpki.StaticKey
+	if o.tlsCrypt {
+		key, err := labpki.NewStaticKey(rand.Reader)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		wrapKey = key
+		if err := os.WriteFile(filepath.Join(dir, "pki/tls-crypt.key"), key.PEM(), 0o600); err != nil {
+			tb.Fatal(err)
+		}
+		doc = strings.Replace(doc, `tls_crypt = ""`, `tls_crypt = "pki/tls-crypt.key"`, 1)
+	}
+	if err := os.WriteFile(p, []byte(doc), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	c, err := config.Load(p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	l := &lab{dev: &countDevice{done: make(chan struct{})}, logs: &syncBuffer{}, clog: &syncBuffer{}, dir: dir}
+	ready := make(chan server.Info, 1)
+	logger := slog.New(slog.NewTextHandler(l.logs, &slog.HandlerOptions{Level: o.logLevel}))
+	l.srv, err = server.New(c, server.Options{Device: l.dev, Logger: logger, ConnLog: l.clog, HandWindow: o.handWindow,
+		Ready: func(i server.Info) { ready <- i }})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- l.srv.Run(ctx) }()
+	var once sync.Once
+	l.stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-errc:
+				if err != nil {
+					tb.Error(err)
+				}
+			case <-time.After(30 * time.Second):
+				tb.Error("server did not stop within 30 s")
+			}
+		})
+	}
+	tb.Cleanup(l.stop)
+	var info server.Info
+	select {
+	case info = <-ready:
+	case err := <-errc:
+		tb.Fatal(err)
+	case <-time.After(20 * time.Second):
+		tb.Fatal("server not ready within 20 s")
+	}
+	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, "pki/client1.crt"), filepath.Join(dir, "pki/client1.key"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	caPEM, err := os.ReadFile(filepath.Join(dir, "pki/ca.crt"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	l.client = loadgen.Config{Server: info.Listen,
+		TLS: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, ServerName: "server"}}
+	if o.tlsCrypt {
+		l.wrapKey = wrapKey
+		l.client.Wrapper = func() (tlswrap.Wrapper, error) {
+			return tlswrap.NewTLSCrypt(wrapKey, tlswrap.Client, time.Now)
+		}
+	}
+	return l
+}
+
+// metric returns one value of the server's Prometheus text.
+func (l *lab) metric(tb testing.TB, name string) float64 {
+	tb.Helper()
+	var b bytes.Buffer
+	if err := l.srv.WriteMetrics(&b); err != nil {
+		tb.Fatal(err)
+	}
+	sc := bufio.NewScanner(&b)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, name+"{") {
+			f := strings.Fields(line)
+			v, err := strconv.ParseFloat(f[len(f)-1], 64)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return v
+		}
+	}
+	tb.Fatalf("metric %s not found in:\n%s", name, b.String())
+	return 0
+}
+
+// entries parses the connection log.
+func (l *lab) entries(tb testing.TB) []connlog.Entry {
+	tb.Helper()
+	var out []connlog.Entry
+	for _, line := range strings.Split(strings.TrimSpace(l.clog.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var e connlog.Entry
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			tb.Fatalf("connection log line %q: %v", line, err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// snapshot is the process's resource use at one moment.
+type snapshot struct {
+	goroutines int
+	fds        int
+	heap       uint64
+}
+
+func takeSnapshot(tb testing.TB) snapshot {
+	tb.Helper()
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	ents, err := os.ReadDir("/proc/self/fd")
+	fds := -1
+	if err == nil {
+		fds = len(ents)
+	}
+	return snapshot{goroutines: runtime.NumGoroutine(), fds: fds, heap: m.HeapInuse}
+}
+
+// settle waits (bounded) until the goroutine count drops to at most want.
+func settle(want int, within time.Duration) int {
+	deadline := time.Now().Add(within)
+	for {
+		n := runtime.NumGoroutine()
+		if n <= want || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitFor polls cond (bounded) and reports whether it became true.
+func waitFor(within time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(within)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func runtimeGoroutines() int { return runtime.NumGoroutine() }
+
+// dialAndLeave opens a session, tells the server it ends and closes it.
+func dialAndLeave(ctx context.Context, cfg loadgen.Config) error {
+	s, err := loadgen.Dial(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	d, err := s.OpenData()
+	if err != nil {
+		return err
+	}
+	return d.SendExit()
+}
