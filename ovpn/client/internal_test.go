@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/binary"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -183,5 +184,20 @@ func TestIgnoredPushedOptionsAreReportedBounded(t *testing.T) {
 	l.reportIgnored(nil, []string{"route 10.0.0.0 255.0.0.0"})
 	if len(events) != 1 || !strings.Contains(events[0].Message, "pull-filter") {
 		t.Errorf("filtered option events = %+v", events)
+	}
+}
+
+func TestTooManyPushedRoutesRefused(t *testing.T) {
+	l := &link{cfg: &Config{}, prof: &profile.Profile{Name: "t.ovpn"}, log: slog.New(slog.DiscardHandler), peer: "udp 192.0.2.1:1194"}
+	opts := []string{"ifconfig 10.8.0.2 255.255.255.0", "topology subnet"}
+	for i := 0; i < maxPushedRoutes+1; i++ {
+		opts = append(opts, fmt.Sprintf("route 10.%d.%d.0 255.255.255.0", i/256, i%256))
+	}
+	err := l.applyPush(opts)
+	if err == nil || !strings.Contains(err.Error(), "1025 routes") {
+		t.Fatalf("err = %v, want a refusal naming the route count", err)
+	}
+	if err := l.applyPush(opts[:maxPushedRoutes+2]); err != nil {
+		t.Fatalf("%d routes refused: %v", maxPushedRoutes, err)
 	}
 }

@@ -544,6 +544,9 @@ func (l *link) applyPush(options []string) error {
 		return fmt.Errorf("%s: the server pushed an invalid configuration: %w", l.peer, err)
 	}
 	l.reportIgnored(po.Ignored, ignored)
+	if n := len(po.Routes) + len(po.RoutesIPv6); n > maxPushedRoutes {
+		return fmt.Errorf("%s: the server pushed %d routes; cvpn accepts at most %d (AWS allows 10 per endpoint by default)", l.peer, n, maxPushedRoutes)
+	}
 	if po.IfConfig == nil && po.IfConfigIPv6 == nil {
 		return fmt.Errorf("%s: the server pushed no tunnel address (ifconfig)", l.peer)
 	}
@@ -576,6 +579,10 @@ func (l *link) applyPush(options []string) error {
 	l.push = po
 	return nil
 }
+
+// maxPushedRoutes bounds the routes a server may push: installing tens of
+// thousands of routes takes minutes and no real endpoint needs them.
+const maxPushedRoutes = 1024
 
 // maxIgnoredEvents bounds the events listing ignored pushed options; a
 // hostile server may push thousands.
