@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/netip"
 	"os"
@@ -354,5 +355,73 @@ func TestInteropRemotesInOrder(t *testing.T) {
 		t.Errorf("the first remote was not tried first:\n%s", out)
 	}
 	r.prove(t)
+	r.stop(t)
+}
+
+// TestInteropTransferResumesAcrossServerRestart: a TCP transfer through the
+// tunnel is running when the server is killed and started again; the client
+// reconnects by itself and the same transfer carries on to the end.
+func TestInteropTransferResumesAcrossServerRestart(t *testing.T) {
+	nstest.RequireRoot(t)
+	nstest.RequireBinaries(t, "openvpn", "iperf3")
+	cfg := openvpntest.ServerConfig{Proto: "udp", Wrap: openvpntest.WrapTLSCrypt, Keepalive: [2]int{1, 4}}
+	r := startInterop(t, interopCase{server: cfg, profile: openvpntest.ProfileOptions{ClientCert: "client1"}})
+	srvIP := r.srv.TunnelIP()
+	iperfSrv := nstest.Start(t, r.lab.Server, "iperf3", "-s", "-1")
+	time.Sleep(300 * time.Millisecond)
+	// 14 s at 20 Mbit/s, one report per second.
+	iperfCl := nstest.Start(t, r.lab.Client, "iperf3", "-c", srvIP.String(), "-t", "14", "-b", "20M", "-J")
+	time.Sleep(3 * time.Second)
+	if err := r.srv.Proc.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-r.srv.Proc.Done()
+	time.Sleep(time.Second)
+	r.srv = openvpntest.StartServer(t, r.srv.Config)
+	ctx, cancel := context.WithTimeout(r.ctx, 40*time.Second)
+	defer cancel()
+	select {
+	case <-iperfCl.Done():
+	case <-ctx.Done():
+		t.Fatalf("iperf3 did not finish:\n%s\ncvpn:\n%s", iperfCl.Output(), r.cl.Output())
+	}
+	iperfSrv.Stop(time.Second)
+	var res struct {
+		Intervals []struct {
+			Sum struct {
+				Start float64 `json:"start"`
+				Bytes int64   `json:"bytes"`
+			} `json:"sum"`
+		} `json:"intervals"`
+		End struct {
+			SumReceived struct {
+				Bytes int64 `json:"bytes"`
+			} `json:"sum_received"`
+		} `json:"end"`
+		Error string `json:"error"`
+	}
+	out := iperfCl.Output()
+	if i := strings.Index(out, "{"); i >= 0 {
+		out = out[i:]
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Error != "" {
+		t.Fatalf("iperf3 result: %v %s\n%s", err, res.Error, iperfCl.Output())
+	}
+	var before, after int64
+	for _, iv := range res.Intervals {
+		if iv.Sum.Start < 3 {
+			before += iv.Sum.Bytes
+		}
+		if iv.Sum.Start >= 10 {
+			after += iv.Sum.Bytes
+		}
+	}
+	if strings.Count(r.cl.Output(), `"state":"connected"`) < 2 {
+		t.Fatalf("the client did not reconnect:\n%s", r.cl.Output())
+	}
+	if before == 0 || after == 0 || res.End.SumReceived.Bytes == 0 {
+		t.Fatalf("transfer did not resume: %d bytes before the kill, %d bytes in the last seconds, %d received\n%s", before, after, res.End.SumReceived.Bytes, iperfCl.Output())
+	}
+	t.Logf("one TCP transfer across a server restart: %d bytes before the kill, %d bytes after reconnecting, %d received in all", before, after, res.End.SumReceived.Bytes)
 	r.stop(t)
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cvpn/cvpn/ovpn/control"
@@ -206,9 +207,21 @@ func (l *link) readLoop() {
 	for {
 		n, err := l.conn.ReadBatch(bufs, sizes)
 		if err != nil {
-			if l.ctx.Err() == nil {
-				l.failWith(fmt.Errorf("%s: connection lost: %w", l.peer, err))
+			if l.ctx.Err() != nil {
+				return
 			}
+			if !l.conn.Reliable() && errors.Is(err, syscall.ECONNREFUSED) {
+				// An ICMP "port unreachable" for our UDP socket: the server
+				// is not running right now. While the tunnel is up that means
+				// reconnect at once (no need to wait for ping-restart); during
+				// the handshake keep reading: the control channel resends its
+				// reset until the server is back.
+				if l.data.Load() != nil {
+					l.failWith(fmt.Errorf("%s: connection lost: %w", l.peer, err))
+				}
+				continue
+			}
+			l.failWith(fmt.Errorf("%s: connection lost: %w", l.peer, err))
 			return
 		}
 		var fn *func([]byte)

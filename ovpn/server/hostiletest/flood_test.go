@@ -136,6 +136,7 @@ func TestGarbageAndSpoofedResetFlood(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
+					w := newW() // a wrapper is not safe for concurrent use: one per sender
 					buf := make([]byte, 2048)
 					for j := range perAddr {
 						if _, err := c.WriteToUDPAddrPort(hardReset(t, w), l.client.Server); err == nil {
