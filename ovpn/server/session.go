@@ -730,11 +730,15 @@ func (ss *session) info() ConnectionInfo {
 	if ss.established.Load() {
 		st = "active"
 	}
-	ci := ConnectionInfo{ID: ss.id, Status: st, CommonName: ss.cn, Username: ss.username,
+	ci := ConnectionInfo{ID: ss.id, Status: st,
 		Endpoint: ss.peer.String(), Transport: ss.transport(), Start: ss.start,
 		IngressBytes: ss.inBytes.Load(), EgressBytes: ss.outBytes.Load(),
 		IngressPackets: ss.inPkts.Load(), EgressPackets: ss.outPkts.Load(), Dropped: ss.dropped.Load()}
 	if st == "active" {
+		// The handshake goroutine writes these before it marks the session
+		// established (an atomic store), so they are safe to read now and
+		// only now.
+		ci.CommonName, ci.Username = ss.cn, ss.username
 		ci.ClientIP = ss.ip.String()
 	}
 	return ci

@@ -197,6 +197,17 @@ func TestSoak(t *testing.T) {
 	if got := int64(inPkts); got > devPkts || got < devPkts*99/100 {
 		t.Errorf("IngressPackets %v, device got %d packets", inPkts, devPkts)
 	}
+	// A session leaves the connection table before its end entry is
+	// written: wait (bounded) until every attempt has one.
+	waitFor(20*time.Second, func() bool {
+		ends := 0
+		for _, e := range l.entries(t) {
+			if e.EndTime != connlog.NA && e.EndTime != "" {
+				ends++
+			}
+		}
+		return ends >= int(attempts.Load())+1
+	})
 	// Connection log: the warm-up and every attempt, each with a connect
 	// entry (no end time) and an end entry.
 	type pair struct{ connect, end int }
