@@ -52,10 +52,15 @@ func TestSoak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("soak skipped with -short")
 	}
-	// A short hand-window: a late control ACK from a client that already
-	// left can revive its cookie into a "connecting" session (see
-	// docs/security.md, open gaps); those end at the hand-window.
-	l := startLab(t, labOpts{cidr: "10.96.0.0/12", logLevel: 4, handWindow: 5 * time.Second}) // warnings and errors only
+	// A shorter hand-window than the 60 s default: a late control ACK from
+	// a client that already left can revive its cookie into a "connecting"
+	// session (see docs/security.md, open gaps); those end at the
+	// hand-window, well before the end-of-test checks. It must still be
+	// long enough for a handshake whose packets are lost once or twice
+	// (retransmission after 2 s, then 4 s): with 5 s, one such handshake
+	// in a 10-minute soak on a loaded machine ended on the server while the
+	// client kept waiting for its own 60 s hand-window.
+	l := startLab(t, labOpts{cidr: "10.96.0.0/12", logLevel: 4, handWindow: 20 * time.Second}) // warnings and errors only
 	if err := dialAndLeave(context.Background(), l.client); err != nil {
 		t.Fatal(err)
 	}
@@ -67,21 +72,30 @@ func TestSoak(t *testing.T) {
 	var mu sync.Mutex
 	live := make([]*soakConn, soakSessions)
 	var attempts, exits, terminations, dialErrs, sent atomic.Int64
+	// dial opens one session the way a client does: a handshake that fails
+	// (its packets lost beyond the hand-window) is tried again, at most
+	// twice more; every try is an attempt, every failed try is counted.
 	dial := func(ctx context.Context) (*soakConn, error) {
-		attempts.Add(1)
-		dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-		defer cancel()
-		s, err := loadgen.Dial(dctx, l.client)
-		if err != nil {
-			dialErrs.Add(1)
-			return nil, err
+		var err error
+		for range 3 {
+			attempts.Add(1)
+			dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+			var s *loadgen.Session
+			s, err = loadgen.Dial(dctx, l.client)
+			cancel()
+			if err != nil {
+				dialErrs.Add(1)
+				t.Logf("handshake failed (tried again): %v", err)
+				continue
+			}
+			d, derr := s.OpenData()
+			if derr != nil {
+				s.Close()
+				return nil, derr
+			}
+			return &soakConn{s: s, d: d}, nil
 		}
-		d, err := s.OpenData()
-		if err != nil {
-			s.Close()
-			return nil, err
-		}
-		return &soakConn{s: s, d: d}, nil
+		return nil, err
 	}
 	ctx := context.Background()
 	start := time.Now()
@@ -206,7 +220,7 @@ func TestSoak(t *testing.T) {
 				ends++
 			}
 		}
-		return ends >= int(attempts.Load())+1
+		return ends >= int(attempts.Load()-dialErrs.Load())+1
 	})
 	// Connection log: the warm-up and every attempt, each with a connect
 	// entry (no end time) and an end entry.
@@ -214,7 +228,8 @@ func TestSoak(t *testing.T) {
 	byID := map[string]*pair{}
 	zombies := 0
 	for _, e := range l.entries(t) {
-		if e.Type == connlog.TypeAttempt && e.AttemptStatus == connlog.StatusFailed && e.FailureReason == "tls-key-negotiation-timed-out" && e.CommonName == connlog.NA {
+		if e.Type == connlog.TypeAttempt && e.AttemptStatus == connlog.StatusFailed && e.FailureReason == "tls-key-negotiation-timed-out" {
+			// A revived cookie, or a handshake whose try failed.
 			zombies++
 			continue
 		}
@@ -233,8 +248,8 @@ func TestSoak(t *testing.T) {
 			p.end++
 		}
 	}
-	if len(byID) != int(attempts.Load())+1 {
-		t.Errorf("connection log names %d connections, %d attempts were made (+1 warm-up)", len(byID), attempts.Load())
+	if len(byID) != int(attempts.Load()-dialErrs.Load())+1 {
+		t.Errorf("connection log names %d connections, %d attempts succeeded (+1 warm-up)", len(byID), attempts.Load()-dialErrs.Load())
 	}
 	for id, p := range byID {
 		if p.connect != 1 || p.end != 1 {
@@ -254,9 +269,13 @@ func TestSoak(t *testing.T) {
 	if after.heap > before.heap+soakHeapSlack {
 		t.Errorf("heap %.1f MiB before, %.1f MiB after (bound +%d MiB)", mib(before.heap), mib(after.heap), soakHeapSlack>>20)
 	}
-	t.Logf("IngressPackets %.0f, device %d, sent %d; revived cookie sessions ended by the hand-window: %d", inPkts, devPkts, sent.Load(), zombies)
+	t.Logf("IngressPackets %.0f, device %d, sent %d; failed handshake tries (tried again) %d; server sessions ended by the hand-window (revived cookies and failed tries): %d",
+		inPkts, devPkts, sent.Load(), dialErrs.Load(), zombies)
 	if zombies > int(attempts.Load())/100 {
-		t.Errorf("%d revived cookie sessions for %d attempts", zombies, attempts.Load())
+		t.Errorf("%d sessions ended by the hand-window for %d attempts", zombies, attempts.Load())
+	}
+	if n := dialErrs.Load(); n > attempts.Load()/1000 {
+		t.Errorf("%d of %d handshake tries failed (bound: 1 in 1,000)", n, attempts.Load())
 	}
 	if v := l.metric(t, "AuthenticationFailures"); int(v) != zombies {
 		t.Errorf("AuthenticationFailures %v, want the %d revived sessions", v, zombies)
