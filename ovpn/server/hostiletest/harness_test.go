@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -92,6 +93,9 @@ type labOpts struct {
 	tlsCrypt   bool
 	handWindow time.Duration
 	logLevel   slog.Level
+	// connLog receives the connection log instead of the lab's in-memory
+	// buffer (clog), e.g. a tally that keeps no lines.
+	connLog io.Writer
 }
 
 // startLab runs a server on loopback with a counting device (no TUN, no
@@ -138,7 +142,11 @@ func startLab(tb testing.TB, o labOpts) *lab {
 	l := &lab{dev: &countDevice{done: make(chan struct{})}, logs: &syncBuffer{}, clog: &syncBuffer{}, dir: dir}
 	ready := make(chan server.Info, 1)
 	logger := slog.New(slog.NewTextHandler(l.logs, &slog.HandlerOptions{Level: o.logLevel}))
-	l.srv, err = server.New(c, server.Options{Device: l.dev, Logger: logger, ConnLog: l.clog, HandWindow: o.handWindow,
+	var clog io.Writer = l.clog
+	if o.connLog != nil {
+		clog = o.connLog
+	}
+	l.srv, err = server.New(c, server.Options{Device: l.dev, Logger: logger, ConnLog: clog, HandWindow: o.handWindow,
 		Ready: func(i server.Info) { ready <- i }})
 	if err != nil {
 		tb.Fatal(err)

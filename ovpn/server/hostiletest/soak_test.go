@@ -1,11 +1,14 @@
 package hostiletest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	mrand "math/rand/v2"
 	"net/netip"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -60,7 +63,8 @@ func TestSoak(t *testing.T) {
 	// (retransmission after 2 s, then 4 s): with 5 s, one such handshake
 	// in a 10-minute soak on a loaded machine ended on the server while the
 	// client kept waiting for its own 60 s hand-window.
-	l := startLab(t, labOpts{cidr: "10.96.0.0/12", logLevel: 4, handWindow: 20 * time.Second}) // warnings and errors only
+	tally := newConnTally()
+	l := startLab(t, labOpts{cidr: "10.96.0.0/12", logLevel: 4, handWindow: 20 * time.Second, connLog: tally}) // warnings and errors only
 	if err := dialAndLeave(context.Background(), l.client); err != nil {
 		t.Fatal(err)
 	}
@@ -213,51 +217,24 @@ func TestSoak(t *testing.T) {
 	}
 	// A session leaves the connection table before its end entry is
 	// written: wait (bounded) until every attempt has one.
-	waitFor(20*time.Second, func() bool {
-		ends := 0
-		for _, e := range l.entries(t) {
-			if e.EndTime != connlog.NA && e.EndTime != "" {
-				ends++
-			}
-		}
-		return ends >= int(attempts.Load()-dialErrs.Load())+1
-	})
+	waitFor(20*time.Second, func() bool { return tally.counts().ends >= int(attempts.Load()-dialErrs.Load())+1 })
 	// Connection log: the warm-up and every attempt, each with a connect
 	// entry (no end time) and an end entry.
-	type pair struct{ connect, end int }
-	byID := map[string]*pair{}
-	zombies := 0
-	for _, e := range l.entries(t) {
-		if e.Type == connlog.TypeAttempt && e.AttemptStatus == connlog.StatusFailed && e.FailureReason == "tls-key-negotiation-timed-out" {
-			// A revived cookie, or a handshake whose try failed.
-			zombies++
-			continue
-		}
-		if e.Type != connlog.TypeAttempt || e.AttemptStatus != connlog.StatusSuccessful {
-			t.Errorf("unexpected connection log entry %+v", e)
-			continue
-		}
-		p := byID[e.ConnectionID]
-		if p == nil {
-			p = &pair{}
-			byID[e.ConnectionID] = p
-		}
-		if e.EndTime == connlog.NA || e.EndTime == "" {
-			p.connect++
-		} else {
-			p.end++
-		}
+	tc := tally.counts()
+	for _, e := range tc.unexpected {
+		t.Errorf("unexpected connection log entry %s", e)
 	}
-	if len(byID) != int(attempts.Load()-dialErrs.Load())+1 {
-		t.Errorf("connection log names %d connections, %d attempts succeeded (+1 warm-up)", len(byID), attempts.Load()-dialErrs.Load())
+	if tc.bad > len(tc.unexpected) {
+		t.Errorf("%d unexpected connection log entries in all", tc.bad)
 	}
-	for id, p := range byID {
-		if p.connect != 1 || p.end != 1 {
-			t.Errorf("connection %s: %d connect and %d end entries", id, p.connect, p.end)
-		}
+	zombies := tc.handWindow
+	if tc.connections != int(attempts.Load()-dialErrs.Load())+1 {
+		t.Errorf("connection log names %d connections, %d attempts succeeded (+1 warm-up)", tc.connections, attempts.Load()-dialErrs.Load())
 	}
-	logEntries := len(l.entries(t))
-	l.clog.Reset() // the in-memory connection log is the test's, not the server's
+	for _, m := range tc.unpaired {
+		t.Error(m)
+	}
+	logEntries := tc.entries
 	after := takeSnapshot(t)
 	g := settle(before.goroutines+soakGoroutineSlack, 10*time.Second)
 	if g > before.goroutines+soakGoroutineSlack {
@@ -294,4 +271,97 @@ func connID(l *lab, ip netip.Addr) string {
 		}
 	}
 	return ""
+}
+
+// connTally is the soak's connection log sink: it checks each JSON line as
+// it arrives and keeps only counts per connection, so that the heap the
+// soak measures is the server's, not a copy of a million log lines.
+type connTally struct {
+	mu      sync.Mutex
+	partial []byte
+	byID    map[string]*[2]int // connect entries, end entries
+	c       tallyCounts
+}
+
+type tallyCounts struct {
+	entries, ends, connections int
+	handWindow                 int      // sessions ended by the hand-window
+	bad                        int      // entries of another kind
+	unexpected                 []string // the first few of those
+	unpaired                   []string // connections without exactly one connect and one end
+}
+
+func newConnTally() *connTally { return &connTally{byID: map[string]*[2]int{}} }
+
+func (c *connTally) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.partial = append(c.partial, p...)
+	for {
+		i := bytes.IndexByte(c.partial, '\n')
+		if i < 0 {
+			break
+		}
+		c.add(c.partial[:i])
+		c.partial = c.partial[i+1:]
+	}
+	c.partial = append([]byte(nil), c.partial...)
+	return len(p), nil
+}
+
+func (c *connTally) add(line []byte) {
+	if len(bytes.TrimSpace(line)) == 0 {
+		return
+	}
+	c.c.entries++
+	var e connlog.Entry
+	if err := json.Unmarshal(line, &e); err != nil {
+		c.unexpected(fmt.Sprintf("%q: %v", line, err))
+		return
+	}
+	if e.Type == connlog.TypeAttempt && e.AttemptStatus == connlog.StatusFailed && e.FailureReason == "tls-key-negotiation-timed-out" {
+		// A revived cookie, or a handshake whose try failed.
+		c.c.handWindow++
+		return
+	}
+	if e.Type != connlog.TypeAttempt || e.AttemptStatus != connlog.StatusSuccessful {
+		c.unexpected(fmt.Sprintf("%+v", e))
+		return
+	}
+	p := c.byID[e.ConnectionID]
+	if p == nil {
+		p = &[2]int{}
+		c.byID[e.ConnectionID] = p
+	}
+	if e.EndTime == connlog.NA || e.EndTime == "" {
+		p[0]++
+	} else {
+		p[1]++
+		c.c.ends++
+	}
+}
+
+func (c *connTally) unexpected(s string) {
+	c.c.bad++
+	if len(c.c.unexpected) < 10 {
+		c.c.unexpected = append(c.c.unexpected, s)
+	}
+}
+
+// counts returns the tally so far, with the connections whose entries
+// are not one connect and one end (at most 10 named).
+func (c *connTally) counts() tallyCounts {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.c
+	out.unexpected = slices.Clone(c.c.unexpected)
+	out.connections = len(c.byID)
+	for id, p := range c.byID {
+		if p[0] != 1 || p[1] != 1 {
+			if len(out.unpaired) < 10 {
+				out.unpaired = append(out.unpaired, fmt.Sprintf("connection %s: %d connect and %d end entries", id, p[0], p[1]))
+			}
+		}
+	}
+	return out
 }
