@@ -38,7 +38,14 @@ func StatePath(dir, id string) string {
 }
 
 // writeState writes s to path atomically: temporary file in the same
-// directory, fsync, rename, fsync of the directory.
+// directory, rename. The file is replaced before every change it records,
+// so that a killed cvpn leaves a record of everything it changed; the page
+// cache keeps it across a process crash. Only a record of a DNS change
+// that outlives a reboot (a rewritten resolv.conf, an NRPT rule) is also
+// flushed to disk (fsync of the file, then of the directory): TUN devices,
+// routes, systemd-resolved link settings and the macOS dynamic store do
+// not survive a power cut, so their records need no flush. That keeps two
+// disk flushes per route (1-2.5 ms each here) off the connect path.
 func writeState(path string, s *State) error {
 	data, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
@@ -60,8 +67,11 @@ func writeState(path string, s *State) error {
 	if _, err := f.Write(data); err != nil {
 		return fmt.Errorf("platform: write state %s: %w", tmp, err)
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("platform: sync state %s: %w", tmp, err)
+	durable := s.DNS != nil && dnsOutlivesReboot(s.DNS.Backend)
+	if durable {
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("platform: sync state %s: %w", tmp, err)
+		}
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("platform: close state %s: %w", tmp, err)
@@ -70,6 +80,9 @@ func writeState(path string, s *State) error {
 		return fmt.Errorf("platform: write state: %w", err)
 	}
 	ok = true
+	if !durable {
+		return nil
+	}
 	if d, err := os.Open(dir); err == nil {
 		// Best effort: makes the rename durable; some file systems refuse.
 		_ = d.Sync()
@@ -126,4 +139,14 @@ func validID(id string) bool {
 		}
 	}
 	return id[0] != '.'
+}
+
+// dnsOutlivesReboot reports whether a DNS change made by backend stays
+// after a reboot (so its record must reach the disk before the change).
+func dnsOutlivesReboot(backend string) bool {
+	switch backend {
+	case BackendResolved, BackendScutil:
+		return false
+	}
+	return true
 }

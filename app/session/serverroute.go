@@ -141,20 +141,17 @@ func writeServerRoutes(path string, routes []routing.Route) error {
 	if err != nil {
 		return fmt.Errorf("server routes: %w", err)
 	}
+	// No fsync: host routes do not outlive a reboot, and the page cache
+	// keeps this record across a crash of the process.
 	_, werr := f.Write(data)
-	serr := f.Sync()
 	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
+	if err := errors.Join(werr, cerr); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("server routes %s: %w", tmp, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("server routes: %w", err)
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		_ = d.Sync() // best effort: makes the rename durable
-		d.Close()
 	}
 	return nil
 }
