@@ -159,6 +159,17 @@ func NewClient(ctx context.Context, cfg Config) (*Channel, error) {
 	s.initiated = true
 	s.rel.Send(wire.OpHardResetClientV2, nil)
 	c.keys[0] = s
+	// The reset leaves now, from the caller's goroutine: the connect time
+	// does not wait for the channel's goroutine to be scheduled (on a busy
+	// machine that took up to 14 ms). run resends it when it is due.
+	c.mu.Lock()
+	out, _ := c.collectLocked(c.now(), nil)
+	c.mu.Unlock()
+	for _, pkt := range out {
+		if err := c.cfg.Send(pkt); err != nil {
+			c.log.Debug("sending control packet failed", "err", err)
+		}
+	}
 	go c.run()
 	return c, nil
 }
