@@ -82,7 +82,10 @@ func connectOnce(t *testing.T, bin string, lab *nstest.Lab, prof string) (time.D
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.Command("ip", "netns", "exec", lab.Client, "env", "CVPN_HOME="+home, bin, "connect", pf, "--json", "--verbose")
+	// Started exactly like the OpenVPN client (`ip netns exec NS BINARY`);
+	// `ip netns exec` passes the environment on.
+	cmd := exec.Command("ip", "netns", "exec", lab.Client, bin, "connect", pf, "--json", "--verbose")
+	cmd.Env = append(os.Environ(), "CVPN_HOME="+home)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

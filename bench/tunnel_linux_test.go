@@ -264,7 +264,8 @@ func startCvpn(t *testing.T, bin string, lab *nstest.Lab, prof string) tunnelCli
 		t.Fatal(err)
 	}
 	start := time.Now()
-	p := nstest.Start(t, lab.Client, "env", "CVPN_HOME="+home, bin, "connect", pf, "--json")
+	// Started like the OpenVPN client: `ip netns exec NS BINARY`.
+	p := nstest.StartEnv(t, lab.Client, []string{"CVPN_HOME=" + home}, bin, "connect", pf, "--json")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := p.WaitFor(ctx, `"state":"connected"`); err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -96,12 +97,21 @@ func (p *Proc) Write(b []byte) (int, error) {
 // The process gets SIGKILL if the thread that started it dies, so a crashed
 // test binary does not leave it behind.
 func StartProc(ns string, argv ...string) (*Proc, error) {
+	return StartProcEnv(ns, nil, argv...)
+}
+
+// StartProcEnv is StartProc with env (KEY=value) added to the environment
+// the process inherits, without an `env` wrapper process.
+func StartProcEnv(ns string, env []string, argv ...string) (*Proc, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("nstest: Start without a command")
 	}
 	p := &Proc{NS: ns, Argv: argv, done: make(chan struct{})}
 	// Not CommandContext: the lifetime is controlled by Stop.
 	p.cmd = nsCommand(context.Background(), ns, argv)
+	if len(env) > 0 {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	p.cmd.Stdout = p
 	p.cmd.Stderr = p
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -122,7 +132,14 @@ func StartProc(ns string, argv ...string) (*Proc, error) {
 // its output is logged when the test has failed.
 func Start(t testing.TB, ns string, argv ...string) *Proc {
 	t.Helper()
-	p, err := StartProc(ns, argv...)
+	return StartEnv(t, ns, nil, argv...)
+}
+
+// StartEnv is Start with env (KEY=value) added to the process's
+// environment (see StartProcEnv).
+func StartEnv(t testing.TB, ns string, env []string, argv ...string) *Proc {
+	t.Helper()
+	p, err := StartProcEnv(ns, env, argv...)
 	if err != nil {
 		t.Fatal(err)
 	}
