@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"golang.zx2c4.com/wireguard/tun"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -203,6 +204,10 @@ func (s *Server) startUDPSession(pc *transport.PacketConn, from netip.AddrPort, 
 	ch.HandleIncoming(first)
 }
 
+// maxTCPReset is the largest first packet a TCP client may send: a hard
+// reset, with tls-auth or tls-crypt, is far smaller.
+const maxTCPReset = 1024
+
 // tcpLoop accepts TCP clients.
 func (s *Server) tcpLoop(l *net.TCPListener) {
 	for {
@@ -226,24 +231,41 @@ func (s *Server) tcpLoop(l *net.TCPListener) {
 func (s *Server) serveTCP(c *net.TCPConn) {
 	peer := c.RemoteAddr().(*net.TCPAddr).AddrPort()
 	peer = netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())
-	st := transport.NewStream(c, peer)
-	defer st.Close()
-	stop := context.AfterFunc(s.ctx, func() { st.Close() })
+	defer c.Close()
+	stop := context.AfterFunc(s.ctx, func() { c.Close() })
 	defer stop()
-	buf := make([]byte, transport.MaxPacket)
-	c.SetReadDeadline(time.Now().Add(control.DefaultHandWindow))
-	n, err := st.ReadPacket(buf)
-	if err != nil || n < 1 {
+	hw := s.opts.HandWindow
+	if hw <= 0 {
+		hw = control.DefaultHandWindow
+	}
+	// The first packet is read unbuffered into a small buffer: a
+	// connection costs its 128 KiB of stream buffers only once it has
+	// sent a hard reset.
+	c.SetReadDeadline(time.Now().Add(hw))
+	var first [maxTCPReset + 2]byte
+	if _, err := io.ReadFull(c, first[:2]); err != nil {
 		return
 	}
-	op, keyID, err := wire.PeekHeader(buf[:n])
+	n := int(binary.BigEndian.Uint16(first[:2]))
+	if n == 0 || n > maxTCPReset {
+		s.log.Debug("tcp client did not start with a hard reset", "peer", "tcp "+peer.String(), "length", n)
+		return
+	}
+	if _, err := io.ReadFull(c, first[2:2+n]); err != nil {
+		return
+	}
+	op, keyID, err := wire.PeekHeader(first[2 : 2+n])
 	if err != nil || op != wire.OpHardResetClientV2 || keyID != 0 {
 		s.log.Debug("tcp client did not start with a hard reset", "peer", "tcp "+peer.String())
 		return
 	}
 	c.SetReadDeadline(time.Time{})
+	st := transport.NewStream(c, peer)
+	buf := make([]byte, transport.MaxPacket)
+	n = copy(buf, first[2:2+n])
 	ss := s.newSession(peer, true, st.WritePacket)
-	ss.sendBatchFn = st.WriteBatch
+	txq := newTCPQueue(st, func(n int) { ss.dropped.Add(uint64(n)); s.m.droppedPackets.Add(uint64(n)) })
+	ss.sendBatchFn = txq.WriteBatch
 	cfg, err := ss.controlConfig()
 	if err != nil {
 		return
@@ -257,6 +279,11 @@ func (s *Server) serveTCP(c *net.TCPConn) {
 	ss.ch = ch
 	ss.run()
 	defer ss.cancel()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		txq.run(ss.ctx)
+	}()
 	stopSess := context.AfterFunc(ss.ctx, func() { st.Close() })
 	defer stopSess()
 	// The first buffer takes the largest packet; the others usual ones

@@ -279,8 +279,13 @@ func connID(l *lab, ip netip.Addr) string {
 type connTally struct {
 	mu      sync.Mutex
 	partial []byte
-	byID    map[string]*[2]int // connect entries, end entries
-	c       tallyCounts
+	// byID holds the connections not yet seen with exactly one connect and
+	// one end entry (connect entries, end entries); complete ones are only
+	// counted, so the tally stays small however long the soak runs. A
+	// later entry for a complete connection shows up here as unpaired.
+	byID     map[string]*[2]int
+	complete int
+	c        tallyCounts
 }
 
 type tallyCounts struct {
@@ -339,6 +344,10 @@ func (c *connTally) add(line []byte) {
 		p[1]++
 		c.c.ends++
 	}
+	if *p == [2]int{1, 1} {
+		delete(c.byID, e.ConnectionID)
+		c.complete++
+	}
 }
 
 func (c *connTally) unexpected(s string) {
@@ -355,7 +364,7 @@ func (c *connTally) counts() tallyCounts {
 	defer c.mu.Unlock()
 	out := c.c
 	out.unexpected = slices.Clone(c.c.unexpected)
-	out.connections = len(c.byID)
+	out.connections = c.complete + len(c.byID)
 	for id, p := range c.byID {
 		if p[0] != 1 || p[1] != 1 {
 			if len(out.unpaired) < 10 {

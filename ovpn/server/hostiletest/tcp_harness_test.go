@@ -1,0 +1,294 @@
+package hostiletest
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cvpn/cvpn/ovpn/control"
+	"github.com/cvpn/cvpn/ovpn/keys"
+	"github.com/cvpn/cvpn/ovpn/km2"
+	"github.com/cvpn/cvpn/ovpn/labpki"
+	"github.com/cvpn/cvpn/ovpn/server"
+	"github.com/cvpn/cvpn/ovpn/server/config"
+	"github.com/cvpn/cvpn/ovpn/server/export"
+	"github.com/cvpn/cvpn/ovpn/server/loadgen"
+	"github.com/cvpn/cvpn/ovpn/tlswrap"
+	"github.com/cvpn/cvpn/ovpn/transport"
+	"github.com/cvpn/cvpn/ovpn/wire"
+)
+
+// startTCPLab is startLab with transport = "tcp": the server listens on a
+// loopback TCP port (2-byte big-endian length prefix per packet, as AWS
+// Client VPN endpoints on TCP do) and writes to a counting device.
+func startTCPLab(tb testing.TB, o labOpts) *lab {
+	tb.Helper()
+	return startTCPLabDevice(tb, o, nil)
+}
+
+// startTCPLabDevice is startTCPLab with the given device (nil: a counting
+// device that never produces packets).
+func startTCPLabDevice(tb testing.TB, o labOpts, dev server.Device) *lab {
+	tb.Helper()
+	dir := tb.TempDir()
+	if _, err := export.InitLab(dir, export.InitOptions{Listen: "127.0.0.1:0", PKI: labpki.Options{KeyType: labpki.ECDSAP256}}); err != nil {
+		tb.Fatal(err)
+	}
+	p := filepath.Join(dir, "server.toml")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	doc := string(b)
+	for _, r := range [][2]string{
+		{`transport = "udp"`, `transport = "tcp"`},
+		{`socket = "admin.sock"`, `socket = ""`},
+		{`path = "connections.log"`, `path = ""`},
+	} {
+		if !strings.Contains(doc, r[0]) {
+			tb.Fatalf("server.toml of the lab has no %s:\n%s", r[0], doc)
+		}
+		doc = strings.Replace(doc, r[0], r[1], 1)
+	}
+	var wrapKey labpki.StaticKey
+	if o.tlsCrypt {
+		if wrapKey, err = labpki.NewStaticKey(rand.Reader); err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "pki/tls-crypt.key"), wrapKey.PEM(), 0o600); err != nil {
+			tb.Fatal(err)
+		}
+		doc = strings.Replace(doc, `tls_crypt = ""`, `tls_crypt = "pki/tls-crypt.key"`, 1)
+	}
+	if err := os.WriteFile(p, []byte(doc), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	c, err := config.Load(p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if !c.TCP {
+		tb.Fatalf("%s: transport is %q, want tcp", p, c.Transport)
+	}
+	l := &lab{dev: &countDevice{done: make(chan struct{})}, logs: &syncBuffer{}, clog: &syncBuffer{}, dir: dir, wrapKey: wrapKey}
+	ready := make(chan server.Info, 1)
+	logger := slog.New(slog.NewTextHandler(l.logs, &slog.HandlerOptions{Level: o.logLevel}))
+	if dev == nil {
+		dev = l.dev
+	}
+	l.srv, err = server.New(c, server.Options{Device: dev, Logger: logger, ConnLog: l.clog, HandWindow: o.handWindow,
+		Ready: func(i server.Info) { ready <- i }})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- l.srv.Run(ctx) }()
+	var once sync.Once
+	l.stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-errc:
+				if err != nil {
+					tb.Error(err)
+				}
+			case <-time.After(30 * time.Second):
+				tb.Error("server did not stop within 30 s")
+			}
+		})
+	}
+	tb.Cleanup(l.stop)
+	var info server.Info
+	select {
+	case info = <-ready:
+	case err := <-errc:
+		tb.Fatal(err)
+	case <-time.After(20 * time.Second):
+		tb.Fatal("server not ready within 20 s")
+	}
+	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, "pki/client1.crt"), filepath.Join(dir, "pki/client1.key"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	caPEM, err := os.ReadFile(filepath.Join(dir, "pki/ca.crt"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	l.client = loadgen.Config{Server: info.Listen,
+		TLS: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, ServerName: "server"}}
+	if o.tlsCrypt {
+		l.client.Wrapper = func() (tlswrap.Wrapper, error) { return tlswrap.NewTLSCrypt(wrapKey, tlswrap.Client, time.Now) }
+	}
+	return l
+}
+
+// dialRawTCP is dialRaw over TCP: it sends the hard reset (the server
+// creates a session for it at once, there is no cookie on TCP) and then
+// only what the test tells it to.
+func dialRawTCP(t testing.TB, cfg loadgen.Config) *rawClient {
+	t.Helper()
+	c, err := openRawTCP(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// openRawTCP connects and sends the hard reset. onData, when set, is
+// called from the read loop for every data packet the server sends (a
+// blocking onData stops the client reading its socket).
+func openRawTCP(cfg loadgen.Config, onData func(pkt []byte)) (*rawClient, error) {
+	var d transport.Dialer
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	conn, err := d.Dial(ctx, transport.TCP, cfg.Server)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	var w tlswrap.Wrapper = tlswrap.None{}
+	if cfg.Wrapper != nil {
+		if w, err = cfg.Wrapper(); err != nil {
+			conn.Close()
+			return nil, err
+		}
+	}
+	cctx, ccancel := context.WithCancel(context.Background())
+	c := &rawClient{conn: conn, cancel: ccancel, done: make(chan struct{})}
+	c.ch, err = control.NewClient(cctx, control.Config{Role: tlswrap.Client, Wrapper: w, Send: conn.WritePacket,
+		HandWindow: 10 * time.Minute, Peer: "tcp " + cfg.Server.String()})
+	if err != nil {
+		ccancel()
+		conn.Close()
+		return nil, err
+	}
+	go func() {
+		defer close(c.done)
+		buf := make([]byte, transport.MaxPacket)
+		for {
+			n, err := conn.ReadPacket(buf)
+			if err != nil {
+				return
+			}
+			switch op := wire.Opcode(buf[0] >> 3); {
+			case op.IsControl():
+				c.ch.HandleIncoming(buf[:n])
+			case op.IsData() && onData != nil:
+				onData(buf[:n])
+			}
+		}
+	}()
+	return c, nil
+}
+
+// tcpConnect is a real client over TCP: reset, TLS, key method 2,
+// PUSH_REQUEST, up to the PUSH_REPLY; then it closes the connection (on
+// TCP that ends the session). It returns how long the connect took.
+func tcpConnect(ctx context.Context, cfg loadgen.Config) (time.Duration, error) {
+	start := time.Now()
+	c, err := tcpSession(ctx, cfg, nil)
+	if err != nil {
+		return 0, err
+	}
+	c.Close()
+	return time.Since(start), nil
+}
+
+// tcpSession opens a session over TCP up to the PUSH_REPLY and leaves it
+// open; the caller closes it. onData is as for openRawTCP.
+func tcpSession(ctx context.Context, cfg loadgen.Config, onData func(pkt []byte)) (_ *rawClient, err error) {
+	c, err := openRawTCP(cfg, onData)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			c.Close()
+		}
+	}()
+	tc, err := c.tlsClient(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("TLS handshake over tcp: %w", err)
+	}
+	m := km2.Message{Sender: keys.RoleClient, Options: km2.OCC{TCP: true, Cipher: "AES-256-GCM", KeyBits: 256}.String(),
+		PeerInfo: km2.PeerInfo{Version: "2.6.14", Platform: "linux", Proto: km2.ClientIVProto, Ciphers: []string{"AES-256-GCM"}}.String()}
+	for _, b := range [][]byte{m.PreMaster[:], m.Random1[:], m.Random2[:]} {
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		tc.SetDeadline(dl)
+	}
+	if _, err := m.WriteTo(tc); err != nil {
+		return nil, err
+	}
+	if _, err := km2.Read(tc, keys.RoleServer); err != nil {
+		return nil, fmt.Errorf("server key exchange: %w", err)
+	}
+	if _, err := tc.Write([]byte("PUSH_REQUEST\x00")); err != nil {
+		return nil, err
+	}
+	br := bufio.NewReader(tc)
+	for {
+		msg, err := br.ReadString(0)
+		if err != nil {
+			return nil, fmt.Errorf("waiting for PUSH_REPLY: %w", err)
+		}
+		msg = strings.TrimSuffix(msg, "\x00")
+		switch {
+		case strings.HasPrefix(msg, "PUSH_REPLY"):
+			tc.SetDeadline(time.Time{})
+			return c, nil
+		case strings.HasPrefix(msg, "AUTH_FAILED"):
+			return nil, errors.New("server refused: " + msg)
+		}
+	}
+}
+
+// serverClosed waits (bounded by within) until the server has closed c:
+// a read returns EOF or a reset. It drains whatever the server sends
+// first (for example its hard reset reply) and reports how long it took,
+// or an error when the connection is still open at the bound.
+func serverClosed(c net.Conn, within time.Duration) (time.Duration, error) {
+	start := time.Now()
+	c.SetReadDeadline(start.Add(within))
+	_, err := io.Copy(io.Discard, c)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return 0, fmt.Errorf("connection from %s still open after %s", c.LocalAddr(), within)
+	}
+	return time.Since(start), nil // nil: EOF; otherwise a reset
+}
+
+// dialTCP dials n plain TCP connections to addr; they close with the test.
+func dialTCP(t testing.TB, addr string, n int) []*net.TCPConn {
+	t.Helper()
+	out := make([]*net.TCPConn, 0, n)
+	for range n {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			t.Fatalf("dial %s: %v", addr, err)
+		}
+		tc := c.(*net.TCPConn)
+		t.Cleanup(func() { tc.Close() })
+		out = append(out, tc)
+	}
+	return out
+}
