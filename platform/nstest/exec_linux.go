@@ -79,13 +79,28 @@ type Proc struct {
 	mu      sync.Mutex
 	out     bytes.Buffer
 	dropped bool
-	err     error // from Wait, valid after done is closed
+	err     error         // from Wait, valid after done is closed
+	wrote   chan struct{} // closed (and replaced) by each Write
+}
+
+// written returns a channel that is closed by the next Write.
+func (p *Proc) written() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.wrote == nil {
+		p.wrote = make(chan struct{})
+	}
+	return p.wrote
 }
 
 // Write implements io.Writer for the captured output.
 func (p *Proc) Write(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.wrote != nil {
+		close(p.wrote)
+		p.wrote = nil
+	}
 	if p.out.Len()+len(b) > maxOutput {
 		p.dropped = true
 		return len(b), nil
@@ -258,13 +273,18 @@ func (p *Proc) WaitMatch(ctx context.Context, re *regexp.Regexp) ([]string, erro
 func (p *Proc) waitOutput(ctx context.Context, what string, found func(string) (string, bool)) (string, error) {
 	ctx, cancel := withDefaultTimeout(ctx, DefaultTimeout)
 	defer cancel()
-	tick := time.NewTicker(20 * time.Millisecond)
+	// Woken by every write of the process (so times measured by waiting
+	// for a line are exact, not rounded up to a polling interval), and
+	// every 250 ms as a fallback.
+	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
+		wrote := p.written()
 		if s, ok := found(p.Output()); ok {
 			return s, nil
 		}
 		select {
+		case <-wrote:
 		case <-p.done:
 			if s, ok := found(p.Output()); ok {
 				return s, nil
