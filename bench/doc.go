@@ -2,9 +2,14 @@
 // a namespace lab it measures cvpn and the OpenVPN 2.6 client against the
 // same OpenVPN 2.6 server (throughput with iperf3 in both directions, time
 // to connected, CPU per GB for each direction, resident memory) and writes
-// bench/results.md. TestConnectTimeline shows where our connect time goes
-// (every log line of the median connect, time-stamped from process start).
-// Both run only when CVPN_BENCH=1, so `go test ./...` skips them; see
+// bench/results.md. TestServerBenchmark does the same with our server: our
+// client + server against the OpenVPN pair (a), and the OpenVPN client
+// against our server (c). TestWireguardBenchmark puts our client + server
+// beside a wireguard-go pair built at the version go.mod pins and
+// configured over its UAPI socket (the userspace Go reference).
+// TestConnectTimeline shows where our connect time goes (every log line of
+// the median connect, time-stamped from process start). All run only when
+// CVPN_BENCH=1, so `go test ./...` skips them; see
 // benchOptions for the knobs (one row, runs, perf profiles).
 //
 // The micro-benchmarks of the TUN <-> socket loop are in ovpn/client
