@@ -70,6 +70,9 @@ bench: deps
 	@{ echo; echo "## Client route enforcement (Linux, netlink)"; echo; \
 	   echo "From \`go test -run TestMeasure ./routing/e2e/\` in the same run: reaction time from a conflicting route appearing to its removal, and CPU cost of watching a table."; echo; \
 	   grep -E 'reaction time over|start with|idle watching|churn:' build/bench-enforcement.txt | sed -E 's/^ *[a-z_]+\.go:[0-9]+: /- /'; } >> bench/results.md
+	@{ echo; echo "## Server capacity and per-packet cost (micro-benchmarks, same run)"; echo; \
+	   echo "From \`go test -bench . -benchmem ./ovpn/... ./routing/...\` (build/bench-micro.txt): handshakes per second (one at a time, and 16 at a time up to 1,000 sessions), memory per idle session (in-process heap, and the RSS of a real \`cvpn server\` process holding 1,000 sessions), and the client's TUN <-> socket loop per packet (0 allocations)."; echo; \
+	   echo '```'; grep -E '^Benchmark(Handshake|IdleSessions|ServerIdleSessions|DataPathUpload|DataPathDownload|ServerDataPath)' build/bench-micro.txt; echo '```'; } >> bench/results.md
 
 ## soak: 1,000 sessions with churn against an in-process server for SOAKTIME (default 10m); CI runs a 20 s form in make test
 soak:
