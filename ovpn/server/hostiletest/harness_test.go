@@ -96,6 +96,10 @@ type labOpts struct {
 	// connLog receives the connection log instead of the lab's in-memory
 	// buffer (clog), e.g. a tally that keeps no lines.
 	connLog io.Writer
+	// tcp makes the server listen on TCP instead of UDP.
+	tcp bool
+	// device replaces the counting device (which never produces packets).
+	device server.Device
 }
 
 // startLab runs a server on loopback with a counting device (no TUN, no
@@ -120,6 +124,12 @@ func startLab(tb testing.TB, o labOpts) *lab {
 	doc := strings.Replace(string(b), `client_cidr = "10.100.0.0/22"`, `client_cidr = "`+o.cidr+`"`, 1)
 	doc = strings.Replace(doc, `socket = "admin.sock"`, `socket = ""`, 1)
 	doc = strings.Replace(doc, `path = "connections.log"`, `path = ""`, 1)
+	if o.tcp {
+		if !strings.Contains(doc, `transport = "udp"`) {
+			tb.Fatalf("server.toml of the lab has no transport = \"udp\":\n%s", doc)
+		}
+		doc = strings.Replace(doc, `transport = "udp"`, `transport = "tcp"`, 1)
+	}
 	var wrapKey labpki.StaticKey
 	if o.tlsCrypt {
 		key, err := labpki.NewStaticKey(rand.Reader)
@@ -139,14 +149,21 @@ func startLab(tb testing.TB, o labOpts) *lab {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	if o.tcp && !c.TCP {
+		tb.Fatalf("%s: transport is %q, want tcp", p, c.Transport)
+	}
 	l := &lab{dev: &countDevice{done: make(chan struct{})}, logs: &syncBuffer{}, clog: &syncBuffer{}, dir: dir}
+	var dev server.Device = l.dev
+	if o.device != nil {
+		dev = o.device
+	}
 	ready := make(chan server.Info, 1)
 	logger := slog.New(slog.NewTextHandler(l.logs, &slog.HandlerOptions{Level: o.logLevel}))
 	var clog io.Writer = l.clog
 	if o.connLog != nil {
 		clog = o.connLog
 	}
-	l.srv, err = server.New(c, server.Options{Device: l.dev, Logger: logger, ConnLog: clog, HandWindow: o.handWindow,
+	l.srv, err = server.New(c, server.Options{Device: dev, Logger: logger, ConnLog: clog, HandWindow: o.handWindow,
 		Ready: func(i server.Info) { ready <- i }})
 	if err != nil {
 		tb.Fatal(err)
@@ -299,4 +316,21 @@ func dialAndLeave(ctx context.Context, cfg loadgen.Config) error {
 		return err
 	}
 	return d.SendExit()
+}
+
+// released closes nothing itself: after the test has closed its sockets it
+// waits (bounded) until the goroutines are back within slack of before,
+// checks goroutines and file descriptors against that bound, and returns
+// the goroutine count and the snapshot it took.
+func released(t *testing.T, before snapshot, slack int) (int, snapshot) {
+	t.Helper()
+	g := settle(before.goroutines+slack, 5*time.Second)
+	after := takeSnapshot(t)
+	if g > before.goroutines+slack {
+		t.Errorf("goroutines %d before, %d after", before.goroutines, g)
+	}
+	if after.fds > before.fds+slack {
+		t.Errorf("fds %d before, %d after", before.fds, after.fds)
+	}
+	return g, after
 }

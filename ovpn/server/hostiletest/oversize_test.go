@@ -12,6 +12,7 @@ import (
 	"github.com/cvpn/cvpn/ovpn/keys"
 	"github.com/cvpn/cvpn/ovpn/km2"
 	"github.com/cvpn/cvpn/ovpn/server/connlog"
+	"github.com/cvpn/cvpn/ovpn/server/loadgen"
 )
 
 // km2Head is the fixed start of a client key-method-2 message after the
@@ -113,19 +114,25 @@ func TestOversizeKeyMethod2(t *testing.T) {
 	}
 	// The edge: a 127 KiB password in AWS framing is read whole and the
 	// session proceeds to PUSH_REPLY.
-	rc := dialRaw(t, l.client)
-	tc, err := rc.tlsClient(ctx, l.client)
+	bigAWSPasswordAccepted(ctx, t, dialRaw(t, l.client), l.client, "V4,dev-type tun")
+}
+
+// bigAWSPasswordAccepted sends a 127 KiB password in AWS framing over rc
+// and fails unless the server reads it whole and answers with PUSH_REPLY.
+func bigAWSPasswordAccepted(ctx context.Context, t *testing.T, rc *rawClient, cfg loadgen.Config, options string) {
+	t.Helper()
+	tc, err := rc.tlsClient(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := km2.Message{Framing: km2.AWS, Sender: keys.RoleClient, Username: "alice", Password: strings.Repeat("p", 127<<10),
-		Options: "V4,dev-type tun", PeerInfo: km2.PeerInfo{Version: "2.6.14", Platform: "linux", Proto: km2.ClientIVProto,
+		Options: options, PeerInfo: km2.PeerInfo{Version: "2.6.14", Platform: "linux", Proto: km2.ClientIVProto,
 			Ciphers: []string{"AES-256-GCM"}}.String()}
 	if _, err := m.WriteTo(tc); err != nil {
 		t.Fatal(err)
 	}
 	if got := readUntil(t, tc, "PUSH_REPLY", 10*time.Second); !strings.HasPrefix(got, "PUSH_REPLY") {
-		t.Fatalf("after a 127 KiB AWS password: %q", got)
+		t.Fatalf("after a 127 KiB AWS password (%s): %q", options, got)
 	}
 }
 

@@ -161,14 +161,7 @@ func TestTCPConnectionFloodEndsAtHandWindow(t *testing.T) {
 	for _, c := range resets {
 		c.Close()
 	}
-	g := settle(before.goroutines+2, 5*time.Second)
-	after := takeSnapshot(t)
-	if g > before.goroutines+2 {
-		t.Errorf("goroutines %d before, %d after", before.goroutines, g)
-	}
-	if after.fds > before.fds+2 {
-		t.Errorf("fds %d before, %d after", before.fds, after.fds)
-	}
+	g, after := released(t, before, 2)
 	t.Logf("%d connections opened in %s (hand-window %s); real client connected in %s (done %s after the flood began); %s",
 		perKind*(len(kinds)+1), opened.Round(time.Millisecond), hw, realTook.Round(time.Millisecond), realDone.Round(time.Millisecond), strings.Join(summary, "; "))
 	t.Logf("goroutines %d -> %d during (client and server sides) -> %d after; fds %d -> %d -> %d; heap %.1f -> %.1f -> %.1f MiB; log entries: %d failed, %d successful",

@@ -211,14 +211,7 @@ func TestTCPGarbageStreams(t *testing.T) {
 			for _, c := range conns {
 				c.Close()
 			}
-			g := settle(before.goroutines+2, 5*time.Second)
-			after := takeSnapshot(t)
-			if g > before.goroutines+2 {
-				t.Errorf("goroutines %d before, %d after", before.goroutines, g)
-			}
-			if after.fds > before.fds+2 {
-				t.Errorf("fds %d before, %d after", before.fds, after.fds)
-			}
+			g, after := released(t, before, 2)
 			t.Logf("%s: %d garbage connections all closed by the server within %s (slowest %s); real client connected in %s meanwhile; sessions at once <= %d; goroutines %d -> %d, fds %d -> %d, heap %.1f -> %.1f MiB",
 				mode, len(cases), all.Round(time.Millisecond), slowest.Round(time.Millisecond), realTook.Round(time.Millisecond),
 				maxSessions.Load(), before.goroutines, g, before.fds, after.fds, mib(before.heap), mib(after.heap))

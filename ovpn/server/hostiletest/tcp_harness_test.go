@@ -4,27 +4,18 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cvpn/cvpn/ovpn/control"
 	"github.com/cvpn/cvpn/ovpn/keys"
 	"github.com/cvpn/cvpn/ovpn/km2"
-	"github.com/cvpn/cvpn/ovpn/labpki"
 	"github.com/cvpn/cvpn/ovpn/server"
-	"github.com/cvpn/cvpn/ovpn/server/config"
-	"github.com/cvpn/cvpn/ovpn/server/export"
 	"github.com/cvpn/cvpn/ovpn/server/loadgen"
 	"github.com/cvpn/cvpn/ovpn/tlswrap"
 	"github.com/cvpn/cvpn/ovpn/transport"
@@ -36,106 +27,16 @@ import (
 // Client VPN endpoints on TCP do) and writes to a counting device.
 func startTCPLab(tb testing.TB, o labOpts) *lab {
 	tb.Helper()
-	return startTCPLabDevice(tb, o, nil)
+	o.tcp = true
+	return startLab(tb, o)
 }
 
 // startTCPLabDevice is startTCPLab with the given device (nil: a counting
 // device that never produces packets).
 func startTCPLabDevice(tb testing.TB, o labOpts, dev server.Device) *lab {
 	tb.Helper()
-	dir := tb.TempDir()
-	if _, err := export.InitLab(dir, export.InitOptions{Listen: "127.0.0.1:0", PKI: labpki.Options{KeyType: labpki.ECDSAP256}}); err != nil {
-		tb.Fatal(err)
-	}
-	p := filepath.Join(dir, "server.toml")
-	b, err := os.ReadFile(p)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	doc := string(b)
-	for _, r := range [][2]string{
-		{`transport = "udp"`, `transport = "tcp"`},
-		{`socket = "admin.sock"`, `socket = ""`},
-		{`path = "connections.log"`, `path = ""`},
-	} {
-		if !strings.Contains(doc, r[0]) {
-			tb.Fatalf("server.toml of the lab has no %s:\n%s", r[0], doc)
-		}
-		doc = strings.Replace(doc, r[0], r[1], 1)
-	}
-	var wrapKey labpki.StaticKey
-	if o.tlsCrypt {
-		if wrapKey, err = labpki.NewStaticKey(rand.Reader); err != nil {
-			tb.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "pki/tls-crypt.key"), wrapKey.PEM(), 0o600); err != nil {
-			tb.Fatal(err)
-		}
-		doc = strings.Replace(doc, `tls_crypt = ""`, `tls_crypt = "pki/tls-crypt.key"`, 1)
-	}
-	if err := os.WriteFile(p, []byte(doc), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	c, err := config.Load(p)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if !c.TCP {
-		tb.Fatalf("%s: transport is %q, want tcp", p, c.Transport)
-	}
-	l := &lab{dev: &countDevice{done: make(chan struct{})}, logs: &syncBuffer{}, clog: &syncBuffer{}, dir: dir, wrapKey: wrapKey}
-	ready := make(chan server.Info, 1)
-	logger := slog.New(slog.NewTextHandler(l.logs, &slog.HandlerOptions{Level: o.logLevel}))
-	if dev == nil {
-		dev = l.dev
-	}
-	l.srv, err = server.New(c, server.Options{Device: dev, Logger: logger, ConnLog: l.clog, HandWindow: o.handWindow,
-		Ready: func(i server.Info) { ready <- i }})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- l.srv.Run(ctx) }()
-	var once sync.Once
-	l.stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-errc:
-				if err != nil {
-					tb.Error(err)
-				}
-			case <-time.After(30 * time.Second):
-				tb.Error("server did not stop within 30 s")
-			}
-		})
-	}
-	tb.Cleanup(l.stop)
-	var info server.Info
-	select {
-	case info = <-ready:
-	case err := <-errc:
-		tb.Fatal(err)
-	case <-time.After(20 * time.Second):
-		tb.Fatal("server not ready within 20 s")
-	}
-	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, "pki/client1.crt"), filepath.Join(dir, "pki/client1.key"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	caPEM, err := os.ReadFile(filepath.Join(dir, "pki/ca.crt"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
-	l.client = loadgen.Config{Server: info.Listen,
-		TLS: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, ServerName: "server"}}
-	if o.tlsCrypt {
-		l.client.Wrapper = func() (tlswrap.Wrapper, error) { return tlswrap.NewTLSCrypt(wrapKey, tlswrap.Client, time.Now) }
-	}
-	return l
+	o.tcp, o.device = true, dev
+	return startLab(tb, o)
 }
 
 // dialRawTCP is dialRaw over TCP: it sends the hard reset (the server

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cvpn/cvpn/ovpn/keys"
 	"github.com/cvpn/cvpn/ovpn/km2"
 	"github.com/cvpn/cvpn/ovpn/server/connlog"
 )
@@ -85,18 +84,5 @@ func TestTCPOversizeKeyMethod2(t *testing.T) {
 	if n != len(cases) {
 		t.Errorf("%d failed connection-log entries for %d refused clients", n, len(cases))
 	}
-	rc := dialRawTCP(t, l.client)
-	tc, err := rc.tlsClient(ctx, l.client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := km2.Message{Framing: km2.AWS, Sender: keys.RoleClient, Username: "alice", Password: strings.Repeat("p", 127<<10),
-		Options: "V4,dev-type tun,proto TCPv4", PeerInfo: km2.PeerInfo{Version: "2.6.14", Platform: "linux", Proto: km2.ClientIVProto,
-			Ciphers: []string{"AES-256-GCM"}}.String()}
-	if _, err := m.WriteTo(tc); err != nil {
-		t.Fatal(err)
-	}
-	if got := readUntil(t, tc, "PUSH_REPLY", 10*time.Second); !strings.HasPrefix(got, "PUSH_REPLY") {
-		t.Fatalf("after a 127 KiB AWS password over TCP: %q", got)
-	}
+	bigAWSPasswordAccepted(ctx, t, dialRawTCP(t, l.client), l.client, "V4,dev-type tun,proto TCPv4")
 }
