@@ -334,3 +334,21 @@ func released(t *testing.T, before snapshot, slack int) (int, snapshot) {
 	}
 	return g, after
 }
+
+// failedEntries waits (bounded, 5 s) until the connection log holds want
+// failed attempts (a session leaves the connection table before its end
+// entry is written) and returns how many it holds.
+func (l *lab) failedEntries(tb testing.TB, want int) int {
+	tb.Helper()
+	n := 0
+	waitFor(5*time.Second, func() bool {
+		n = 0
+		for _, e := range l.entries(tb) {
+			if e.AttemptStatus == connlog.StatusFailed {
+				n++
+			}
+		}
+		return n >= want
+	})
+	return n
+}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/cvpn/cvpn/ovpn/keys"
 	"github.com/cvpn/cvpn/ovpn/km2"
-	"github.com/cvpn/cvpn/ovpn/server/connlog"
 	"github.com/cvpn/cvpn/ovpn/server/loadgen"
 )
 
@@ -103,13 +102,7 @@ func TestOversizeKeyMethod2(t *testing.T) {
 			rc.Close()
 		})
 	}
-	n := 0
-	for _, e := range l.entries(t) {
-		if e.AttemptStatus == connlog.StatusFailed {
-			n++
-		}
-	}
-	if n != failed {
+	if n := l.failedEntries(t, failed); n != failed {
 		t.Errorf("%d failed connection-log entries for %d refused clients", n, failed)
 	}
 	// The edge: a 127 KiB password in AWS framing is read whole and the

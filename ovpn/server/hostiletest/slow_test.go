@@ -86,6 +86,7 @@ func TestSlowHandshakesEndAtHandWindow(t *testing.T) {
 		t.Fatalf("%d slow sessions still open %s after they started (hand-window %s)", len(l.srv.Connections()), time.Since(start), hw)
 	}
 	ended := time.Since(start)
+	l.failedEntries(t, stalled+trickling) // end entries follow the table
 	failed := 0
 	for _, e := range l.entries(t) {
 		if e.AttemptStatus == connlog.StatusFailed {

@@ -134,6 +134,7 @@ func TestTCPConnectionFloodEndsAtHandWindow(t *testing.T) {
 	if !waitFor(5*time.Second, func() bool { return len(l.srv.Connections()) == 0 }) {
 		t.Errorf("sessions left: %d", len(l.srv.Connections()))
 	}
+	l.failedEntries(t, perKind) // end entries follow the table
 	failed, ok := 0, 0
 	for _, e := range l.entries(t) {
 		switch e.AttemptStatus {

@@ -193,6 +193,7 @@ func TestTCPGarbageStreams(t *testing.T) {
 			if m := maxSessions.Load(); m > 1 {
 				t.Errorf("%d sessions at once during the garbage (only the real client may have one)", m)
 			}
+			waitFor(5*time.Second, func() bool { return len(l.entries(t)) >= perSession })
 			ents := l.entries(t)
 			for _, e := range ents {
 				if e.AttemptStatus != connlog.StatusSuccessful {

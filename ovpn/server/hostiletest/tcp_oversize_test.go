@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/cvpn/cvpn/ovpn/km2"
-	"github.com/cvpn/cvpn/ovpn/server/connlog"
 )
 
 // TestTCPOversizeKeyMethod2 is TestOversizeKeyMethod2 over TCP: after a
@@ -75,13 +74,7 @@ func TestTCPOversizeKeyMethod2(t *testing.T) {
 			t.Logf("connection closed %s after the message: %s", closed.Round(time.Millisecond), findLine(l.logs.String(), c.want))
 		})
 	}
-	n := 0
-	for _, e := range l.entries(t) {
-		if e.AttemptStatus == connlog.StatusFailed {
-			n++
-		}
-	}
-	if n != len(cases) {
+	if n := l.failedEntries(t, len(cases)); n != len(cases) {
 		t.Errorf("%d failed connection-log entries for %d refused clients", n, len(cases))
 	}
 	bigAWSPasswordAccepted(ctx, t, dialRawTCP(t, l.client), l.client, "V4,dev-type tun,proto TCPv4")
