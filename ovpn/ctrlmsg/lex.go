@@ -3,6 +3,7 @@ package ctrlmsg
 import (
 	"fmt"
 	"strings"
+	"unicode"
 )
 
 // SplitOptions splits the option list of a PUSH_REPLY on commas. A comma
@@ -84,8 +85,11 @@ func Fields(opt string) ([]string, error) {
 
 // Quote returns w ready to be one word of an option: unchanged when it
 // needs no quoting, otherwise double-quoted with '\\' and '"' escaped.
+// Any white space or control character is quoted: an option's ends are
+// trimmed of Unicode white space (a vertical tab included) before it is
+// split into words, so such a word left bare would not come back.
 func Quote(w string) string {
-	if w != "" && !strings.ContainsAny(w, " \t\r\n\",'\\") {
+	if !needsQuote(w) {
 		return w
 	}
 	var b strings.Builder
@@ -98,6 +102,18 @@ func Quote(w string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+func needsQuote(w string) bool {
+	if w == "" {
+		return true
+	}
+	for _, r := range w {
+		if r < 0x20 || r == 0x7f || unicode.IsSpace(r) || strings.ContainsRune("\",'\\", r) {
+			return true
+		}
+	}
+	return false
 }
 
 // JoinFields builds one option from words, quoting where needed.
