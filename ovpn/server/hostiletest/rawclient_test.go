@@ -25,23 +25,40 @@ type rawClient struct {
 
 func dialRaw(t testing.TB, cfg loadgen.Config) *rawClient {
 	t.Helper()
-	var d transport.Dialer
-	conn, err := d.Dial(context.Background(), transport.UDP, cfg.Server)
+	c, err := openRaw(cfg, transport.UDP, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	c := &rawClient{conn: conn, cancel: cancel, done: make(chan struct{})}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// openRaw connects over proto and sends the hard reset. onData, when set,
+// is called from the read loop for every data packet the server sends (a
+// blocking onData stops the client reading its socket).
+func openRaw(cfg loadgen.Config, proto transport.Proto, onData func(pkt []byte)) (*rawClient, error) {
+	var d transport.Dialer
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	conn, err := d.Dial(ctx, proto, cfg.Server)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
 	var w tlswrap.Wrapper = tlswrap.None{}
 	if cfg.Wrapper != nil {
 		if w, err = cfg.Wrapper(); err != nil {
-			t.Fatal(err)
+			conn.Close()
+			return nil, err
 		}
 	}
-	c.ch, err = control.NewClient(ctx, control.Config{Role: tlswrap.Client, Wrapper: w, Send: conn.WritePacket,
-		HandWindow: 10 * time.Minute, Peer: "udp " + cfg.Server.String()})
+	cctx, ccancel := context.WithCancel(context.Background())
+	c := &rawClient{conn: conn, cancel: ccancel, done: make(chan struct{})}
+	c.ch, err = control.NewClient(cctx, control.Config{Role: tlswrap.Client, Wrapper: w, Send: conn.WritePacket,
+		HandWindow: 10 * time.Minute, Peer: string(proto) + " " + cfg.Server.String()})
 	if err != nil {
-		t.Fatal(err)
+		ccancel()
+		conn.Close()
+		return nil, err
 	}
 	go func() {
 		defer close(c.done)
@@ -51,13 +68,18 @@ func dialRaw(t testing.TB, cfg loadgen.Config) *rawClient {
 			if err != nil {
 				return
 			}
-			if n > 0 && wire.Opcode(buf[0]>>3).IsControl() {
+			if n == 0 {
+				continue
+			}
+			switch op := wire.Opcode(buf[0] >> 3); {
+			case op.IsControl():
 				c.ch.HandleIncoming(buf[:n])
+			case op.IsData() && onData != nil:
+				onData(buf[:n])
 			}
 		}
 	}()
-	t.Cleanup(c.Close)
-	return c
+	return c, nil
 }
 
 func (c *rawClient) Close() {

@@ -12,14 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cvpn/cvpn/ovpn/control"
 	"github.com/cvpn/cvpn/ovpn/keys"
 	"github.com/cvpn/cvpn/ovpn/km2"
 	"github.com/cvpn/cvpn/ovpn/server"
 	"github.com/cvpn/cvpn/ovpn/server/loadgen"
-	"github.com/cvpn/cvpn/ovpn/tlswrap"
 	"github.com/cvpn/cvpn/ovpn/transport"
-	"github.com/cvpn/cvpn/ovpn/wire"
 )
 
 // startTCPLab is startLab with transport = "tcp": the server listens on a
@@ -44,7 +41,7 @@ func startTCPLabDevice(tb testing.TB, o labOpts, dev server.Device) *lab {
 // only what the test tells it to.
 func dialRawTCP(t testing.TB, cfg loadgen.Config) *rawClient {
 	t.Helper()
-	c, err := openRawTCP(cfg, nil)
+	c, err := openRaw(cfg, transport.TCP, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,50 +49,9 @@ func dialRawTCP(t testing.TB, cfg loadgen.Config) *rawClient {
 	return c
 }
 
-// openRawTCP connects and sends the hard reset. onData, when set, is
-// called from the read loop for every data packet the server sends (a
-// blocking onData stops the client reading its socket).
+// openRawTCP is openRaw over TCP.
 func openRawTCP(cfg loadgen.Config, onData func(pkt []byte)) (*rawClient, error) {
-	var d transport.Dialer
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	conn, err := d.Dial(ctx, transport.TCP, cfg.Server)
-	cancel()
-	if err != nil {
-		return nil, err
-	}
-	var w tlswrap.Wrapper = tlswrap.None{}
-	if cfg.Wrapper != nil {
-		if w, err = cfg.Wrapper(); err != nil {
-			conn.Close()
-			return nil, err
-		}
-	}
-	cctx, ccancel := context.WithCancel(context.Background())
-	c := &rawClient{conn: conn, cancel: ccancel, done: make(chan struct{})}
-	c.ch, err = control.NewClient(cctx, control.Config{Role: tlswrap.Client, Wrapper: w, Send: conn.WritePacket,
-		HandWindow: 10 * time.Minute, Peer: "tcp " + cfg.Server.String()})
-	if err != nil {
-		ccancel()
-		conn.Close()
-		return nil, err
-	}
-	go func() {
-		defer close(c.done)
-		buf := make([]byte, transport.MaxPacket)
-		for {
-			n, err := conn.ReadPacket(buf)
-			if err != nil {
-				return
-			}
-			switch op := wire.Opcode(buf[0] >> 3); {
-			case op.IsControl():
-				c.ch.HandleIncoming(buf[:n])
-			case op.IsData() && onData != nil:
-				onData(buf[:n])
-			}
-		}
-	}()
-	return c, nil
+	return openRaw(cfg, transport.TCP, onData)
 }
 
 // tcpConnect is a real client over TCP: reset, TLS, key method 2,
