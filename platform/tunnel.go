@@ -51,6 +51,9 @@ type TunnelConfig struct {
 	Metric uint32
 	// DNS, nil to leave DNS alone.
 	DNS *DNSConfig
+	// Prepared, when set, is the TUN device Prepare created for this
+	// tunnel; Apply takes it over instead of creating one.
+	Prepared *Prepared
 }
 
 // TunnelRoute is a route through the tunnel.
@@ -310,59 +313,166 @@ func netGatewayRoutes(r Routes, prefixes []netip.Prefix) ([]routing.Route, error
 	return out, nil
 }
 
-// Apply configures the tunnel: it looks up the original gateways, creates
-// the TUN device with its addresses and MTU, adds bypass, net_gateway and
-// tunnel routes, then DNS. Each change outside the TUN device is recorded in
-// the state file first. On error everything done so far is undone.
-func (c *Configurator) Apply(cfg TunnelConfig) (*Applied, error) {
+// Prepared is a TUN device created before the rest of its tunnel's
+// configuration is known (Prepare). Apply takes it over through
+// TunnelConfig.Prepared; Close removes it when no Apply did.
+type Prepared struct {
+	c    *Configurator
+	id   string
+	name string // the requested name or pattern, after defaults
+
+	mu sync.Mutex
+	a  *Applied // nil once Apply took it or Close removed it
+}
+
+// Prepare creates the TUN device of tunnel id (name and mtu as in
+// TunnelConfig, empty or zero for the defaults) before the server has said
+// how to configure it. Creating a device takes milliseconds (a Wintun
+// adapter much longer) and needs nothing from the server, so the client
+// does it while the handshake runs. The device is recorded in the state
+// file as Apply records it, so Recover removes it after a crash.
+func (c *Configurator) Prepare(id, name string, mtu int) (*Prepared, error) {
+	cfg := TunnelConfig{ID: id, Name: name, MTU: mtu}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	log := c.logger()
-	if c.StateDir == "" {
-		return nil, errors.New("platform: no state directory given")
-	}
-	if err := os.MkdirAll(c.StateDir, 0o700); err != nil {
-		return nil, fmt.Errorf("platform: state directory: %w", err)
-	}
-	a := &Applied{c: c, statePath: StatePath(c.StateDir, cfg.ID)}
-	if _, err := os.Stat(a.statePath); err == nil {
-		return nil, fmt.Errorf("platform: state file %s exists: a tunnel %q is active or was not cleaned up; run Recover first", a.statePath, cfg.ID)
-	}
-
-	// Look everything up before the first change: afterwards the tunnel
-	// routes would answer instead of the original gateways.
-	probe := cfg.tunnelRoutes("", 0)
-	bypass, err := bypassRoutes(cfg.Servers, probe, c.Sys.RouteTo)
+	a, err := c.begin(cfg.ID)
 	if err != nil {
 		return nil, err
 	}
-	netgw, err := netGatewayRoutes(c.Sys, cfg.NetGatewayRoutes)
-	if err != nil {
-		return nil, err
-	}
-
-	a.state = State{Version: stateVersion, ID: cfg.ID, PID: os.Getpid()}
-	if err := a.save(); err != nil {
-		return nil, err
-	}
-	fail := func(err error) (*Applied, error) {
+	if err := a.createTUN(cfg.Name, cfg.MTU); err != nil {
 		if uerr := a.Close(); uerr != nil {
 			err = errors.Join(err, fmt.Errorf("undo: %w", uerr))
 		}
 		return nil, err
 	}
+	return &Prepared{c: c, id: cfg.ID, name: cfg.Name, a: a}, nil
+}
 
-	dev, name, err := c.Sys.CreateTUN(cfg.Name, cfg.MTU)
-	if err != nil {
-		return fail(fmt.Errorf("platform: create TUN %q: %w", cfg.Name, err))
+// Name returns the TUN interface name ("" after Close).
+func (p *Prepared) Name() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.a == nil {
+		return ""
 	}
-	a.Device, a.Name = dev, name
-	a.state.TUN = name
+	return p.a.Name
+}
+
+// take hands the prepared tunnel over once.
+func (p *Prepared) take() *Applied {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a := p.a
+	p.a = nil
+	return a
+}
+
+// Close removes the device and its state file unless Apply took it over;
+// it is safe to call more than once and after Apply.
+func (p *Prepared) Close() error {
+	if a := p.take(); a != nil {
+		return a.Close()
+	}
+	return nil
+}
+
+// begin starts the record of tunnel id: it refuses when a state file of
+// that id exists and writes a first one naming this process.
+func (c *Configurator) begin(id string) (*Applied, error) {
+	if err := c.stateDir(); err != nil {
+		return nil, err
+	}
+	a := &Applied{c: c, statePath: StatePath(c.StateDir, id)}
+	if _, err := os.Stat(a.statePath); err == nil {
+		return nil, fmt.Errorf("platform: state file %s exists: a tunnel %q is active or was not cleaned up; run Recover first", a.statePath, id)
+	}
+	a.state = State{Version: stateVersion, ID: id, PID: os.Getpid()}
 	if err := a.save(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// stateDir makes sure the state directory is given and exists.
+func (c *Configurator) stateDir() error {
+	if c.StateDir == "" {
+		return errors.New("platform: no state directory given")
+	}
+	if err := os.MkdirAll(c.StateDir, 0o700); err != nil {
+		return fmt.Errorf("platform: state directory: %w", err)
+	}
+	return nil
+}
+
+// createTUN creates the device and records it.
+func (a *Applied) createTUN(name string, mtu int) error {
+	dev, got, err := a.c.Sys.CreateTUN(name, mtu)
+	if err != nil {
+		return fmt.Errorf("platform: create TUN %q: %w", name, err)
+	}
+	a.Device, a.Name = dev, got
+	a.state.TUN = got
+	return a.save()
+}
+
+// Apply configures the tunnel: it looks up the original gateways, creates
+// the TUN device (or takes over cfg.Prepared) with its addresses and MTU,
+// adds bypass, net_gateway and tunnel routes, then DNS. Each change outside
+// the TUN device is recorded in the state file first. On error everything
+// done so far is undone, a prepared device included.
+func (c *Configurator) Apply(cfg TunnelConfig) (*Applied, error) {
+	var a *Applied
+	fail := func(err error) (*Applied, error) {
+		if a != nil {
+			if uerr := a.Close(); uerr != nil {
+				err = errors.Join(err, fmt.Errorf("undo: %w", uerr))
+			}
+		}
+		return nil, err
+	}
+	if p := cfg.Prepared; p != nil {
+		a = p.take()
+		if a == nil {
+			return nil, errors.New("platform: the prepared TUN device was already used or closed")
+		}
+		want := cfg.withDefaults()
+		if p.c != c || p.id != want.ID || p.name != want.Name {
+			return fail(fmt.Errorf("platform: the prepared TUN device (tunnel %q, name %q) does not match the configuration (tunnel %q, name %q)", p.id, p.name, want.ID, want.Name))
+		}
+	}
+	if err := cfg.Validate(); err != nil {
 		return fail(err)
 	}
+	cfg = cfg.withDefaults()
+	log := c.logger()
+	if err := c.stateDir(); err != nil {
+		return fail(err)
+	}
+
+	// Look everything up before the first change to the routing table:
+	// afterwards the tunnel routes would answer instead of the original
+	// gateways. A prepared device without addresses changes nothing here.
+	probe := cfg.tunnelRoutes("", 0)
+	bypass, err := bypassRoutes(cfg.Servers, probe, c.Sys.RouteTo)
+	if err != nil {
+		return fail(err)
+	}
+	netgw, err := netGatewayRoutes(c.Sys, cfg.NetGatewayRoutes)
+	if err != nil {
+		return fail(err)
+	}
+
+	if a == nil {
+		if a, err = c.begin(cfg.ID); err != nil {
+			return nil, err
+		}
+		if err := a.createTUN(cfg.Name, cfg.MTU); err != nil {
+			return fail(err)
+		}
+	}
+	name := a.Name
 	ifindex, err := c.Sys.ConfigureInterface(name, cfg.Addresses, cfg.MTU)
 	if err != nil {
 		return fail(fmt.Errorf("platform: configure %s: %w", name, err))
