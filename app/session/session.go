@@ -51,11 +51,11 @@ type Options struct {
 }
 
 // noDNSTunnel applies tunnel configurations without their DNS part.
-type noDNSTunnel struct{ t client.Tunnel }
+type noDNSTunnel struct{ client.Tunnel }
 
 func (n noDNSTunnel) Apply(cfg platform.TunnelConfig) (*platform.Applied, error) {
 	cfg.DNS = nil
-	return n.t.Apply(cfg)
+	return n.Tunnel.Apply(cfg)
 }
 
 // DefaultStateDir is where crash-recovery state lives: $CVPN_HOME/state

@@ -100,15 +100,20 @@ func (c *Client) Run(ctx context.Context) error {
 			}
 			return err
 		}
-		l, err := c.connect(ctx, lg)
+		// The TUN device is created while the handshake runs, once the
+		// server has answered; serve's Apply takes it over. A failed
+		// attempt removes it, so nothing is left while retrying.
+		prep := c.newTunnelPrep()
+		l, err := c.connect(ctx, lg, prep.start)
 		if err == nil {
 			failures = 0
 			backoff = max(p.ConnectRetry, time.Second)
-			err = c.serve(ctx, l)
-			if err == nil {
-				cfg.emit(Event{Event: EventState, State: StateDisconnected})
-				return nil
-			}
+			err = c.serve(ctx, l, prep.wait())
+		}
+		prep.release()
+		if err == nil {
+			cfg.emit(Event{Event: EventState, State: StateDisconnected})
+			return nil
 		}
 		if ctx.Err() != nil {
 			cfg.emit(Event{Event: EventState, State: StateDisconnected})
@@ -299,7 +304,8 @@ func plainAuthReason(r string) string {
 }
 
 // connect tries every remote (and every address of it) once.
-func (c *Client) connect(ctx context.Context, lg login) (*link, error) {
+// onAnswer is called when a server first answers (see dialLink).
+func (c *Client) connect(ctx context.Context, lg login, onAnswer func()) (*link, error) {
 	cfg := &c.cfg
 	p := cfg.Profile
 	var errs []error
@@ -313,7 +319,7 @@ func (c *Client) connect(ctx context.Context, lg login) (*link, error) {
 				continue
 			}
 			cfg.emit(Event{Event: EventState, State: StateConnecting, Server: pinned.String(), Detail: r.String()})
-			return dialLink(ctx, cfg, r, pinned, lg, c.handshakeTimeout())
+			return dialLink(ctx, cfg, r, pinned, lg, c.handshakeTimeout(), onAnswer)
 		}
 	}
 	for _, r := range p.Remotes {
@@ -336,7 +342,7 @@ func (c *Client) connect(ctx context.Context, lg login) (*link, error) {
 			}
 			ap := netip.AddrPortFrom(a, uint16(r.Port))
 			cfg.emit(Event{Event: EventState, State: StateConnecting, Server: ap.String(), Detail: r.String()})
-			l, err := dialLink(ctx, cfg, r, ap, lg, c.handshakeTimeout())
+			l, err := dialLink(ctx, cfg, r, ap, lg, c.handshakeTimeout(), onAnswer)
 			if err == nil {
 				return l, nil
 			}
@@ -355,7 +361,7 @@ func (c *Client) connect(ctx context.Context, lg login) (*link, error) {
 
 // serve configures the tunnel for an established link and runs it until it
 // fails (error) or ctx ends (nil after a clean teardown).
-func (c *Client) serve(ctx context.Context, l *link) error {
+func (c *Client) serve(ctx context.Context, l *link, prepared *platform.Prepared) error {
 	cfg := &c.cfg
 	log := cfg.logger()
 	po := l.push
@@ -374,6 +380,7 @@ func (c *Client) serve(ctx context.Context, l *link) error {
 		l.close()
 		return fmt.Errorf("%s: %w", l.peer, err)
 	}
+	tc.Prepared = prepared
 	applied, err := cfg.Tunnel.Apply(tc)
 	if err != nil {
 		l.close()

@@ -35,8 +35,11 @@ type Federation interface {
 }
 
 // Tunnel applies the negotiated configuration to the OS and returns the TUN
-// device. *platform.Configurator implements it; tests use a fake.
+// device. *platform.Configurator implements it (on a fake system in tests).
+// Prepare creates the TUN device while the handshake runs; Apply takes it
+// over through TunnelConfig.Prepared.
 type Tunnel interface {
+	Prepare(id, name string, mtu int) (*platform.Prepared, error)
 	Apply(cfg platform.TunnelConfig) (*platform.Applied, error)
 }
 

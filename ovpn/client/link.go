@@ -96,7 +96,9 @@ type link struct {
 
 // dialLink connects to one server address and runs the handshake up to the
 // pushed configuration and installed data keys.
-func dialLink(ctx context.Context, cfg *Config, remote profile.Remote, addr netip.AddrPort, lg login, timeout time.Duration) (*link, error) {
+// onAnswer (may be nil) is called, without blocking, when the server first
+// answers.
+func dialLink(ctx context.Context, cfg *Config, remote profile.Remote, addr netip.AddrPort, lg login, timeout time.Duration, onAnswer func()) (*link, error) {
 	p := cfg.Profile
 	tconf, err := tlsConfig(p)
 	if err != nil {
@@ -126,7 +128,7 @@ func dialLink(ctx context.Context, cfg *Config, remote profile.Remote, addr neti
 		cancel()
 		return nil, err
 	}
-	if err := l.handshake(hctx); err != nil {
+	if err := l.handshake(hctx, onAnswer); err != nil {
 		l.close()
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 			return nil, fmt.Errorf("%s: no answer from the server within %s (TLS key negotiation failed); check the address, port and protocol, the firewall, and tls-auth/tls-crypt keys", l.peer, timeout.Round(time.Second))
@@ -151,19 +153,20 @@ func (l *link) wrapper() (tlswrap.Wrapper, error) {
 	return tlswrap.None{}, nil
 }
 
-func (l *link) handshake(ctx context.Context) error {
+func (l *link) handshake(ctx context.Context, onAnswer func()) error {
 	w, err := l.wrapper()
 	if err != nil {
 		return fmt.Errorf("%s: %w", l.prof.Name, err)
 	}
 	l.ch, err = control.NewClient(l.ctx, control.Config{
-		Role:        tlswrap.Client,
-		Wrapper:     w,
-		Send:        l.send,
-		Now:         l.cfg.Now,
-		Logger:      l.log,
-		Peer:        l.peer,
-		OnSoftReset: l.onSoftReset,
+		Role:           tlswrap.Client,
+		Wrapper:        w,
+		Send:           l.send,
+		Now:            l.cfg.Now,
+		Logger:         l.log,
+		Peer:           l.peer,
+		OnSoftReset:    l.onSoftReset,
+		OnServerAnswer: onAnswer,
 	})
 	if err != nil {
 		return err
@@ -199,13 +202,20 @@ func (l *link) send(pkt []byte) error {
 // data handler with nil so that the handler can pass its batch on.
 func (l *link) readLoop() {
 	defer l.wg.Done()
-	bufs := make([][]byte, rxBatch)
+	// The batch starts with one buffer and doubles each time a read fills
+	// it, up to rxBatch: the handshake needs one, and allocating all 64
+	// (4 MiB) up front started garbage collections that delayed the
+	// connection by milliseconds.
+	bufs := make([][]byte, 1, rxBatch)
 	sizes := make([]int, rxBatch)
-	for i := range bufs {
-		bufs[i] = make([]byte, transport.MaxPacket)
-	}
+	bufs[0] = make([]byte, transport.MaxPacket)
 	for {
 		n, err := l.conn.ReadBatch(bufs, sizes)
+		if err == nil && n == len(bufs) && n < rxBatch {
+			for len(bufs) < min(2*n, rxBatch) {
+				bufs = append(bufs, make([]byte, transport.MaxPacket))
+			}
+		}
 		if err != nil {
 			if l.ctx.Err() != nil {
 				return

@@ -52,6 +52,11 @@ type Config struct {
 	// the peer starts a renegotiation for a new key id. It must not block;
 	// typically it starts a goroutine running the TLS handshake on s.
 	OnSoftReset func(keyID uint8, s *Stream)
+	// OnServerAnswer, for the client role, is called once, from the
+	// goroutine calling HandleIncoming, when the server first answers the
+	// hard reset: the server is there and speaks the protocol. It must not
+	// block.
+	OnServerAnswer func()
 }
 
 // Channel is the control channel with one peer.
@@ -387,6 +392,9 @@ func (c *Channel) handleLocked(pkt []byte, cb *func()) error {
 			}
 			c.remote, c.remoteKnown = p.SessionID, true
 			c.log.Debug("server answered hard reset", "remote_session", c.remote.String())
+			if f := c.cfg.OnServerAnswer; f != nil {
+				f()
+			}
 		}
 	}
 	if !c.remoteKnown {

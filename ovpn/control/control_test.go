@@ -336,3 +336,39 @@ func TestHandWindow(t *testing.T) {
 		t.Errorf("channel Err %v, want ErrHandWindow", c.Err())
 	}
 }
+
+// OnServerAnswer fires once, on the server's first hard reset (the client
+// creates its TUN device then), and not at all while the server is silent.
+func TestOnServerAnswer(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var calls atomic.Int32
+	c, err := NewClient(ctx, Config{
+		Send:           func([]byte) error { return nil },
+		TLSTimeout:     20 * time.Millisecond,
+		OnServerAnswer: func() { calls.Add(1) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	time.Sleep(100 * time.Millisecond) // a few unanswered resets
+	if n := calls.Load(); n != 0 {
+		t.Fatalf("OnServerAnswer called %d times before any answer", n)
+	}
+	server := wire.SessionID{1, 2, 3, 4, 5, 6, 7, 8}
+	for i := 0; i < 3; i++ { // the server resends its reset
+		pkt, err := wire.AppendControl(nil, &wire.Control{Opcode: wire.OpHardResetServerV2, SessionID: server,
+			Acks: []uint32{0}, RemoteSessionID: c.LocalSessionID()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.HandleIncoming(pkt)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("OnServerAnswer called %d times after three server resets, want 1", n)
+	}
+	if got, ok := c.RemoteSessionID(); !ok || got != server {
+		t.Errorf("remote session %v %v, want %v", got, ok, server)
+	}
+}
