@@ -20,7 +20,7 @@ import (
 )
 
 func connectCommand() command {
-	return command{name: "connect", summary: "connect with a stored profile or a .ovpn file (foreground)", run: runConnect}
+	return command{name: "connect", summary: "connect with a stored profile or a .ovpn file (foreground)", run: runConnect, waitsForSignals: true}
 }
 
 func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -45,6 +45,8 @@ func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "cvpn connect: %v\n", err)
 		return 1
 	}
+	// From here on a signal must disconnect cleanly.
+	waitSignals(ctx)
 	if os.Geteuid() != 0 {
 		return connectViaDaemon(ctx, target, p, *authFile, *asJSON, *noBrowser, stdout, stderr)
 	}

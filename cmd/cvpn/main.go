@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -19,6 +17,9 @@ type command struct {
 	name    string
 	summary string
 	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+	// waitsForSignals is set for a command that calls waitSignals itself
+	// (later than its start); run calls it first for every other command.
+	waitsForSignals bool
 }
 
 // commands lists the top-level commands in help order; a new command is
@@ -37,7 +38,7 @@ func commands() []command {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := handleSignals(context.Background())
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -64,6 +65,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	for _, c := range commands() {
 		if c.name == name {
+			if !c.waitsForSignals {
+				waitSignals(ctx)
+			}
 			return c.run(ctx, args[1:], stdout, stderr)
 		}
 	}
