@@ -37,6 +37,11 @@ func TestConnectTimeline(t *testing.T) {
 	nstest.RequireBinaries(t, "openvpn")
 	opts := benchOptionsFromEnv(t)
 	bin := buildCvpn(t)
+	if w := os.Getenv("CVPN_BENCH_WRAP"); w != "" {
+		// A script that runs the cvpn binary under a tracer (strace -f,
+		// perf, GODEBUG settings); see bench/doc.go.
+		bin = w
+	}
 	lab := nstest.New(t, nstest.Options{})
 	srv := openvpntest.StartServer(t, openvpntest.ServerConfig{NS: lab.Server, Listen: nstest.ServerIP, Proto: "udp",
 		DataCiphers: []string{"AES-256-GCM"}, Wrap: openvpntest.WrapTLSCrypt})

@@ -8,7 +8,9 @@
 // beside a wireguard-go pair built at the version go.mod pins and
 // configured over its UAPI socket (the userspace Go reference).
 // TestConnectTimeline shows where our connect time goes (every log line of
-// the median connect, time-stamped from process start). All run only when
+// the median connect, time-stamped from process start);
+// CVPN_BENCH_WRAP=script runs cvpn through that script there (for example
+// `exec strace -f -ttt -o /tmp/st.$$ /path/to/cvpn "$@"`). All run only when
 // CVPN_BENCH=1, so `go test ./...` skips them; see
 // benchOptions for the knobs (one row, runs, perf profiles).
 //
