@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/cvpn/cvpn/platform"
+	"github.com/cvpn/cvpn/platform/fake"
 	"github.com/cvpn/cvpn/routing"
 )
 
@@ -15,10 +16,8 @@ import (
 // once, taken over by Apply (no second device), and everything, the
 // device included, is gone after Close.
 func TestPrepareThenApply(t *testing.T) {
-	sys := lan(t)
+	sys, c := preparing(t)
 	before := sys.Routes()
-	dir := t.TempDir()
-	c := &platform.Configurator{Sys: sys, StateDir: dir}
 	p, err := c.Prepare("", "", 0)
 	if err != nil {
 		t.Fatal(err)
@@ -33,7 +32,7 @@ func TestPrepareThenApply(t *testing.T) {
 	if !reflect.DeepEqual(sys.Routes(), before) {
 		t.Fatal("Prepare changed the routing table")
 	}
-	state := platform.StatePath(dir, platform.DefaultID)
+	state := platform.StatePath(c.StateDir, platform.DefaultID)
 	data, err := os.ReadFile(state)
 	if err != nil || !strings.Contains(string(data), `"tun": "cvpn0"`) {
 		t.Fatalf("state file after Prepare: %v\n%s", err, data)
@@ -86,9 +85,7 @@ func TestPrepareThenApply(t *testing.T) {
 // A connection attempt that fails (wrong password, server gone) closes the
 // prepared device: nothing is left.
 func TestPrepareClose(t *testing.T) {
-	sys := lan(t)
-	dir := t.TempDir()
-	c := &platform.Configurator{Sys: sys, StateDir: dir}
+	sys, c := preparing(t)
 	p, err := c.Prepare("work", "vpn%d", 1300)
 	if err != nil {
 		t.Fatal(err)
@@ -102,10 +99,8 @@ func TestPrepareClose(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if got := sys.Interfaces(); !reflect.DeepEqual(got, []string{"eth0", "lo"}) {
-		t.Errorf("interfaces after Close: %v", got)
-	}
-	if _, err := os.Stat(platform.StatePath(dir, "work")); !errors.Is(err, os.ErrNotExist) {
+	assertOnlyLAN(t, sys, "after Close")
+	if _, err := os.Stat(platform.StatePath(c.StateDir, "work")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("state file left: %v", err)
 	}
 	if p.Name() != "" {
@@ -116,9 +111,8 @@ func TestPrepareClose(t *testing.T) {
 // A prepared device whose process was killed is removed by Recover, like
 // any other recorded device.
 func TestRecoverRemovesPreparedDevice(t *testing.T) {
-	sys := lan(t)
-	dir := t.TempDir()
-	c := &platform.Configurator{Sys: sys, StateDir: dir, ProcessAlive: func(int) bool { return false }}
+	sys, c := preparing(t)
+	c.ProcessAlive = func(int) bool { return false }
 	if _, err := c.Prepare("", "", 0); err != nil {
 		t.Fatal(err)
 	}
@@ -127,17 +121,13 @@ func TestRecoverRemovesPreparedDevice(t *testing.T) {
 	if err := c.Recover(); err != nil {
 		t.Fatal(err)
 	}
-	if got := sys.Interfaces(); !reflect.DeepEqual(got, []string{"eth0", "lo"}) {
-		t.Errorf("interfaces after Recover: %v", got)
-	}
+	assertOnlyLAN(t, sys, "after Recover")
 }
 
 // Apply refuses a Prepared of another tunnel and removes it, and a failed
 // Apply removes the prepared device with everything else.
 func TestApplyPreparedMismatchAndFailure(t *testing.T) {
-	sys := lan(t)
-	dir := t.TempDir()
-	c := &platform.Configurator{Sys: sys, StateDir: dir}
+	sys, c := preparing(t)
 	p, err := c.Prepare("other", "", 0)
 	if err != nil {
 		t.Fatal(err)
@@ -147,9 +137,7 @@ func TestApplyPreparedMismatchAndFailure(t *testing.T) {
 	if _, err := c.Apply(cfg); err == nil || !strings.Contains(err.Error(), "does not match") {
 		t.Fatalf("Apply with another tunnel's device: %v", err)
 	}
-	if got := sys.Interfaces(); !reflect.DeepEqual(got, []string{"eth0", "lo"}) {
-		t.Errorf("interfaces after the refused Apply: %v", got)
-	}
+	assertOnlyLAN(t, sys, "after the refused Apply")
 
 	p, err = c.Prepare("", "", 0)
 	if err != nil {
@@ -164,10 +152,25 @@ func TestApplyPreparedMismatchAndFailure(t *testing.T) {
 	if err == nil {
 		t.Fatal("Apply succeeded with failing route adds")
 	}
-	if got := sys.Interfaces(); !reflect.DeepEqual(got, []string{"eth0", "lo"}) {
-		t.Errorf("interfaces after the failed Apply: %v", got)
-	}
-	if _, err := os.Stat(platform.StatePath(dir, platform.DefaultID)); !errors.Is(err, os.ErrNotExist) {
+	assertOnlyLAN(t, sys, "after the failed Apply")
+	if _, err := os.Stat(platform.StatePath(c.StateDir, platform.DefaultID)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("state file left: %v", err)
+	}
+}
+
+// preparing returns the LAN fake system and a Configurator on a fresh
+// state directory.
+func preparing(t *testing.T) (*fake.System, *platform.Configurator) {
+	t.Helper()
+	sys := lan(t)
+	return sys, &platform.Configurator{Sys: sys, StateDir: t.TempDir()}
+}
+
+// assertOnlyLAN fails when any interface but the LAN's is left (a TUN
+// device that should be gone).
+func assertOnlyLAN(t *testing.T, sys *fake.System, when string) {
+	t.Helper()
+	if got := sys.Interfaces(); !reflect.DeepEqual(got, []string{"eth0", "lo"}) {
+		t.Errorf("interfaces %s: %v", when, got)
 	}
 }
