@@ -70,24 +70,11 @@ func newDataPath(l *link, dev tun.Device, stats *Stats) *dataPath {
 	// them, not here: 4 MiB at once started a garbage collection that
 	// delayed the "connected" state by about 2.5 ms.
 	if m := l.prof.MSSFix; m > 0 {
-		dk := l.keys.Primary()
-		over := 0
-		if dk != nil {
-			over = dk.Overhead(0)
+		over := d.comp.MaxOverhead()
+		if dk := l.keys.Primary(); dk != nil {
+			over += dk.Overhead(0)
 		}
-		over += d.comp.MaxOverhead()
-		if l.prof.MSSFixMode == "mtu" {
-			over += 28 // outer IPv4 + UDP
-			if l.conn.Reliable() {
-				over += 12 + 2 // TCP header difference + length prefix
-			}
-		}
-		if v := m - over - 40; v > 0 {
-			d.mss4 = uint16(v)
-		}
-		if v := m - over - 60; v > 0 {
-			d.mss6 = uint16(v)
-		}
+		d.mss4, d.mss6 = mssTargets(m, l.prof.MSSFixMode, over, l.conn.Reliable(), l.conn.RemoteAddr().Addr().Is6())
 	}
 	return d
 }

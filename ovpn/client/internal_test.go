@@ -201,3 +201,40 @@ func TestTooManyPushedRoutesRefused(t *testing.T) {
 		t.Fatalf("%d routes refused: %v", maxPushedRoutes, err)
 	}
 }
+
+// TestMSSTargetsMatchOpenVPN checks the clamp against the mss_fix values
+// OpenVPN 2.6.14 prints at verb 4 ("Data Channel MTU parms") for the same
+// settings: AES-256-GCM with peer-id (24 bytes of data channel overhead)
+// over IPv4.
+func TestMSSTargetsMatchOpenVPN(t *testing.T) {
+	cases := []struct {
+		name     string
+		max      int
+		mode     string
+		reliable bool
+		outer6   bool
+		want4    uint16
+		want6    uint16
+	}{
+		{"udp default (1492 mtu)", 1492, "mtu", false, false, 1400, 1380},
+		{"udp mssfix 1328", 1328, "", false, false, 1264, 1244},
+		{"udp mssfix 1400 fixed", 1400, "fixed", false, false, 1360, 1340},
+		{"tcp default (1492 mtu)", 1492, "mtu", true, false, 1386, 1366},
+		{"tcp mssfix 1328", 1328, "", true, false, 1262, 1242},
+		{"tcp mssfix 1400 fixed", 1400, "fixed", true, false, 1360, 1340},
+		{"udp default over IPv6", 1492, "mtu", false, true, 1380, 1360},
+		{"mssfix 0 is off", 0, "mtu", false, false, 0, 0},
+		{"too small to clamp", 60, "mtu", false, false, 0, 0},
+	}
+	for _, c := range cases {
+		v4, v6 := mssTargets(c.max, c.mode, 24, c.reliable, c.outer6)
+		if v4 != c.want4 || v6 != c.want6 {
+			t.Errorf("%s: mss %d/%d, want %d/%d", c.name, v4, v6, c.want4, c.want6)
+		}
+	}
+	// A full segment with timestamps, encapsulated, fits the 1492 target.
+	v4, _ := mssTargets(1492, "mtu", 24, false, false)
+	if pkt := int(v4) + 40 + 24 + 28; pkt > 1492 {
+		t.Errorf("a %d-byte segment makes a %d-byte UDP packet, over 1492", v4, pkt)
+	}
+}

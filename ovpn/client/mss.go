@@ -2,6 +2,46 @@ package client
 
 import "encoding/binary"
 
+// mssTargets returns the MSS that TCP SYNs are clamped to for IPv4 and
+// IPv6 payloads, computed as OpenVPN 2.6 does for `mssfix max [mtu|fixed]`
+// (0 means no clamp). overhead is what the data channel adds to a packet
+// (opcode, peer-id, packet ID, tag or HMAC, IV and padding, compression
+// byte). With mode "mtu" (the default when a profile says nothing) max is
+// the whole encapsulated packet including the outer IP and UDP or TCP
+// header; without a mode it excludes that header, like link-mtu; with
+// "fixed" it is the inner IP packet. The MSS leaves out TCP options, as
+// OpenVPN does (RFC 879).
+func mssTargets(max int, mode string, overhead int, reliable, outer6 bool) (v4, v6 uint16) {
+	if max <= 0 {
+		return 0, 0
+	}
+	over := overhead
+	if reliable {
+		over += 2 // the length prefix of each packet on a stream
+	}
+	switch mode {
+	case "fixed":
+		over = 0
+	case "mtu":
+		ip := 20
+		if outer6 {
+			ip = 40
+		}
+		if reliable {
+			over += ip + 20 // outer IP + TCP header
+		} else {
+			over += ip + 8 // outer IP + UDP header
+		}
+	}
+	clamp := func(n int) uint16 {
+		if n <= 0 {
+			return 0
+		}
+		return uint16(min(n, 65535))
+	}
+	return clamp(max - over - 40), clamp(max - over - 60)
+}
+
 // clampMSS lowers the MSS option of a TCP SYN in an IPv4 or IPv6 packet to
 // max, fixing the TCP checksum incrementally. Other packets are untouched.
 func clampMSS(pkt []byte, max uint16) {

@@ -106,8 +106,10 @@ type Profile struct {
 
 	PullFilters []PullFilter
 
-	// MSSFix is the TCP MSS clamp target (default 1492, 0 = off) and
-	// MSSFixMode "" (default), "mtu" or "fixed".
+	// MSSFix is the TCP MSS clamp target and MSSFixMode "mtu" (the size
+	// includes the outer IP and UDP/TCP header), "" (it does not, as
+	// link-mtu) or "fixed" (the inner IP packet). The default, as in
+	// OpenVPN 2.6, is 1492 "mtu"; 0 turns clamping off.
 	MSSFix     int
 	MSSFixMode string
 	// TunMTU is the tunnel MTU (default 1500); TunMTUExtra the TAP extra.

@@ -99,6 +99,7 @@ func Parse(data []byte, opts Options) (*Profile, Diagnostics) {
 		Digest:              "SHA1",
 		RenegInterval:       3600 * time.Second,
 		MSSFix:              1492,
+		MSSFixMode:          "mtu",
 		TunMTU:              1500,
 		ConnectRetry:        time.Second,
 		ConnectRetryMax:     300 * time.Second,
@@ -595,8 +596,11 @@ func (ps *parser) apply(d *Directive) bool {
 		}
 		p.PullFilters = append(p.PullFilters, PullFilter{Action: act, Text: a[1]})
 	case "mssfix":
-		p.MSSFix, p.MSSFixMode = 1492, ""
+		// A bare mssfix is OpenVPN 2.6's default, 1492 mtu; a number alone
+		// does not include the outer IP and UDP header.
+		p.MSSFix, p.MSSFixMode = 1492, "mtu"
 		if len(a) >= 1 {
+			p.MSSFixMode = ""
 			n, ok := ps.number(line, d.Name, a[0], 0, 65535)
 			if !ok {
 				return false

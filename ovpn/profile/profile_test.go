@@ -494,3 +494,31 @@ func TestPullFilterAction(t *testing.T) {
 		}
 	}
 }
+
+// TestMSSFixForms checks OpenVPN 2.6's reading of mssfix: no directive and
+// a bare mssfix mean 1492 including the outer IP and UDP header ("mtu"); a
+// number alone excludes it.
+func TestMSSFixForms(t *testing.T) {
+	cases := []struct {
+		line string
+		max  int
+		mode string
+	}{
+		{"", 1492, "mtu"},
+		{"mssfix\n", 1492, "mtu"},
+		{"mssfix 1328\n", 1328, ""},
+		{"mssfix 1400 mtu\n", 1400, "mtu"},
+		{"mssfix 1400 fixed\n", 1400, "fixed"},
+		{"mssfix 0\n", 0, ""},
+	}
+	for _, c := range cases {
+		src := "client\ndev tun\nremote vpn.lab.test\nauth-user-pass\n" + c.line + "<ca>\n" + string(readPKI(t, "ca.crt")) + "</ca>\n"
+		p, ds := Parse([]byte(src), Options{Name: "x.ovpn", NoFiles: true, Now: testNow})
+		if len(ds) != 0 {
+			t.Fatalf("%q: %s", c.line, ds)
+		}
+		if p.MSSFix != c.max || p.MSSFixMode != c.mode {
+			t.Errorf("%q: mssfix %d %q, want %d %q", c.line, p.MSSFix, p.MSSFixMode, c.max, c.mode)
+		}
+	}
+}

@@ -187,6 +187,30 @@ func proveTraffic(t *testing.T, lab *nstest.Lab, clientIP netip.Addr) {
 	if err := nstest.Ping(ctx, lab.Client, nstest.LANHostIP); err != nil {
 		t.Fatalf("ping lan host through the tunnel: %v", err)
 	}
+	// Full-size TCP segments must fit the outer path once encapsulated
+	// (mssfix 1492 mtu, OpenVPN 2.6's default): neither end may fragment
+	// the tunnel's packets on the 1500-byte link between the namespaces.
+	frags := func() [2]uint64 {
+		var v [2]uint64
+		for i, ns := range []string{lab.Client, lab.Server} {
+			n, err := nstest.IPStat(ctx, ns, "FragCreates")
+			if err != nil {
+				t.Fatal(err)
+			}
+			v[i] = n
+		}
+		return v
+	}
+	before := frags()
+	defer func() {
+		if t.Failed() {
+			return
+		}
+		if after := frags(); after != before {
+			t.Errorf("the tunnel's packets were fragmented on the outer path: IPv4 fragments created in the client namespace %d, in the server namespace %d (want 0: the MSS clamp must leave room for the encapsulation)",
+				after[0]-before[0], after[1]-before[1])
+		}
+	}()
 	res, err := nstest.Transfer(ctx, lab.Client, lab.LAN, nstest.LANHostIP, 20<<20)
 	if err != nil || !res.OK() {
 		t.Fatalf("20 MB upload to the lan host: %v %s", err, res)
