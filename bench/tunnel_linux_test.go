@@ -36,7 +36,9 @@ type sample struct {
 // benchOptions are the environment knobs of the tunnel benchmark:
 // CVPN_BENCH_ONLY=udp/AES-256-GCM limits it to one row, CVPN_BENCH_RUNS
 // sets the runs per client, CVPN_BENCH_PERF=dir records `perf` profiles of
-// our client (one per direction and run) into dir.
+// our client (one per direction and run) into dir, and in the server and
+// wireguard-go benchmarks of the server process of every pair
+// (server-PAIR-TRANSPORT-CIPHER-RUN-DIRECTION.data).
 type benchOptions struct {
 	only    string
 	runs    int

@@ -78,17 +78,22 @@ type serverSample struct {
 }
 
 // measurePair measures a connected client through a server whose tunnel
-// address is at, recording the server process's CPU too.
-func measurePair(t *testing.T, lab *nstest.Lab, at netip.Addr, srvPID int, c tunnelClient) serverSample {
+// address is at, recording the server process's CPU too; with perf set it
+// records a profile of the server process for each direction.
+func measurePair(t *testing.T, lab *nstest.Lab, at netip.Addr, srvPID int, c tunnelClient, perf string) serverSample {
 	t.Helper()
 	defer c.stop()
 	var s serverSample
 	s.connect = c.connectTime()
 	time.Sleep(300 * time.Millisecond)
 	c0, s0 := cpuSeconds(c.pid()), cpuSeconds(srvPID)
+	stopUp := startPerf(t, srvPID, perf, "up")
 	up, upBytes := iperf(t, lab, at, false)
+	stopUp()
 	c1, s1 := cpuSeconds(c.pid()), cpuSeconds(srvPID)
+	stopDown := startPerf(t, srvPID, perf, "down")
 	down, downBytes := iperf(t, lab, at, true)
+	stopDown()
 	c2, s2 := cpuSeconds(c.pid()), cpuSeconds(srvPID)
 	s.upMbps, s.downMbps = up, down
 	if gb := float64(upBytes) / 1e9; gb > 0 {
@@ -98,6 +103,15 @@ func measurePair(t *testing.T, lab *nstest.Lab, at netip.Addr, srvPID int, c tun
 		s.cpuDown, s.srvDown = (c2-c1)/gb, (s2-s1)/gb
 	}
 	return s
+}
+
+// serverPerf is the profile prefix for the server of one pair and run
+// (CVPN_BENCH_PERF), or "" when no profiles are asked for.
+func serverPerf(o benchOptions, pair, transport, cipher string, run int) string {
+	if o.perfDir == "" {
+		return ""
+	}
+	return filepath.Join(o.perfDir, fmt.Sprintf("server-%s-%s-%s-%d", pair, transport, cipher, run))
 }
 
 func medianS(s []serverSample, f func(serverSample) float64) float64 {
@@ -152,7 +166,8 @@ func TestServerBenchmark(t *testing.T) {
 			ovPID := ovs.Proc.PID()
 			ovIperf := nstest.Start(t, lab.Server, "iperf3", "-s", "-B", ovs.TunnelIP().String())
 			for i := 0; i < opts.runs; i++ {
-				r.pairs[2].s = append(r.pairs[2].s, measurePair(t, lab, ovs.TunnelIP(), ovPID, startOpenVPN(t, lab, ovProf)))
+				r.pairs[2].s = append(r.pairs[2].s, measurePair(t, lab, ovs.TunnelIP(), ovPID, startOpenVPN(t, lab, ovProf),
+					serverPerf(opts, "openvpn-openvpn", transport, cipher, i)))
 			}
 			ovIperf.Stop(2 * time.Second)
 			ovs.Stop()
@@ -163,8 +178,10 @@ func TestServerBenchmark(t *testing.T) {
 			csIperf := nstest.Start(t, lab.Server, "iperf3", "-s", "-B", cvpnServerTunnelIP.String())
 			time.Sleep(200 * time.Millisecond)
 			for i := 0; i < opts.runs; i++ {
-				r.pairs[0].s = append(r.pairs[0].s, measurePair(t, lab, cvpnServerTunnelIP, cs.p.PID(), startCvpn(t, bin, lab, cs.prof)))
-				r.pairs[1].s = append(r.pairs[1].s, measurePair(t, lab, cvpnServerTunnelIP, cs.p.PID(), startOpenVPN(t, lab, cs.prof)))
+				r.pairs[0].s = append(r.pairs[0].s, measurePair(t, lab, cvpnServerTunnelIP, cs.p.PID(), startCvpn(t, bin, lab, cs.prof),
+					serverPerf(opts, "cvpn-cvpn", transport, cipher, i)))
+				r.pairs[1].s = append(r.pairs[1].s, measurePair(t, lab, cvpnServerTunnelIP, cs.p.PID(), startOpenVPN(t, lab, cs.prof),
+					serverPerf(opts, "openvpn-cvpn", transport, cipher, i)))
 			}
 			csIperf.Stop(2 * time.Second)
 			cs.p.Stop(5 * time.Second)

@@ -203,10 +203,12 @@ func TestWireguardBenchmark(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 		for i := 0; i < opts.runs; i++ {
 			wgRun := func() {
-				r.wg = append(r.wg, measurePair(t, lab, wgServerAddr.Addr(), wl.srv.pid(), wl.startWGClient(t)))
+				r.wg = append(r.wg, measurePair(t, lab, wgServerAddr.Addr(), wl.srv.pid(), wl.startWGClient(t),
+					serverPerf(opts, "wireguard-go", "udp", cipher, i)))
 			}
 			cvRun := func() {
-				r.cvpn = append(r.cvpn, measurePair(t, lab, cvpnServerTunnelIP, cs.p.PID(), startCvpn(t, bin, lab, cs.prof)))
+				r.cvpn = append(r.cvpn, measurePair(t, lab, cvpnServerTunnelIP, cs.p.PID(), startCvpn(t, bin, lab, cs.prof),
+					serverPerf(opts, "cvpn-cvpn-vs-wg", "udp", cipher, i)))
 			}
 			if i%2 == 0 {
 				wgRun()
