@@ -10,6 +10,7 @@ import (
 	"golang.zx2c4.com/wireguard/tun"
 
 	"github.com/cvpn/cvpn/ovpn/datachannel"
+	"github.com/cvpn/cvpn/ovpn/mssfix"
 	"github.com/cvpn/cvpn/ovpn/profile"
 )
 
@@ -74,7 +75,7 @@ func newDataPath(l *link, dev tun.Device, stats *Stats) *dataPath {
 		if dk := l.keys.Primary(); dk != nil {
 			over += dk.Overhead(0)
 		}
-		d.mss4, d.mss6 = mssTargets(m, l.prof.MSSFixMode, over, l.conn.Reliable(), l.conn.RemoteAddr().Addr().Is6())
+		d.mss4, d.mss6 = mssfix.Targets(m, l.prof.MSSFixMode, over, l.conn.Reliable(), l.conn.RemoteAddr().Addr().Is6())
 	}
 	return d
 }
@@ -148,9 +149,9 @@ func (d *dataPath) flush() {
 
 func (d *dataPath) clamp(pkt []byte) {
 	if pkt[0]>>4 == 4 {
-		clampMSS(pkt, d.mss4)
+		mssfix.Clamp(pkt, d.mss4)
 	} else {
-		clampMSS(pkt, d.mss6)
+		mssfix.Clamp(pkt, d.mss6)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/cvpn/cvpn/ovpn/datachannel"
+	"github.com/cvpn/cvpn/ovpn/mssfix"
 	"github.com/cvpn/cvpn/ovpn/transport"
 )
 
@@ -107,6 +108,7 @@ func (b *rxBatch) add(ss *session, pkt []byte) {
 		}
 		return
 	}
+	ss.clampMSS(payload)
 	b.out = append(b.out, out)
 	if len(b.out) == len(b.slots) {
 		b.flush()
@@ -141,6 +143,23 @@ func (b *rxBatch) flush() {
 	}
 	clear(b.out)
 	b.out = b.out[:0]
+}
+
+// clampMSS lowers the MSS of a TCP SYN crossing the tunnel, in either
+// direction, to what fits OpenVPN 2.6's default mssfix (1492 bytes
+// including the outer header) with this session's cipher and transport,
+// as the OpenVPN server does: a client that does not clamp still gets
+// segments that need no fragmenting on the way.
+func (ss *session) clampMSS(pkt []byte) {
+	if !mssfix.SYN(pkt) {
+		return
+	}
+	k := ss.keys.Primary()
+	if k == nil {
+		return
+	}
+	v4, _ := mssfix.Targets(mssfix.DefaultMax, mssfix.DefaultMode, k.Overhead(0), ss.tcp, ss.peer.Addr().Is6())
+	mssfix.Clamp(pkt, v4)
 }
 
 // forward seals one packet from another client into buf and sends it.
@@ -199,6 +218,7 @@ func (t *txBatch) run(bufs [][]byte, sizes []int, n int) {
 			t.flush()
 			t.cur = ss
 		}
+		ss.clampMSS(pkt)
 		out, err := ss.keys.Seal(t.sealed[i][:0], pkt)
 		if err != nil {
 			if errors.Is(err, datachannel.ErrPacketIDExhausted) {

@@ -78,11 +78,15 @@ func TestOurClientAgainstOurServer(t *testing.T) {
 		name  string
 		spec  serverSpec
 		creds string
+		extra string // appended to the exported profile
 	}{
 		{name: "udp-tlscrypt-cert-banner-enforcement", spec: serverSpec{wrap: "tls-crypt", split: true, banner: "Welcome to the lab ✓ — authorized use only", enforce: true}},
 		{name: "tcp-chacha-userpass", spec: serverSpec{transport: "tcp", ciphers: []string{"CHACHA20-POLY1305"}, users: "-"}, creds: "alice\npw-alice\n"},
 		{name: "udp-aes128gcm-tlsauth-cert", spec: serverSpec{wrap: "tls-auth", ciphers: []string{"AES-128-GCM"}}},
 		{name: "tcp-aes256cbc-sha256-tlscrypt-cert", spec: serverSpec{transport: "tcp", wrap: "tls-crypt", ciphers: []string{"AES-256-CBC"}, auth: "SHA256"}},
+		// A client that does not clamp: the server's own clamp must keep
+		// the tunnel's packets unfragmented (proveTraffic checks).
+		{name: "udp-client-mssfix-0", spec: serverSpec{wrap: "tls-crypt"}, extra: "mssfix 0\n"},
 		{name: "udp-cert-userpass-totp-static-challenge", spec: serverSpec{wrap: "tls-crypt", users: "totp", mutual: boolp(true)}, creds: "carol\npw-carol\n"},
 	}
 	for _, tc := range cases {
@@ -96,7 +100,7 @@ func TestOurClientAgainstOurServer(t *testing.T) {
 			}
 			ls := newLabServer(t, tc.spec)
 			before := nstest.MustSnapshot(t, ls.lab.Client)
-			cl := startCVPN(t, ls, ls.profile(t, ""), tc.creds)
+			cl := startCVPN(t, ls, ls.profile(t, "")+tc.extra, tc.creds)
 			ip := cl.waitConnected(t)
 			if tc.spec.banner != "" {
 				want, _ := json.Marshal(tc.spec.banner)

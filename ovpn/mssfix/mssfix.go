@@ -1,8 +1,8 @@
-package client
+package mssfix
 
 import "encoding/binary"
 
-// mssTargets returns the MSS that TCP SYNs are clamped to for IPv4 and
+// Targets returns the MSS that TCP SYNs are clamped to for IPv4 and
 // IPv6 payloads, computed as OpenVPN 2.6 does for `mssfix max [mtu|fixed]`
 // (0 means no clamp). overhead is what the data channel adds to a packet
 // (opcode, peer-id, packet ID, tag or HMAC, IV and padding, compression
@@ -11,7 +11,7 @@ import "encoding/binary"
 // header; without a mode it excludes that header, like link-mtu; with
 // "fixed" it is the inner IP packet. The MSS leaves out TCP options, as
 // OpenVPN does (RFC 879).
-func mssTargets(max int, mode string, overhead int, reliable, outer6 bool) (v4, v6 uint16) {
+func Targets(max int, mode string, overhead int, reliable, outer6 bool) (v4, v6 uint16) {
 	if max <= 0 {
 		return 0, 0
 	}
@@ -42,9 +42,9 @@ func mssTargets(max int, mode string, overhead int, reliable, outer6 bool) (v4, 
 	return clamp(max - over - 40), clamp(max - over - 60)
 }
 
-// clampMSS lowers the MSS option of a TCP SYN in an IPv4 or IPv6 packet to
+// Clamp lowers the MSS option of a TCP SYN in an IPv4 or IPv6 packet to
 // max, fixing the TCP checksum incrementally. Other packets are untouched.
-func clampMSS(pkt []byte, max uint16) {
+func Clamp(pkt []byte, max uint16) {
 	if max == 0 || len(pkt) < 20 {
 		return
 	}
@@ -101,4 +101,29 @@ func clampMSS(pkt []byte, max uint16) {
 		}
 		i += int(opts[i+1])
 	}
+}
+
+// Default is OpenVPN 2.6's mssfix when a configuration says nothing:
+// 1492 bytes including the outer IP and UDP or TCP header.
+const (
+	DefaultMax  = 1492
+	DefaultMode = "mtu"
+)
+
+// SYN reports whether pkt is an IPv4 (first fragment) or IPv6 TCP packet
+// with the SYN flag: the only packets Clamp changes. It lets a data path
+// skip working out the target for every other packet.
+func SYN(pkt []byte) bool {
+	if len(pkt) < 20 {
+		return false
+	}
+	switch pkt[0] >> 4 {
+	case 4:
+		ihl := int(pkt[0]&0x0f) * 4
+		return pkt[9] == 6 && ihl >= 20 && len(pkt) >= ihl+20 &&
+			binary.BigEndian.Uint16(pkt[6:8])&0x1fff == 0 && pkt[ihl+13]&0x02 != 0
+	case 6:
+		return len(pkt) >= 60 && pkt[6] == 6 && pkt[40+13]&0x02 != 0
+	}
+	return false
 }
