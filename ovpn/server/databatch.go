@@ -102,13 +102,13 @@ func (b *rxBatch) add(ss *session, pkt []byte) {
 		s.m.droppedPackets.Add(1)
 		return
 	}
+	ss.clampMSS(payload)
 	if s.pool.Prefix().Contains(dst) && dst != s.pool.Server() {
 		if peer := s.sessionByIP(dst); peer != nil {
 			peer.forward(b.fwd, payload)
 		}
 		return
 	}
-	ss.clampMSS(payload)
 	b.out = append(b.out, out)
 	if len(b.out) == len(b.slots) {
 		b.flush()
