@@ -241,7 +241,10 @@ func (ss *session) finish(err error) {
 		ss.cancel()
 		ss.ch.Close()
 		ss.wg.Wait()
-		ss.srv.unregister(ss)
+		// Unregistered last: whoever sees the session gone from
+		// Connections also sees its end in the metrics and the
+		// connection log.
+		defer ss.srv.unregister(ss)
 		s := ss.srv
 		if ss.established.Load() {
 			s.m.active.Add(-1)
