@@ -393,7 +393,7 @@ func (c *Client) serve(ctx context.Context, l *link, prepared *platform.Prepared
 			Server: l.server.Addr(), EnforceRoutes: ext.RouteEnforcement,
 		})
 	}
-	dp := newDataPath(l, applied.Device, &c.stats)
+	dp := newDataPath(l, applied.Device, &c.stats, tc.MTU)
 	fn := dp.fromNetwork
 	l.data.Store(&fn)
 

@@ -64,7 +64,7 @@ func compressionOf(p *profile.Profile) datachannel.Compression {
 	return datachannel.CompressNone
 }
 
-func newDataPath(l *link, dev tun.Device, stats *Stats) *dataPath {
+func newDataPath(l *link, dev tun.Device, stats *Stats, tunMTU int) *dataPath {
 	d := &dataPath{l: l, dev: dev, comp: compressionOf(l.prof), stats: stats,
 		rx: make([][]byte, rxBatch), rxBufs: make([][]byte, 0, rxBatch)}
 	// The receive slots (64 x 64 KiB) are allocated as batches first fill
@@ -75,7 +75,11 @@ func newDataPath(l *link, dev tun.Device, stats *Stats) *dataPath {
 		if dk := l.keys.Primary(); dk != nil {
 			over += dk.Overhead(0)
 		}
-		d.mss4, d.mss6 = mssfix.Targets(m, l.prof.MSSFixMode, over, l.conn.Reliable(), l.conn.RemoteAddr().Addr().Is6())
+		mode := l.prof.MSSFixMode
+		if l.prof.MSSFixDefault {
+			m, mode = mssfix.DefaultFor(tunMTU) // profile or pushed tun-mtu
+		}
+		d.mss4, d.mss6 = mssfix.Targets(m, mode, over, l.conn.Reliable(), l.conn.RemoteAddr().Addr().Is6())
 	}
 	return d
 }

@@ -81,7 +81,7 @@ func newDPLab(t testing.TB) *dpLab {
 
 // start runs the link's read loop with the data path on dev.
 func (lab *dpLab) start(dev tun.Device) *dataPath {
-	dp := newDataPath(lab.l, dev, &Stats{})
+	dp := newDataPath(lab.l, dev, &Stats{}, 1500)
 	fn := dp.fromNetwork
 	lab.l.data.Store(&fn)
 	lab.l.wg.Add(1)
@@ -240,7 +240,7 @@ func BenchmarkDataPathUpload(b *testing.B) {
 		pkts[i] = ipv4Packet(benchSize, byte(i))
 	}
 	dev := newBatchTUN(pkts, benchBatch)
-	dp := newDataPath(lab.l, dev, &Stats{})
+	dp := newDataPath(lab.l, dev, &Stats{}, 1500)
 	errc := make(chan error, 1)
 	go func() { errc <- dp.fromTUN() }()
 	bufs := make([][]byte, benchBatch)

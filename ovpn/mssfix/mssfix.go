@@ -110,6 +110,17 @@ const (
 	DefaultMode = "mtu"
 )
 
+// DefaultFor is the mssfix OpenVPN 2.6 uses when a configuration gives no
+// size (no mssfix, or a bare one) for a tunnel of MTU tunMTU: 1492 "mtu"
+// for the standard 1500 (or an unknown MTU, 0), otherwise the tunnel MTU
+// itself, "fixed".
+func DefaultFor(tunMTU int) (max int, mode string) {
+	if tunMTU == 0 || tunMTU == 1500 {
+		return DefaultMax, DefaultMode
+	}
+	return tunMTU, "fixed"
+}
+
 // SYN reports whether pkt is an IPv4 (first fragment) or IPv6 TCP packet
 // with the SYN flag: the only packets Clamp changes. It lets a data path
 // skip working out the target for every other packet.

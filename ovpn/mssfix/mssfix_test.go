@@ -134,3 +134,18 @@ func TestSYN(t *testing.T) {
 		SYN(p[:n])
 	}
 }
+
+// TestDefaultForTunnelMTU: OpenVPN 2.6.14 at verb 4 prints mss_fix:1360
+// for tun-mtu 1400 without an mssfix size, and 1400 for tun-mtu 1500
+// (AES-256-GCM over UDP/IPv4).
+func TestDefaultForTunnelMTU(t *testing.T) {
+	for _, c := range []struct {
+		mtu  int
+		want uint16
+	}{{1400, 1360}, {1500, 1400}, {0, 1400}, {9000, 8960}} {
+		max, mode := DefaultFor(c.mtu)
+		if v4, _ := Targets(max, mode, 24, false, false); v4 != c.want {
+			t.Errorf("tun-mtu %d: mss %d, want %d", c.mtu, v4, c.want)
+		}
+	}
+}

@@ -112,6 +112,10 @@ type Profile struct {
 	// OpenVPN 2.6, is 1492 "mtu"; 0 turns clamping off.
 	MSSFix     int
 	MSSFixMode string
+	// MSSFixDefault is true when the profile gives no mssfix size (no
+	// directive or a bare mssfix): the clamp then follows the tunnel MTU
+	// as in OpenVPN 2.6 (see mssfix.DefaultFor).
+	MSSFixDefault bool
 	// TunMTU is the tunnel MTU (default 1500); TunMTUExtra the TAP extra.
 	TunMTU      int
 	TunMTUExtra int

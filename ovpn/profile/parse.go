@@ -100,6 +100,7 @@ func Parse(data []byte, opts Options) (*Profile, Diagnostics) {
 		RenegInterval:       3600 * time.Second,
 		MSSFix:              1492,
 		MSSFixMode:          "mtu",
+		MSSFixDefault:       true,
 		TunMTU:              1500,
 		ConnectRetry:        time.Second,
 		ConnectRetryMax:     300 * time.Second,
@@ -598,9 +599,9 @@ func (ps *parser) apply(d *Directive) bool {
 	case "mssfix":
 		// A bare mssfix is OpenVPN 2.6's default, 1492 mtu; a number alone
 		// does not include the outer IP and UDP header.
-		p.MSSFix, p.MSSFixMode = 1492, "mtu"
+		p.MSSFix, p.MSSFixMode, p.MSSFixDefault = 1492, "mtu", true
 		if len(a) >= 1 {
-			p.MSSFixMode = ""
+			p.MSSFixMode, p.MSSFixDefault = "", false
 			n, ok := ps.number(line, d.Name, a[0], 0, 65535)
 			if !ok {
 				return false

@@ -500,16 +500,17 @@ func TestPullFilterAction(t *testing.T) {
 // number alone excludes it.
 func TestMSSFixForms(t *testing.T) {
 	cases := []struct {
-		line string
-		max  int
-		mode string
+		line  string
+		max   int
+		mode  string
+		byMTU bool
 	}{
-		{"", 1492, "mtu"},
-		{"mssfix\n", 1492, "mtu"},
-		{"mssfix 1328\n", 1328, ""},
-		{"mssfix 1400 mtu\n", 1400, "mtu"},
-		{"mssfix 1400 fixed\n", 1400, "fixed"},
-		{"mssfix 0\n", 0, ""},
+		{"", 1492, "mtu", true},
+		{"mssfix\n", 1492, "mtu", true},
+		{"mssfix 1328\n", 1328, "", false},
+		{"mssfix 1400 mtu\n", 1400, "mtu", false},
+		{"mssfix 1400 fixed\n", 1400, "fixed", false},
+		{"mssfix 0\n", 0, "", false},
 	}
 	for _, c := range cases {
 		src := "client\ndev tun\nremote vpn.lab.test\nauth-user-pass\n" + c.line + "<ca>\n" + string(readPKI(t, "ca.crt")) + "</ca>\n"
@@ -517,8 +518,8 @@ func TestMSSFixForms(t *testing.T) {
 		if len(ds) != 0 {
 			t.Fatalf("%q: %s", c.line, ds)
 		}
-		if p.MSSFix != c.max || p.MSSFixMode != c.mode {
-			t.Errorf("%q: mssfix %d %q, want %d %q", c.line, p.MSSFix, p.MSSFixMode, c.max, c.mode)
+		if p.MSSFix != c.max || p.MSSFixMode != c.mode || p.MSSFixDefault != c.byMTU {
+			t.Errorf("%q: mssfix %d %q default %v, want %d %q %v", c.line, p.MSSFix, p.MSSFixMode, p.MSSFixDefault, c.max, c.mode, c.byMTU)
 		}
 	}
 }
