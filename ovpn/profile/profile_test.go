@@ -521,5 +521,12 @@ func TestMSSFixForms(t *testing.T) {
 		if p.MSSFix != c.max || p.MSSFixMode != c.mode || p.MSSFixDefault != c.byMTU {
 			t.Errorf("%q: mssfix %d %q default %v, want %d %q %v", c.line, p.MSSFix, p.MSSFixMode, p.MSSFixDefault, c.max, c.mode, c.byMTU)
 		}
+		want := c.mode
+		if want == "" {
+			want = "link"
+		}
+		if s := p.Summary(); s.MSSFix != c.max || s.MSSFixMode != want || s.MSSFixByMTU != c.byMTU {
+			t.Errorf("%q: summary mssfix %d %q default %v, want %d %q %v", c.line, s.MSSFix, s.MSSFixMode, s.MSSFixByMTU, c.max, want, c.byMTU)
+		}
 	}
 }

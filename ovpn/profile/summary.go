@@ -59,6 +59,12 @@ type Summary struct {
 	Compression Compression `json:"compression"`
 	TunMTU      int         `json:"tun_mtu"`
 	MSSFix      int         `json:"mssfix"`
+	// MSSFixMode says what MSSFix counts: "mtu" (the whole encapsulated
+	// packet with its outer IP and UDP/TCP header), "link" (without that
+	// header) or "fixed" (the inner IP packet). MSSFixByMTU is true when
+	// the profile gives no size: the clamp then follows the tunnel MTU.
+	MSSFixMode  string `json:"mssfix_mode"`
+	MSSFixByMTU bool   `json:"mssfix_default"`
 }
 
 // Summary describes the profile without key material.
@@ -88,6 +94,11 @@ func (p *Profile) Summary() Summary {
 		Compression:          p.Compression,
 		TunMTU:               p.TunMTU,
 		MSSFix:               p.MSSFix,
+		MSSFixMode:           p.MSSFixMode,
+		MSSFixByMTU:          p.MSSFixDefault,
+	}
+	if s.MSSFixMode == "" {
+		s.MSSFixMode = "link"
 	}
 	for _, c := range p.CA {
 		s.CA = append(s.CA, NewCertInfo(c))
