@@ -15,14 +15,14 @@ func Targets(max int, mode string, overhead int, reliable, outer6 bool) (v4, v6 
 	if max <= 0 {
 		return 0, 0
 	}
-	over := overhead
-	if reliable {
-		over += 2 // the length prefix of each packet on a stream
+	over := 0 // "fixed": max is the inner IP packet
+	if mode != "fixed" {
+		over = overhead
+		if reliable {
+			over += 2 // the length prefix of each packet on a stream
+		}
 	}
-	switch mode {
-	case "fixed":
-		over = 0
-	case "mtu":
+	if mode == "mtu" {
 		ip := 20
 		if outer6 {
 			ip = 40
@@ -45,29 +45,11 @@ func Targets(max int, mode string, overhead int, reliable, outer6 bool) (v4, v6 
 // Clamp lowers the MSS option of a TCP SYN in an IPv4 or IPv6 packet to
 // max, fixing the TCP checksum incrementally. Other packets are untouched.
 func Clamp(pkt []byte, max uint16) {
-	if max == 0 || len(pkt) < 20 {
+	if max == 0 {
 		return
 	}
-	var tcp []byte
-	switch pkt[0] >> 4 {
-	case 4:
-		ihl := int(pkt[0]&0x0f) * 4
-		if pkt[9] != 6 || ihl < 20 || len(pkt) < ihl+20 {
-			return
-		}
-		if binary.BigEndian.Uint16(pkt[6:8])&0x1fff != 0 { // not the first fragment
-			return
-		}
-		tcp = pkt[ihl:]
-	case 6:
-		if len(pkt) < 60 || pkt[6] != 6 { // no extension headers handled
-			return
-		}
-		tcp = pkt[40:]
-	default:
-		return
-	}
-	if tcp[13]&0x02 == 0 { // SYN
+	tcp := synHeader(pkt)
+	if tcp == nil {
 		return
 	}
 	off := int(tcp[12]>>4) * 4
@@ -124,17 +106,32 @@ func DefaultFor(tunMTU int) (max int, mode string) {
 // SYN reports whether pkt is an IPv4 (first fragment) or IPv6 TCP packet
 // with the SYN flag: the only packets Clamp changes. It lets a data path
 // skip working out the target for every other packet.
-func SYN(pkt []byte) bool {
+func SYN(pkt []byte) bool { return synHeader(pkt) != nil }
+
+// synHeader returns the TCP header and payload of a TCP SYN in an IPv4
+// (first fragment) or IPv6 (no extension headers) packet, or nil.
+func synHeader(pkt []byte) []byte {
 	if len(pkt) < 20 {
-		return false
+		return nil
 	}
+	var tcp []byte
 	switch pkt[0] >> 4 {
 	case 4:
 		ihl := int(pkt[0]&0x0f) * 4
-		return pkt[9] == 6 && ihl >= 20 && len(pkt) >= ihl+20 &&
-			binary.BigEndian.Uint16(pkt[6:8])&0x1fff == 0 && pkt[ihl+13]&0x02 != 0
+		if pkt[9] != 6 || ihl < 20 || len(pkt) < ihl+20 || binary.BigEndian.Uint16(pkt[6:8])&0x1fff != 0 {
+			return nil
+		}
+		tcp = pkt[ihl:]
 	case 6:
-		return len(pkt) >= 60 && pkt[6] == 6 && pkt[40+13]&0x02 != 0
+		if len(pkt) < 60 || pkt[6] != 6 {
+			return nil
+		}
+		tcp = pkt[40:]
+	default:
+		return nil
 	}
-	return false
+	if tcp[13]&0x02 == 0 {
+		return nil
+	}
+	return tcp
 }

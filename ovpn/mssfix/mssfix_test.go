@@ -73,7 +73,7 @@ func TestClamp(t *testing.T) {
 	}
 }
 
-// TestMSSTargetsMatchOpenVPN checks the clamp against the mss_fix values
+// TestTargetsMatchOpenVPN checks the clamp against the mss_fix values
 // OpenVPN 2.6.14 prints at verb 4 ("Data Channel MTU parms") for the same
 // settings: AES-256-GCM with peer-id (24 bytes of data channel overhead)
 // over IPv4.
