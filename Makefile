@@ -64,7 +64,8 @@ test: deps lint unit fuzz-ci cross gui-vet build demo screenshots
 bench: deps
 	@mkdir -p build
 	$(GO) test -run '^$$' -bench . -benchmem ./ovpn/... ./routing/... | tee build/bench-micro.txt
-	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 60m -run 'TestTunnelBenchmark|TestConnectTimeline|TestServerBenchmark|TestWireguardBenchmark' ./bench/
+	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 60m -run 'TestTunnelBenchmark|TestServerBenchmark|TestWireguardBenchmark' ./bench/
+	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 10m -run 'TestConnectTimeline' ./bench/
 	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 10m -run 'TestThroughputUnderJunkFlood' ./ovpn/server/hostiletest/
 	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 20m -run 'TestMeasure' ./routing/e2e/ | tee build/bench-enforcement.txt
 	@{ echo; echo "## Client route enforcement (Linux, netlink)"; echo; \

@@ -7,8 +7,11 @@
 // against our server (c). TestWireguardBenchmark puts our client + server
 // beside a wireguard-go pair built at the version go.mod pins and
 // configured over its UAPI socket (the userspace Go reference).
-// TestConnectTimeline shows where our connect time goes (every log line of
-// the median connect, time-stamped from process start);
+// TestConnectTimeline shows where our connect time goes: it writes the
+// "Connect time: where it goes" section (connect and start-up medians of
+// both clients, the Go runtime's floor measured with bench/emptyprog, and
+// our client's phases) and logs every line of the median connect,
+// time-stamped from process start;
 // CVPN_BENCH_WRAP=script runs cvpn through that script there (for example
 // `exec strace -f -ttt -o /tmp/st.$$ /path/to/cvpn "$@"`). All run only when
 // CVPN_BENCH=1, so `go test ./...` skips them; see

@@ -301,10 +301,16 @@ func startOpenVPN(t *testing.T, lab *nstest.Lab, prof string) tunnelClient {
 
 func buildCvpn(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "cvpn")
-	// Built as `make build` ships it: pure Go (CGO_ENABLED=0, product.md),
+	return buildGo(t, "github.com/cvpn/cvpn/cmd/cvpn")
+}
+
+// buildGo builds the main package pkg into the test's temporary directory.
+func buildGo(t *testing.T, pkg string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
+	// Built as `make build` ships cvpn: pure Go (CGO_ENABLED=0, product.md),
 	// which also starts faster than a cgo binary (no dynamic loader).
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "github.com/cvpn/cvpn/cmd/cvpn")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	out, err := cmd.CombinedOutput()
 	if err != nil {

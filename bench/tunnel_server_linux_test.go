@@ -244,7 +244,14 @@ func replaceSection(path, title, section string) error {
 	if doc != "" {
 		doc += "\n\n"
 	}
-	return os.WriteFile(path, []byte(doc+strings.TrimRight(section, "\n")+"\n"), 0o644)
+	// Written next to the file and renamed over it, so an interrupted run
+	// leaves the previous results whole.
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(doc+strings.TrimRight(section, "\n")+"\n"), 0o644); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 func runOut(bin string, args ...string) (string, error) {
