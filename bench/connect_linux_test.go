@@ -86,7 +86,11 @@ func TestConnectTimeline(t *testing.T) {
 		theirStart = append(theirStart, timeRun(t, "ip", "netns", "exec", lab.Client, "openvpn", "--version"))
 		goStart = append(goStart, timeRun(t, "ip", "netns", "exec", lab.Client, empty))
 	}
-	section := connectSection(runs, ours, theirs, ourStart, theirStart, medianDuration(goStart), connectPhases(timelines))
+	phases, err := connectPhases(timelines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := connectSection(runs, ours, theirs, ourStart, theirStart, medianDuration(goStart), phases)
 	out := os.Getenv("CVPN_BENCH_OUT")
 	if out == "" {
 		out = "results.md"
@@ -103,7 +107,7 @@ const connectSectionTitle = "## Connect time: where it goes"
 // each phase of a connection, in order.
 var connectMarks = []struct{ match, phase string }{
 	{`"state":"resolving"`, "process start to first state (runtime and package initialisation, profile, state directory)"},
-	{`msg="server answered hard reset"`, "hard reset answered by the server"},
+	{`msg="server answered hard reset"`, "client set-up, socket, hard reset and the server's answer"},
 	{`msg="TLS established"`, "TLS 1.3 handshake with client certificate"},
 	{`"state":"configuring"`, "key exchange (key-method 2) and pushed options"},
 	{`"state":"connected"`, "tunnel device, addresses, routes and DNS"},
@@ -111,18 +115,24 @@ var connectMarks = []struct{ match, phase string }{
 
 // connectPhases returns, for each of connectMarks, the median time that
 // phase took over the runs' timelines (a phase is from the previous mark,
-// or process start, to its own mark).
-func connectPhases(timelines [][]stampedLine) []time.Duration {
+// or process start, to its own mark). A timeline without one of the marks
+// is an error: the client's log no longer says what the table assumes.
+func connectPhases(timelines [][]stampedLine) ([]time.Duration, error) {
 	per := make([][]time.Duration, len(connectMarks))
-	for _, tl := range timelines {
+	for run, tl := range timelines {
 		var prev time.Duration
 		for i, m := range connectMarks {
+			found := false
 			for _, l := range tl {
 				if strings.Contains(l.text, m.match) {
 					per[i] = append(per[i], l.at-prev)
 					prev = l.at
+					found = true
 					break
 				}
+			}
+			if !found {
+				return nil, fmt.Errorf("run %d: no line with %s in the client's output (phase %q)", run+1, m.match, m.phase)
 			}
 		}
 	}
@@ -130,7 +140,7 @@ func connectPhases(timelines [][]stampedLine) []time.Duration {
 	for i, v := range per {
 		med[i] = medianDuration(v)
 	}
-	return med
+	return med, nil
 }
 
 // connectSection renders the results.md section of TestConnectTimeline.
@@ -148,7 +158,7 @@ func connectSection(runs int, ours, theirs, ourStart, theirStart []time.Duration
 		mc, mst := medianDuration(c.conn), medianDuration(c.starts)
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", c.name, ms(mc), ms(mst), ms(mc-mst))
 	}
-	fmt.Fprintf(&b, "\nAn empty Go program (bench/emptyprog) started the same way takes %s ms: the Go runtime's floor on this machine; the rest of cvpn's start-up is package initialisation (its one binary holds the client, the daemon and the reference server with its SAML and TOML libraries, product.md).\n", ms(goStart))
+	fmt.Fprintf(&b, "\nAn empty Go program (bench/emptyprog) started the same way takes %s ms: the Go runtime's floor on this machine; the rest of cvpn's start-up is mostly package initialisation and the page faults of a larger binary (its one binary holds the client, the daemon and the reference server with its SAML and TOML libraries, product.md).\n", ms(goStart))
 	b.WriteString("\nOur client's phases (median of each over the runs, from its verbose log):\n\n| phase | ms |\n|---|---:|\n")
 	for i, m := range connectMarks {
 		fmt.Fprintf(&b, "| %s | %s |\n", m.phase, ms(phases[i]))

@@ -19,11 +19,14 @@ func TestConnectPhases(t *testing.T) {
 			{ms(connected), `{"event":"state","state":"connected","interface":"cvpn0"}`},
 		}
 	}
-	got := connectPhases([][]stampedLine{
+	got, err := connectPhases([][]stampedLine{
 		run(20, 21, 26, 28, 29),
 		run(22, 24, 28, 31, 33),
 		run(21, 22.5, 27.5, 30, 31),
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Medians per phase: start 21; reset 1, 2, 1.5 -> 1.5; TLS 5, 4, 5 -> 5;
 	// key exchange 2, 3, 2.5 -> 2.5; tunnel 1, 2, 1 -> 1.
 	want := []time.Duration{ms(21), ms(1.5), ms(5), ms(2.5), ms(1)}
@@ -46,5 +49,16 @@ func TestConnectPhases(t *testing.T) {
 		if !strings.Contains(s, line) {
 			t.Errorf("section lacks %q:\n%s", line, s)
 		}
+	}
+}
+
+func TestConnectPhasesMissingMark(t *testing.T) {
+	tl := []stampedLine{
+		{5 * time.Millisecond, `{"event":"state","state":"resolving"}`},
+		{9 * time.Millisecond, `{"event":"state","state":"connected"}`},
+	}
+	_, err := connectPhases([][]stampedLine{tl})
+	if err == nil || !strings.Contains(err.Error(), "server answered hard reset") {
+		t.Fatalf("a timeline without the hard-reset line gave %v; want an error naming that line", err)
 	}
 }
