@@ -91,14 +91,7 @@ func TestConnectTimeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	section := connectSection(runs, ours, theirs, ourStart, theirStart, medianDuration(goStart), phases)
-	out := os.Getenv("CVPN_BENCH_OUT")
-	if out == "" {
-		out = "results.md"
-	}
-	if err := replaceSection(out, connectSectionTitle, section); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("wrote %s:\n%s", out, section)
+	writeSection(t, connectSectionTitle, section)
 }
 
 const connectSectionTitle = "## Connect time: where it goes"

@@ -145,11 +145,8 @@ func TestTunnelBenchmark(t *testing.T) {
 	}
 	b.WriteString("\nConnect time: from process start to the connected state (certificate auth, tls-crypt). ")
 	b.WriteString("CPU s/GB: CPU seconds (user + system) the client process used per GB moved in that direction.\n")
-	out := os.Getenv("CVPN_BENCH_OUT")
-	if out == "" {
-		out = "results.md"
-	}
-	if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
+	out := resultsPath()
+	if err := writeFileAtomic(out, b.String()); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("wrote %s:\n%s", out, b.String())

@@ -212,14 +212,7 @@ func TestServerBenchmark(t *testing.T) {
 				medianS(p.s, func(s serverSample) float64 { return s.cpuUp }), medianS(p.s, func(s serverSample) float64 { return s.cpuDown }))
 		}
 	}
-	out := os.Getenv("CVPN_BENCH_OUT")
-	if out == "" {
-		out = "results.md"
-	}
-	if err := replaceSection(out, serverSectionTitle, b.String()); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("wrote %s:\n%s", out, b.String())
+	writeSection(t, serverSectionTitle, b.String())
 }
 
 const serverSectionTitle = "## Our server (cvpn server) against the OpenVPN 2.6 server"
@@ -244,10 +237,34 @@ func replaceSection(path, title, section string) error {
 	if doc != "" {
 		doc += "\n\n"
 	}
-	// Written next to the file and renamed over it, so an interrupted run
-	// leaves the previous results whole.
+	return writeFileAtomic(path, doc+strings.TrimRight(section, "\n")+"\n")
+}
+
+// resultsPath is the file the benchmarks write: CVPN_BENCH_OUT, or
+// results.md in this package's directory.
+func resultsPath() string {
+	if out := os.Getenv("CVPN_BENCH_OUT"); out != "" {
+		return out
+	}
+	return "results.md"
+}
+
+// writeSection puts section (starting with title) into the results file
+// and logs it.
+func writeSection(t *testing.T, title, section string) {
+	t.Helper()
+	out := resultsPath()
+	if err := replaceSection(out, title, section); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s:\n%s", out, section)
+}
+
+// writeFileAtomic writes text next to path and renames it over path, so an
+// interrupted run leaves the previous results whole.
+func writeFileAtomic(path, text string) error {
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(doc+strings.TrimRight(section, "\n")+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(tmp, []byte(text), 0o644); err != nil {
 		os.Remove(tmp)
 		return err
 	}

@@ -233,14 +233,7 @@ func TestWireguardBenchmark(t *testing.T) {
 		t.Skipf("CVPN_BENCH_ONLY=%s selects no UDP row", opts.only)
 	}
 	section := wgSection(wg, hostInfo(), time.Now().UTC(), opts.runs, rows)
-	out := os.Getenv("CVPN_BENCH_OUT")
-	if out == "" {
-		out = "results.md"
-	}
-	if err := replaceSection(out, wgSectionTitle, section); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("wrote %s:\n%s", out, section)
+	writeSection(t, wgSectionTitle, section)
 }
 
 // wgSection renders the results.md section for rows.
