@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.zx2c4.com/wireguard/tun"
 
+	"github.com/cvpn/cvpn/platform/vnettun"
 	"github.com/cvpn/cvpn/routing"
 )
 
@@ -365,7 +366,7 @@ func (l *linuxHost) CreateTUN(name string, mtu int) (tun.Device, string, error) 
 	var dev tun.Device
 	err := l.inNetNS(func() error {
 		var err error
-		dev, err = tun.CreateTUN(name, mtu)
+		dev, err = vnettun.Create(name, mtu)
 		return err
 	})
 	if err != nil {
