@@ -83,8 +83,13 @@ func gsoSupported(rc syscall.RawConn) bool {
 	return err == nil && serr == nil
 }
 
+// recv and send are raw system calls: they never block (MSG_DONTWAIT; the
+// runtime's poller does the waiting), and a normal system call would wake
+// the Go runtime's monitor thread after every idle moment, several context
+// switches per packet at the rate an OpenVPN peer sends (see
+// platform/vnettun, which does the same for the TUN device).
 func (b *udpBatch) recv(fd uintptr) bool {
-	n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.rhdrs[0])), uintptr(b.rn), unix.MSG_DONTWAIT, 0, 0)
+	n, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.rhdrs[0])), uintptr(b.rn), unix.MSG_DONTWAIT, 0, 0)
 	if e == unix.EAGAIN {
 		return false
 	}
@@ -131,7 +136,7 @@ func (b *udpBatch) readBatch(bufs [][]byte, sizes []int) (int, error) {
 }
 
 func (b *udpBatch) send(fd uintptr) bool {
-	n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.whdrs[b.wfrom])), uintptr(b.wto-b.wfrom), unix.MSG_DONTWAIT, 0, 0)
+	n, _, e := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.whdrs[b.wfrom])), uintptr(b.wto-b.wfrom), unix.MSG_DONTWAIT, 0, 0)
 	if e == unix.EAGAIN {
 		return false
 	}
