@@ -119,6 +119,7 @@ func UDPConn(c Conn) *net.UDPConn {
 type Stream struct {
 	c      net.Conn
 	r      *bufio.Reader
+	w      io.Writer // c, or on Linux raw system calls on c's socket
 	remote netip.AddrPort
 	wmu    sync.Mutex
 	wbuf   []byte
@@ -126,7 +127,8 @@ type Stream struct {
 
 // NewStream wraps a connected stream socket.
 func NewStream(c net.Conn, remote netip.AddrPort) *Stream {
-	return &Stream{c: c, r: bufio.NewReaderSize(c, 64<<10), remote: remote}
+	r, w := streamIO(c)
+	return &Stream{c: c, r: bufio.NewReaderSize(r, 64<<10), w: w, remote: remote}
 }
 
 // ReadPacket reads one length-prefixed packet.
@@ -160,7 +162,7 @@ func (s *Stream) WritePacket(p []byte) error {
 	defer s.wmu.Unlock()
 	s.wbuf = binary.BigEndian.AppendUint16(s.wbuf[:0], uint16(len(p)))
 	s.wbuf = append(s.wbuf, p...)
-	_, err := s.c.Write(s.wbuf)
+	_, err := s.w.Write(s.wbuf)
 	return err
 }
 
@@ -206,7 +208,7 @@ func (s *Stream) WriteBatch(pkts [][]byte) error {
 	if len(s.wbuf) == 0 {
 		return nil
 	}
-	_, err := s.c.Write(s.wbuf)
+	_, err := s.w.Write(s.wbuf)
 	return err
 }
 
