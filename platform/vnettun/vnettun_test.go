@@ -339,7 +339,7 @@ func TestCoalesceKeepsWhatMustNotMerge(t *testing.T) {
 	const off = 16
 	a, _ := stream(false, 3, 1000, 1000)
 	a[2] = tcpPacket(false, 202, 1<<31+2000, tcpACK, payloadOf(1000, 2)) // no PSH: stays open
-	gap := tcpPacket(false, 203, 1<<31+3500, tcpACK, payloadOf(1000, 3))  // 500 bytes missing
+	gap := tcpPacket(false, 203, 1<<31+3500, tcpACK, payloadOf(1000, 3)) // 500 bytes missing
 	syn := tcpPacket(false, 204, 1<<31+4500, tcpACK|tcpSYN, nil)
 	bad := tcpPacket(false, 205, 1<<31+4500, tcpACK, payloadOf(1000, 5))
 	bad[len(bad)-1] ^= 0xff // corrupt payload, checksum now wrong
