@@ -28,6 +28,8 @@ type Device struct {
 	gro coalescer
 
 	dropped atomic.Uint64
+	supers  atomic.Uint64 // super-packets read (split here)
+	merged  atomic.Uint64 // packets merged into an earlier one on write
 }
 
 // Create creates the TUN device name (a pattern like "tun%d" is allowed)
@@ -84,6 +86,9 @@ func (d *Device) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 				continue
 			}
 			d.more = true
+			if d.sp.segs > 1 {
+				d.supers.Add(1)
+			}
 			n = d.drain(bufs, sizes, offset, n)
 		}
 		return true
@@ -125,6 +130,9 @@ func (d *Device) Write(bufs [][]byte, offset int) (int, error) {
 	frames, err := d.gro.coalesce(bufs, offset)
 	if err != nil {
 		return 0, err
+	}
+	if m := len(bufs) - len(frames); m > 0 {
+		d.merged.Add(uint64(m))
 	}
 	var first error
 	i := 0
