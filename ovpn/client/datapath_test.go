@@ -159,6 +159,11 @@ func TestDataPathRoundTrip(t *testing.T) {
 	if got := dp.stats.PacketsIn.Load(); got != 10 {
 		t.Fatalf("PacketsIn = %d, want 10", got)
 	}
+	// fromTUN counts a batch after sending it, so the peer may have the
+	// last packet before the count moves: wait for it (bounded).
+	for deadline := time.Now().Add(5 * time.Second); dp.stats.PacketsOut.Load() < 20 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	if got := dp.stats.PacketsOut.Load(); got != 20 {
 		t.Fatalf("PacketsOut = %d, want 20", got)
 	}
