@@ -29,6 +29,7 @@ type sample struct {
 	upMbps, downMbps float64
 	cpuSecPerGB      float64 // both directions together
 	cpuUp, cpuDown   float64 // CPU seconds per GB for each direction
+	srvUp, srvDown   float64 // the same for the OpenVPN server the client talks to
 	rssIdleKB        int64
 	rssLoadKB        int64
 }
@@ -121,8 +122,8 @@ func TestTunnelBenchmark(t *testing.T) {
 	fmt.Fprintf(&b, "Each figure is the median of %d runs; iperf3 runs 4 s per direction through the tunnel (TCP inside the tunnel).\n", opts.runs)
 	b.WriteString("Both clients are measured alternately in the same run, so the ratios hold even when the machine is busy; absolute figures vary with its load.\n\n")
 	b.WriteString("## Our client vs the OpenVPN 2.6 client against the same OpenVPN 2.6 server\n\n")
-	b.WriteString("| transport | cipher | client | upload Mbit/s | download Mbit/s | ratio up | ratio down | connect ms | CPU s/GB up | CPU s/GB down | RSS idle MB | RSS load MB |\n")
-	b.WriteString("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| transport | cipher | client | upload Mbit/s | download Mbit/s | ratio up | ratio down | connect ms | CPU s/GB up | CPU s/GB down | server CPU s/GB up | server CPU s/GB down | RSS idle MB | RSS load MB |\n")
+	b.WriteString("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
 		ou := median(r.ours, func(s sample) float64 { return s.upMbps })
 		od := median(r.ours, func(s sample) float64 { return s.downMbps })
@@ -134,17 +135,19 @@ func TestTunnelBenchmark(t *testing.T) {
 			ru   string
 			rd   string
 		}{{"cvpn", r.ours, fmt.Sprintf("%.2fx", ou/tu), fmt.Sprintf("%.2fx", od/td)}, {"openvpn 2.6", r.theirs, "1.00x", "1.00x"}} {
-			fmt.Fprintf(&b, "| %s | %s | %s | %.0f | %.0f | %s | %s | %.0f | %.1f | %.1f | %.1f | %.1f |\n", r.transport, r.cipher, c.name,
+			fmt.Fprintf(&b, "| %s | %s | %s | %.0f | %.0f | %s | %s | %.0f | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", r.transport, r.cipher, c.name,
 				median(c.s, func(s sample) float64 { return s.upMbps }), median(c.s, func(s sample) float64 { return s.downMbps }), c.ru, c.rd,
 				median(c.s, func(s sample) float64 { return float64(s.connect.Milliseconds()) }),
 				median(c.s, func(s sample) float64 { return s.cpuUp }),
 				median(c.s, func(s sample) float64 { return s.cpuDown }),
+				median(c.s, func(s sample) float64 { return s.srvUp }),
+				median(c.s, func(s sample) float64 { return s.srvDown }),
 				median(c.s, func(s sample) float64 { return float64(s.rssIdleKB) / 1024 }),
 				median(c.s, func(s sample) float64 { return float64(s.rssLoadKB) / 1024 }))
 		}
 	}
 	b.WriteString("\nConnect time: from process start to the connected state (certificate auth, tls-crypt). ")
-	b.WriteString("CPU s/GB: CPU seconds (user + system) the client process used per GB moved in that direction.\n")
+	b.WriteString("CPU s/GB: CPU seconds (user + system) the client process used per GB moved in that direction; server CPU s/GB: the same for the OpenVPN server while it served that client (it is single-threaded, so about 1 s per s of the test is a full core).\n")
 	out := resultsPath()
 	if err := writeFileAtomic(out, b.String()); err != nil {
 		t.Fatal(err)
@@ -162,25 +165,26 @@ func measure(t *testing.T, lab *nstest.Lab, srv *openvpntest.Server, c tunnelCli
 	s.connect = c.connectTime()
 	time.Sleep(300 * time.Millisecond)
 	s.rssIdleKB = rssKB(c.pid())
-	cpu0 := cpuSeconds(c.pid())
+	spid := srv.Proc.PID()
+	cpu0, srv0 := cpuSeconds(c.pid()), cpuSeconds(spid)
 	stopUp := startPerf(t, c.pid(), perf, "up")
 	up, upBytes := iperf(t, lab, srv.TunnelIP(), false)
 	stopUp()
 	s.rssLoadKB = rssKB(c.pid())
-	cpu1 := cpuSeconds(c.pid())
+	cpu1, srv1 := cpuSeconds(c.pid()), cpuSeconds(spid)
 	stopDown := startPerf(t, c.pid(), perf, "down")
 	down, downBytes := iperf(t, lab, srv.TunnelIP(), true)
 	stopDown()
-	cpu2 := cpuSeconds(c.pid())
+	cpu2, srv2 := cpuSeconds(c.pid()), cpuSeconds(spid)
 	s.upMbps, s.downMbps = up, down
 	if gb := float64(upBytes+downBytes) / 1e9; gb > 0 {
 		s.cpuSecPerGB = (cpu2 - cpu0) / gb
 	}
 	if gb := float64(upBytes) / 1e9; gb > 0 {
-		s.cpuUp = (cpu1 - cpu0) / gb
+		s.cpuUp, s.srvUp = (cpu1-cpu0)/gb, (srv1-srv0)/gb
 	}
 	if gb := float64(downBytes) / 1e9; gb > 0 {
-		s.cpuDown = (cpu2 - cpu1) / gb
+		s.cpuDown, s.srvDown = (cpu2-cpu1)/gb, (srv2-srv1)/gb
 	}
 	return s
 }
