@@ -45,19 +45,24 @@ type tcpSeg struct {
 
 // candidate reports whether pkt is a TCP segment that may be merged with
 // others: IPv4 without options or IPv6 without extension headers, data
-// present, and no flag other than ACK and PSH.
-func candidate(pkt []byte) (tcpSeg, bool) {
+// present, and no flag other than ACK and PSH. For any other TCP packet
+// it still returns the IP header (s.ip.proto is then protoTCP), so that
+// the caller can close the packet's stream without parsing it again.
+func candidate(pkt []byte) (s tcpSeg, ok bool) {
 	ip, err := parseIP(pkt)
-	if err != nil || ip.proto != protoTCP || (!ip.v6 && ip.hlen != 20) || len(pkt) < ip.hlen+20 {
+	if err != nil || ip.proto != protoTCP || len(pkt) < ip.hlen+20 {
 		return tcpSeg{}, false
+	}
+	if !ip.v6 && ip.hlen != 20 {
+		return tcpSeg{ip: ip}, false
 	}
 	th := pkt[ip.hlen:]
 	l4 := int(th[12]>>4) * 4
 	if l4 < 20 || len(th) <= l4 {
-		return tcpSeg{}, false
+		return tcpSeg{ip: ip}, false
 	}
 	if f := th[13]; f&^tcpPSH != tcpACK || th[12]&0x0f != 0 {
-		return tcpSeg{}, false
+		return tcpSeg{ip: ip}, false
 	}
 	return tcpSeg{ip: ip, l4: l4, payload: len(th) - l4}, true
 }
@@ -114,7 +119,9 @@ func (c *coalescer) coalesce(bufs [][]byte, offset int) ([][]byte, error) {
 			// A segment of a stream that cannot be merged (a FIN, a pure
 			// ACK, ...) ends the stream's open super-packet, so that nothing
 			// of the stream that follows it is written before it.
-			c.closeFlow(pkt)
+			if s.ip.proto == protoTCP {
+				c.closeFlow(pkt, s.ip)
+			}
 			c.out = append(c.out, b)
 			continue
 		}
@@ -155,12 +162,9 @@ func (c *coalescer) coalesce(bufs [][]byte, offset int) ([][]byte, error) {
 	return c.out, nil
 }
 
-// closeFlow closes the open item of the TCP stream pkt belongs to, if any.
-func (c *coalescer) closeFlow(pkt []byte) {
-	ip, err := parseIP(pkt)
-	if err != nil || ip.proto != protoTCP || len(pkt) < ip.hlen+4 {
-		return
-	}
+// closeFlow closes the open item of the TCP stream pkt (IP header ip)
+// belongs to, if any.
+func (c *coalescer) closeFlow(pkt []byte, ip l3) {
 	for i := range c.items {
 		it := &c.items[i]
 		if !it.closed && it.ip.v6 == ip.v6 && bytes.Equal(it.ip.src, ip.src) && bytes.Equal(it.ip.dst, ip.dst) &&
