@@ -24,7 +24,11 @@ type AdminResponse struct {
 	Error       string           `json:"error,omitempty"`
 }
 
-// serveAdmin listens on the admin unix socket (mode 0600).
+// serveAdmin listens on the admin unix socket (mode 0600). The returned
+// function stops the accept loop, which ends after the request it is
+// serving (bounded by its deadline and closed at once when the server's
+// context ends), and removes the socket file; Run calls it on shutdown
+// before waiting for the server's goroutines.
 func (s *Server) serveAdmin(path string) (func() error, error) {
 	if st, err := os.Lstat(path); err == nil {
 		if st.Mode()&os.ModeSocket == 0 {
@@ -64,6 +68,8 @@ func (s *Server) serveAdmin(path string) (func() error, error) {
 
 func (s *Server) handleAdmin(c net.Conn) {
 	defer c.Close()
+	stop := context.AfterFunc(s.ctx, func() { c.Close() })
+	defer stop()
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	var req AdminRequest
 	var resp AdminResponse

@@ -178,7 +178,7 @@ func (s *Server) statelessControl(from netip.AddrPort, w tlswrap.Wrapper, raw []
 				return
 			}
 			old.setReason("client reconnected from the same address")
-			go old.cancel()
+			old.cancel() // a context cancel: it does not block
 		}
 		start(cookie, p.SessionID)
 	}
@@ -277,8 +277,14 @@ func (s *Server) serveTCP(c *net.TCPConn) {
 		return
 	}
 	ss.ch = ch
+	ss.log.Debug("tcp client sent a hard reset; session created")
 	ss.run()
 	defer ss.cancel()
+	// From here the session's context owns the connection (stopSess
+	// below): on shutdown the server first tells the client RESTART over
+	// it, then ends the session, so the server's own context must no
+	// longer close it.
+	stop()
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

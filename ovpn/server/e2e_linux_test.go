@@ -52,7 +52,16 @@ type serverSpec struct {
 	prepareLab func(t *testing.T, lab *nstest.Lab, dir string)
 	// samlMetadata is authentication.saml_idp_metadata (a file in the lab folder).
 	samlMetadata string
+	// noMetrics and noAdmin leave out the [metrics] and [admin] sections.
+	noMetrics, noAdmin bool
 }
+
+// Addresses of the lab server's metrics endpoint (in the server
+// namespace) and admin socket (relative to the lab folder).
+const (
+	labMetricsListen = "127.0.0.1:9464"
+	labAdminSocket   = "admin.sock"
+)
 
 func boolp(b bool) *bool { return &b }
 
@@ -149,7 +158,13 @@ func (ls *labServer) writeConfig(t *testing.T, spec serverSpec) {
 	if len(spec.handlerCmd) > 0 {
 		fmt.Fprintf(&b, "\n[client_connect_handler]\ncommand = %s\n", quoteList(spec.handlerCmd))
 	}
-	fmt.Fprintf(&b, "\n[connection_log]\npath = \"connections.log\"\n\n[metrics]\nlisten = \"127.0.0.1:9464\"\n\n[admin]\nsocket = \"admin.sock\"\n")
+	b.WriteString("\n[connection_log]\npath = \"connections.log\"\n")
+	if !spec.noMetrics {
+		fmt.Fprintf(&b, "\n[metrics]\nlisten = %q\n", labMetricsListen)
+	}
+	if !spec.noAdmin {
+		fmt.Fprintf(&b, "\n[admin]\nsocket = %q\n", labAdminSocket)
+	}
 	b.WriteString(spec.extra)
 	if err := os.WriteFile(ls.cfg, b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)

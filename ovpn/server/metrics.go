@@ -100,7 +100,12 @@ func (s *Server) WriteMetrics(w io.Writer) error {
 	return err
 }
 
-// serveMetrics starts the metrics HTTP endpoint.
+// metricsDrain bounds how long shutdown waits for metrics requests in flight.
+const metricsDrain = 2 * time.Second
+
+// serveMetrics starts the metrics HTTP endpoint. The returned function
+// stops it (within metricsDrain) and frees its address; Run calls it on
+// shutdown before waiting for the server's goroutines.
 func (s *Server) serveMetrics(addr string) (string, func() error, error) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -120,8 +125,13 @@ func (s *Server) serveMetrics(addr string) (string, func() error, error) {
 		}
 	}()
 	return l.Addr().String(), func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		// Requests in flight get a moment to finish; then every
+		// connection is closed so that shutdown is bounded.
+		ctx, cancel := context.WithTimeout(context.Background(), metricsDrain)
 		defer cancel()
-		return hs.Shutdown(ctx)
+		if err := hs.Shutdown(ctx); err != nil {
+			return errors.Join(fmt.Errorf("metrics server: %w", err), hs.Close())
+		}
+		return nil
 	}, nil
 }

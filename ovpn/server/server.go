@@ -197,16 +197,41 @@ func (s *Server) Run(ctx context.Context) error {
 		udp = l
 		info.Listen = l.LocalAddr().(*net.UDPAddr).AddrPort()
 	}
+	// closers are closed in reverse order once every goroutine of the
+	// server has ended (the connection log and the TUN device's undo are
+	// still used by sessions ending). services are stopped first on
+	// shutdown: they are counted in s.wg, so they must end before the wait.
 	closers := []io.Closer{}
 	defer func() {
 		for i := len(closers) - 1; i >= 0; i-- {
 			closers[i].Close()
 		}
 	}()
+	var listener io.Closer = tcp
 	if udp != nil {
-		closers = append(closers, udp)
-	} else {
-		closers = append(closers, tcp)
+		listener = udp
+	}
+	defer listener.Close() // also on the early returns below
+	var services []func() error
+	devCloser := closerFunc(func() error { return nil })
+	// stop ends everything Run started, in an order that bounds it: the
+	// admin and metrics services first, then clients (told RESTART when
+	// restart is set), then the listener and the device, and only then
+	// waits for the goroutines they unblock.
+	stop := func(restart bool) {
+		s.cancel()
+		for i := len(services) - 1; i >= 0; i-- {
+			if err := services[i](); err != nil {
+				s.log.Warn("stopping service", "err", err)
+			}
+		}
+		if restart {
+			s.restartSessions()
+		}
+		s.sessCancel() // sessions still handshaking end here
+		listener.Close()
+		devCloser.Close()
+		s.wg.Wait()
 	}
 
 	switch {
@@ -233,24 +258,24 @@ func (s *Server) Run(ctx context.Context) error {
 		info.Device = name
 		closers = append(closers, closerFunc(undo))
 	}
-	devCloser := closerFunc(func() error { return s.dev.Close() })
+	devCloser = closerFunc(func() error { return s.dev.Close() })
 
 	if c.Metrics.Listen != "" {
-		addr, stop, err := s.serveMetrics(c.Metrics.Listen)
+		addr, stopMetrics, err := s.serveMetrics(c.Metrics.Listen)
 		if err != nil {
-			devCloser.Close()
+			stop(false)
 			return err
 		}
 		info.Metrics = addr
-		closers = append(closers, closerFunc(stop))
+		services = append(services, stopMetrics)
 	}
 	if c.Admin.Socket != "" {
-		stop, err := s.serveAdmin(c.Admin.Socket)
+		stopAdmin, err := s.serveAdmin(c.Admin.Socket)
 		if err != nil {
-			devCloser.Close()
+			stop(false)
 			return err
 		}
-		closers = append(closers, closerFunc(stop))
+		services = append(services, stopAdmin)
 	}
 
 	s.wg.Add(1)
@@ -277,8 +302,15 @@ func (s *Server) Run(ctx context.Context) error {
 		s.opts.Ready(info)
 	}
 	<-s.ctx.Done()
+	s.log.Info("server stopping")
+	stop(true)
+	s.log.Info("server stopped")
+	return nil
+}
 
-	// Graceful shutdown: RESTART to every client, then close.
+// restartSessions tells every client to reconnect (RESTART) and ends its
+// session; it returns when all have ended.
+func (s *Server) restartSessions() {
 	s.mu.RLock()
 	all := make([]*session, 0, len(s.sessions))
 	for _, ss := range s.sessions {
@@ -294,14 +326,6 @@ func (s *Server) Run(ctx context.Context) error {
 		}()
 	}
 	swg.Wait()
-	s.sessCancel() // sessions still handshaking end here
-	for _, cl := range closers[:1] {
-		cl.Close() // the listener: unblocks the accept/read loop
-	}
-	devCloser.Close()
-	s.wg.Wait()
-	s.log.Info("server stopped")
-	return nil
 }
 
 type closerFunc func() error
@@ -361,7 +385,11 @@ func (s *Server) Terminate(id string) error {
 	if ss == nil {
 		return fmt.Errorf("no connection %q", id)
 	}
-	go ss.shutdown("HALT,connection terminated by the administrator", "terminated by the administrator")
+	s.wg.Add(1) // owned by Run, which waits for it on shutdown
+	go func() {
+		defer s.wg.Done()
+		ss.shutdown("HALT,connection terminated by the administrator", "terminated by the administrator")
+	}()
 	return nil
 }
 
