@@ -92,12 +92,45 @@ func TestSystemdUnitHardening(t *testing.T) {
 	}
 }
 
+// TestServerUnitHardening checks the reference server's template unit:
+// the ExecStart that `cvpn server init /etc/cvpn/server/NAME` matches, the
+// daemon's confinement, and writable paths only where the server writes.
+func TestServerUnitHardening(t *testing.T) {
+	u := unitDirectives(t, filepath.Join(pkgDir, "linux", "cvpn-server@.service"))
+	want := map[string][]string{
+		"ExecStart":               {"/usr/bin/cvpn server run --config /etc/cvpn/server/%i/server.toml"},
+		"Restart":                 {"on-failure"},
+		"CapabilityBoundingSet":   {"CAP_NET_ADMIN CAP_NET_BIND_SERVICE"},
+		"NoNewPrivileges":         {"yes"},
+		"ProtectSystem":           {"strict"},
+		"ReadWritePaths":          {"-/etc/cvpn/server", "-/proc/sys/net/ipv4/ip_forward"},
+		"LogsDirectory":           {"cvpn-server"},
+		"ProtectHome":             {"yes"},
+		"PrivateTmp":              {"yes"},
+		"ProtectKernelTunables":   {"yes"},
+		"DeviceAllow":             {"/dev/net/tun rw"},
+		"DevicePolicy":            {"closed"},
+		"RestrictAddressFamilies": {"AF_UNIX AF_INET AF_INET6 AF_NETLINK"},
+		"KillSignal":              {"SIGTERM"},
+		"KillMode":                {"mixed"},
+	}
+	for k, v := range want {
+		if got := u["Service"][k]; !reflect.DeepEqual(got, v) {
+			t.Errorf("[Service] %s = %q, want %q", k, got, v)
+		}
+	}
+	if got := u["Install"]["WantedBy"]; !reflect.DeepEqual(got, []string{"multi-user.target"}) {
+		t.Errorf("[Install] WantedBy = %q", got)
+	}
+}
+
 // verifyUnit runs systemd-analyze verify on a copy of the unit whose
-// ExecStart names exe, and returns its output.
-func verifyUnit(t *testing.T, analyze, unitText, exe string) (string, error) {
+// ExecStart names exe, and returns its output. A template (name ending in
+// "@.service") is verified as the instance "lab".
+func verifyUnit(t *testing.T, analyze, name, unitText, exe string) (string, error) {
 	dir := t.TempDir()
 	text := strings.ReplaceAll(unitText, "ExecStart=/usr/bin/cvpn ", "ExecStart="+exe+" ")
-	p := filepath.Join(dir, "cvpn.service")
+	p := filepath.Join(dir, strings.Replace(name, "@.service", "@lab.service", 1))
 	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -108,24 +141,26 @@ func verifyUnit(t *testing.T, analyze, unitText, exe string) (string, error) {
 }
 
 func TestSystemdAnalyzeVerify(t *testing.T) {
-	analyze := requireTool(t, "systemd-analyze", "lints the cvpn.service unit")
-	text, err := os.ReadFile(filepath.Join(pkgDir, "linux", "cvpn.service"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	analyze := requireTool(t, "systemd-analyze", "lints the systemd units")
 	// /usr/bin/cvpn is not installed here: point ExecStart at an executable
 	// that exists (the debtest verifies the installed unit as it is).
 	exe, err := exec.LookPath("true")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out, err := verifyUnit(t, analyze, string(text), exe); err != nil || out != "" {
-		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
-	}
-	// The lint is live: a misspelt directive is reported.
-	bad := strings.Replace(string(text), "PrivateTmp=yes", "PrivateTemp=yes", 1)
-	if out, _ := verifyUnit(t, analyze, bad, exe); !strings.Contains(out, "PrivateTemp") {
-		t.Fatalf("systemd-analyze verify did not report a misspelt directive: %q", out)
+	for _, name := range []string{"cvpn.service", "cvpn-server@.service"} {
+		text, err := os.ReadFile(filepath.Join(pkgDir, "linux", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out, err := verifyUnit(t, analyze, name, string(text), exe); err != nil || out != "" {
+			t.Fatalf("systemd-analyze verify %s: %v\n%s", name, err, out)
+		}
+		// The lint is live: a misspelt directive is reported.
+		bad := strings.Replace(string(text), "PrivateTmp=yes", "PrivateTemp=yes", 1)
+		if out, _ := verifyUnit(t, analyze, name, bad, exe); !strings.Contains(out, "PrivateTemp") {
+			t.Fatalf("systemd-analyze verify %s did not report a misspelt directive: %q", name, out)
+		}
 	}
 }
 
@@ -379,8 +414,10 @@ func TestMaintainerScripts(t *testing.T) {
 		other  string // calls without
 	}{
 		{"postinst", []string{"configure", ""}, "daemon-reload\nenable --now cvpn.service\n", "enable cvpn.service\n"},
-		{"postinst", []string{"configure", "1.0"}, "daemon-reload\nenable cvpn.service\nrestart cvpn.service\n", "enable cvpn.service\n"},
-		{"prerm", []string{"remove"}, "stop cvpn.service\ndisable cvpn.service\n", "disable cvpn.service\n"},
+		{"postinst", []string{"configure", "1.0"}, "daemon-reload\nenable cvpn.service\nrestart cvpn.service\ntry-restart cvpn-server@*.service\n", "enable cvpn.service\n"},
+		// Enabled reference server instances are disabled too (the
+		// debtest checks that with a real instance link).
+		{"prerm", []string{"remove"}, "stop cvpn.service cvpn-server@*.service\ndisable cvpn.service\n", "disable cvpn.service\n"},
 		{"prerm", []string{"upgrade", "2.0"}, "", ""},
 		{"postrm", []string{"remove"}, "daemon-reload\n", ""},
 	} {
