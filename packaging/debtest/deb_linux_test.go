@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -23,11 +24,19 @@ const (
 	nobody         = 65534
 	unitPath       = "/usr/lib/systemd/system/cvpn.service"
 	wantsLink      = "/etc/systemd/system/multi-user.target.wants/cvpn.service"
+	// The reference server's template unit and the instance this test
+	// runs (its folder is made by the test, as an administrator would).
+	serverUnitPath  = "/usr/lib/systemd/system/cvpn-server@.service"
+	serverInstance  = "debtest"
+	serverDir       = "/etc/cvpn/server/" + serverInstance
+	serverWantsLink = "/etc/systemd/system/multi-user.target.wants/cvpn-server@" + serverInstance + ".service"
+	serverLogDir    = "/var/log/cvpn-server"
 )
 
-// leftovers are the paths the package or its daemon may create; none may
-// exist after a purge.
-var leftovers = []string{"/usr/bin/cvpn", unitPath, wantsLink, "/var/lib/cvpn", "/run/cvpn"}
+// leftovers are the paths the package, its daemon or its server units may
+// create; none may exist after a purge.
+var leftovers = []string{"/usr/bin/cvpn", unitPath, wantsLink, "/var/lib/cvpn", "/run/cvpn",
+	serverUnitPath, serverWantsLink, serverLogDir}
 
 func run(t *testing.T, name string, args ...string) string {
 	t.Helper()
@@ -66,11 +75,58 @@ func requireCleanMachine(t *testing.T) {
 	case v != "":
 		t.Skipf("package cvpn %s is installed on this machine; not replacing it", v)
 	}
-	for _, p := range leftovers {
+	for _, p := range append(leftovers, serverDir) {
 		if _, err := os.Lstat(p); err == nil {
 			t.Skipf("%s exists and is not from this test's package; not overwriting it", p)
 		}
 	}
+}
+
+// makeServerDir creates serverDir and its missing parents and removes
+// what it created when the test ends.
+func makeServerDir(t *testing.T) {
+	t.Helper()
+	var created []string
+	for d := serverDir; d != "/etc"; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil {
+			break
+		}
+		created = append(created, d)
+	}
+	t.Cleanup(func() {
+		for _, d := range created { // deepest first
+			if err := os.RemoveAll(d); err != nil {
+				t.Errorf("cleanup: %v", err)
+			}
+		}
+	})
+	if err := os.MkdirAll(serverDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// unitArgv is argv running a unit's ExecStart (with %i replaced by
+// instance) under the unit's privilege limits, applied with setpriv: the
+// capability bounding set (so what the process does proves the listed
+// capabilities are enough), no_new_privs and the umask.
+func unitArgv(t *testing.T, svc map[string]string, instance string) []string {
+	t.Helper()
+	bset := []string{"-all"}
+	for _, c := range strings.Fields(svc["CapabilityBoundingSet"]) {
+		bset = append(bset, "+"+strings.ToLower(strings.TrimPrefix(c, "CAP_")))
+	}
+	if len(bset) == 1 {
+		t.Fatal("the unit has no CapabilityBoundingSet")
+	}
+	if svc["UMask"] == "" {
+		t.Fatal("the unit has no UMask")
+	}
+	argv := []string{"setpriv", "--bounding-set=" + strings.Join(bset, ",")}
+	if svc["NoNewPrivileges"] == "yes" {
+		argv = append(argv, "--no-new-privs")
+	}
+	argv = append(argv, "sh", "-c", "umask "+svc["UMask"]+" && exec \"$0\" \"$@\"")
+	return append(argv, strings.Fields(strings.ReplaceAll(svc["ExecStart"], "%i", instance))...)
 }
 
 // unitService reads the [Service] directives of a unit file.
@@ -162,8 +218,15 @@ func TestDebInstallConnectPurge(t *testing.T) {
 	if got, err := os.ReadFile(unitPath); err != nil || string(got) != string(unitSrc) {
 		t.Errorf("%s differs from packaging/linux/cvpn.service (%v)", unitPath, err)
 	}
+	serverUnitSrc, err := os.ReadFile("../linux/cvpn-server@.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(serverUnitPath); err != nil || string(got) != string(serverUnitSrc) {
+		t.Errorf("%s differs from packaging/linux/cvpn-server@.service (%v)", serverUnitPath, err)
+	}
 	listed := run(t, "dpkg", "-L", "cvpn")
-	for _, p := range []string{"/usr/bin/cvpn", unitPath} {
+	for _, p := range []string{"/usr/bin/cvpn", unitPath, serverUnitPath} {
 		if !strings.Contains(listed, p+"\n") {
 			t.Errorf("dpkg -L cvpn does not list %s:\n%s", p, listed)
 		}
@@ -175,6 +238,14 @@ func TestDebInstallConnectPurge(t *testing.T) {
 		if b, err := exec.Command(analyze, "verify", "--man=no", unitPath).CombinedOutput(); err != nil || len(strings.TrimSpace(string(b))) != 0 {
 			t.Errorf("systemd-analyze verify %s: %v\n%s", unitPath, err, b)
 		}
+		// A template is verified as an instance: a copy with its name.
+		inst := filepath.Join(t.TempDir(), "cvpn-server@"+serverInstance+".service")
+		if err := os.WriteFile(inst, serverUnitSrc, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := exec.Command(analyze, "verify", "--man=no", inst).CombinedOutput(); err != nil || len(strings.TrimSpace(string(b))) != 0 {
+			t.Errorf("systemd-analyze verify %s as an instance: %v\n%s", serverUnitPath, err, b)
+		}
 	} else {
 		t.Log("systemd-analyze not installed: installed unit not linted")
 	}
@@ -184,6 +255,10 @@ func TestDebInstallConnectPurge(t *testing.T) {
 		if target, err := os.Readlink(wantsLink); err != nil || !strings.HasSuffix(target, "/cvpn.service") {
 			t.Errorf("postinst did not enable cvpn.service: %s -> %q (%v)", wantsLink, target, err)
 		}
+	}
+	// The server template is installed disabled: no instance is enabled.
+	if links, _ := filepath.Glob("/etc/systemd/system/*.wants/cvpn-server@*"); len(links) != 0 {
+		t.Errorf("postinst enabled server instances: %q", links)
 	}
 
 	// Start the daemon the way systemd would, in a lab's client namespace.
@@ -209,23 +284,7 @@ func TestDebInstallConnectPurge(t *testing.T) {
 	}
 	lab := nstest.New(t, nstest.Options{LAN: true, ResolvConf: "nameserver 198.18.0.53\n"})
 	before := nstest.MustSnapshot(t, lab.Client)
-	// The unit's privilege limits, applied with setpriv: the capability
-	// bounding set (so the connection below proves the listed
-	// capabilities are enough) and no_new_privs.
-	bset := []string{"-all"}
-	for _, c := range strings.Fields(svc["CapabilityBoundingSet"]) {
-		bset = append(bset, "+"+strings.ToLower(strings.TrimPrefix(c, "CAP_")))
-	}
-	if len(bset) == 1 {
-		t.Fatal("the unit has no CapabilityBoundingSet")
-	}
-	daemonArgv := []string{"setpriv", "--bounding-set=" + strings.Join(bset, ",")}
-	if svc["NoNewPrivileges"] == "yes" {
-		daemonArgv = append(daemonArgv, "--no-new-privs")
-	}
-	daemonArgv = append(daemonArgv, "sh", "-c", "umask "+svc["UMask"]+" && exec \"$0\" \"$@\"")
-	daemonArgv = append(daemonArgv, strings.Fields(svc["ExecStart"])...)
-	daemon := nstest.Start(t, lab.Client, daemonArgv...)
+	daemon := nstest.Start(t, lab.Client, unitArgv(t, svc, "")...)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	if err := daemon.WaitFor(ctx, "cvpn daemon listening"); err != nil {
@@ -238,10 +297,36 @@ func TestDebInstallConnectPurge(t *testing.T) {
 		t.Errorf("/var/lib/cvpn mode %v, want 0700", m)
 	}
 
-	// The reference server from the same package, in the server namespace.
-	srvDir := t.TempDir()
+	// The reference server from the same package, in the server
+	// namespace, as the instance cvpn-server@debtest would run it: the
+	// folder from cvpn server init (the README's steps), then the
+	// template's ExecStart with %i replaced, under its privilege limits.
+	makeServerDir(t)
+	srvDir := serverDir
 	run(t, "/usr/bin/cvpn", "server", "init", srvDir, "--public-address", nstest.ServerIP.String(), "--listen", nstest.ServerIP.String()+":1194", "--ecdsa")
 	cfgPath := filepath.Join(srvDir, "server.toml")
+	ssvc := unitService(t, serverUnitPath)
+	if ssvc["Environment"] != "" || ssvc["EnvironmentFile"] != "" {
+		t.Fatalf("the server unit sets an environment (%q %q): pass it to the server here", ssvc["Environment"], ssvc["EnvironmentFile"])
+	}
+	if want := "--config " + cfgPath; !strings.Contains(strings.ReplaceAll(ssvc["ExecStart"], "%i", serverInstance), want) {
+		t.Fatalf("cvpn-server@%s ExecStart %q does not read %s, the file cvpn server init %s writes", serverInstance, ssvc["ExecStart"], cfgPath, srvDir)
+	}
+	var logMode uint32
+	if _, err := fmt.Sscanf(ssvc["LogsDirectoryMode"], "%o", &logMode); err != nil || "/var/log/"+ssvc["LogsDirectory"] != serverLogDir {
+		t.Fatalf("server unit LogsDirectory %q mode %q: %v", ssvc["LogsDirectory"], ssvc["LogsDirectoryMode"], err)
+	}
+	if err := os.MkdirAll(serverLogDir, fs.FileMode(logMode)); err != nil {
+		t.Fatal(err)
+	}
+	// Enabled as an administrator would (offline without a running
+	// systemd): removing the package must disable it.
+	if _, err := exec.LookPath("systemctl"); err == nil {
+		run(t, "systemctl", "enable", "cvpn-server@"+serverInstance+".service")
+		if target, err := os.Readlink(serverWantsLink); err != nil || !strings.HasSuffix(target, "/cvpn-server@.service") {
+			t.Errorf("systemctl enable cvpn-server@%s: %s -> %q (%v)", serverInstance, serverWantsLink, target, err)
+		}
+	}
 	cfg, err := os.ReadFile(cfgPath)
 	if err != nil {
 		t.Fatal(err)
@@ -255,7 +340,7 @@ func TestDebInstallConnectPurge(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(split), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	server := nstest.Start(t, lab.Server, "/usr/bin/cvpn", "server", "run", "--config", cfgPath)
+	server := nstest.Start(t, lab.Server, unitArgv(t, ssvc, serverInstance)...)
 	if err := server.WaitFor(ctx, "listening on"); err != nil {
 		t.Fatalf("server did not start: %v", err)
 	}
@@ -298,6 +383,35 @@ func TestDebInstallConnectPurge(t *testing.T) {
 		t.Fatalf("cvpn status as nobody: %v\n%s", err, status)
 	}
 	t.Logf("cvpn status as nobody:\n%s", status)
+
+	// systemctl stop cvpn-server@debtest with a client connected: SIGTERM;
+	// the server tells the client to reconnect, releases its admin socket
+	// and exits 0 well within the unit's TimeoutStopSec.
+	stopStart := time.Now()
+	if err := server.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-server.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatalf("cvpn-server@%s still running 5s after SIGTERM:\n%s", serverInstance, server.Output())
+	}
+	t.Logf("cvpn-server@%s stopped %s after SIGTERM with a client connected", serverInstance, time.Since(stopStart).Round(time.Millisecond))
+	if server.Err() != nil {
+		t.Errorf("cvpn-server@%s after SIGTERM: %s, want exit status 0\n%s", serverInstance, server.ExitStatus(), server.Output())
+	}
+	if _, err := os.Lstat(filepath.Join(srvDir, "admin.sock")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("admin socket left after the server stopped: %v", err)
+	}
+	if clog, err := os.ReadFile(filepath.Join(srvDir, "connections.log")); err != nil || !strings.Contains(string(clog), "client1") {
+		t.Errorf("no connection of client1 in the instance's connection log: %v\n%s", err, clog)
+	}
+	rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+	err = conn.WaitFor(rctx, "server shutting down")
+	rcancel()
+	if err != nil {
+		t.Errorf("the client was not told RESTART when the server stopped: %v", err)
+	}
 	if out, err := nstest.Run(ctx, lab.Client, asNobody(home, "disconnect", "--all")...); err != nil {
 		t.Fatalf("cvpn disconnect --all as nobody: %v\n%s", err, out)
 	}
@@ -324,7 +438,7 @@ func TestDebInstallConnectPurge(t *testing.T) {
 
 	// Remove keeps the state (Debian policy), purge deletes it.
 	run(t, "dpkg", "--remove", "cvpn")
-	for _, p := range []string{"/usr/bin/cvpn", unitPath, wantsLink} {
+	for _, p := range []string{"/usr/bin/cvpn", unitPath, wantsLink, serverUnitPath, serverWantsLink} {
 		if _, err := os.Lstat(p); err == nil {
 			t.Errorf("%s left after dpkg --remove", p)
 		}
