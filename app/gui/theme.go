@@ -53,7 +53,7 @@ func paletteColor(n fyne.ThemeColorName, v fyne.ThemeVariant) (color.NRGBA, bool
 		case theme.ColorNameForeground:
 			return rgb(0x1f1f22), true
 		case theme.ColorNameDisabled:
-			return rgb(0x5c5c63), true
+			return rgb(0x55555c), true
 		case theme.ColorNamePlaceHolder:
 			return rgb(0x66666c), true
 		case theme.ColorNamePrimary, theme.ColorNameHyperlink:
