@@ -55,9 +55,9 @@ func (u *UI) buildMain() *mainView {
 	logo.FillMode = canvas.ImageFillContain
 	logo.SetMinSize(fyne.NewSize(32, 32))
 	title := widget.NewLabelWithStyle("cvpn", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	title.SizeName = theme.SizeNameSubHeadingText
+	styleLabel(title, roleHeaderTitle)
 	v.summary = widget.NewLabel("")
-	v.summary.Importance = widget.LowImportance
+	styleLabel(v.summary, roleHeaderSummary)
 	importBtn := widget.NewButtonWithIcon("Import profile", theme.ContentAddIcon(), u.showImport)
 	settingsBtn := widget.NewButtonWithIcon("", theme.SettingsIcon(), u.showSettings)
 	header := container.NewHBox(logo, title, v.summary, layout.NewSpacer(), importBtn, settingsBtn)
@@ -66,7 +66,7 @@ func (u *UI) buildMain() *mainView {
 	v.serviceTitle = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	v.serviceText = widget.NewLabel("")
 	v.serviceText.Wrapping = fyne.TextWrapWord
-	bg := canvas.NewRectangle(withAlpha(theme.Color(theme.ColorNameWarning), 0x40))
+	bg := canvas.NewRectangle(warningTint().current())
 	bg.CornerRadius = theme.InputRadiusSize()
 	v.serviceBar = container.NewStack(bg, container.NewPadded(container.NewVBox(v.serviceTitle, v.serviceText)))
 	v.serviceBar.Hide()
@@ -87,10 +87,9 @@ func (u *UI) buildMain() *mainView {
 		}
 	}
 	listTitle := widget.NewLabelWithStyle("PROFILES", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	listTitle.Importance = widget.LowImportance
+	styleLabel(listTitle, roleListHeading)
 	hint := widget.NewLabel("Drop .ovpn files here to add them")
-	hint.Importance = widget.LowImportance
-	hint.SizeName = theme.SizeNameCaptionText
+	styleLabel(hint, roleListHint)
 	left := container.NewBorder(listTitle, hint, nil, nil, v.list)
 
 	// Right: the selected profile.
@@ -98,10 +97,9 @@ func (u *UI) buildMain() *mainView {
 	v.shield.FillMode = canvas.ImageFillContain
 	v.shield.SetMinSize(fyne.NewSize(64, 64))
 	v.name = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	v.name.SizeName = theme.SizeNameHeadingText
-	v.state = canvas.NewText("", theme.Color(theme.ColorNameForeground))
-	v.state.TextStyle = fyne.TextStyle{Bold: true}
-	v.state.TextSize = theme.TextSubHeadingSize()
+	styleLabel(v.name, roleProfileName)
+	v.state = canvas.NewText("", nil)
+	styleText(v.state, roleStateIdle)
 	v.progress = widget.NewProgressBar()
 	v.progress.TextFormatter = func() string { return "" }
 	v.toggle = widget.NewButtonWithIcon("Connect", theme.LoginIcon(), func() { u.Toggle(u.selected) })
@@ -111,10 +109,10 @@ func (u *UI) buildMain() *mainView {
 	top := container.NewBorder(nil, nil, v.shield, container.NewCenter(v.toggle), nameBox)
 
 	v.errorTitle = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	v.errorTitle.Importance = widget.DangerImportance
+	styleLabel(v.errorTitle, roleErrorTitle)
 	v.errorAdvice = widget.NewLabel("")
 	v.errorAdvice.Wrapping = fyne.TextWrapWord
-	ebg := canvas.NewRectangle(withAlpha(theme.Color(theme.ColorNameError), 0x26))
+	ebg := canvas.NewRectangle(errorTint().current())
 	ebg.CornerRadius = theme.InputRadiusSize()
 	v.errorBox = container.NewStack(ebg, container.NewPadded(container.NewVBox(v.errorTitle, v.errorAdvice)))
 	v.errorBox.Hide()
@@ -122,7 +120,7 @@ func (u *UI) buildMain() *mainView {
 	grid := container.New(layout.NewFormLayout())
 	for _, f := range statFields {
 		k := widget.NewLabel(f)
-		k.Importance = widget.LowImportance
+		styleLabel(k, roleStatKey)
 		val := widget.NewLabel("—")
 		val.Selectable = true
 		v.values[f] = val
@@ -147,7 +145,7 @@ func (u *UI) buildMain() *mainView {
 	emptyIcon.FillMode = canvas.ImageFillContain
 	emptyIcon.SetMinSize(fyne.NewSize(96, 96))
 	emptyTitle := widget.NewLabelWithStyle("Add your first VPN profile", fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
-	emptyTitle.SizeName = theme.SizeNameHeadingText
+	styleLabel(emptyTitle, roleEmptyTitle)
 	emptyText := widget.NewLabelWithStyle("Your IT team gives you a .ovpn file. Drop it on this window or choose it here.",
 		fyne.TextAlignCenter, fyne.TextStyle{})
 	emptyText.Wrapping = fyne.TextWrapWord
@@ -169,15 +167,20 @@ func withAlpha(c color.Color, a uint8) color.Color {
 
 // stateColor is the theme colour for a state.
 func stateColor(s client.State, failed bool) color.Color {
+	return textColor(stateRole(s, failed))
+}
+
+// stateRole is the text role of a state's label.
+func stateRole(s client.State, failed bool) role {
 	switch {
 	case s == client.StateConnected:
-		return theme.Color(theme.ColorNameSuccess)
+		return roleStateConnected
 	case Busy(s):
-		return theme.Color(theme.ColorNameWarning)
+		return roleStateBusy
 	case failed:
-		return theme.Color(theme.ColorNameError)
+		return roleStateFailed
 	default:
-		return theme.Color(theme.ColorNameDisabled)
+		return roleStateIdle
 	}
 }
 
@@ -328,12 +331,11 @@ type profileRow struct {
 
 func newProfileRow(u *UI) *profileRow {
 	r := &profileRow{u: u}
-	r.dot = canvas.NewCircle(theme.Color(theme.ColorNameDisabled))
+	r.dot = canvas.NewCircle(textColor(roleStateIdle))
 	r.title = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	r.title.Truncation = fyne.TextTruncateEllipsis
 	r.sub = widget.NewLabel("")
-	r.sub.SizeName = theme.SizeNameCaptionText
-	r.sub.Importance = widget.LowImportance
+	styleLabel(r.sub, roleRowSubtitle)
 	r.sub.Truncation = fyne.TextTruncateEllipsis
 	r.button = widget.NewButton("Connect", func() { u.Toggle(r.name) })
 	r.ExtendBaseWidget(r)

@@ -73,7 +73,8 @@ type UI struct {
 	shortcuts fyne.ShortcutHandler
 }
 
-// New builds the main window. Nothing talks to the backend until Start.
+// New builds the main window and installs cvpn's Theme (unless the app
+// already has a ThemeVariant). Nothing talks to the backend until Start.
 func New(a fyne.App, b Backend, o Options) *UI {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -102,6 +103,9 @@ func New(a fyne.App, b Backend, o Options) *UI {
 			defer u.wg.Done()
 			f()
 		}()
+	}
+	if _, ok := a.Settings().Theme().(appTheme); !ok {
+		a.Settings().SetTheme(Theme())
 	}
 	a.SetIcon(assets.Icon())
 	u.win = a.NewWindow("cvpn")

@@ -9,6 +9,8 @@ import (
 
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/theme"
+
+	"github.com/cvpn/cvpn/app/gui"
 )
 
 // TestScreenshots writes the PNGs into $CVPN_SCREENSHOTS (default
@@ -25,7 +27,7 @@ func TestScreenshots(t *testing.T) {
 	if os.Getenv("CVPN_SCREENSHOTS_LIGHT") != "" {
 		variant = theme.VariantLight
 	}
-	a.Settings().SetTheme(fixedVariant{variant})
+	a.Settings().SetTheme(gui.ThemeVariant(variant))
 	if err := Write(a, dir); err != nil {
 		t.Fatal(err)
 	}

@@ -92,7 +92,7 @@ func run(logger *slog.Logger, c config) error {
 	if c.light {
 		variant = theme.VariantLight
 	}
-	a.Settings().SetTheme(fixedVariant{variant})
+	a.Settings().SetTheme(gui.ThemeVariant(variant))
 	now := time.Now()
 	u := gui.New(a, fakebackend.New(store, nil), gui.Options{Logger: logger, Now: func() time.Time { return now }})
 	w := u.Window()

@@ -4,11 +4,7 @@ package main
 
 import (
 	"fmt"
-	"image/color"
 	"time"
-
-	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/theme"
 
 	"github.com/cvpn/cvpn/app/gui"
 	"github.com/cvpn/cvpn/app/profilestore"
@@ -93,14 +89,3 @@ func addProfiles(store *profilestore.Store) error {
 	}
 	return nil
 }
-
-// fixedVariant is the default theme in one variant, so the pictures do not
-// depend on the machine's settings.
-type fixedVariant struct{ v fyne.ThemeVariant }
-
-func (f fixedVariant) Color(n fyne.ThemeColorName, _ fyne.ThemeVariant) color.Color {
-	return theme.DefaultTheme().Color(n, f.v)
-}
-func (f fixedVariant) Font(s fyne.TextStyle) fyne.Resource     { return theme.DefaultTheme().Font(s) }
-func (f fixedVariant) Icon(n fyne.ThemeIconName) fyne.Resource { return theme.DefaultTheme().Icon(n) }
-func (f fixedVariant) Size(n fyne.ThemeSizeName) float32       { return theme.DefaultTheme().Size(n) }
