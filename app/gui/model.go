@@ -33,7 +33,7 @@ type model struct {
 const (
 	logServiceLost = "the connection to the cvpn service was lost: the state of this connection is unknown " +
 		"(the service closes its tunnels when it stops); waiting for the service to come back"
-	logServiceBackGone = "the cvpn service is back: this connection is no longer open"
+	logServiceBackGone  = "the cvpn service is back: this connection is no longer open"
 	errEndedServiceDown = "the connection ended: the cvpn service stopped"
 )
 
@@ -125,9 +125,11 @@ func (m *model) apply(ev ConnEvent) client.State {
 }
 
 // applyStatus merges a status snapshot taken at t. Connections missing
-// from the snapshot are disconnected; connections whose state was unknown
-// get a log line saying what became of them.
-func (m *model) applyStatus(t time.Time, list []ConnStatus) {
+// from the snapshot are disconnected (logged once: the session's own
+// disconnected event, when it comes later, is not logged again) and
+// returned; connections whose state was unknown get a log line saying
+// what became of them.
+func (m *model) applyStatus(t time.Time, list []ConnStatus) (ended []string) {
 	seen := map[string]bool{}
 	for _, s := range list {
 		seen[s.Name] = true
@@ -148,8 +150,12 @@ func (m *model) applyStatus(t time.Time, list []ConnStatus) {
 			c.status = ConnStatus{Name: name, State: client.StateDisconnected, LastError: errEndedServiceDown}
 		default:
 			c.status = ConnStatus{Name: name, State: client.StateDisconnected, LastError: c.status.LastError}
+			c.addLog(t, "state disconnected")
+			ended = append(ended, name)
 		}
 	}
+	sort.Strings(ended)
+	return ended
 }
 
 // serviceLost marks every connection that is not disconnected as unknown

@@ -383,7 +383,10 @@ func (u *UI) onStateChange(ev ConnEvent, prev client.State) {
 }
 
 func (u *UI) applyStatus(list []ConnStatus) {
-	u.m.applyStatus(u.now(), list)
+	for _, n := range u.m.applyStatus(u.now(), list) {
+		u.notify("Disconnected from "+n, "The VPN connection is closed.")
+		u.closeSAMLHint(n)
+	}
 	for _, lw := range u.logWins {
 		lw.refresh()
 	}
