@@ -124,14 +124,22 @@ func Progress(s client.State) float64 {
 func ServerText(remotes []string, remote, addr string) string {
 	ap, err := netip.ParseAddrPort(addr)
 	if remote == "" && err == nil {
+		// Only a status snapshot: the remote with that address, else the
+		// only remote with that port.
+		var samePort []string
 		for _, r := range remotes {
-			if host, port, ok := splitRemote(r); ok && port == strconv.Itoa(int(ap.Port())) && (len(remotes) == 1 || host == ap.Addr().Unmap().String()) {
-				remote = r
+			host, port, ok := splitRemote(r)
+			if !ok || port != strconv.Itoa(int(ap.Port())) {
+				continue
+			}
+			if host == ap.Addr().Unmap().String() {
+				samePort = []string{r}
 				break
 			}
+			samePort = append(samePort, r)
 		}
-		if remote == "" && len(remotes) == 1 {
-			remote = remotes[0]
+		if len(samePort) == 1 {
+			remote = samePort[0]
 		}
 	}
 	switch {
