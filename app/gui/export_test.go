@@ -59,6 +59,7 @@ func (u *UI) SetServiceProblem(err error)       { u.setServiceProblem(err) }
 func (u *UI) ServiceBar() (string, bool) {
 	return u.main.serviceTitle.Text, u.main.serviceBar.Visible()
 }
+func (u *UI) ServiceBarHeight() float32 { return u.main.serviceBar.Size().Height }
 func (u *UI) ErrorBox() (string, bool) {
 	return u.main.errorTitle.Text, u.main.errorBox.Visible()
 }
