@@ -243,6 +243,10 @@ func TestGUIFollowsRealDaemon(t *testing.T) {
 	if !strings.Contains(d.proc.Output(), "cleaning up after a previous daemon") {
 		t.Errorf("restart after kill -9 did not clean up:\n%s", d.proc.Output())
 	}
+	t.Logf("the connection's log in the GUI:\n%s", u.ModelLog("lab"))
+	if n := strings.Count(u.ModelLog("lab"), "state disconnected"); n != 1 {
+		t.Errorf("state disconnected logged %d times for one disconnect from the GUI", n)
+	}
 	if err := d.proc.Stop(10 * time.Second); err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,10 @@ type connView struct {
 	// remote is the profile remote ("host:port/proto") the connection
 	// last tried, from its resolving and connecting events.
 	remote string
-	log    []string
+	// requested is set while this app's connect request is on its way:
+	// a status snapshot taken before the daemon had it does not end it.
+	requested bool
+	log       []string
 }
 
 // model holds the UI state of every connection. It is only touched on the
@@ -144,7 +147,7 @@ func (m *model) applyStatus(t time.Time, list []ConnStatus) (ended []string) {
 	}
 	for name, c := range m.conns {
 		switch {
-		case seen[name] || c.status.State == client.StateDisconnected:
+		case seen[name] || c.status.State == client.StateDisconnected || c.requested:
 		case c.status.State == StateUnknown:
 			c.addLog(t, logServiceBackGone)
 			c.status = ConnStatus{Name: name, State: client.StateDisconnected, LastError: errEndedServiceDown}

@@ -468,15 +468,20 @@ func (u *UI) Connect(name string) {
 	prev := c.status.State
 	c.status.State = client.StateResolving
 	c.status.LastError = ""
+	c.requested = true
 	c.addLog(u.now(), "connect requested")
 	u.refresh()
 	creds := &prompter{u: u, name: name}
 	u.runAsync(func() {
 		ctx, cancel := u.requestCtx()
 		defer cancel()
-		if err := u.b.Connect(ctx, name, creds); err != nil {
+		err := u.b.Connect(ctx, name, creds)
+		if err == nil {
+			u.post(u.ctx, func() { u.m.get(name).requested = false })
+		} else {
 			u.post(u.ctx, func() {
 				c := u.m.get(name)
+				c.requested = false
 				if c.status.State != client.StateResolving {
 					// Events or a status poll said more since.
 					c.addLog(u.now(), "connect failed: "+err.Error())
