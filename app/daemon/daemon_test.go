@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -531,5 +532,60 @@ func TestFederatedSignInThroughFrontEnd(t *testing.T) {
 	connectWait(t, m, fs, fe, "fed", profileText("saml.test"))
 	if u := <-urls; u != "https://idp.test/sso?SAMLRequest=abc" {
 		t.Errorf("front end asked to open %q", u)
+	}
+}
+
+// TestCleanStopLeavesNoSessionState: a session that ends cleanly leaves
+// its lock file behind (app/session keeps it); the daemon removes the
+// folder anyway, so the next daemon has nothing to clean up and does not
+// say it does. A folder with real state is still recovered and reported.
+func TestCleanStopLeavesNoSessionState(t *testing.T) {
+	fs := newFakeSessions()
+	dir := t.TempDir()
+	run := func(ctx context.Context, o session.Options) error {
+		if err := os.WriteFile(filepath.Join(o.StateDir, "routes-"+o.TunnelID+".lock"), nil, 0o600); err != nil {
+			return err
+		}
+		return fs.run(ctx, o)
+	}
+	m, err := New(Config{StateDir: dir, Run: run, DisconnectTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fe := newFE(1000, nil)
+	connectWait(t, m, fs, fe, "work", profileText("a.test"))
+	m.Close() // the daemon stops: every session ends cleanly
+	fe.waitEnded(t)
+	if _, err := os.Stat(filepath.Join(dir, "sessions", "work")); !os.IsNotExist(err) {
+		t.Fatalf("session folder left after a clean stop: %v", err)
+	}
+
+	// A stale lock file alone (an older daemon) is removed silently; a
+	// folder with other files is reported as a cleanup.
+	for _, f := range []string{"old/routes-old.lock", "crashed/routes-crashed.lock", "crashed/notes.txt"} {
+		p := filepath.Join(dir, "sessions", f)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out strings.Builder
+	m2, err := New(Config{StateDir: dir, Run: run, Logger: slog.New(slog.NewTextHandler(&out, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m2.Recover(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(out.String(), "cleaning up after a previous daemon") != 1 || !strings.Contains(out.String(), "session=crashed") {
+		t.Errorf("recover log:\n%s", out.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "sessions", "old")); !os.IsNotExist(err) {
+		t.Errorf("folder with a stale lock file left: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "sessions", "crashed", "notes.txt")); err != nil {
+		t.Errorf("unknown file removed: %v", err)
 	}
 }

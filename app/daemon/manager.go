@@ -126,12 +126,14 @@ func (m *Manager) Recover() error {
 			continue
 		}
 		dir := filepath.Join(m.sessionsDir(), e.Name())
-		m.log.Info("cleaning up after a previous daemon", "session", e.Name())
-		if err := session.Recover(dir, m.log); err != nil {
-			errs = append(errs, fmt.Errorf("session %s: %w", e.Name(), err))
-			continue
+		if state, err := hasState(dir); err != nil || state {
+			m.log.Info("cleaning up after a previous daemon", "session", e.Name())
+			if err := session.Recover(dir, m.log); err != nil {
+				errs = append(errs, fmt.Errorf("session %s: %w", e.Name(), err))
+				continue
+			}
 		}
-		_ = os.Remove(dir) // only when empty: unknown files stay
+		removeSessionDir(dir) // no session runs yet: its lock files are stale
 	}
 	if _, err := rotateLogs(m.logsDir(), m.cfg.Now(), LogMaxAge, LogMaxTotal); err != nil {
 		errs = append(errs, err)
@@ -345,7 +347,9 @@ func (m *Manager) run(ctx context.Context, c *conn, p *profile.Profile, stateDir
 		m.event(c, lf.Logger, client.Event{Time: m.cfg.Now(), Event: client.EventError, Message: res.Reason})
 	}
 	lf.Close()
-	_ = os.Remove(stateDir) // empty after a clean teardown; state stays otherwise for Recover
+	// Empty after a clean teardown but for the session's lock files, which
+	// mean nothing once it has ended; state stays otherwise for Recover.
+	removeSessionDir(stateDir)
 	m.remove(c)
 	close(c.done)
 	c.fe.Ended(c.name, res)
@@ -478,4 +482,37 @@ func (m *Manager) Disconnect(peer ipc.Peer, name string, all bool) ([]string, er
 		}
 	}
 	return names, nil
+}
+
+// lockSuffix ends the names of the lock files a session holds while it
+// runs (app/session's route journal lock); they carry no state.
+const lockSuffix = ".lock"
+
+// hasState reports whether a session folder holds anything but lock files:
+// state a crashed session left for Recover.
+func hasState(dir string) (bool, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false, err
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), lockSuffix) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// removeSessionDir removes a session folder of a session that has ended
+// when nothing but lock files is left in it; anything else stays for the
+// next Recover.
+func removeSessionDir(dir string) {
+	if state, err := hasState(dir); err != nil || state {
+		return
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		_ = os.Remove(filepath.Join(dir, e.Name()))
+	}
+	_ = os.Remove(dir)
 }

@@ -112,7 +112,7 @@ func (u *UI) showRename(name string) {
 	if name == "" {
 		return
 	}
-	if u.m.state(name) != client.StateDisconnected {
+	if !Idle(u.m.state(name)) {
 		u.showInfo("Disconnect first", "Rename "+name+" after disconnecting it.")
 		return
 	}
@@ -141,7 +141,7 @@ func (u *UI) confirmRemove(name string) {
 	if name == "" {
 		return
 	}
-	if u.m.state(name) != client.StateDisconnected {
+	if !Idle(u.m.state(name)) {
 		u.showInfo("Disconnect first", "Remove "+name+" after disconnecting it.")
 		return
 	}

@@ -2,6 +2,8 @@ package gui
 
 import (
 	"context"
+	"image/color"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/widget"
@@ -18,6 +20,21 @@ func (u *UI) UseSyncForTest() error {
 }
 
 func (u *UI) Drain() { u.drain() }
+
+// StartFollowForTest runs the goroutine that follows the backend (events,
+// status polls, reconnects) while the test drains the inbox with Drain on
+// its own goroutine, so every widget change stays on the test goroutine.
+func (u *UI) StartFollowForTest() {
+	u.wg.Add(1)
+	go func() {
+		defer u.wg.Done()
+		u.follow()
+	}()
+}
+
+func (u *UI) Summary() string             { return u.main.summary.Text }
+func (u *UI) StateColor() color.Color     { return u.main.state.Color }
+func (u *UI) ModelLog(name string) string { return strings.Join(u.m.get(name).log, "\n") }
 
 func (u *UI) Poll() {
 	list, err := u.b.Status(context.Background())
@@ -42,6 +59,7 @@ func (u *UI) SetServiceProblem(err error)       { u.setServiceProblem(err) }
 func (u *UI) ServiceBar() (string, bool) {
 	return u.main.serviceTitle.Text, u.main.serviceBar.Visible()
 }
+func (u *UI) ServiceBarHeight() float32 { return u.main.serviceBar.Size().Height }
 func (u *UI) ErrorBox() (string, bool) {
 	return u.main.errorTitle.Text, u.main.errorBox.Visible()
 }

@@ -373,6 +373,10 @@ func TestErrorsInHumanWords(t *testing.T) {
 	if title, shown := h.ui.ServiceBar(); !shown || title != "The cvpn service is not running" {
 		t.Fatalf("service bar %q %v", title, shown)
 	}
+	// Shown means laid out, without waiting for another redraw.
+	if hgt := h.ui.ServiceBarHeight(); hgt <= 0 {
+		t.Fatalf("service bar shown with height %v", hgt)
+	}
 	h.ui.SetServiceProblem(nil)
 	if _, shown := h.ui.ServiceBar(); shown {
 		t.Fatal("service bar still shown")
@@ -468,5 +472,31 @@ func TestKeyboardShortcuts(t *testing.T) {
 	sh.TypeShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyO, Modifier: fyne.KeyModifierShortcutDefault})
 	if h.overlay() == nil {
 		t.Fatal("Ctrl+O did not open a dialog")
+	}
+}
+
+// TestDisconnectFailsWithServiceDown: Disconnect while the daemon is
+// unreachable does not leave the connection "Disconnecting": it turns
+// unknown and the button offers Connect.
+func TestDisconnectFailsWithServiceDown(t *testing.T) {
+	h := newHarness(t)
+	h.importFile("good/aws-mutual.ovpn")
+	test.Tap(h.ui.ToggleButton())
+	h.fake.ConnectScript("aws-mutual", "vpn.lab.test:443/udp", "10.100.0.6")
+	h.ui.Drain()
+	if got := h.ui.Value("Server"); got != "vpn.lab.test:443/udp" {
+		t.Errorf("Server while connected %q", got)
+	}
+	h.fake.SetDown(true)
+	test.Tap(h.ui.ToggleButton())
+	h.ui.Drain()
+	if h.ui.StateText() != "Unknown — service stopped" || h.ui.ToggleButton().Text != "Connect" || h.ui.ProgressVisible() {
+		t.Fatalf("after a failed disconnect: state %q button %q progress %v", h.ui.StateText(), h.ui.ToggleButton().Text, h.ui.ProgressVisible())
+	}
+	if s := h.ui.Summary(); strings.Contains(s, "in progress") || strings.Contains(s, "connected") {
+		t.Fatalf("summary %q", s)
+	}
+	if o := h.overlay(); o == nil || !strings.Contains(texts(o), "The cvpn service is not running") {
+		t.Fatal("no explanation after the failed disconnect")
 	}
 }

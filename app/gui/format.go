@@ -2,6 +2,9 @@ package gui
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,6 +44,18 @@ func FormatDuration(d time.Duration) string {
 	}
 }
 
+// StateUnknown is shown for a connection whose state the app cannot know:
+// the connection to the cvpn service was lost while it was open or on its
+// way up. It is the app's own state; the daemon never reports it.
+const StateUnknown client.State = "unknown"
+
+// Idle reports whether a state offers Connect: not connected, or unknown
+// because the service stopped (the service closes its tunnels when it
+// stops, and a connect attempt says whether it is back).
+func Idle(s client.State) bool {
+	return s == client.StateDisconnected || s == "" || s == StateUnknown
+}
+
 // StateLabel is the state as shown in the window: "Connected",
 // "Waiting for browser sign-in", "Not connected".
 func StateLabel(s client.State) string {
@@ -63,6 +78,8 @@ func StateLabel(s client.State) string {
 		return "Disconnecting"
 	case client.StateDisconnected, "":
 		return "Not connected"
+	case StateUnknown:
+		return "Unknown — service stopped"
 	default:
 		return strings.ToUpper(string(s[:1])) + string(s[1:])
 	}
@@ -96,4 +113,53 @@ func Progress(s client.State) float64 {
 		return 0.25
 	}
 	return 0
+}
+
+// ServerText is the Server field. remotes are the profile's servers as
+// "host:port/proto"; remote is the one in use (empty when unknown) and
+// addr the address reached ("198.18.0.2:1194", empty before one
+// answered). It always names the host as the profile does:
+// "vpn.lab.test:1194/udp" before connecting, "vpn.lab.test:1194/udp
+// (198.18.0.2)" once connected.
+func ServerText(remotes []string, remote, addr string) string {
+	ap, err := netip.ParseAddrPort(addr)
+	if remote == "" && err == nil {
+		// Only a status snapshot: the remote with that address, else the
+		// only remote with that port.
+		var samePort []string
+		for _, r := range remotes {
+			host, port, ok := splitRemote(r)
+			if !ok || port != strconv.Itoa(int(ap.Port())) {
+				continue
+			}
+			if host == ap.Addr().Unmap().String() {
+				samePort = []string{r}
+				break
+			}
+			samePort = append(samePort, r)
+		}
+		if len(samePort) == 1 {
+			remote = samePort[0]
+		}
+	}
+	switch {
+	case remote == "" && addr != "":
+		return addr
+	case remote == "":
+		return strings.Join(remotes, ", ")
+	case err != nil:
+		return remote
+	}
+	ip := ap.Addr().Unmap().String()
+	if host, _, ok := splitRemote(remote); ok && host == ip {
+		return remote
+	}
+	return remote + " (" + ip + ")"
+}
+
+// splitRemote splits "host:port/proto" (host in brackets when IPv6).
+func splitRemote(r string) (host, port string, ok bool) {
+	hp, _, _ := strings.Cut(r, "/")
+	host, port, err := net.SplitHostPort(hp)
+	return host, port, err == nil
 }

@@ -3,7 +3,6 @@ package gui
 import (
 	"fmt"
 	"image/color"
-	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
@@ -22,6 +21,7 @@ type mainView struct {
 	root fyne.CanvasObject
 
 	serviceBar   *fyne.Container
+	top          *fyne.Container // header, service bar, separator
 	serviceTitle *widget.Label
 	serviceText  *widget.Label
 	summary      *widget.Label
@@ -156,7 +156,8 @@ func (u *UI) buildMain() *mainView {
 	v.right = container.NewStack(v.empty)
 	split := container.NewHSplit(left, container.NewPadded(v.right))
 	split.Offset = 0.4
-	v.root = container.NewBorder(container.NewVBox(container.NewPadded(header), v.serviceBar, widget.NewSeparator()), nil, nil, nil, split)
+	v.top = container.NewVBox(container.NewPadded(header), v.serviceBar, widget.NewSeparator())
+	v.root = container.NewBorder(v.top, nil, nil, nil, split)
 	return v
 }
 
@@ -173,6 +174,8 @@ func stateColor(s client.State, failed bool) color.Color {
 // stateRole is the text role of a state's label.
 func stateRole(s client.State, failed bool) role {
 	switch {
+	case s == StateUnknown:
+		return theme.Color(theme.ColorNameError)
 	case s == client.StateConnected:
 		return roleStateConnected
 	case Busy(s):
@@ -186,6 +189,8 @@ func stateRole(s client.State, failed bool) role {
 
 func stateTone(s client.State, failed bool) assets.Tone {
 	switch {
+	case s == StateUnknown:
+		return assets.ToneError
 	case s == client.StateConnected:
 		return assets.ToneConnected
 	case Busy(s):
@@ -207,9 +212,12 @@ func (v *mainView) refresh() {
 			connected++
 		}
 	}
+	unknown := len(v.u.m.unknown())
 	switch {
 	case len(v.listNames) == 0:
 		v.summary.SetText("")
+	case unknown > 0:
+		v.summary.SetText(fmt.Sprintf("Service stopped: %d unknown", unknown))
 	case connected == 0 && len(act) == 0:
 		v.summary.SetText("Not connected")
 	case connected == len(act):
@@ -254,7 +262,7 @@ func (v *mainView) refreshDetail() {
 	} else {
 		v.progress.Hide()
 	}
-	if st.State == client.StateDisconnected {
+	if Idle(st.State) {
 		v.toggle.SetText("Connect")
 		v.toggle.SetIcon(theme.LoginIcon())
 		v.toggle.Importance = widget.HighImportance
@@ -265,12 +273,18 @@ func (v *mainView) refreshDetail() {
 	}
 	v.toggle.Refresh()
 
-	if failed && st.State == client.StateDisconnected {
+	switch {
+	case st.State == StateUnknown:
+		v.errorTitle.SetText("The cvpn service stopped")
+		v.errorAdvice.SetText("The state of this connection is unknown: the service closes its tunnels when it stops. " +
+			"cvpn reconnects to the service by itself when it is back.")
+		v.errorBox.Show()
+	case failed && st.State == client.StateDisconnected:
 		p := Explain(st.LastError, false)
 		v.errorTitle.SetText(p.Title)
 		v.errorAdvice.SetText(p.Advice)
 		v.errorBox.Show()
-	} else {
+	default:
 		v.errorBox.Hide()
 	}
 	v.head.Refresh()
@@ -278,11 +292,13 @@ func (v *mainView) refreshDetail() {
 		r.Refresh()
 	}
 
-	server := st.Server
-	if server == "" {
-		if i := u.profileIndex(u.selected); i >= 0 && len(u.profiles[i].Remotes) > 0 {
-			server = strings.Join(u.profiles[i].Remotes, ", ")
-		}
+	var remotes []string
+	if i := u.profileIndex(u.selected); i >= 0 {
+		remotes = u.profiles[i].Remotes
+	}
+	server := ServerText(remotes, c.remote, st.Server)
+	if st.State != client.StateConnected && !Busy(st.State) {
+		server = ServerText(remotes, "", "")
 	}
 	vals := map[string]string{"Server": server}
 	if st.State == client.StateConnected {
@@ -309,13 +325,21 @@ func (v *mainView) refreshDetail() {
 func (u *UI) setServiceProblem(err error) {
 	v := u.main
 	if err == nil {
-		v.serviceBar.Hide()
+		if v.serviceBar.Visible() {
+			v.serviceBar.Hide()
+			v.root.Refresh() // the header shrinks: lay the window out again
+		}
 		return
 	}
 	p := ExplainError(err)
 	v.serviceTitle.SetText(p.Title)
 	v.serviceText.SetText(p.Advice)
-	v.serviceBar.Show()
+	if !v.serviceBar.Visible() {
+		// Container.Show does not lay out its parents: without the
+		// refresh the bar stays invisible until something else does.
+		v.serviceBar.Show()
+		v.root.Refresh()
+	}
 }
 
 // profileRow is one line of the profile list.
@@ -364,7 +388,7 @@ func (r *profileRow) set(name string) {
 		sub = Explain(st.LastError, false).Title
 	}
 	r.sub.SetText(sub)
-	if st.State == client.StateDisconnected {
+	if Idle(st.State) {
 		r.button.SetText("Connect")
 		r.button.Importance = widget.MediumImportance
 	} else {

@@ -15,14 +15,30 @@ const maxLogLines = 5000
 // connView is what the UI knows about one connection.
 type connView struct {
 	status ConnStatus
-	log    []string
+	// remote is the profile remote ("host:port/proto") the connection
+	// last tried, from its resolving and connecting events.
+	remote string
+	// requested is set while this app's connect request is on its way:
+	// a status snapshot taken before the daemon had it does not end it.
+	requested bool
+	log       []string
 }
 
 // model holds the UI state of every connection. It is only touched on the
 // fyne main goroutine.
 type model struct {
 	conns map[string]*connView
+	// serviceDown is set while the cvpn service cannot be reached.
+	serviceDown bool
 }
+
+// Log lines and the error shown when the connection to the service is lost.
+const (
+	logServiceLost = "the connection to the cvpn service was lost: the state of this connection is unknown " +
+		"(the service closes its tunnels when it stops); waiting for the service to come back"
+	logServiceBackGone  = "the cvpn service is back: this connection is no longer open"
+	errEndedServiceDown = "the connection ended: the cvpn service stopped"
+)
 
 func newModel() *model { return &model{conns: map[string]*connView{}} }
 
@@ -55,6 +71,14 @@ func (m *model) apply(ev ConnEvent) client.State {
 	prev := c.status.State
 	switch ev.Event.Event {
 	case client.EventState:
+		if ev.State == client.StateDisconnected && prev == client.StateDisconnected {
+			// The end of a connection arrives both as the session's last
+			// state and as the daemon's "ended" message: say it once.
+			return prev
+		}
+		if (ev.State == client.StateResolving || ev.State == client.StateConnecting) && ev.Detail != "" {
+			c.remote = ev.Detail
+		}
 		c.status.State = ev.State
 		c.status.Detail = ev.Detail
 		switch ev.State {
@@ -103,9 +127,12 @@ func (m *model) apply(ev ConnEvent) client.State {
 	return prev
 }
 
-// applyStatus merges a status snapshot. Connections missing from the
-// snapshot are disconnected.
-func (m *model) applyStatus(list []ConnStatus) {
+// applyStatus merges a status snapshot taken at t. Connections missing
+// from the snapshot are disconnected (logged once: the session's own
+// disconnected event, when it comes later, is not logged again) and
+// returned; connections whose state was unknown get a log line saying
+// what became of them.
+func (m *model) applyStatus(t time.Time, list []ConnStatus) (ended []string) {
 	seen := map[string]bool{}
 	for _, s := range list {
 		seen[s.Name] = true
@@ -113,20 +140,63 @@ func (m *model) applyStatus(list []ConnStatus) {
 		if s.LastError == "" {
 			s.LastError = c.status.LastError
 		}
+		if c.status.State == StateUnknown {
+			c.addLog(t, "the cvpn service is back: state "+string(s.State))
+		}
 		c.status = s
 	}
 	for name, c := range m.conns {
-		if !seen[name] && c.status.State != client.StateDisconnected {
+		switch {
+		case seen[name] || c.status.State == client.StateDisconnected || c.requested:
+		case c.status.State == StateUnknown:
+			c.addLog(t, logServiceBackGone)
+			c.status = ConnStatus{Name: name, State: client.StateDisconnected, LastError: errEndedServiceDown}
+		default:
 			c.status = ConnStatus{Name: name, State: client.StateDisconnected, LastError: c.status.LastError}
+			c.addLog(t, "state disconnected")
+			ended = append(ended, name)
 		}
 	}
+	sort.Strings(ended)
+	return ended
 }
 
-// active lists the names of connections that are not disconnected, sorted.
+// serviceLost marks every connection that is not disconnected as unknown
+// (no addresses, no duration, no traffic), logs it, and returns their
+// names, sorted.
+func (m *model) serviceLost(t time.Time) []string {
+	m.serviceDown = true
+	var out []string
+	for name, c := range m.conns {
+		if Idle(c.status.State) {
+			continue
+		}
+		c.status = ConnStatus{Name: name, State: StateUnknown, Server: c.status.Server, LastError: c.status.LastError}
+		c.addLog(t, logServiceLost)
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// active lists the names of connections that are up or on their way up or
+// down, sorted; disconnected and unknown ones are not active.
 func (m *model) active() []string {
 	var out []string
 	for name, c := range m.conns {
-		if c.status.State != client.StateDisconnected && c.status.State != "" {
+		if !Idle(c.status.State) {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// unknown lists the names of connections whose state is unknown, sorted.
+func (m *model) unknown() []string {
+	var out []string
+	for name, c := range m.conns {
+		if c.status.State == StateUnknown {
 			out = append(out, name)
 		}
 	}

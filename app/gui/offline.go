@@ -18,7 +18,7 @@ type Offline struct {
 var _ Backend = Offline{}
 
 func (o Offline) err() error {
-	return fmt.Errorf("cannot reach the cvpn daemon at %s: %w", o.Socket, ErrDaemonNotRunning)
+	return fmt.Errorf("%w (cannot reach it at %s)", ErrDaemonNotRunning, o.Socket)
 }
 
 // Connect implements Connections.

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"runtime"
 	"strings"
+
+	"github.com/cvpn/cvpn/app/ipc"
 )
 
 // Problem is an error explained for people: what happened, what to do, and
@@ -31,6 +33,9 @@ func Explain(msg string, daemonDown bool) Problem {
 	case daemonDown || has("daemon is not running", "cvpn.sock"):
 		p.Title = "The cvpn service is not running"
 		p.Advice = startServiceAdvice()
+	case has("cvpn service stopped", "cvpn daemon is stopping"):
+		p.Title = "The cvpn service stopped"
+		p.Advice = "The connection ended when the service stopped. Connect again."
 	case has("35001") && has("in use", "busy", "bind", "listen"):
 		p.Title = "Port 35001 is busy"
 		p.Advice = "Browser sign-in needs port 35001 on this computer, and another program is using it " +
@@ -66,13 +71,9 @@ func ExplainError(err error) Problem {
 	return Explain(err.Error(), errors.Is(err, ErrDaemonNotRunning))
 }
 
+// startServiceAdvice tells how to start the service, with the same command
+// as the daemon's "not running" error (ipc.StartCommand).
 func startServiceAdvice() string {
-	switch runtime.GOOS {
-	case "darwin":
-		return "The app needs its background service. Start it with: sudo launchctl kickstart -k system/io.github.cvpn.daemon (or reinstall cvpn), then try again."
-	case "windows":
-		return "The app needs its background service. Open Services, start \"cvpn\" (or reinstall cvpn), then try again."
-	default:
-		return "The app needs its background service. Start it with: sudo systemctl enable --now cvpn, then try again."
-	}
+	return "The app needs its background service. Start it with " + ipc.StartCommand(runtime.GOOS) +
+		"; cvpn finds it again by itself."
 }

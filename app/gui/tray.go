@@ -46,6 +46,8 @@ func (u *UI) trayState() (assets.Tone, string) {
 		}
 	}
 	switch {
+	case len(u.m.unknown()) > 0:
+		return assets.ToneError, "Service stopped: " + strings.Join(u.m.unknown(), ", ") + " unknown"
 	case len(busy) > 0:
 		return assets.ToneBusy, StateLabel(u.m.state(busy[0])) + ": " + strings.Join(busy, ", ")
 	case len(up) > 0:
@@ -68,7 +70,7 @@ func (u *UI) trayMenu() *fyne.Menu {
 		name := n
 		label := "Connect " + name
 		st := u.m.state(name)
-		if st != client.StateDisconnected {
+		if !Idle(st) {
 			label = "Disconnect " + name
 		}
 		it := fyne.NewMenuItem(label, func() { u.Toggle(name) })

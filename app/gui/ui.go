@@ -39,6 +39,11 @@ type Options struct {
 	SetAutostart func(enabled bool) error
 	// RequestTimeout bounds each backend request; 0 means 30 seconds.
 	RequestTimeout time.Duration
+	// RetryMin and RetryMax bound the wait between attempts to reach the
+	// cvpn service after it went away: the first retry comes after
+	// RetryMin, each next one waits twice as long, at most RetryMax.
+	// Zero means 100 ms and 2 s.
+	RetryMin, RetryMax time.Duration
 }
 
 // UI is the desktop application: main window, dialogs, tray and
@@ -87,6 +92,12 @@ func New(a fyne.App, b Backend, o Options) *UI {
 	}
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = 30 * time.Second
+	}
+	if o.RetryMin <= 0 {
+		o.RetryMin = 100 * time.Millisecond
+	}
+	if o.RetryMax < o.RetryMin {
+		o.RetryMax = max(2*time.Second, o.RetryMin)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	u := &UI{
@@ -163,30 +174,68 @@ func (u *UI) runInbox() {
 	}
 }
 
-// follow subscribes to events and polls status; when the daemon goes away
-// it shows so and retries every three seconds.
+// errServiceLost is why the UI stops following when the event stream of
+// the cvpn service ends.
+var errServiceLost = lostError{}
+
+type lostError struct{}
+
+func (lostError) Error() string {
+	return "the connection to the cvpn daemon was lost: it stopped or restarted"
+}
+func (lostError) Is(target error) bool { return target == ErrDaemonNotRunning }
+
+// follow subscribes to events and polls status until Stop. When the
+// service goes away it marks every open connection unknown at once, then
+// tries again after RetryMin, doubling the wait up to RetryMax, and
+// resynchronises from a status snapshot when the service is back. Its UI
+// work runs on the main goroutine through the inbox, in order.
 func (u *UI) follow() {
+	wait := u.opts.RetryMin
+	up := true // the service is assumed up until a call says otherwise
 	for {
-		events, err := u.b.Events(u.ctx)
-		if err == nil {
-			fyne.Do(func() { u.setServiceProblem(nil) })
-			u.pollOnce()
-			err = u.pump(events)
-		}
+		err := u.followOnce(func() { wait, up = u.opts.RetryMin, true })
 		if u.ctx.Err() != nil {
 			return
 		}
-		if err == nil {
-			err = ErrDaemonNotRunning
+		if up {
+			u.log.Info("cvpn service unavailable", "err", err)
+		} else {
+			u.log.Debug("cvpn service still unavailable", "err", err, "retry_in", wait)
 		}
-		u.log.Info("daemon unavailable", "err", err)
-		fyne.Do(func() { u.setServiceProblem(err) })
+		lost := up
+		up = false
+		u.post(u.ctx, func() { u.serviceLost(err, lost) })
+		t := time.NewTimer(wait)
 		select {
 		case <-u.ctx.Done():
+			t.Stop()
 			return
-		case <-time.After(3 * time.Second):
+		case <-t.C:
 		}
+		wait = min(2*wait, u.opts.RetryMax)
 	}
+}
+
+// followOnce subscribes, applies a status snapshot (calling connected
+// first), and pumps events until the stream ends; it returns why.
+func (u *UI) followOnce(connected func()) error {
+	events, err := u.b.Events(u.ctx)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(u.ctx, u.opts.RequestTimeout)
+	list, err := u.b.Status(ctx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	connected()
+	u.post(u.ctx, func() {
+		u.serviceBack()
+		u.applyStatus(list)
+	})
+	return u.pump(events)
 }
 
 // pump applies events until the stream ends; it polls status on a ticker.
@@ -196,12 +245,12 @@ func (u *UI) pump(events <-chan ConnEvent) error {
 	for {
 		select {
 		case <-u.ctx.Done():
-			return nil
+			return u.ctx.Err()
 		case ev, ok := <-events:
 			if !ok {
-				return nil
+				return errServiceLost
 			}
-			fyne.Do(func() { u.handleEvent(ev) })
+			u.post(u.ctx, func() { u.handleEvent(ev) })
 		case <-t.C:
 			u.pollOnce()
 		}
@@ -218,7 +267,36 @@ func (u *UI) pollOnce() {
 		}
 		return
 	}
-	fyne.Do(func() { u.applyStatus(list) })
+	u.post(u.ctx, func() { u.applyStatus(list) })
+}
+
+// serviceLost shows that the service cannot be reached (main goroutine).
+// With lost (the first failure after it was up) every connection that was
+// not disconnected turns unknown, says so in its log, and one notification
+// tells the user.
+func (u *UI) serviceLost(err error, lost bool) {
+	if lost {
+		names := u.m.serviceLost(u.now())
+		for _, n := range names {
+			if lw := u.logWins[n]; lw != nil {
+				lw.refresh()
+			}
+			u.closeSAMLHint(n)
+		}
+		if len(names) > 0 {
+			u.notify("cvpn service stopped", "The state of "+strings.Join(names, ", ")+
+				" is unknown. cvpn reconnects to the service when it is back.")
+		}
+	}
+	u.m.serviceDown = true
+	u.setServiceProblem(err)
+	u.refresh()
+}
+
+// serviceBack hides the "service not running" bar (main goroutine).
+func (u *UI) serviceBack() {
+	u.m.serviceDown = false
+	u.setServiceProblem(nil)
 }
 
 // post queues fn for the main goroutine; false when the UI has stopped or
@@ -309,7 +387,13 @@ func (u *UI) onStateChange(ev ConnEvent, prev client.State) {
 }
 
 func (u *UI) applyStatus(list []ConnStatus) {
-	u.m.applyStatus(list)
+	for _, n := range u.m.applyStatus(u.now(), list) {
+		u.notify("Disconnected from "+n, "The VPN connection is closed.")
+		u.closeSAMLHint(n)
+	}
+	for _, lw := range u.logWins {
+		lw.refresh()
+	}
 	u.refresh()
 }
 
@@ -361,7 +445,7 @@ func (u *UI) names() []string {
 		out = append(out, p.Name)
 	}
 	var extra []string
-	for _, n := range u.m.active() {
+	for _, n := range append(u.m.active(), u.m.unknown()...) {
 		if !seen[n] {
 			extra = append(extra, n)
 		}
@@ -375,29 +459,43 @@ func (u *UI) Toggle(name string) {
 	if name == "" {
 		return
 	}
-	switch u.m.state(name) {
-	case client.StateDisconnected:
+	if Idle(u.m.state(name)) {
 		u.Connect(name)
-	default:
-		u.Disconnect(name)
+		return
 	}
+	u.Disconnect(name)
 }
 
 // Connect asks the backend to connect a profile.
 func (u *UI) Connect(name string) {
 	c := u.m.get(name)
+	prev := c.status.State
 	c.status.State = client.StateResolving
 	c.status.LastError = ""
+	c.requested = true
 	c.addLog(u.now(), "connect requested")
 	u.refresh()
 	creds := &prompter{u: u, name: name}
 	u.runAsync(func() {
 		ctx, cancel := u.requestCtx()
 		defer cancel()
-		if err := u.b.Connect(ctx, name, creds); err != nil {
+		err := u.b.Connect(ctx, name, creds)
+		if err == nil {
+			u.post(u.ctx, func() { u.m.get(name).requested = false })
+		} else {
 			u.post(u.ctx, func() {
 				c := u.m.get(name)
+				c.requested = false
+				if c.status.State != client.StateResolving {
+					// Events or a status poll said more since.
+					c.addLog(u.now(), "connect failed: "+err.Error())
+					u.showProblem(name, ExplainError(err))
+					return
+				}
 				c.status.State = client.StateDisconnected
+				if prev == StateUnknown && errors.Is(err, ErrDaemonNotRunning) {
+					c.status.State = StateUnknown // still nobody to ask
+				}
 				c.status.LastError = err.Error()
 				c.addLog(u.now(), "connect failed: "+err.Error())
 				u.refresh()
@@ -410,6 +508,7 @@ func (u *UI) Connect(name string) {
 // Disconnect asks the backend to disconnect a connection.
 func (u *UI) Disconnect(name string) {
 	c := u.m.get(name)
+	prev := c.status.State
 	c.status.State = client.StateDisconnecting
 	c.addLog(u.now(), "disconnect requested")
 	u.refresh()
@@ -418,7 +517,16 @@ func (u *UI) Disconnect(name string) {
 		defer cancel()
 		if err := u.b.Disconnect(ctx, name); err != nil {
 			u.post(u.ctx, func() {
-				u.m.get(name).addLog(u.now(), "disconnect failed: "+err.Error())
+				c := u.m.get(name)
+				c.addLog(u.now(), "disconnect failed: "+err.Error())
+				if c.status.State == client.StateDisconnecting {
+					// Nothing changed: show what was there before, or
+					// unknown when the service is gone.
+					c.status.State = prev
+					if errors.Is(err, ErrDaemonNotRunning) || u.m.serviceDown {
+						c.status = ConnStatus{Name: name, State: StateUnknown, Server: c.status.Server, LastError: c.status.LastError}
+					}
+				}
 				u.showProblem(name, ExplainError(err))
 				u.refresh()
 			})
@@ -437,7 +545,9 @@ func (u *UI) refresh() {
 	u.main.refresh()
 	u.updateTray()
 	title := "cvpn"
-	if act := u.m.active(); len(act) > 0 {
+	if len(u.m.unknown()) > 0 {
+		title = "cvpn — service stopped"
+	} else if act := u.m.active(); len(act) > 0 {
 		n := 0
 		for _, a := range act {
 			if u.m.state(a) == client.StateConnected {

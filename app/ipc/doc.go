@@ -52,9 +52,13 @@
 //
 // Dial returns a Client; ClientOptions say where pushed events, ends and
 // credential questions go. Client.Connect, Client.Disconnect,
-// Client.Status and Client.Subscribe are the requests. A GUI typically dials
-// once, subscribes, and keeps the Client for its lifetime; NotRunningError
-// (IsNotRunning) tells it the daemon is not running.
+// Client.Status and Client.Subscribe are the requests. A GUI dials,
+// subscribes and keeps the Client until its Done channel closes (the daemon
+// stopped or was killed: nothing it knew about the connections is current
+// any more), then dials again with a bounded backoff and resynchronises
+// from Status. NotRunningError (IsNotRunning) tells it the daemon is not
+// running; its message names the one command that starts the installed
+// service (StartCommand).
 //
 // The daemon side is Server, which serves a Listener (from Listen) and hands
 // requests to a Handler (the connection manager, package app/daemon).

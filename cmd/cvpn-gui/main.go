@@ -41,7 +41,9 @@ func run(logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	u := gui.New(a, newBackend(store), gui.Options{
+	b := newBackend(store)
+	defer b.Close() // after u.Stop: the UI's goroutines no longer use it
+	u := gui.New(a, b, gui.Options{
 		Logger:       logger,
 		SetAutostart: func(on bool) error { return autostart.Set(appID, exe, on) },
 	})
@@ -53,6 +55,6 @@ func run(logger *slog.Logger) error {
 
 // newBackend connects the UI to the daemon (CVPN_SOCKET or the default
 // socket); profiles come from the user's own store.
-func newBackend(store *profilestore.Store) gui.Backend {
+func newBackend(store *profilestore.Store) *daemonbackend.Backend {
 	return &daemonbackend.Backend{StoreProfiles: gui.StoreProfiles{Store: store}}
 }

@@ -3,7 +3,6 @@ package daemonbackend
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 
@@ -26,6 +25,29 @@ type Backend struct {
 	cl     *ipc.Client
 	events chan gui.ConnEvent
 	creds  map[string]client.Credentials
+	closed bool
+	wg     sync.WaitGroup // the goroutine that closes events
+}
+
+// notRunning is ipc's "not running" error that also matches
+// gui.ErrDaemonNotRunning, with ipc's message once.
+type notRunning struct{ err error }
+
+func (e notRunning) Error() string   { return e.err.Error() }
+func (e notRunning) Unwrap() []error { return []error{gui.ErrDaemonNotRunning, e.err} }
+
+// Close ends the connection to the daemon and waits for the backend's
+// goroutine; later calls fail.
+func (b *Backend) Close() error {
+	b.mu.Lock()
+	cl := b.cl
+	b.cl, b.closed = nil, true
+	b.mu.Unlock()
+	if cl != nil {
+		cl.Close()
+	}
+	b.wg.Wait()
+	return nil
 }
 
 var _ gui.Backend = (*Backend)(nil)
@@ -41,6 +63,9 @@ func (b *Backend) socket() string {
 func (b *Backend) client(ctx context.Context) (*ipc.Client, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.closed {
+		return nil, errors.New("the daemon backend is closed")
+	}
 	if b.cl != nil {
 		select {
 		case <-b.cl.Done():
@@ -65,6 +90,8 @@ func (b *Backend) client(ctx context.Context) (*ipc.Client, error) {
 			}
 		},
 		Ended: func(name string, r ipc.Result) {
+			// The session's own last state (disconnected) arrives too; the
+			// UI shows a repeated disconnected state once.
 			ev := client.Event{Event: client.EventState, State: client.StateDisconnected}
 			if !r.Requested {
 				ev = client.Event{Event: client.EventError, Message: r.Reason}
@@ -86,16 +113,16 @@ func (b *Backend) client(ctx context.Context) (*ipc.Client, error) {
 	})
 	if err != nil {
 		if ipc.IsNotRunning(err) {
-			return nil, fmt.Errorf("%w: %v", gui.ErrDaemonNotRunning, err)
+			return nil, notRunning{err}
 		}
 		return nil, err
 	}
 	b.cl = cl
 	b.events = events
-	go func() {
+	b.wg.Go(func() {
 		<-cl.Done()
 		close(events)
-	}()
+	})
 	return cl, nil
 }
 
@@ -159,8 +186,10 @@ func (b *Backend) Events(ctx context.Context) (<-chan gui.ConnEvent, error) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.events == nil {
-		return nil, errors.New("daemon connection closed")
+	if b.cl != cl {
+		// The connection dropped (and maybe came back) since: the caller
+		// must see the stream end and resynchronise.
+		return nil, errors.New("the connection to the cvpn daemon was lost while subscribing")
 	}
 	return b.events, nil
 }
