@@ -175,7 +175,7 @@ func stateColor(s client.State, failed bool) color.Color {
 func stateRole(s client.State, failed bool) role {
 	switch {
 	case s == StateUnknown:
-		return theme.Color(theme.ColorNameError)
+		return roleStateFailed // service stopped: never green
 	case s == client.StateConnected:
 		return roleStateConnected
 	case Busy(s):
