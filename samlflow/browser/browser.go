@@ -82,9 +82,6 @@ type system struct {
 	// run starts c detached and reaps it on the Opener's goroutine; it
 	// never waits for the process.
 	run func(ctx context.Context, c *command) (*Opener, error)
-	// openURL is the in-process opener of systems without an opener
-	// command (Windows: the shell returns at once).
-	openURL func(string) error
 }
 
 // command is an opener to run, as the current user or (AsUser) as another.
