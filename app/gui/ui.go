@@ -17,6 +17,7 @@ import (
 	"github.com/cvpn/cvpn/app/gui/assets"
 	"github.com/cvpn/cvpn/app/profilestore"
 	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/samlflow/browser"
 )
 
 // Preference keys (fyne app preferences).
@@ -39,6 +40,10 @@ type Options struct {
 	SetAutostart func(enabled bool) error
 	// RequestTimeout bounds each backend request; 0 means 30 seconds.
 	RequestTimeout time.Duration
+	// OpenURL opens a sign-in page again; nil starts the desktop's opener
+	// detached and reaps it (samlflow/browser), never waiting for the
+	// browser.
+	OpenURL func(ctx context.Context, url string) error
 }
 
 // UI is the desktop application: main window, dialogs, tray and
@@ -87,6 +92,12 @@ func New(a fyne.App, b Backend, o Options) *UI {
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = 30 * time.Second
 	}
+	if o.OpenURL == nil {
+		log := o.Logger
+		o.OpenURL = func(ctx context.Context, url string) error {
+			return browser.Open(ctx, url, browser.Options{Logger: log})
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	u := &UI{
 		app: a, b: b, log: o.Logger, now: o.Now, opts: o,
@@ -115,6 +126,8 @@ func New(a fyne.App, b Backend, o Options) *UI {
 	u.reloadProfiles()
 	return u
 }
+
+func (u *UI) openURL(ctx context.Context, url string) error { return u.opts.OpenURL(ctx, url) }
 
 // Window is the main window.
 func (u *UI) Window() fyne.Window { return u.win }
@@ -263,6 +276,11 @@ func (u *UI) requestCtx() (context.Context, context.CancelFunc) {
 func (u *UI) handleEvent(ev ConnEvent) {
 	if ev.Time.IsZero() {
 		ev.Time = u.now()
+	}
+	if u.m.repeatedError(ev) {
+		// The daemon reports a failed connection twice: the session's own
+		// error event, then its end with the same reason.
+		return
 	}
 	prev := u.m.apply(ev)
 	lw := u.logWins[ev.Name]

@@ -19,13 +19,18 @@ type Backend struct {
 	// Socket is the daemon socket; ipc.SocketPath() when empty.
 	Socket string
 	Logger *slog.Logger
+	// SignIn is the template of every browser sign-in the daemon asks
+	// this app for (Port, Timeout, Opener, NoBrowser; zero values are the
+	// defaults). Logger is the Backend's.
+	SignIn signin.Browser
 	// dial replaces ipc.Dial in tests.
 	dial func(ctx context.Context, path string, o ipc.ClientOptions) (*ipc.Client, error)
 
-	mu     sync.Mutex
-	cl     *ipc.Client
-	events chan gui.ConnEvent
-	creds  map[string]client.Credentials
+	mu      sync.Mutex
+	cl      *ipc.Client
+	events  chan gui.ConnEvent
+	creds   map[string]client.Credentials
+	signins map[string]*signInRun // running browser sign-ins by connection
 }
 
 var _ gui.Backend = (*Backend)(nil)
@@ -81,7 +86,7 @@ func (b *Backend) client(ctx context.Context) (*ipc.Client, error) {
 		},
 		// The daemon never opens a browser: the app runs the 127.0.0.1:35001
 		// listener and the browser as the signed-in user.
-		Federation: func(string) client.Federation { return &signin.Browser{Logger: b.Logger} },
+		Federation: func(name string) client.Federation { return &federation{b: b, name: name} },
 		Logger:     b.Logger,
 	})
 	if err != nil {
@@ -116,8 +121,12 @@ func (b *Backend) Connect(ctx context.Context, name string, creds client.Credent
 	return cl.Connect(ctx, name, text, false)
 }
 
-// Disconnect asks the daemon to disconnect name.
+// Disconnect asks the daemon to disconnect name and ends its browser
+// sign-in, if one runs, which frees 127.0.0.1:35001 at once.
 func (b *Backend) Disconnect(ctx context.Context, name string) error {
+	// After the daemon's answer: the session then ends as requested
+	// rather than with the cancelled sign-in as its error.
+	defer b.cancelSignIn(name)
 	cl, err := b.client(ctx)
 	if err != nil {
 		return err
@@ -163,4 +172,56 @@ func (b *Backend) Events(ctx context.Context) (<-chan gui.ConnEvent, error) {
 		return nil, errors.New("daemon connection closed")
 	}
 	return b.events, nil
+}
+
+// errUserCancelled ends a sign-in when its connection is disconnected.
+var errUserCancelled = errors.New("the connection was disconnected")
+
+// signInRun is one running browser sign-in.
+type signInRun struct{ cancel context.CancelCauseFunc }
+
+// cancelSignIn ends the browser sign-in of name, if one runs.
+func (b *Backend) cancelSignIn(name string) {
+	b.mu.Lock()
+	r := b.signins[name]
+	delete(b.signins, name)
+	b.mu.Unlock()
+	if r != nil {
+		r.cancel(errUserCancelled)
+	}
+}
+
+// federation runs one connection's browser sign-ins in this app, on a
+// context that Disconnect cancels (the IPC client's own context lives as
+// long as the app's link to the daemon, far longer than a sign-in).
+type federation struct {
+	b    *Backend
+	name string
+}
+
+func (f *federation) ACSPort() int { return f.b.SignIn.ACSPort() }
+
+func (f *federation) SignIn(ctx context.Context, url string) (string, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	run := &signInRun{cancel: cancel}
+	f.b.mu.Lock()
+	if prev := f.b.signins[f.name]; prev != nil {
+		prev.cancel(errors.New("a new sign-in started"))
+	}
+	if f.b.signins == nil {
+		f.b.signins = map[string]*signInRun{}
+	}
+	f.b.signins[f.name] = run
+	f.b.mu.Unlock()
+	defer func() {
+		f.b.mu.Lock()
+		if f.b.signins[f.name] == run { // a newer sign-in may have replaced it
+			delete(f.b.signins, f.name)
+		}
+		f.b.mu.Unlock()
+	}()
+	br := f.b.SignIn // a copy per sign-in
+	br.Logger = f.b.Logger
+	return br.SignIn(ctx, url)
 }
