@@ -295,6 +295,9 @@ func (u *UI) handleEvent(ev ConnEvent) {
 	case client.EventSAML:
 		u.showSAMLHint(ev.Name, ev.URL)
 	case client.EventError:
+		// Hiding a dialog also removes the dialogs above it: close the
+		// sign-in dialog before the problem is shown.
+		u.closeSAMLHint(ev.Name)
 		p := Explain(ev.Message, false)
 		u.notify(p.Title+" ("+ev.Name+")", p.Advice)
 		u.showProblem(ev.Name, p)
@@ -314,6 +317,7 @@ func (u *UI) onStateChange(ev ConnEvent, prev client.State) {
 			body += ", address " + ev.TunnelIPv4
 		}
 		u.notify("Connected to "+ev.Name, body+".")
+		u.closeSAMLHint(ev.Name)
 	case ev.State == client.StateDisconnected && prev != client.StateDisconnected && prev != "":
 		u.notify("Disconnected from "+ev.Name, "The VPN connection is closed.")
 		u.closeSAMLHint(ev.Name)

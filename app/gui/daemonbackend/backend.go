@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/cvpn/cvpn/app/gui"
 	"github.com/cvpn/cvpn/app/ipc"
@@ -178,17 +179,36 @@ func (b *Backend) Events(ctx context.Context) (<-chan gui.ConnEvent, error) {
 var errUserCancelled = errors.New("the connection was disconnected")
 
 // signInRun is one running browser sign-in.
-type signInRun struct{ cancel context.CancelCauseFunc }
+type signInRun struct {
+	cancel context.CancelCauseFunc
+	done   chan struct{} // closed when its SignIn has returned (port free)
+}
 
-// cancelSignIn ends the browser sign-in of name, if one runs.
+// cancelSignIn ends the browser sign-in of name, if one runs, and waits
+// (at most 5 s) until its listener has let go of the port.
 func (b *Backend) cancelSignIn(name string) {
 	b.mu.Lock()
 	r := b.signins[name]
 	delete(b.signins, name)
 	b.mu.Unlock()
-	if r != nil {
-		r.cancel(errUserCancelled)
+	if r == nil {
+		return
 	}
+	r.cancel(errUserCancelled)
+	t := time.NewTimer(5 * time.Second)
+	defer t.Stop()
+	select {
+	case <-r.done:
+	case <-t.C:
+		b.log().Warn("the browser sign-in did not end within 5 s of its cancel", "name", name)
+	}
+}
+
+func (b *Backend) log() *slog.Logger {
+	if b.Logger != nil {
+		return b.Logger
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 // federation runs one connection's browser sign-ins in this app, on a
@@ -204,11 +224,12 @@ func (f *federation) ACSPort() int { return f.b.SignIn.ACSPort() }
 func (f *federation) SignIn(ctx context.Context, url string) (string, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	run := &signInRun{cancel: cancel}
+	run := &signInRun{cancel: cancel, done: make(chan struct{})}
+	defer close(run.done)
+	// A sign-in the daemon gave up on is replaced: end it and let it free
+	// the port first.
+	f.b.cancelSignIn(f.name)
 	f.b.mu.Lock()
-	if prev := f.b.signins[f.name]; prev != nil {
-		prev.cancel(errors.New("a new sign-in started"))
-	}
 	if f.b.signins == nil {
 		f.b.signins = map[string]*signInRun{}
 	}
