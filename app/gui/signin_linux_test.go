@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -249,7 +250,8 @@ func TestBrowserSignInThroughTheDaemon(t *testing.T) {
 		}
 		h.tap(h.overlay(), "Cancel sign-in")
 		if err := portFree(); err != nil {
-			t.Fatalf("round %d: port 35001 still taken right after Cancel sign-in: %v", i, err)
+			out, _ := exec.Command("ss", "-tanp", "sport = :35001").CombinedOutput()
+			t.Fatalf("round %d: port 35001 still taken right after Cancel sign-in: %v\n%s", i, err, out)
 		}
 		until("not connected after the cancel", 10*time.Second, func() bool { return u.StateText() == "Not connected" })
 		if o := h.overlay(); o != nil {

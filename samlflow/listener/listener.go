@@ -189,8 +189,9 @@ func (l *Listener) connState(c net.Conn, st http.ConnState) {
 }
 
 // Close stops the server, releases the port and waits for the serving
-// goroutine. A page being written gets up to 2 s; connections that never
-// sent a request are closed at once. It is idempotent.
+// goroutine. Once the assertion was accepted every connection is closed at
+// once; before that a page being written gets up to 0.5 s. Connections
+// that never sent a request are closed at once. It is idempotent.
 func (l *Listener) Close() error {
 	var err error
 	l.closeOne.Do(func() {
@@ -201,11 +202,20 @@ func (l *Listener) Close() error {
 			_ = c.Close()
 		}
 		l.connMu.Unlock()
-		// Give an in-flight thank-you page a moment to be written.
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if e := l.srv.Shutdown(ctx); e != nil {
+		l.once.Lock()
+		accepted := l.accepted
+		l.once.Unlock()
+		if accepted {
+			// The thank-you page was flushed before the assertion was
+			// handed over; nothing else here is worth waiting for.
 			err = l.srv.Close()
+		} else {
+			// Give an in-flight answer page a moment to be written.
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			defer cancel()
+			if e := l.srv.Shutdown(ctx); e != nil {
+				err = l.srv.Close()
+			}
 		}
 		<-l.done
 	})
