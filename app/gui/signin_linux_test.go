@@ -155,9 +155,8 @@ func TestBrowserSignInThroughTheDaemon(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() {
-		runs, _ := chromiumtest.OpenerRuns(dir)
-		for _, r := range runs {
-			r.Stop()
+		if err := chromiumtest.StopOpeners(dir); err != nil {
+			t.Error(err)
 		}
 	}()
 	store, err := profilestore.Open(filepath.Join(dir, "home"), profilestore.Options{})

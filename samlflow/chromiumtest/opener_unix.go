@@ -21,7 +21,8 @@ import (
 // not running yet: it runs headless Chromium (binary, or FindBinary) on
 // its argument in the foreground and exits only when Chromium does. Each
 // run keeps its files in dir/run-<pid>: pid (the opener's PID), profile/
-// (Chromium's profile, with DevToolsActivePort), stderr and exit.
+// (Chromium's profile, with DevToolsActivePort), stderr and exit. Stop
+// them all with StopOpeners.
 func WriteOpener(dir, binary string) (string, error) {
 	if binary == "" {
 		binary = FindBinary()
@@ -35,6 +36,7 @@ func WriteOpener(dir, binary string) (string, error) {
 		"d=" + q(dir) + "/run-$$\n" +
 		"mkdir -p \"$d\"\n" +
 		"echo $$ > \"$d/pid\"\n" +
+		"[ -e " + q(dir) + "/stop ] && exit 0\n" +
 		q(binary) + " " + strings.Join(quoted(chromiumFlags(), q), " ") + " --user-data-dir=\"$d/profile\" \"$1\" 2>\"$d/stderr\"\n" +
 		"echo $? > \"$d/exit\"\n"
 	p := filepath.Join(dir, "xdg-open")
@@ -83,6 +85,19 @@ func (r OpenerRun) Exited() bool {
 func (r OpenerRun) Stop() {
 	_ = syscall.Kill(-r.PID, syscall.SIGKILL)
 	_ = syscall.Kill(r.PID, syscall.SIGKILL)
+}
+
+// StopOpeners stops every run of the fake opener in dir, including one
+// being started right now: runs that start from here on exit at once.
+func StopOpeners(dir string) error {
+	if err := os.WriteFile(filepath.Join(dir, "stop"), nil, 0o644); err != nil {
+		return err
+	}
+	runs, err := OpenerRuns(dir)
+	for _, r := range runs {
+		r.Stop()
+	}
+	return err
 }
 
 // Attach connects to the Chromium of a fake opener run once it has

@@ -112,10 +112,10 @@ func TestSignInForegroundOpener(t *testing.T) {
 	}
 	var pids []int
 	defer func() {
-		runs, _ := chromiumtest.OpenerRuns(dir)
-		for _, r := range runs {
-			r.Stop()
+		if err := chromiumtest.StopOpeners(dir); err != nil {
+			t.Error(err)
 		}
+		runs, _ := chromiumtest.OpenerRuns(dir)
 		// Nobody waits for the openers but their reaper: once killed they
 		// must not linger as defunct processes.
 		for _, r := range runs {
