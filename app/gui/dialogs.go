@@ -201,21 +201,43 @@ func (u *UI) showBanner(name, text string) {
 	d.Show()
 }
 
-// samlHints tracks the "finish signing in" dialogs per connection.
+// samlHint is the "finish signing in" dialog of one connection.
 type samlHint struct{ d dialog.Dialog }
 
+// showSAMLHint tells the user to finish signing in in the browser. The
+// dialog has what a user needs while the flow waits: open the page
+// again, copy its address (to paste into another browser), cancel the
+// sign-in (which disconnects and frees port 35001), or hide the dialog.
 func (u *UI) showSAMLHint(name, rawURL string) {
 	u.closeSAMLHint(name)
 	msg := widget.NewLabel("Finish signing in to " + name + " in your web browser. This window updates when you are done.")
 	msg.Wrapping = fyne.TextWrapWord
 	items := []fyne.CanvasObject{msg}
-	if parsed, err := url.Parse(rawURL); err == nil && rawURL != "" {
-		items = append(items, widget.NewButton("Open the sign-in page again", func() {
-			if err := u.app.OpenURL(parsed); err != nil {
-				u.showProblem(name, Problem{Title: "Cannot open the browser", Advice: "Copy the address from the log into your browser.", Detail: err.Error()})
-			}
-		}))
+	if parsed, err := url.Parse(rawURL); err == nil && rawURL != "" && (parsed.Scheme == "https" || parsed.Scheme == "http") {
+		items = append(items,
+			widget.NewButton("Open the sign-in page again", func() {
+				u.runAsync(func() {
+					if err := u.openURL(u.ctx, rawURL); err != nil {
+						u.post(u.ctx, func() {
+							u.m.get(name).addLog(u.now(), "cannot open the browser: "+err.Error())
+							u.showProblem(name, Problem{Title: "Cannot open the browser",
+								Advice: "Click Copy address in the sign-in dialog and paste the address into your browser " +
+									"(the connection log has it too).", Detail: err.Error()})
+						})
+					}
+				})
+			}),
+			widget.NewButton("Copy address", func() {
+				u.app.Clipboard().SetContent(rawURL)
+				u.m.get(name).addLog(u.now(), "sign-in address copied to the clipboard")
+			}))
 	}
+	cancel := widget.NewButton("Cancel sign-in", func() {
+		u.closeSAMLHint(name)
+		u.Disconnect(name)
+	})
+	cancel.Importance = widget.DangerImportance
+	items = append(items, cancel)
 	d := dialog.NewCustom("Sign in with your browser", "Hide", container.NewVBox(items...), u.win)
 	d.Resize(fyne.NewSize(460, 0))
 	if u.samlHints == nil {
@@ -250,10 +272,21 @@ func (u *UI) showProblem(name string, p Problem) {
 		acc.Open(0)
 		items = append(items, acc)
 	}
+	var d *dialog.CustomDialog
+	if name != "" && p.Retry {
+		retry := widget.NewButton("Try again", func() {
+			d.Hide()
+			if u.m.state(name) == client.StateDisconnected {
+				u.Connect(name)
+			}
+		})
+		retry.Importance = widget.HighImportance
+		items = append(items, retry)
+	}
 	if name != "" {
 		items = append(items, widget.NewButton("Show log", func() { u.showLog(name) }))
 	}
-	d := dialog.NewCustom(p.Title, "OK", container.NewVBox(items...), u.win)
+	d = dialog.NewCustom(p.Title, "OK", container.NewVBox(items...), u.win)
 	d.Resize(fyne.NewSize(500, 0))
 	d.SetOnClosed(func() {
 		if u.errDlg == d {

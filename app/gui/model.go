@@ -116,7 +116,9 @@ func (m *model) apply(ev ConnEvent) client.State {
 	case client.EventBanner:
 		c.addLog(ev.Time, "banner: "+firstLine(ev.Text))
 	case client.EventSAML:
-		c.addLog(ev.Time, "browser sign-in started")
+		// The address carries no secret (the IdP's page with the
+		// SAMLRequest); users paste it into a browser when none opens.
+		c.addLog(ev.Time, "browser sign-in started: "+ev.URL)
 	case client.EventRouteEnforced:
 		c.addLog(ev.Time, fmt.Sprintf("route %s %s (client route enforcement)", ev.Route, ev.Action))
 	case client.EventLog:
@@ -125,6 +127,18 @@ func (m *model) apply(ev ConnEvent) client.State {
 		c.addLog(ev.Time, ev.Event.Event+" "+ev.Message)
 	}
 	return prev
+}
+
+// repeatedError reports an error event that only repeats the error this
+// connection already ended with (the daemon sends the session's error,
+// then the end of the connection with the same reason).
+func (m *model) repeatedError(ev ConnEvent) bool {
+	if ev.Event.Event != client.EventError || ev.Message == "" {
+		return false
+	}
+	c := m.conns[ev.Name]
+	return c != nil && c.status.State == client.StateDisconnected && c.status.LastError != "" &&
+		strings.Contains(ev.Message, c.status.LastError)
 }
 
 // applyStatus merges a status snapshot taken at t. Connections missing

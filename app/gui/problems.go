@@ -2,6 +2,7 @@ package gui
 
 import (
 	"errors"
+	"regexp"
 	"runtime"
 	"strings"
 
@@ -14,7 +15,13 @@ type Problem struct {
 	Title  string
 	Advice string
 	Detail string
+	// Retry offers "Try again" (connect the same profile again).
+	Retry bool
 }
+
+// notCompletedRE finds how long the browser sign-in waited
+// (samlflow/signin.TimeoutError).
+var notCompletedRE = regexp.MustCompile(`not completed in the browser within (\d+ (?:minute|second)s?)`)
 
 // Explain turns an error message from the daemon or a connection into a
 // Problem. daemonDown is true when the error wraps ErrDaemonNotRunning.
@@ -36,6 +43,19 @@ func Explain(msg string, daemonDown bool) Problem {
 	case has("cvpn service stopped", "cvpn daemon is stopping"):
 		p.Title = "The cvpn service stopped"
 		p.Advice = "The connection ended when the service stopped. Connect again."
+	case has("not completed in the browser"):
+		p.Title = "Sign-in not completed"
+		within := "in time"
+		if m := notCompletedRE.FindStringSubmatch(msg); m != nil {
+			within = "within " + m[1]
+		}
+		p.Advice = "The sign-in was not completed in the browser " + within + ", so the connection was not made. " +
+			"Click Try again to open the sign-in page again and finish signing in there."
+		p.Retry = true
+	case has("browser sign-in was cancelled"):
+		p.Title = "Sign-in cancelled"
+		p.Advice = "The browser sign-in was cancelled, so the connection was not made. Click Try again to start over."
+		p.Retry = true
 	case has("35001") && has("in use", "busy", "bind", "listen"):
 		p.Title = "Port 35001 is busy"
 		p.Advice = "Browser sign-in needs port 35001 on this computer, and another program is using it " +

@@ -17,6 +17,7 @@ import (
 	"github.com/cvpn/cvpn/app/gui/assets"
 	"github.com/cvpn/cvpn/app/profilestore"
 	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/samlflow/browser"
 )
 
 // Preference keys (fyne app preferences).
@@ -44,6 +45,10 @@ type Options struct {
 	// RetryMin, each next one waits twice as long, at most RetryMax.
 	// Zero means 100 ms and 2 s.
 	RetryMin, RetryMax time.Duration
+	// OpenURL opens a sign-in page again; nil starts the desktop's opener
+	// detached and reaps it (samlflow/browser), never waiting for the
+	// browser.
+	OpenURL func(ctx context.Context, url string) error
 }
 
 // UI is the desktop application: main window, dialogs, tray and
@@ -99,6 +104,12 @@ func New(a fyne.App, b Backend, o Options) *UI {
 	if o.RetryMax < o.RetryMin {
 		o.RetryMax = max(2*time.Second, o.RetryMin)
 	}
+	if o.OpenURL == nil {
+		log := o.Logger
+		o.OpenURL = func(ctx context.Context, url string) error {
+			return browser.Open(ctx, url, browser.Options{Logger: log})
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	u := &UI{
 		app: a, b: b, log: o.Logger, now: o.Now, opts: o,
@@ -130,6 +141,8 @@ func New(a fyne.App, b Backend, o Options) *UI {
 	u.reloadProfiles()
 	return u
 }
+
+func (u *UI) openURL(ctx context.Context, url string) error { return u.opts.OpenURL(ctx, url) }
 
 // Window is the main window.
 func (u *UI) Window() fyne.Window { return u.win }
@@ -346,6 +359,11 @@ func (u *UI) handleEvent(ev ConnEvent) {
 	if ev.Time.IsZero() {
 		ev.Time = u.now()
 	}
+	if u.m.repeatedError(ev) {
+		// The daemon reports a failed connection twice: the session's own
+		// error event, then its end with the same reason.
+		return
+	}
 	prev := u.m.apply(ev)
 	lw := u.logWins[ev.Name]
 	if lw != nil {
@@ -359,6 +377,9 @@ func (u *UI) handleEvent(ev ConnEvent) {
 	case client.EventSAML:
 		u.showSAMLHint(ev.Name, ev.URL)
 	case client.EventError:
+		// Hiding a dialog also removes the dialogs above it: close the
+		// sign-in dialog before the problem is shown.
+		u.closeSAMLHint(ev.Name)
 		p := Explain(ev.Message, false)
 		u.notify(p.Title+" ("+ev.Name+")", p.Advice)
 		u.showProblem(ev.Name, p)
@@ -378,6 +399,7 @@ func (u *UI) onStateChange(ev ConnEvent, prev client.State) {
 			body += ", address " + ev.TunnelIPv4
 		}
 		u.notify("Connected to "+ev.Name, body+".")
+		u.closeSAMLHint(ev.Name)
 	case ev.State == client.StateDisconnected && prev != client.StateDisconnected && prev != "":
 		u.notify("Disconnected from "+ev.Name, "The VPN connection is closed.")
 		u.closeSAMLHint(ev.Name)

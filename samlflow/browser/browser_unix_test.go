@@ -32,9 +32,21 @@ func (f *fake) sys() system {
 			}
 			return nil, user.UnknownUserError(n)
 		},
-		exists:  func(p string) bool { return f.files[p] },
-		run:     func(_ context.Context, c *command) error { f.ran = append(f.ran, c); return nil },
-		openURL: func(u string) error { f.opened = append(f.opened, u); return nil },
+		exists: func(p string) bool { return f.files[p] },
+		lookPath: func(n string) (string, error) {
+			if n == ownOpeners()[0] {
+				return "/opt/bin/" + n, nil
+			}
+			return "", errors.New("not found")
+		},
+		run: func(_ context.Context, c *command) (*Opener, error) {
+			if c.AsUser {
+				f.ran = append(f.ran, c)
+			} else {
+				f.opened = append(f.opened, c.Args...)
+			}
+			return finished(c.Path, nil), nil
+		},
 	}
 }
 
@@ -42,7 +54,7 @@ const idpURL = "https://idp.example.com/sso?SAMLRequest=abc"
 
 func TestNoBrowser(t *testing.T) {
 	f := &fake{euid: 1000}
-	err := open(context.Background(), idpURL, Options{NoBrowser: true}, f.sys())
+	_, err := start(context.Background(), idpURL, Options{NoBrowser: true}, f.sys())
 	var me *ManualError
 	if !errors.As(err, &me) || me.URL != idpURL || !strings.Contains(err.Error(), idpURL) {
 		t.Fatalf("err = %v", err)
@@ -54,7 +66,7 @@ func TestNoBrowser(t *testing.T) {
 
 func TestUnprivilegedUsesDefaultBrowser(t *testing.T) {
 	f := &fake{euid: 1000}
-	if err := open(context.Background(), idpURL, Options{}, f.sys()); err != nil {
+	if _, err := start(context.Background(), idpURL, Options{}, f.sys()); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(f.opened, []string{idpURL}) || len(f.ran) != 0 {
@@ -65,7 +77,7 @@ func TestUnprivilegedUsesDefaultBrowser(t *testing.T) {
 func TestRootWithoutSudoUserRefuses(t *testing.T) {
 	for _, env := range []map[string]string{{}, {"SUDO_USER": "root"}} {
 		f := &fake{euid: 0, env: env}
-		err := open(context.Background(), idpURL, Options{}, f.sys())
+		_, err := start(context.Background(), idpURL, Options{}, f.sys())
 		var me *ManualError
 		if !errors.As(err, &me) || !strings.Contains(err.Error(), "not opening a browser as root") {
 			t.Fatalf("env %v: err = %v", env, err)
@@ -81,7 +93,7 @@ func TestSudoRunsAsDesktopUser(t *testing.T) {
 		env:   map[string]string{"SUDO_USER": "alice", "DISPLAY": ":0", "WAYLAND_DISPLAY": "wayland-0", "SECRET_TOKEN": "x"},
 		files: map[string]bool{"/run/user/1000": true, "/run/user/1000/bus": true, "/home/alice/.Xauthority": true},
 	}
-	if err := open(context.Background(), idpURL, Options{}, f.sys()); err != nil {
+	if _, err := start(context.Background(), idpURL, Options{}, f.sys()); err != nil {
 		t.Fatal(err)
 	}
 	if len(f.opened) != 0 || len(f.ran) != 1 {
@@ -108,7 +120,7 @@ func TestSudoRunsAsDesktopUser(t *testing.T) {
 func TestSudoUserProblems(t *testing.T) {
 	for _, name := range []string{"nobody-such", "toor"} {
 		f := &fake{euid: 0, env: map[string]string{"SUDO_USER": name}}
-		err := open(context.Background(), idpURL, Options{}, f.sys())
+		_, err := start(context.Background(), idpURL, Options{}, f.sys())
 		var me *ManualError
 		if !errors.As(err, &me) || len(f.ran) != 0 {
 			t.Fatalf("%s: err = %v ran %d", name, err, len(f.ran))
@@ -119,7 +131,7 @@ func TestSudoUserProblems(t *testing.T) {
 func TestRejectsNonHTTP(t *testing.T) {
 	f := &fake{euid: 1000}
 	for _, u := range []string{"file:///etc/passwd", "javascript:alert(1)", "-new-window", ""} {
-		if err := open(context.Background(), u, Options{}, f.sys()); err == nil {
+		if _, err := start(context.Background(), u, Options{}, f.sys()); err == nil {
 			t.Errorf("accepted %q", u)
 		}
 	}

@@ -4,5 +4,11 @@
 // WAYLAND_DISPLAY, XAUTHORITY, XDG_RUNTIME_DIR and DBUS_SESSION_BUS_ADDRESS;
 // run by root without SUDO_USER it refuses and returns *ManualError so the
 // caller prints the URL. Options.NoBrowser (--no-browser) also just returns
-// *ManualError. Unprivileged callers use github.com/pkg/browser.
+// *ManualError. Unprivileged callers start the first opener on PATH
+// (xdg-open, x-www-browser, www-browser; open on macOS).
+//
+// The opener is never waited for: outside GNOME and KDE, xdg-open runs a
+// browser that was not already running in the foreground and returns only
+// when the user closes it. Start returns once the process has started; an
+// *Opener reaps it and reports a failed exit through Done and Err.
 package browser

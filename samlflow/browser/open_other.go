@@ -10,11 +10,16 @@ import (
 	pkgbrowser "github.com/pkg/browser"
 )
 
-func defaultSystem() system { return system{geteuid: os.Geteuid, openURL: pkgbrowser.OpenURL} }
+func defaultSystem() system {
+	return system{geteuid: os.Geteuid, run: runPlain}
+}
 
-func openAs(ctx context.Context, rawURL string, log *slog.Logger, sys system) error {
+func openAs(ctx context.Context, rawURL string, log *slog.Logger, sys system) (*Opener, error) {
 	if sys.geteuid() == 0 {
-		return &ManualError{URL: rawURL, Reason: "not opening a browser as root"}
+		return nil, &ManualError{URL: rawURL, Reason: "not opening a browser as root"}
 	}
-	return sys.openURL(rawURL)
+	if err := pkgbrowser.OpenURL(rawURL); err != nil {
+		return nil, &ManualError{URL: rawURL, Reason: err.Error()}
+	}
+	return finished("browser", nil), nil
 }

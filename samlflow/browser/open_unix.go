@@ -4,6 +4,7 @@ package browser
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -11,9 +12,8 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
-
-	pkgbrowser "github.com/pkg/browser"
 )
 
 func defaultSystem() system {
@@ -22,28 +22,50 @@ func defaultSystem() system {
 		getenv:     os.Getenv,
 		lookupUser: user.Lookup,
 		exists:     fileExists,
+		lookPath:   exec.LookPath,
 		run:        runCommand,
-		openURL:    pkgbrowser.OpenURL,
 	}
 }
 
-func openAs(ctx context.Context, rawURL string, log *slog.Logger, sys system) error {
+func openAs(ctx context.Context, rawURL string, log *slog.Logger, sys system) (*Opener, error) {
 	if sys.geteuid() != 0 {
-		return sys.openURL(rawURL)
+		c, err := ownCommand(rawURL, sys)
+		if err != nil {
+			return nil, &ManualError{URL: rawURL, Reason: err.Error()}
+		}
+		log.Info("opening the sign-in page", "opener", c.Path)
+		o, err := sys.run(ctx, c)
+		if err != nil {
+			return nil, &ManualError{URL: rawURL, Reason: fmt.Sprintf("could not start %s: %v", c.Path, err)}
+		}
+		return o, nil
 	}
 	name := sys.getenv("SUDO_USER")
 	if name == "" || name == "root" {
-		return &ManualError{URL: rawURL, Reason: "not opening a browser as root"}
+		return nil, &ManualError{URL: rawURL, Reason: "not opening a browser as root"}
 	}
 	c, err := userCommand(rawURL, name, sys)
 	if err != nil {
-		return &ManualError{URL: rawURL, Reason: err.Error()}
+		return nil, &ManualError{URL: rawURL, Reason: err.Error()}
 	}
 	log.Info("opening the sign-in page as the desktop user", "user", name, "opener", c.Path)
-	if err := sys.run(ctx, c); err != nil {
-		return &ManualError{URL: rawURL, Reason: fmt.Sprintf("could not start %s as %s: %v", c.Path, name, err)}
+	o, err := sys.run(ctx, c)
+	if err != nil {
+		return nil, &ManualError{URL: rawURL, Reason: fmt.Sprintf("could not start %s as %s: %v", c.Path, name, err)}
 	}
-	return nil
+	return o, nil
+}
+
+// ownCommand is the opener for the current (unprivileged) user: the
+// first of the desktop's openers found on PATH.
+func ownCommand(rawURL string, sys system) (*command, error) {
+	names := ownOpeners()
+	for _, n := range names {
+		if p, err := sys.lookPath(n); err == nil {
+			return &command{Path: p, Args: []string{rawURL}}, nil
+		}
+	}
+	return nil, fmt.Errorf("no browser opener found on PATH (looked for %s)", strings.Join(names, ", "))
 }
 
 // userCommand builds the opener for the sudo user with that user's
@@ -87,23 +109,47 @@ func userCommand(rawURL, name string, sys system) (*command, error) {
 			}
 		}
 	}
-	return &command{Path: opener(), Args: []string{rawURL}, Env: env, UID: uint32(uid), GID: uint32(gid), Groups: groups}, nil
+	return &command{Path: opener(), Args: []string{rawURL}, Env: env, AsUser: true,
+		UID: uint32(uid), GID: uint32(gid), Groups: groups}, nil
 }
 
-// runCommand starts the opener with the user's credentials and reaps it
-// in the background (xdg-open and open return as soon as the browser is
-// asked; the goroutine ends with the process).
-func runCommand(ctx context.Context, c *command) error {
+// runCommand starts the opener in a session of its own (so that it and
+// the browser it may run in the foreground outlive nothing of ours and get
+// no signals meant for us), with no stdin and its output discarded, and
+// reaps it on the Opener's goroutine. It returns at once.
+func runCommand(_ context.Context, c *command) (*Opener, error) {
 	cmd := exec.Command(c.Path, c.Args...)
 	cmd.Env = c.Env
 	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Credential: &syscall.Credential{Uid: c.UID, Gid: c.GID, Groups: c.Groups},
-		Setsid:     true,
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if c.AsUser {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: c.UID, Gid: c.GID, Groups: c.Groups}
 	}
 	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	o := &Opener{pid: cmd.Process.Pid, name: filepath.Base(c.Path), done: make(chan struct{})}
+	go func() { // owned by o: ends when the opener exits
+		o.err = exitError(o.name, cmd.Wait())
+		close(o.done)
+	}()
+	return o, nil
+}
+
+// exitError explains an opener's exit (xdg-open's documented statuses).
+func exitError(name string, err error) error {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
 		return err
 	}
-	go func() { _ = cmd.Wait() }()
-	return nil
+	switch code := ee.ExitCode(); {
+	case name == "xdg-open" && code == 3:
+		return fmt.Errorf("%s found no web browser to open the address (exit status 3)", name)
+	case name == "xdg-open" && code == 4:
+		return fmt.Errorf("%s could not start the web browser (exit status 4)", name)
+	case code >= 0:
+		return fmt.Errorf("%s exited with status %d", name, code)
+	default:
+		return fmt.Errorf("%s ended: %v", name, ee.ProcessState)
+	}
 }

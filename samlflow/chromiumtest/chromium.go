@@ -61,6 +61,16 @@ func FindBinary() string {
 	return ""
 }
 
+// chromiumFlags are the flags of every headless Chromium started here.
+func chromiumFlags() []string {
+	return []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+		"--no-first-run", "--no-default-browser-check", "--disable-background-networking",
+		"--disable-component-update", "--disable-sync", "--disable-extensions",
+		"--disable-features=PrivateNetworkAccessRespectPreflightResults,LocalNetworkAccessChecks",
+		"--remote-debugging-address=127.0.0.1", "--remote-allow-origins=http://127.0.0.1",
+		"--remote-debugging-port=0"}
+}
+
 var devtoolsRE = regexp.MustCompile(`DevTools listening on (ws://127\.0\.0\.1:(\d+)/\S+)`)
 
 // Start launches Chromium headless and connects to its first page. ctx
@@ -81,13 +91,7 @@ func Start(ctx context.Context, opts Options) (*Browser, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-		"--no-first-run", "--no-default-browser-check", "--disable-background-networking",
-		"--disable-component-update", "--disable-sync", "--disable-extensions",
-		"--disable-features=PrivateNetworkAccessRespectPreflightResults,LocalNetworkAccessChecks",
-		"--remote-debugging-address=127.0.0.1", "--remote-allow-origins=http://127.0.0.1",
-		"--remote-debugging-port=0",
-		"--user-data-dir="+dir, "about:blank")
+	cmd := exec.Command(bin, append(chromiumFlags(), "--user-data-dir="+dir, "about:blank")...)
 	ownGroup(cmd)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -126,33 +130,38 @@ func Start(ctx context.Context, opts Options) (*Browser, error) {
 		b.kill()
 		return nil, fmt.Errorf("chromium exited during start-up: %v", err)
 	}
+	if err := b.attach(ctx, port); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// attach connects b to the first page of the Chromium whose DevTools
+// listen on port.
+func (b *Browser) attach(ctx context.Context, port string) error {
 	wsURL, err := pageTarget(ctx, port)
 	if err != nil {
-		b.kill()
-		return nil, err
+		return err
 	}
 	cfg, err := websocket.NewConfig(wsURL, "http://127.0.0.1")
 	if err != nil {
-		b.kill()
-		return nil, err
+		return err
 	}
 	ws, err := cfg.DialContext(ctx)
 	if err != nil {
-		b.kill()
-		return nil, fmt.Errorf("connect to chromium DevTools %s: %w", wsURL, err)
+		return fmt.Errorf("connect to chromium DevTools %s: %w", wsURL, err)
 	}
 	ws.MaxPayloadBytes = 64 << 20
 	b.ws = ws
 	go b.readLoop()
 	if _, err := b.call(ctx, "Page.enable", nil); err != nil {
-		b.Close()
-		return nil, err
+		return err
 	}
 	if _, err := b.call(ctx, "Runtime.enable", nil); err != nil {
-		b.Close()
-		return nil, err
+		return err
 	}
-	return b, nil
+	return nil
 }
 
 // pageTarget finds the page's DevTools websocket URL (bounded retries).
@@ -349,8 +358,9 @@ func (b *Browser) Text(ctx context.Context) (string, error) {
 	return strings.TrimSpace(s), err
 }
 
-// Close ends the DevTools connection, kills Chromium by PID, waits for it
-// and removes its profile directory.
+// Close ends the DevTools connection and, for a Chromium that Start
+// launched, kills it by PID, waits for it and removes its profile
+// directory. An attached Chromium (Attach) is left running.
 func (b *Browser) Close() error {
 	if b.ws != nil {
 		b.ws.Close()
@@ -361,6 +371,9 @@ func (b *Browser) Close() error {
 }
 
 func (b *Browser) kill() {
+	if b.cmd == nil { // attached: somebody else owns the process
+		return
+	}
 	if b.cmd.Process != nil {
 		killGroup(b.cmd)
 		select {

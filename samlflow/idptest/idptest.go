@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/beevik/etree"
@@ -68,6 +69,30 @@ type IdP struct {
 	done   chan struct{}
 	log    *slog.Logger
 	spMeta *saml.EntityDescriptor
+
+	mu       sync.Mutex
+	answered time.Time // when the last signed response was sent
+}
+
+// Answered is when the IdP last sent a signed SAMLResponse to a browser
+// (the page that posts it to the ACS URL); zero if never.
+func (i *IdP) Answered() time.Time {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.answered
+}
+
+// answerWatch notes when a page carrying a SAMLResponse has been written.
+type answerWatch struct {
+	http.ResponseWriter
+	seen bool
+}
+
+func (w *answerWatch) Write(b []byte) (int, error) {
+	if !w.seen && strings.Contains(string(b), "SAMLResponse") {
+		w.seen = true
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 // Start creates a signing key and serves the IdP until Close or ctx ends.
@@ -159,7 +184,16 @@ func Start(ctx context.Context, opts Options) (*IdP, error) {
 		log:         log,
 		spMeta:      spMeta,
 	}
-	i.http = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	i.http = &http.Server{ReadHeaderTimeout: 10 * time.Second,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			aw := &answerWatch{ResponseWriter: w}
+			srv.ServeHTTP(aw, r)
+			if aw.seen {
+				i.mu.Lock()
+				i.answered = time.Now()
+				i.mu.Unlock()
+			}
+		})}
 	go func() {
 		defer close(i.done)
 		if err := i.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

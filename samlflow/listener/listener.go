@@ -90,6 +90,9 @@ type Listener struct {
 	closeOne sync.Once
 	once     sync.Mutex // guards accepted
 	accepted bool
+
+	connMu   sync.Mutex
+	newConns map[net.Conn]bool // connections that have not sent a request yet
 }
 
 // Listen binds TCP 127.0.0.1:port and starts serving. If the port is taken
@@ -121,12 +124,13 @@ func Listen(ctx context.Context, opts Options) (*Listener, error) {
 		return nil, fmt.Errorf("saml listener: listen on %s: %w", addr, err)
 	}
 	l := &Listener{
-		ln:      ln,
-		log:     log,
-		port:    port,
-		timeout: timeout,
-		result:  make(chan string, 1),
-		done:    make(chan struct{}),
+		ln:       ln,
+		log:      log,
+		port:     port,
+		timeout:  timeout,
+		result:   make(chan string, 1),
+		done:     make(chan struct{}),
+		newConns: map[net.Conn]bool{},
 	}
 	l.timer = time.NewTimer(timeout)
 	l.srv = &http.Server{
@@ -137,6 +141,7 @@ func Listen(ctx context.Context, opts Options) (*Listener, error) {
 		IdleTimeout:       30 * time.Second,
 		MaxHeaderBytes:    32 * 1024,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		ConnState:         l.connState,
 	}
 	go func() {
 		defer close(l.done)
@@ -170,17 +175,47 @@ func (l *Listener) Wait(ctx context.Context) (string, error) {
 	}
 }
 
+// connState tracks connections that have not sent a request yet: browsers
+// open such spare connections, and http.Server.Shutdown would wait up to
+// 5 s for each before counting it idle.
+func (l *Listener) connState(c net.Conn, st http.ConnState) {
+	l.connMu.Lock()
+	defer l.connMu.Unlock()
+	if st == http.StateNew {
+		l.newConns[c] = true
+	} else {
+		delete(l.newConns, c)
+	}
+}
+
 // Close stops the server, releases the port and waits for the serving
-// goroutine. It is idempotent.
+// goroutine. Once the assertion was accepted every connection is closed at
+// once; before that a page being written gets up to 0.5 s. Connections
+// that never sent a request are closed at once. It is idempotent.
 func (l *Listener) Close() error {
 	var err error
 	l.closeOne.Do(func() {
 		l.timer.Stop()
-		// Give an in-flight thank-you page a moment to be written.
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if e := l.srv.Shutdown(ctx); e != nil {
+		_ = l.ln.Close() // the port is free from here on
+		l.connMu.Lock()
+		for c := range l.newConns {
+			_ = c.Close()
+		}
+		l.connMu.Unlock()
+		l.once.Lock()
+		accepted := l.accepted
+		l.once.Unlock()
+		if accepted {
+			// The thank-you page was flushed before the assertion was
+			// handed over; nothing else here is worth waiting for.
 			err = l.srv.Close()
+		} else {
+			// Give an in-flight answer page a moment to be written.
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			defer cancel()
+			if e := l.srv.Shutdown(ctx); e != nil {
+				err = l.srv.Close()
+			}
 		}
 		<-l.done
 	})

@@ -32,7 +32,7 @@ func TestSignInDeliversTheAssertion(t *testing.T) {
 	var manualURL string
 	b := &Browser{Port: port, NoBrowser: true, Timeout: 10 * time.Second,
 		OnManual: func(u, _ string) { manualURL = u },
-		open: func(ctx context.Context, u string, o browser.Options) error {
+		start: func(ctx context.Context, u string, o browser.Options) (*browser.Opener, error) {
 			if !o.NoBrowser {
 				t.Error("NoBrowser was not passed on")
 			}
@@ -44,7 +44,7 @@ func TestSignInDeliversTheAssertion(t *testing.T) {
 					resp.Body.Close()
 				}
 			}()
-			return &browser.ManualError{URL: u, Reason: "--no-browser"}
+			return nil, &browser.ManualError{URL: u, Reason: "--no-browser"}
 		}}
 	got, err := b.SignIn(context.Background(), "https://idp.example/sso?x=1")
 	if err != nil {
@@ -65,9 +65,9 @@ func TestSignInPortBusy(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	b := &Browser{Port: l.Addr().(*net.TCPAddr).Port, open: func(context.Context, string, browser.Options) error {
+	b := &Browser{Port: l.Addr().(*net.TCPAddr).Port, start: func(context.Context, string, browser.Options) (*browser.Opener, error) {
 		t.Error("the browser was opened although the listener could not start")
-		return nil
+		return nil, nil
 	}}
 	_, err = b.SignIn(context.Background(), "https://idp.example/")
 	if !errors.Is(err, listener.ErrNoAvailablePorts) && (err == nil || !strings.Contains(err.Error(), "There are no available ports.")) {
@@ -82,13 +82,16 @@ func TestSignInIdPNeverAnswers(t *testing.T) {
 	port := freePort(t)
 	opened := false
 	b := &Browser{Port: port, Timeout: 300 * time.Millisecond,
-		open: func(context.Context, string, browser.Options) error { opened = true; return nil }}
+		start: func(context.Context, string, browser.Options) (*browser.Opener, error) {
+			opened = true
+			return nil, nil
+		}}
 	start := time.Now()
 	_, err := b.SignIn(context.Background(), "https://idp.example/sso")
 	if !opened {
 		t.Fatal("the browser was not opened")
 	}
-	if !errors.Is(err, listener.ErrTimeout) || !strings.Contains(err.Error(), "timed out waiting for the identity provider") {
+	if !errors.Is(err, listener.ErrTimeout) || !strings.Contains(err.Error(), "not completed in the browser within 300ms") {
 		t.Fatalf("SignIn error = %v, want the listener timeout", err)
 	}
 	if d := time.Since(start); d > 5*time.Second {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/cvpn/cvpn/app/gui"
 	"github.com/cvpn/cvpn/app/ipc"
@@ -18,15 +19,20 @@ type Backend struct {
 	// Socket is the daemon socket; ipc.SocketPath() when empty.
 	Socket string
 	Logger *slog.Logger
+	// SignIn is the template of every browser sign-in the daemon asks
+	// this app for (Port, Timeout, Opener, NoBrowser; zero values are the
+	// defaults). Logger is the Backend's.
+	SignIn signin.Browser
 	// dial replaces ipc.Dial in tests.
 	dial func(ctx context.Context, path string, o ipc.ClientOptions) (*ipc.Client, error)
 
-	mu     sync.Mutex
-	cl     *ipc.Client
-	events chan gui.ConnEvent
-	creds  map[string]client.Credentials
-	closed bool
-	wg     sync.WaitGroup // the goroutine that closes events
+	mu      sync.Mutex
+	cl      *ipc.Client
+	events  chan gui.ConnEvent
+	creds   map[string]client.Credentials
+	signins map[string]*signInRun // running browser sign-ins by connection
+	closed  bool
+	wg      sync.WaitGroup // the goroutine that closes events
 }
 
 // notRunning is ipc's "not running" error that also matches
@@ -108,7 +114,7 @@ func (b *Backend) client(ctx context.Context) (*ipc.Client, error) {
 		},
 		// The daemon never opens a browser: the app runs the 127.0.0.1:35001
 		// listener and the browser as the signed-in user.
-		Federation: func(string) client.Federation { return &signin.Browser{Logger: b.Logger} },
+		Federation: func(name string) client.Federation { return &federation{b: b, name: name} },
 		Logger:     b.Logger,
 	})
 	if err != nil {
@@ -143,8 +149,12 @@ func (b *Backend) Connect(ctx context.Context, name string, creds client.Credent
 	return cl.Connect(ctx, name, text, false)
 }
 
-// Disconnect asks the daemon to disconnect name.
+// Disconnect asks the daemon to disconnect name and ends its browser
+// sign-in, if one runs, which frees 127.0.0.1:35001 at once.
 func (b *Backend) Disconnect(ctx context.Context, name string) error {
+	// After the daemon's answer: the session then ends as requested
+	// rather than with the cancelled sign-in as its error.
+	defer b.cancelSignIn(name)
 	cl, err := b.client(ctx)
 	if err != nil {
 		return err
@@ -192,4 +202,76 @@ func (b *Backend) Events(ctx context.Context) (<-chan gui.ConnEvent, error) {
 		return nil, errors.New("the connection to the cvpn daemon was lost while subscribing")
 	}
 	return b.events, nil
+}
+
+// errUserCancelled ends a sign-in when its connection is disconnected.
+var errUserCancelled = errors.New("the connection was disconnected")
+
+// signInRun is one running browser sign-in.
+type signInRun struct {
+	cancel context.CancelCauseFunc
+	done   chan struct{} // closed when its SignIn has returned (port free)
+}
+
+// cancelSignIn ends the browser sign-in of name, if one runs, and waits
+// (at most 5 s) until its listener has let go of the port.
+func (b *Backend) cancelSignIn(name string) {
+	b.mu.Lock()
+	r := b.signins[name]
+	delete(b.signins, name)
+	b.mu.Unlock()
+	if r == nil {
+		return
+	}
+	r.cancel(errUserCancelled)
+	t := time.NewTimer(5 * time.Second)
+	defer t.Stop()
+	select {
+	case <-r.done:
+	case <-t.C:
+		b.log().Warn("the browser sign-in did not end within 5 s of its cancel", "name", name)
+	}
+}
+
+func (b *Backend) log() *slog.Logger {
+	if b.Logger != nil {
+		return b.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// federation runs one connection's browser sign-ins in this app, on a
+// context that Disconnect cancels (the IPC client's own context lives as
+// long as the app's link to the daemon, far longer than a sign-in).
+type federation struct {
+	b    *Backend
+	name string
+}
+
+func (f *federation) ACSPort() int { return f.b.SignIn.ACSPort() }
+
+func (f *federation) SignIn(ctx context.Context, url string) (string, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	run := &signInRun{cancel: cancel, done: make(chan struct{})}
+	defer close(run.done)
+	// A sign-in the daemon gave up on is replaced: end it and let it free
+	// the port first.
+	f.b.cancelSignIn(f.name)
+	f.b.mu.Lock()
+	if f.b.signins == nil {
+		f.b.signins = map[string]*signInRun{}
+	}
+	f.b.signins[f.name] = run
+	f.b.mu.Unlock()
+	defer func() {
+		f.b.mu.Lock()
+		if f.b.signins[f.name] == run { // a newer sign-in may have replaced it
+			delete(f.b.signins, f.name)
+		}
+		f.b.mu.Unlock()
+	}()
+	br := f.b.SignIn // a copy per sign-in
+	br.Logger = f.b.Logger
+	return br.SignIn(ctx, url)
 }
