@@ -81,23 +81,30 @@ func (r OpenerRun) Exited() bool {
 }
 
 // Stop kills the run's process group (the opener and its Chromium) by the
-// opener's PID.
-func (r OpenerRun) Stop() {
-	_ = syscall.Kill(-r.PID, syscall.SIGKILL)
+// opener's PID and waits (at most 10 s) until none of them is alive, so
+// nothing writes into the run's folder afterwards. It fails naming the
+// processes that survived.
+func (r OpenerRun) Stop() error {
 	_ = syscall.Kill(r.PID, syscall.SIGKILL)
+	if alive := killGroupAndWait(r.PID, 10*time.Second); len(alive) > 0 {
+		return fmt.Errorf("fake opener %d: processes %v still alive 10 s after SIGKILL", r.PID, alive)
+	}
+	return nil
 }
 
 // StopOpeners stops every run of the fake opener in dir, including one
 // being started right now: runs that start from here on exit at once.
+// It returns when every run's processes are gone.
 func StopOpeners(dir string) error {
 	if err := os.WriteFile(filepath.Join(dir, "stop"), nil, 0o644); err != nil {
 		return err
 	}
 	runs, err := OpenerRuns(dir)
+	errs := []error{err}
 	for _, r := range runs {
-		r.Stop()
+		errs = append(errs, r.Stop())
 	}
-	return err
+	return errors.Join(errs...)
 }
 
 // Attach connects to the Chromium of a fake opener run once it has
