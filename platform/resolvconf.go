@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/cvpn/cvpn/internal/atomicfile"
 )
 
 // Backend names stored in DNSRecord.Backend.
@@ -212,43 +214,32 @@ func (r ResolvConf) Revert(rec DNSRecord) error {
 var errChangedSince = errors.New("changed since")
 
 // writeFileAtomic replaces path (a file or a symlink) with a file holding
-// data, through a synced temporary file and a rename.
+// data, through a synced temporary file and a rename. Where the file
+// cannot be replaced it is rewritten in place instead.
 func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".cvpn-"+filepath.Base(path)+"-*")
-	if err != nil {
-		if errors.Is(err, syscall.EROFS) || errors.Is(err, fs.ErrPermission) {
+	err := atomicfile.Write(path, data, atomicfile.Options{
+		Mode:        mode,
+		TempPattern: ".cvpn-" + filepath.Base(path) + "-*",
+		Sync:        true,
+	})
+	var e *atomicfile.Error
+	if errors.As(err, &e) {
+		switch {
+		case e.Op == atomicfile.OpCreate && (errors.Is(err, syscall.EROFS) || errors.Is(err, fs.ErrPermission)):
 			// A read-only /etc with only resolv.conf writable (a
 			// hardened service unit): rewrite the file in place.
 			return writeInPlace(path, data)
-		}
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(mode)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-		if errors.Is(err, syscall.EBUSY) || errors.Is(err, syscall.EXDEV) {
+		case e.Op == atomicfile.OpRename && (errors.Is(err, syscall.EBUSY) || errors.Is(err, syscall.EXDEV)):
 			// path is a mount point (a bind-mounted resolv.conf in a
 			// container or network namespace): it cannot be replaced, only
 			// rewritten in place. The original is already in the state
-			// file, so a crash mid-write is still recoverable.
-			os.Remove(tmp)
+			// file, so a crash mid-write is still recoverable. The
+			// temporary file is already removed.
 			return writeInPlace(path, data)
 		}
 	}
 	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("resolv.conf: %w", err)
 	}
 	return nil
 }

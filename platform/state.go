@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/cvpn/cvpn/internal/atomicfile"
 	"github.com/cvpn/cvpn/routing"
 )
 
@@ -51,42 +52,15 @@ func writeState(path string, s *State) error {
 	if err != nil {
 		return fmt.Errorf("platform: encode state %s: %w", path, err)
 	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return fmt.Errorf("platform: write state: %w", err)
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("platform: write state %s: %w", tmp, err)
-	}
 	durable := s.DNS != nil && dnsOutlivesReboot(s.DNS.Backend)
-	if durable {
-		if err := f.Sync(); err != nil {
-			return fmt.Errorf("platform: sync state %s: %w", tmp, err)
-		}
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("platform: close state %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("platform: write state: %w", err)
-	}
-	ok = true
-	if !durable {
-		return nil
-	}
-	if d, err := os.Open(dir); err == nil {
-		// Best effort: makes the rename durable; some file systems refuse.
-		_ = d.Sync()
-		d.Close()
+	err = atomicfile.Write(path, data, atomicfile.Options{
+		Mode:        0o600,
+		TempPattern: ".tmp-" + filepath.Base(path) + "-*",
+		Sync:        durable,
+		SyncDir:     durable,
+	})
+	if err != nil && !atomicfile.IsSyncDir(err) { // flushing the folder is best effort: some file systems refuse
+		return fmt.Errorf("platform: state: %w", err)
 	}
 	return nil
 }

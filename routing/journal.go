@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/cvpn/cvpn/internal/atomicfile"
 )
 
 // JournalVersion is the format version written to and accepted from journal
@@ -215,7 +217,7 @@ func (j *Journal) write(entries []JournalEntry) error {
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("routing: journal %s: remove empty journal: %w", j.path, err)
 		}
-		if err := syncDir(dir); err != nil {
+		if err := atomicfile.SyncDir(dir); err != nil {
 			return fmt.Errorf("routing: journal %s: sync directory: %w", j.path, err)
 		}
 		return nil
@@ -231,46 +233,11 @@ func (j *Journal) write(entries []JournalEntry) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("routing: journal %s: create directory: %w", j.path, err)
 	}
-	if err := writeAtomic(j.path, j.tempPrefix(), data); err != nil {
+	// Mode 0600, fsync of the file and then of the folder: the journal
+	// must survive a power cut.
+	o := atomicfile.Options{Mode: 0o600, TempPattern: j.tempPrefix() + "*", Sync: true, SyncDir: true}
+	if err := atomicfile.Write(j.path, data, o); err != nil {
 		return fmt.Errorf("routing: journal %s: %w", j.path, err)
-	}
-	return nil
-}
-
-// writeAtomic replaces path with data: temporary file in the same directory
-// (mode 0600), fsync, rename, fsync of the directory.
-func writeAtomic(path, tempPrefix string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, tempPrefix+"*")
-	if err != nil {
-		return fmt.Errorf("create temporary file: %w", err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			_ = os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(0o600); err != nil && !isChmodUnsupported(err) {
-		f.Close()
-		return fmt.Errorf("chmod %s: %w", tmp, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename %s: %w", tmp, err)
-	}
-	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
 	}
 	return nil
 }

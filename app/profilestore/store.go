@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cvpn/cvpn/internal/atomicfile"
 	"github.com/cvpn/cvpn/ovpn/profile"
 )
 
@@ -220,50 +221,21 @@ func sanitizeComment(s string) string {
 }
 
 // writeNew writes NAME.ovpn atomically and never replaces an existing file.
-func (s *Store) writeNew(name string, data []byte) (err error) {
-	final := s.path(name)
-	tmp, err := os.CreateTemp(s.dir, ".import-*.tmp")
+func (s *Store) writeNew(name string, data []byte) error {
+	err := atomicfile.Write(s.path(name), data, atomicfile.Options{
+		Mode:        fileMode,
+		TempPattern: ".import-*.tmp",
+		Sync:        true,
+		SyncDir:     true,
+		NoReplace:   true, // a concurrent import of the same name is not overwritten
+	})
+	if errors.Is(err, fs.ErrExist) {
+		return existsError(name)
+	}
 	if err != nil {
 		return fmt.Errorf("profile store: %w", err)
 	}
-	tmpName := tmp.Name()
-	defer func() {
-		// The temporary name is always removed; after a successful link
-		// the data lives on under the final name.
-		if rmErr := os.Remove(tmpName); rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) && err == nil {
-			err = fmt.Errorf("profile store: %w", rmErr)
-		}
-	}()
-	if err := tmp.Chmod(fileMode); err != nil {
-		tmp.Close()
-		return fmt.Errorf("profile store: %w", err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("profile store: writing %s: %w", tmpName, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("profile store: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("profile store: %w", err)
-	}
-	// A hard link fails if the name exists, so a concurrent import of the
-	// same name cannot be overwritten. Fall back to rename where links are
-	// not supported.
-	if lerr := os.Link(tmpName, final); lerr != nil {
-		if errors.Is(lerr, fs.ErrExist) {
-			return existsError(name)
-		}
-		if _, serr := os.Lstat(final); serr == nil {
-			return existsError(name)
-		}
-		if rerr := os.Rename(tmpName, final); rerr != nil {
-			return fmt.Errorf("profile store: %w", rerr)
-		}
-	}
-	return syncDir(s.dir)
+	return nil
 }
 
 // Read returns the stored profile text.
@@ -362,7 +334,7 @@ func (s *Store) Remove(name string) error {
 		return fmt.Errorf("profile store: %w", err)
 	}
 	s.log.Info("profile removed", "name", name)
-	return syncDir(s.dir)
+	return atomicfile.SyncDir(s.dir)
 }
 
 // Details is the JSON document printed by "cvpn profile show --json": the

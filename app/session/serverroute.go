@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cvpn/cvpn/internal/atomicfile"
 	"github.com/cvpn/cvpn/platform"
 	"github.com/cvpn/cvpn/routing"
 )
@@ -136,21 +137,9 @@ func writeServerRoutes(path string, routes []routing.Route) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("server routes: %w", err)
 	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("server routes: %w", err)
-	}
 	// No fsync: host routes do not outlive a reboot, and the page cache
 	// keeps this record across a crash of the process.
-	_, werr := f.Write(data)
-	cerr := f.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("server routes %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.Write(path, data, atomicfile.Options{Mode: 0o600}); err != nil {
 		return fmt.Errorf("server routes: %w", err)
 	}
 	return nil

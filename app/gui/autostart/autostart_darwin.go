@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/cvpn/cvpn/internal/atomicfile"
 )
 
 // path is ~/Library/LaunchAgents/ID.plist.
@@ -49,11 +51,7 @@ func Set(id, exe string, on bool) error {
 </dict>
 </plist>
 `
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, p)
+	return atomicfile.Write(p, []byte(content), atomicfile.Options{Mode: 0o644})
 }
 
 // Enabled reports whether the LaunchAgent exists.

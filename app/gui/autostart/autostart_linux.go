@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/cvpn/cvpn/internal/atomicfile"
 )
 
 // path is $XDG_CONFIG_HOME/autostart/ID.desktop.
@@ -38,11 +40,7 @@ func Set(id, exe string, on bool) error {
 	}
 	content := "[Desktop Entry]\nType=Application\nName=cvpn\nComment=VPN client\n" +
 		"Exec=\"" + exe + "\"\nIcon=" + id + "\nTerminal=false\nX-GNOME-Autostart-enabled=true\n"
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, p)
+	return atomicfile.Write(p, []byte(content), atomicfile.Options{Mode: 0o644})
 }
 
 // Enabled reports whether the autostart entry exists.
