@@ -19,6 +19,7 @@ import (
 	"github.com/cvpn/cvpn/ovpn/keys"
 	"github.com/cvpn/cvpn/ovpn/profile"
 	"github.com/cvpn/cvpn/ovpn/transport"
+	"github.com/cvpn/cvpn/ovpn/wire"
 )
 
 // dpLab is a client link whose UDP socket talks to a peer socket on
@@ -58,7 +59,7 @@ func newDPLab(t testing.TB) *dpLab {
 	for i := range kb {
 		kb[i] = byte(i * 7)
 	}
-	mk := func(r keys.Role) *datachannel.Key {
+	mk := func(r wire.Role) *datachannel.Key {
 		k, err := datachannel.NewKey(&kb, datachannel.Config{Cipher: datachannel.CipherAES256GCM, Role: r, KeyID: 0, DataV2: true, PeerID: 7})
 		if err != nil {
 			t.Fatal(err)
@@ -68,8 +69,8 @@ func newDPLab(t testing.TB) *dpLab {
 	prof := &profile.Profile{}
 	l := &link{cfg: &Config{Profile: prof}, prof: prof, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		conn: conn, peer: "udp " + peerAddr.String(), server: peerAddr, fail: make(chan error, 1), ctx: ctx, cancel: cancel}
-	l.keys.Install(mk(keys.RoleClient), true)
-	lab := &dpLab{l: l, peer: peer, srv: mk(keys.RoleServer)}
+	l.keys.Install(mk(wire.RoleClient), true)
+	lab := &dpLab{l: l, peer: peer, srv: mk(wire.RoleServer)}
 	t.Cleanup(func() {
 		l.cancel()
 		conn.Close()

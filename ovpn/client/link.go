@@ -144,7 +144,7 @@ func (l *link) wrapper() (tlswrap.Wrapper, error) {
 	case p.TLSCrypt != nil:
 		var k [tlswrap.StaticKeyLen]byte
 		copy(k[:], p.TLSCrypt.Bytes())
-		return tlswrap.NewTLSCrypt(k, tlswrap.Client, l.cfg.Now)
+		return tlswrap.NewTLSCrypt(k, wire.RoleClient, l.cfg.Now)
 	case p.TLSAuth != nil:
 		var k [tlswrap.StaticKeyLen]byte
 		copy(k[:], p.TLSAuth.Bytes())
@@ -159,7 +159,7 @@ func (l *link) handshake(ctx context.Context, onAnswer func()) error {
 		return fmt.Errorf("%s: %w", l.prof.Name, err)
 	}
 	l.ch, err = control.NewClient(l.ctx, control.Config{
-		Role:           tlswrap.Client,
+		Role:           wire.RoleClient,
 		Wrapper:        w,
 		Send:           l.send,
 		Now:            l.cfg.Now,
@@ -362,7 +362,7 @@ func (l *link) negotiateKey(ctx context.Context, keyID uint8, s *control.Stream,
 
 	var mine km2.Message
 	mine.Framing = l.framing
-	mine.Sender = keys.RoleClient
+	mine.Sender = wire.RoleClient
 	for _, b := range [][]byte{mine.PreMaster[:], mine.Random1[:], mine.Random2[:]} {
 		if _, err := rand.Read(b); err != nil {
 			return nil, err
@@ -448,7 +448,7 @@ func (l *link) readServerKey(ctx context.Context, br *bufio.Reader) (*km2.Messag
 			done <- result{nil, fmt.Errorf("%s: unexpected control message %q before the key exchange", l.peer, redact(msg))}
 			return
 		}
-		m, err := km2.Read(br, keys.RoleServer)
+		m, err := km2.Read(br, wire.RoleServer)
 		done <- result{m, err}
 	}()
 	select {
@@ -646,7 +646,7 @@ func redactOption(o string) string {
 
 func (l *link) newDataKey(kb *keys.KeyBlock, keyID uint8) (*datachannel.Key, error) {
 	return datachannel.NewKey(kb, datachannel.Config{
-		Cipher: l.cipher, Auth: l.auth, Role: keys.RoleClient, KeyID: keyID,
+		Cipher: l.cipher, Auth: l.auth, Role: wire.RoleClient, KeyID: keyID,
 		DataV2: l.dataV2, PeerID: l.peerID, Now: l.cfg.Now,
 	})
 }

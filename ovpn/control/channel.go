@@ -24,8 +24,8 @@ const (
 
 // Config describes one control channel.
 type Config struct {
-	// Role: tlswrap.Client or tlswrap.Server.
-	Role tlswrap.Role
+	// Role: wire.RoleClient or wire.RoleServer.
+	Role wire.Role
 	// Wrapper protects packets (tls-auth, tls-crypt); nil means none.
 	// It must have been built for the same Role.
 	Wrapper tlswrap.Wrapper
@@ -90,7 +90,7 @@ func (cfg *Config) defaults() error {
 	if cfg.Send == nil {
 		return errors.New("control: Config.Send is required")
 	}
-	if cfg.Role != tlswrap.Client && cfg.Role != tlswrap.Server {
+	if cfg.Role != wire.RoleClient && cfg.Role != wire.RoleServer {
 		return fmt.Errorf("control: unknown role %d", cfg.Role)
 	}
 	if cfg.Wrapper == nil {
@@ -155,7 +155,7 @@ func (c *Channel) relConfig() reliable.Config {
 // for key 0 (and resends it until the server answers) and returns at once.
 // Run crypto/tls.Client over Stream(0).
 func NewClient(ctx context.Context, cfg Config) (*Channel, error) {
-	cfg.Role = tlswrap.Client
+	cfg.Role = wire.RoleClient
 	c, err := newChannel(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -183,7 +183,7 @@ func NewClient(ctx context.Context, cfg Config) (*Channel, error) {
 // a raw (still wrapped) HARD_RESET_CLIENT_V2 for key 0. It answers with
 // HARD_RESET_SERVER_V2. Run crypto/tls.Server over Stream(0).
 func NewServer(ctx context.Context, cfg Config, reset []byte) (*Channel, error) {
-	cfg.Role = tlswrap.Server
+	cfg.Role = wire.RoleServer
 	c, err := newChannel(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -227,7 +227,7 @@ func NewServer(ctx context.Context, cfg Config, reset []byte) (*Channel, error) 
 // wrapper's replay ids at 2. Feed the client's packet that proved the
 // cookie to HandleIncoming next.
 func NewServerStateless(ctx context.Context, cfg Config, client wire.SessionID) (*Channel, error) {
-	cfg.Role = tlswrap.Server
+	cfg.Role = wire.RoleServer
 	if cfg.LocalSessionID.IsZero() {
 		return nil, errors.New("control: stateless server channel needs Config.LocalSessionID (the cookie)")
 	}
@@ -373,14 +373,14 @@ func (c *Channel) handleLocked(pkt []byte, cb *func()) error {
 	}
 	switch p.Opcode {
 	case wire.OpHardResetClientV2, wire.OpHardResetClientV3:
-		if c.cfg.Role != tlswrap.Server {
+		if c.cfg.Role != wire.RoleServer {
 			return fmt.Errorf("control: client received %v", p.Opcode)
 		}
 		if p.KeyID != 0 {
 			return fmt.Errorf("control: %v with key id %d, want 0", p.Opcode, p.KeyID)
 		}
 	case wire.OpHardResetServerV2:
-		if c.cfg.Role != tlswrap.Client {
+		if c.cfg.Role != wire.RoleClient {
 			return fmt.Errorf("control: server received %v", p.Opcode)
 		}
 		if p.KeyID != 0 {

@@ -42,11 +42,11 @@ func makeWrappers(t *testing.T, mode wrapMode) (client, server tlswrap.Wrapper) 
 		}
 		return c, s
 	case "tls-crypt":
-		c, err := tlswrap.NewTLSCrypt(key, tlswrap.Client, nil)
+		c, err := tlswrap.NewTLSCrypt(key, wire.RoleClient, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := tlswrap.NewTLSCrypt(key, tlswrap.Server, nil)
+		s, err := tlswrap.NewTLSCrypt(key, wire.RoleServer, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

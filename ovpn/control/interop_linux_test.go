@@ -177,7 +177,7 @@ func runInterop(t *testing.T, pki *testPKI, tc interopCase) {
 		wc, err = tlswrap.NewTLSAuth(key, tlswrap.Direction1, tc.auth, nil)
 	case "tls-crypt":
 		args = append(args, "--tls-crypt", keyPath)
-		wc, err = tlswrap.NewTLSCrypt(key, tlswrap.Client, nil)
+		wc, err = tlswrap.NewTLSCrypt(key, wire.RoleClient, nil)
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -70,7 +70,7 @@ func runServerInterop(t *testing.T, pki *testPKI, proto string, mode wrapMode) {
 		ws, err = tlswrap.NewTLSAuth(key, tlswrap.Direction0, "", nil)
 	case "tls-crypt":
 		args = append(args, "--tls-crypt", keyPath)
-		ws, err = tlswrap.NewTLSCrypt(key, tlswrap.Server, nil)
+		ws, err = tlswrap.NewTLSCrypt(key, wire.RoleServer, nil)
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -26,8 +26,8 @@ func TestStatelessServer(t *testing.T) {
 	for i := range key {
 		key[i] = byte(i * 7)
 	}
-	wc, _ := tlswrap.NewTLSCrypt(key, tlswrap.Client, nil)
-	ws, _ := tlswrap.NewTLSCrypt(key, tlswrap.Server, nil)
+	wc, _ := tlswrap.NewTLSCrypt(key, wire.RoleClient, nil)
+	ws, _ := tlswrap.NewTLSCrypt(key, wire.RoleServer, nil)
 	cookie := wire.SessionID{0xc0, 0x0c, 0x1e, 1, 2, 3, 4, 5}
 
 	link := newLossyLink(3, 0.1, 0.05, 2*time.Millisecond)
@@ -52,7 +52,7 @@ func TestStatelessServer(t *testing.T) {
 			return
 		}
 		// Stateless: a fresh wrapper per packet, no replay state.
-		tas, _ := tlswrap.NewTLSCrypt(key, tlswrap.Server, nil)
+		tas, _ := tlswrap.NewTLSCrypt(key, wire.RoleServer, nil)
 		plain, err := tas.UnwrapNoReplay(append([]byte(nil), pkt...))
 		if err != nil {
 			t.Errorf("stateless unwrap: %v", err)

@@ -3,7 +3,7 @@ package datachannel
 import (
 	"testing"
 
-	"github.com/cvpn/cvpn/ovpn/keys"
+	"github.com/cvpn/cvpn/ovpn/wire"
 )
 
 var benchSuites = []suite{
@@ -46,7 +46,7 @@ func BenchmarkOpen(b *testing.B) {
 				pkts[i], _ = cli.Seal(nil, p)
 			}
 			newSrv := func() *Key {
-				k, err := NewKey(kb, Config{Cipher: s.c, Auth: s.a, Role: keys.RoleServer, KeyID: 2, DataV2: true, PeerID: 0xABCDEF})
+				k, err := NewKey(kb, Config{Cipher: s.c, Auth: s.a, Role: wire.RoleServer, KeyID: 2, DataV2: true, PeerID: 0xABCDEF})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cvpn/cvpn/ovpn/keys"
+	"github.com/cvpn/cvpn/ovpn/wire"
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
@@ -42,14 +43,14 @@ func (s suite) String() string { return s.c.String() + "/" + s.a.String() }
 func pair(t testing.TB, s suite, v2 bool, clock func() time.Time) (*Key, *Key) {
 	t.Helper()
 	kb := testBlock()
-	mk := func(r keys.Role) *Key {
+	mk := func(r wire.Role) *Key {
 		k, err := NewKey(kb, Config{Cipher: s.c, Auth: s.a, Role: r, KeyID: 2, DataV2: v2, PeerID: 0xABCDEF, Now: clock})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return k
 	}
-	return mk(keys.RoleClient), mk(keys.RoleServer)
+	return mk(wire.RoleClient), mk(wire.RoleServer)
 }
 
 func payload(n int) []byte {
@@ -250,7 +251,7 @@ func TestAEADCrossCheck(t *testing.T) {
 	kb := testBlock()
 	for _, c := range []Cipher{CipherAES128GCM, CipherAES256GCM, CipherChaCha20Poly1305} {
 		for _, v2 := range []bool{false, true} {
-			k, err := NewKey(kb, Config{Cipher: c, Role: keys.RoleClient, KeyID: 1, DataV2: v2, PeerID: 7})
+			k, err := NewKey(kb, Config{Cipher: c, Role: wire.RoleClient, KeyID: 1, DataV2: v2, PeerID: 7})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -299,7 +300,7 @@ func TestAEADCrossCheck(t *testing.T) {
 // CBC decrypter, and with `openssl enc` when available.
 func TestCBCCrossCheck(t *testing.T) {
 	kb := testBlock()
-	k, err := NewKey(kb, Config{Cipher: CipherAES256CBC, Auth: AuthSHA256, Role: keys.RoleServer, KeyID: 0})
+	k, err := NewKey(kb, Config{Cipher: CipherAES256CBC, Auth: AuthSHA256, Role: wire.RoleServer, KeyID: 0})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -412,7 +413,7 @@ func TestParseNames(t *testing.T) {
 
 func TestKeysSet(t *testing.T) {
 	kb := testBlock()
-	mk := func(id uint8, r keys.Role) *Key {
+	mk := func(id uint8, r wire.Role) *Key {
 		k, err := NewKey(kb, Config{Cipher: CipherAES256GCM, Role: r, KeyID: id})
 		if err != nil {
 			t.Fatal(err)
@@ -423,12 +424,12 @@ func TestKeysSet(t *testing.T) {
 	if _, err := cs.Seal(nil, nil); !errors.Is(err, ErrNoPrimaryKey) {
 		t.Fatal(err)
 	}
-	cs.Install(mk(0, keys.RoleClient), true)
-	ss.Install(mk(0, keys.RoleServer), true)
+	cs.Install(mk(0, wire.RoleClient), true)
+	ss.Install(mk(0, wire.RoleServer), true)
 	old, _ := cs.Seal(nil, payload(9))
 	// Renegotiate: key_id 1 becomes primary, key 0 still opens.
-	cs.Install(mk(1, keys.RoleClient), true)
-	ss.Install(mk(1, keys.RoleServer), false)
+	cs.Install(mk(1, wire.RoleClient), true)
+	ss.Install(mk(1, wire.RoleServer), false)
 	newp, _ := cs.Seal(nil, payload(9))
 	if newp[0]&7 != 1 {
 		t.Fatalf("new packet key_id %d", newp[0]&7)
@@ -450,9 +451,9 @@ func TestKeysSet(t *testing.T) {
 		t.Fatalf("removed key: %v", err)
 	}
 	// Eviction keeps at most three keys.
-	ss.Install(mk(2, keys.RoleServer), false)
-	ss.Install(mk(3, keys.RoleServer), false)
-	if ev := ss.Install(mk(4, keys.RoleServer), false); ev == nil || ev.KeyID() != 1 {
+	ss.Install(mk(2, wire.RoleServer), false)
+	ss.Install(mk(3, wire.RoleServer), false)
+	if ev := ss.Install(mk(4, wire.RoleServer), false); ev == nil || ev.KeyID() != 1 {
 		t.Fatalf("evicted %v", ev)
 	}
 	if ss.Primary() != nil {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cvpn/cvpn/ovpn/keys"
+	"github.com/cvpn/cvpn/ovpn/wire"
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
@@ -59,7 +60,7 @@ type Config struct {
 	// Auth is the HMAC digest for CBC ciphers; ignored for AEAD ciphers.
 	Auth Auth
 	// Role decides which half of the key block is used for sending.
-	Role keys.Role
+	Role wire.Role
 	// KeyID is the 3-bit key id (0..7) carried in byte 0.
 	KeyID uint8
 	// DataV2 makes Seal emit P_DATA_V2 packets carrying PeerID; otherwise

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/cvpn/cvpn/ovpn/datachannel"
-	"github.com/cvpn/cvpn/ovpn/keys"
+	"github.com/cvpn/cvpn/ovpn/wire"
 )
 
 // ProbeMode says how Probe sends its echo requests.
@@ -68,7 +68,7 @@ func (s *Server) Probe(ctx context.Context, mode ProbeMode, n int, wait time.Dur
 	if mode == ProbeWrongKeyID && ss.kb != nil {
 		kb := *ss.kb
 		var err error
-		key, err = datachannel.NewKey(&kb, datachannel.Config{Cipher: datachannel.CipherAES256GCM, Role: keys.RoleServer,
+		key, err = datachannel.NewKey(&kb, datachannel.Config{Cipher: datachannel.CipherAES256GCM, Role: wire.RoleServer,
 			KeyID: (ss.keyID + 4) & 7, DataV2: ss.dataV2, Now: s.cfg.Now})
 		kb.Zero()
 		if err != nil {

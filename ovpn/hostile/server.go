@@ -219,7 +219,7 @@ func (s *Server) newSession(from netip.AddrPort, reset []byte) {
 	ctx, cancel := context.WithCancel(s.ctx)
 	ss := &session{s: s, peer: from, ctx: ctx, cancel: cancel, tlsFor: map[uint8]*tls.Conn{}, connected: make(chan struct{})}
 	send := func(p []byte) error { _, err := s.pc.WriteToUDPAddrPort(p, from); return err }
-	ch, err := control.NewServer(ctx, control.Config{Role: tlswrap.Server, Wrapper: tlswrap.None{}, Send: send,
+	ch, err := control.NewServer(ctx, control.Config{Role: wire.RoleServer, Wrapper: tlswrap.None{}, Send: send,
 		Now: s.cfg.Now, Logger: s.cfg.Logger, Peer: "udp " + from.String(), OnSoftReset: ss.onSoftReset}, reset)
 	if err != nil {
 		cancel()
@@ -342,12 +342,12 @@ func (ss *session) negotiate(ctx context.Context, keyID uint8, st *control.Strea
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return fmt.Errorf("TLS handshake (key %d): %w", keyID, err)
 	}
-	theirs, err := km2.Read(tc, keys.RoleClient)
+	theirs, err := km2.Read(tc, wire.RoleClient)
 	if err != nil {
 		return fmt.Errorf("client key exchange (key %d): %w", keyID, err)
 	}
 	defer theirs.Zero()
-	mine := km2.Message{Framing: theirs.Framing, Sender: keys.RoleServer,
+	mine := km2.Message{Framing: theirs.Framing, Sender: wire.RoleServer,
 		Options: km2.OCC{Server: true, Cipher: "AES-256-GCM", KeyBits: 256}.String()}
 	if _, err := rand.Read(mine.Random1[:]); err != nil {
 		return err
@@ -382,7 +382,7 @@ func (ss *session) negotiate(ctx context.Context, keyID uint8, st *control.Strea
 		kb = keys.DeriveKeyBlock(&in)
 		in.Zero()
 	}
-	dk, err := datachannel.NewKey(kb, datachannel.Config{Cipher: datachannel.CipherAES256GCM, Role: keys.RoleServer,
+	dk, err := datachannel.NewKey(kb, datachannel.Config{Cipher: datachannel.CipherAES256GCM, Role: wire.RoleServer,
 		KeyID: keyID, DataV2: dataV2, Now: ss.s.cfg.Now})
 	if err != nil {
 		kb.Zero()

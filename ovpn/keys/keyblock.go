@@ -4,27 +4,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+
+	"github.com/cvpn/cvpn/ovpn/wire"
 )
-
-// Role says which end of the OpenVPN session we are.
-type Role int
-
-const (
-	// RoleClient is the TLS client (the one that sends pre_master).
-	RoleClient Role = iota
-	// RoleServer is the TLS server.
-	RoleServer
-)
-
-func (r Role) String() string {
-	switch r {
-	case RoleClient:
-		return "client"
-	case RoleServer:
-		return "server"
-	}
-	return fmt.Sprintf("Role(%d)", int(r))
-}
 
 // Sizes of the OpenVPN key material.
 const (
@@ -57,18 +39,18 @@ func (b *KeyBlock) slot(clientToServer bool, hmacPart bool) []byte {
 }
 
 // SendCipher returns the 64-byte cipher key slot role r encrypts with.
-func (b *KeyBlock) SendCipher(r Role) []byte { return b.slot(r == RoleClient, false) }
+func (b *KeyBlock) SendCipher(r wire.Role) []byte { return b.slot(r == wire.RoleClient, false) }
 
 // SendHMAC returns the 64-byte hmac slot role r authenticates outgoing
 // packets with; for AEAD ciphers its first 8 bytes are the implicit IV.
-func (b *KeyBlock) SendHMAC(r Role) []byte { return b.slot(r == RoleClient, true) }
+func (b *KeyBlock) SendHMAC(r wire.Role) []byte { return b.slot(r == wire.RoleClient, true) }
 
 // RecvCipher returns the 64-byte cipher key slot role r decrypts with.
-func (b *KeyBlock) RecvCipher(r Role) []byte { return b.slot(r != RoleClient, false) }
+func (b *KeyBlock) RecvCipher(r wire.Role) []byte { return b.slot(r != wire.RoleClient, false) }
 
 // RecvHMAC returns the 64-byte hmac (or implicit IV) slot role r verifies
 // incoming packets with.
-func (b *KeyBlock) RecvHMAC(r Role) []byte { return b.slot(r != RoleClient, true) }
+func (b *KeyBlock) RecvHMAC(r wire.Role) []byte { return b.slot(r != wire.RoleClient, true) }
 
 // Zero overwrites the key block with zeros.
 func (b *KeyBlock) Zero() { Zeroize(b[:]) }

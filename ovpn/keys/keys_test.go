@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/cvpn/cvpn/ovpn/wire"
 )
 
 func seq(start byte, n int) []byte {
@@ -149,14 +151,14 @@ func TestKeyBlockSlots(t *testing.T) {
 			t.Fatalf("%s: slot starts at %d len %d cap %d, want offset %d", name, got[0], len(got), cap(got), off)
 		}
 	}
-	check("client send cipher", kb.SendCipher(RoleClient), 0)
-	check("client send hmac", kb.SendHMAC(RoleClient), 64)
-	check("client recv cipher", kb.RecvCipher(RoleClient), 128)
-	check("client recv hmac", kb.RecvHMAC(RoleClient), 192)
-	check("server send cipher", kb.SendCipher(RoleServer), 128)
-	check("server send hmac", kb.SendHMAC(RoleServer), 192)
-	check("server recv cipher", kb.RecvCipher(RoleServer), 0)
-	check("server recv hmac", kb.RecvHMAC(RoleServer), 64)
+	check("client send cipher", kb.SendCipher(wire.RoleClient), 0)
+	check("client send hmac", kb.SendHMAC(wire.RoleClient), 64)
+	check("client recv cipher", kb.RecvCipher(wire.RoleClient), 128)
+	check("client recv hmac", kb.RecvHMAC(wire.RoleClient), 192)
+	check("server send cipher", kb.SendCipher(wire.RoleServer), 128)
+	check("server send hmac", kb.SendHMAC(wire.RoleServer), 192)
+	check("server recv cipher", kb.RecvCipher(wire.RoleServer), 0)
+	check("server recv hmac", kb.RecvHMAC(wire.RoleServer), 64)
 	kb.Zero()
 	if kb != (KeyBlock{}) {
 		t.Fatal("Zero left non-zero bytes")

@@ -4,22 +4,22 @@ import (
 	"bytes"
 	"testing"
 
-	"github.com/cvpn/cvpn/ovpn/keys"
+	"github.com/cvpn/cvpn/ovpn/wire"
 )
 
 func FuzzKM2Read(f *testing.F) {
 	for _, fr := range []Framing{Standard, AWS} {
 		b, _ := clientMsg(fr).MarshalBinary()
 		f.Add(b, true)
-		s := &Message{Framing: fr, Sender: keys.RoleServer, Options: "V4"}
+		s := &Message{Framing: fr, Sender: wire.RoleServer, Options: "V4"}
 		b, _ = s.MarshalBinary()
 		f.Add(b, false)
 	}
 	f.Add([]byte{0, 0, 0, 0, 2}, true)
 	f.Fuzz(func(t *testing.T, b []byte, fromClient bool) {
-		sender := keys.RoleServer
+		sender := wire.RoleServer
 		if fromClient {
-			sender = keys.RoleClient
+			sender = wire.RoleClient
 		}
 		m, err := Read(bytes.NewReader(b), sender)
 		if err != nil {

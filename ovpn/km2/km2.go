@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/cvpn/cvpn/ovpn/keys"
+	"github.com/cvpn/cvpn/ovpn/wire"
 )
 
 // Framing is the wire framing of a key method 2 message.
@@ -51,7 +52,7 @@ const (
 // a server message does not and has empty Username, Password and PeerInfo.
 type Message struct {
 	Framing   Framing
-	Sender    keys.Role
+	Sender    wire.Role
 	PreMaster [keys.PreMasterSize]byte // client only
 	Random1   [keys.RandomSize]byte
 	Random2   [keys.RandomSize]byte
@@ -102,7 +103,7 @@ func (m *Message) fields() []field {
 func (m *Message) AppendBinary(b []byte) ([]byte, error) {
 	start := len(b)
 	b = append(b, 0, 0, 0, 0, KeyMethod2)
-	if m.Sender == keys.RoleClient {
+	if m.Sender == wire.RoleClient {
 		b = append(b, m.PreMaster[:]...)
 	}
 	b = append(b, m.Random1[:]...)
@@ -171,7 +172,7 @@ var errNeedMore = errors.New("need more")
 
 // parse decodes a message from b. In the standard framing the trailing
 // peer_info is optional; complete reports that b held every required field.
-func parse(b []byte, sender keys.Role) (*Message, int, error) {
+func parse(b []byte, sender wire.Role) (*Message, int, error) {
 	if len(b) < 5 {
 		return nil, 0, errNeedMore
 	}
@@ -188,7 +189,7 @@ func parse(b []byte, sender keys.Role) (*Message, int, error) {
 		off += len(dst)
 		return true
 	}
-	if sender == keys.RoleClient && !take(m.PreMaster[:]) {
+	if sender == wire.RoleClient && !take(m.PreMaster[:]) {
 		return nil, 0, errNeedMore
 	}
 	if !take(m.Random1[:]) || !take(m.Random2[:]) {
@@ -241,7 +242,7 @@ func parse(b []byte, sender keys.Role) (*Message, int, error) {
 }
 
 // Unmarshal decodes one complete message sent by sender.
-func Unmarshal(b []byte, sender keys.Role) (*Message, error) {
+func Unmarshal(b []byte, sender wire.Role) (*Message, error) {
 	m, n, err := parse(b, sender)
 	if err == errNeedMore {
 		return nil, fmt.Errorf("%w: %d bytes is not a whole %s message", ErrTruncated, len(b), sender)
@@ -266,7 +267,7 @@ func Unmarshal(b []byte, sender keys.Role) (*Message, error) {
 // each Read call of r returning whole TLS records (true for *tls.Conn), so
 // the message, including its optional peer_info, must arrive in the reads
 // that complete its required fields.
-func Read(r io.Reader, sender keys.Role) (*Message, error) {
+func Read(r io.Reader, sender wire.Role) (*Message, error) {
 	head := make([]byte, 4)
 	if _, err := io.ReadFull(r, head); err != nil {
 		return nil, fmt.Errorf("km2: reading %s message: %w", sender, readErr(err))

@@ -17,11 +17,11 @@ import (
 	"testing/iotest"
 	"time"
 
-	"github.com/cvpn/cvpn/ovpn/keys"
+	"github.com/cvpn/cvpn/ovpn/wire"
 )
 
 func clientMsg(f Framing) *Message {
-	m := &Message{Framing: f, Sender: keys.RoleClient, Options: "V4,dev-type tun", Username: "alice", Password: "s3cret", PeerInfo: "IV_VER=2.6.0\nIV_PROTO=990\n"}
+	m := &Message{Framing: f, Sender: wire.RoleClient, Options: "V4,dev-type tun", Username: "alice", Password: "s3cret", PeerInfo: "IV_VER=2.6.0\nIV_PROTO=990\n"}
 	for i := range m.PreMaster {
 		m.PreMaster[i] = byte(i)
 	}
@@ -33,7 +33,7 @@ func clientMsg(f Framing) *Message {
 }
 
 func TestStandardEncodingBytes(t *testing.T) {
-	m := &Message{Sender: keys.RoleServer, Options: "ab"}
+	m := &Message{Sender: wire.RoleServer, Options: "ab"}
 	b, err := m.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -56,10 +56,10 @@ func TestStandardEncodingBytes(t *testing.T) {
 
 func TestRoundTrip(t *testing.T) {
 	for _, f := range []Framing{Standard, AWS} {
-		for _, sender := range []keys.Role{keys.RoleClient, keys.RoleServer} {
+		for _, sender := range []wire.Role{wire.RoleClient, wire.RoleServer} {
 			m := clientMsg(f)
 			m.Sender = sender
-			if sender == keys.RoleServer {
+			if sender == wire.RoleServer {
 				m.PreMaster = [48]byte{}
 				m.Username, m.Password, m.PeerInfo = "", "", ""
 			}
@@ -99,7 +99,7 @@ func TestPeerInfoOptional(t *testing.T) {
 	m.PeerInfo = ""
 	b, _ := m.MarshalBinary()
 	b = b[:len(b)-2] // stock servers may omit the whole peer_info field
-	got, err := Unmarshal(b, keys.RoleClient)
+	got, err := Unmarshal(b, wire.RoleClient)
 	if err != nil || got.PeerInfo != "" || got.Password != "s3cret" {
 		t.Fatalf("%v %+v", err, got)
 	}
@@ -116,7 +116,7 @@ func TestAWSBigPassword(t *testing.T) {
 	if int(binary.LittleEndian.Uint32(b)) != len(b) {
 		t.Fatal("length prefix does not match")
 	}
-	got, err := Read(iotest.HalfReader(bytes.NewReader(b)), keys.RoleClient)
+	got, err := Read(iotest.HalfReader(bytes.NewReader(b)), wire.RoleClient)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,43 +161,43 @@ func TestSendLimits(t *testing.T) {
 func TestDecodeErrors(t *testing.T) {
 	good, _ := clientMsg(Standard).MarshalBinary()
 	for n := 0; n < len(good)-len("IV_VER=2.6.0\nIV_PROTO=990\n")-3; n++ {
-		if _, err := Unmarshal(good[:n], keys.RoleClient); !errors.Is(err, ErrTruncated) {
+		if _, err := Unmarshal(good[:n], wire.RoleClient); !errors.Is(err, ErrTruncated) {
 			t.Fatalf("truncated at %d: %v", n, err)
 		}
-		if _, err := Read(bytes.NewReader(good[:n]), keys.RoleClient); !errors.Is(err, ErrTruncated) {
+		if _, err := Read(bytes.NewReader(good[:n]), wire.RoleClient); !errors.Is(err, ErrTruncated) {
 			t.Fatalf("Read truncated at %d: %v", n, err)
 		}
 	}
 	bad := append([]byte(nil), good...)
 	bad[4] = 1
-	if _, err := Unmarshal(bad, keys.RoleClient); err == nil || !strings.Contains(err.Error(), "key method 1") {
+	if _, err := Unmarshal(bad, wire.RoleClient); err == nil || !strings.Contains(err.Error(), "key method 1") {
 		t.Fatal(err)
 	}
-	if _, err := Unmarshal(append(append([]byte{}, good...), 9), keys.RoleClient); err == nil || !strings.Contains(err.Error(), "unexpected bytes") {
+	if _, err := Unmarshal(append(append([]byte{}, good...), 9), wire.RoleClient); err == nil || !strings.Contains(err.Error(), "unexpected bytes") {
 		t.Fatal(err)
 	}
 	// Missing NUL terminator on options.
 	off := 5 + 48 + 64
 	bad = append([]byte(nil), good...)
 	bad[off+2+15] = 'x'
-	if _, err := Unmarshal(bad, keys.RoleClient); err == nil || !strings.Contains(err.Error(), "options in client message is not NUL-terminated") {
+	if _, err := Unmarshal(bad, wire.RoleClient); err == nil || !strings.Contains(err.Error(), "options in client message is not NUL-terminated") {
 		t.Fatal(err)
 	}
 	// Oversized field in AWS framing.
 	aws, _ := clientMsg(AWS).MarshalBinary()
 	binary.BigEndian.PutUint32(aws[off:], MaxOptionsRecv+1)
-	if _, err := Unmarshal(aws, keys.RoleClient); err == nil || !strings.Contains(err.Error(), "options in client message is 16385 bytes") {
+	if _, err := Unmarshal(aws, wire.RoleClient); err == nil || !strings.Contains(err.Error(), "options in client message is 16385 bytes") {
 		t.Fatal(err)
 	}
 	// AWS prefix disagreeing with the fields.
 	aws, _ = clientMsg(AWS).MarshalBinary()
 	aws = append(aws, 0)
 	binary.LittleEndian.PutUint32(aws, uint32(len(aws)))
-	if _, err := Unmarshal(aws, keys.RoleClient); err == nil || !strings.Contains(err.Error(), "prefix") {
+	if _, err := Unmarshal(aws, wire.RoleClient); err == nil || !strings.Contains(err.Error(), "prefix") {
 		t.Fatal(err)
 	}
 	// AWS absurd length.
-	if _, err := Read(bytes.NewReader([]byte{0xff, 0xff, 0xff, 0x7f, 2}), keys.RoleClient); err == nil || !strings.Contains(err.Error(), "claims") {
+	if _, err := Read(bytes.NewReader([]byte{0xff, 0xff, 0xff, 0x7f, 2}), wire.RoleClient); err == nil || !strings.Contains(err.Error(), "claims") {
 		t.Fatal(err)
 	}
 }
@@ -226,7 +226,7 @@ func TestOverTLS(t *testing.T) {
 			_, err := cli.Write([]byte("PUSH_REQUEST\x00"))
 			errc <- err
 		}()
-		got, err := Read(srv, keys.RoleClient)
+		got, err := Read(srv, wire.RoleClient)
 		if err != nil {
 			t.Fatalf("%v: %v", f, err)
 		}
@@ -243,9 +243,9 @@ func TestOverTLS(t *testing.T) {
 		}
 	}
 	// Server reply.
-	sm := &Message{Sender: keys.RoleServer, Options: OCC{Server: true, Cipher: "AES-256-GCM", KeyBits: 256}.String()}
+	sm := &Message{Sender: wire.RoleServer, Options: OCC{Server: true, Cipher: "AES-256-GCM", KeyBits: 256}.String()}
 	go sm.WriteTo(srv)
-	got, err := Read(cli, keys.RoleServer)
+	got, err := Read(cli, wire.RoleServer)
 	if err != nil || got.Options != sm.Options {
 		t.Fatalf("server message: %v", err)
 	}

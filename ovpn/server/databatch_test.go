@@ -12,6 +12,7 @@ import (
 	"github.com/cvpn/cvpn/ovpn/datachannel"
 	"github.com/cvpn/cvpn/ovpn/keys"
 	"github.com/cvpn/cvpn/ovpn/server/authz"
+	"github.com/cvpn/cvpn/ovpn/wire"
 )
 
 // recordDevice keeps copies of what the server writes and hands out
@@ -82,12 +83,12 @@ func testDataServer(t testing.TB) (*Server, *recordDevice, []*session, []*datach
 		ss := s.newSession(peer, false, func([]byte) error { return nil })
 		ss.ip, _ = pool.Allocate()
 		ss.established.Store(true)
-		sk, err := datachannel.NewKey(&kb, datachannel.Config{Cipher: datachannel.CipherAES256GCM, Role: keys.RoleServer, DataV2: true, PeerID: uint32(i)})
+		sk, err := datachannel.NewKey(&kb, datachannel.Config{Cipher: datachannel.CipherAES256GCM, Role: wire.RoleServer, DataV2: true, PeerID: uint32(i)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		ss.keys.Install(sk, true)
-		ck, err := datachannel.NewKey(&kb, datachannel.Config{Cipher: datachannel.CipherAES256GCM, Role: keys.RoleClient, DataV2: true, PeerID: uint32(i)})
+		ck, err := datachannel.NewKey(&kb, datachannel.Config{Cipher: datachannel.CipherAES256GCM, Role: wire.RoleClient, DataV2: true, PeerID: uint32(i)})
 		if err != nil {
 			t.Fatal(err)
 		}

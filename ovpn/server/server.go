@@ -22,6 +22,7 @@ import (
 	"github.com/cvpn/cvpn/ovpn/server/handler"
 	"github.com/cvpn/cvpn/ovpn/server/users"
 	"github.com/cvpn/cvpn/ovpn/tlswrap"
+	"github.com/cvpn/cvpn/ovpn/wire"
 )
 
 // Options are the server's collaborators; the zero value is usable.
@@ -161,7 +162,7 @@ func (s *Server) readStaticKey(key, path string) error {
 func (s *Server) newWrapper() (tlswrap.Wrapper, error) {
 	switch s.wrapMode {
 	case "tls-crypt":
-		return tlswrap.NewTLSCrypt(s.wrapKey, tlswrap.Server, s.now)
+		return tlswrap.NewTLSCrypt(s.wrapKey, wire.RoleServer, s.now)
 	case "tls-auth":
 		return tlswrap.NewTLSAuth(s.wrapKey, tlswrap.Direction0, s.cfg.Digest, s.now)
 	}

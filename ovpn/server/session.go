@@ -28,7 +28,6 @@ import (
 	"github.com/cvpn/cvpn/ovpn/km2"
 	"github.com/cvpn/cvpn/ovpn/server/connlog"
 	"github.com/cvpn/cvpn/ovpn/server/handler"
-	"github.com/cvpn/cvpn/ovpn/tlswrap"
 	"github.com/cvpn/cvpn/ovpn/wire"
 )
 
@@ -131,7 +130,7 @@ func (ss *session) controlConfig() (control.Config, error) {
 		return control.Config{}, err
 	}
 	return control.Config{
-		Role: tlswrap.Server, Wrapper: w, Send: ss.send, Now: ss.srv.now, Logger: ss.log, Peer: ss.peerName(),
+		Role: wire.RoleServer, Wrapper: w, Send: ss.send, Now: ss.srv.now, Logger: ss.log, Peer: ss.peerName(),
 		HandWindow: ss.srv.opts.HandWindow, OnSoftReset: ss.onSoftReset,
 	}, nil
 }
@@ -386,7 +385,7 @@ func (ss *session) negotiate(ctx context.Context, keyID uint8, st *control.Strea
 	}
 	kmc := make(chan kmResult, 1)
 	go func() {
-		m, err := km2.Read(tc, keys.RoleClient)
+		m, err := km2.Read(tc, wire.RoleClient)
 		kmc <- kmResult{m, err}
 	}()
 	var theirs *km2.Message
@@ -401,7 +400,7 @@ func (ss *session) negotiate(ctx context.Context, keyID uint8, st *control.Strea
 		return ctx.Err()
 	}
 	defer theirs.Zero()
-	mine := km2.Message{Framing: theirs.Framing, Sender: keys.RoleServer}
+	mine := km2.Message{Framing: theirs.Framing, Sender: wire.RoleServer}
 	for _, b := range [][]byte{mine.Random1[:], mine.Random2[:]} {
 		if _, err := rand.Read(b); err != nil {
 			return err
@@ -458,7 +457,7 @@ func (ss *session) negotiate(ctx context.Context, keyID uint8, st *control.Strea
 		kb = keys.DeriveKeyBlock(&in)
 		in.Zero()
 	}
-	dk, err := datachannel.NewKey(kb, datachannel.Config{Cipher: ss.cipher, Auth: ss.auth, Role: keys.RoleServer,
+	dk, err := datachannel.NewKey(kb, datachannel.Config{Cipher: ss.cipher, Auth: ss.auth, Role: wire.RoleServer,
 		KeyID: keyID, DataV2: ss.dataV2, PeerID: ss.peerID, Now: s.now})
 	kb.Zero()
 	if err != nil {

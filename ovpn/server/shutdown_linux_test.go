@@ -163,7 +163,7 @@ func stallHandshake(t *testing.T, ls *labServer, proto transport.Proto) {
 		t.Fatalf("dial %s %s: %v", proto, server, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ch, err := control.NewClient(ctx, control.Config{Role: tlswrap.Client, Wrapper: tlswrap.None{}, Send: conn.WritePacket,
+	ch, err := control.NewClient(ctx, control.Config{Role: wire.RoleClient, Wrapper: tlswrap.None{}, Send: conn.WritePacket,
 		HandWindow: time.Hour, Peer: string(proto) + " " + server.String()})
 	if err != nil {
 		cancel()

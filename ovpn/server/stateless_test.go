@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cvpn/cvpn/ovpn/keys"
 	"github.com/cvpn/cvpn/ovpn/km2"
 	"github.com/cvpn/cvpn/ovpn/tlswrap"
 	"github.com/cvpn/cvpn/ovpn/wire"
@@ -26,7 +25,7 @@ var peer = netip.MustParseAddrPort("198.18.0.1:40000")
 
 func clientPacket(t testing.TB, s *Server, p wire.Control) []byte {
 	t.Helper()
-	w, err := tlswrap.NewTLSCrypt(s.wrapKey, tlswrap.Client, s.now)
+	w, err := tlswrap.NewTLSCrypt(s.wrapKey, wire.RoleClient, s.now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +63,7 @@ func TestStatelessCookie(t *testing.T) {
 	if len(replies) != 1 || started != 0 {
 		t.Fatalf("replies %d, sessions %d after a reset", len(replies), started)
 	}
-	cw, _ := tlswrap.NewTLSCrypt(s.wrapKey, tlswrap.Client, s.now)
+	cw, _ := tlswrap.NewTLSCrypt(s.wrapKey, wire.RoleClient, s.now)
 	plain, err := cw.Unwrap(replies[0])
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +146,7 @@ func FuzzControlPacket(f *testing.F) {
 	csid := wire.SessionID{1, 2, 3, 4, 5, 6, 7, 8}
 	f.Add(clientPacket(f, s, wire.Control{Opcode: wire.OpHardResetClientV2, SessionID: csid}))
 	f.Add(clientPacket(f, s, wire.Control{Opcode: wire.OpAckV1, SessionID: csid, Acks: []uint32{0}, RemoteSessionID: s.cookieFor(peer, csid, s.epoch())}))
-	m := km2.Message{Sender: keys.RoleClient, Options: "V4,dev-type tun", Username: "alice", Password: "pw", PeerInfo: "IV_VER=2.6.14\nIV_PROTO=990\n"}
+	m := km2.Message{Sender: wire.RoleClient, Options: "V4,dev-type tun", Username: "alice", Password: "pw", PeerInfo: "IV_VER=2.6.14\nIV_PROTO=990\n"}
 	std, _ := m.MarshalBinary()
 	f.Add(std)
 	m.Framing = km2.AWS
@@ -161,7 +160,7 @@ func FuzzControlPacket(f *testing.F) {
 				t.Fatal("session started with a wrong cookie")
 			}
 		})
-		if m, err := km2.Unmarshal(data, keys.RoleClient); err == nil {
+		if m, err := km2.Unmarshal(data, wire.RoleClient); err == nil {
 			_ = km2.ParsePeerInfo(m.PeerInfo).Proto()
 		}
 	})

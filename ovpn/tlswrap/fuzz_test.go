@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"testing"
 	"time"
+
+	"github.com/cvpn/cvpn/ovpn/wire"
 )
 
 func FuzzTLSAuthUnwrap(f *testing.F) {
@@ -30,13 +32,13 @@ func FuzzTLSAuthUnwrap(f *testing.F) {
 
 func FuzzTLSCryptUnwrap(f *testing.F) {
 	clk := &fakeClock{time.Unix(1700000000, 0)}
-	c, _ := NewTLSCrypt(testKey(), Client, clk.now)
+	c, _ := NewTLSCrypt(testKey(), wire.RoleClient, clk.now)
 	p, _ := c.Wrap(nil, plainPacket())
 	f.Add(p)
 	f.Add(p[:49])
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s, _ := NewTLSCrypt(testKey(), Server, clk.now)
+		s, _ := NewTLSCrypt(testKey(), wire.RoleServer, clk.now)
 		in := append([]byte(nil), b...)
 		out, err := s.Unwrap(in)
 		if err != nil {

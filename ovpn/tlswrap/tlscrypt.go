@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"hash"
 	"time"
+
+	"github.com/cvpn/cvpn/ovpn/wire"
 )
 
 // tls-crypt layout constants.
@@ -38,9 +40,9 @@ type TLSCrypt struct {
 
 // NewTLSCrypt builds a tls-crypt wrapper from a 256-byte static key. The
 // server sends with key[0] and receives with key[1]; the client the reverse.
-func NewTLSCrypt(key [StaticKeyLen]byte, role Role, now func() time.Time) (*TLSCrypt, error) {
+func NewTLSCrypt(key [StaticKeyLen]byte, role wire.Role, now func() time.Time) (*TLSCrypt, error) {
 	sendIdx, recvIdx := 1, 0
-	if role == Server {
+	if role == wire.RoleServer {
 		sendIdx, recvIdx = 0, 1
 	}
 	if now == nil {

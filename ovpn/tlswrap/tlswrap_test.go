@@ -105,11 +105,11 @@ func tlsAuthPair(t *testing.T, clk *fakeClock) (client, server *TLSAuth) {
 func tlsCryptPair(t *testing.T, clk *fakeClock) (client, server *TLSCrypt) {
 	t.Helper()
 	key := testKey()
-	c, err := NewTLSCrypt(key, Client, clk.now)
+	c, err := NewTLSCrypt(key, wire.RoleClient, clk.now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewTLSCrypt(key, Server, clk.now)
+	s, err := NewTLSCrypt(key, wire.RoleServer, clk.now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func tlsCryptPair(t *testing.T, clk *fakeClock) (client, server *TLSCrypt) {
 func TestTLSCryptKnownAnswer(t *testing.T) {
 	clk := &fakeClock{time.Unix(1700000000, 0)}
 	key := testKey()
-	for _, role := range []Role{Client, Server} {
+	for _, role := range []wire.Role{wire.RoleClient, wire.RoleServer} {
 		w, err := NewTLSCrypt(key, role, clk.now)
 		if err != nil {
 			t.Fatal(err)
@@ -131,7 +131,7 @@ func TestTLSCryptKnownAnswer(t *testing.T) {
 		}
 		// Server sends with key[0], client with key[1].
 		base := 128
-		if role == Server {
+		if role == wire.RoleServer {
 			base = 0
 		}
 		ke, ka := key[base:base+32], key[base+64:base+96]
@@ -239,8 +239,8 @@ func TestWrongKeyOrDirection(t *testing.T) {
 			t.Errorf("%s: %v, want an authentication error", name, err)
 		}
 	}
-	cc, _ := NewTLSCrypt(key, Client, clk.now)
-	cc2, _ := NewTLSCrypt(key, Client, clk.now)
+	cc, _ := NewTLSCrypt(key, wire.RoleClient, clk.now)
+	cc2, _ := NewTLSCrypt(key, wire.RoleClient, clk.now)
 	q, _ := cc.Wrap(nil, plainPacket())
 	if _, err := cc2.Unwrap(q); !errors.Is(err, ErrAuth) {
 		t.Errorf("tls-crypt client accepted a client packet: %v", err)

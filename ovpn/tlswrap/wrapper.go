@@ -8,22 +8,6 @@ import (
 	"github.com/cvpn/cvpn/ovpn/wire"
 )
 
-// Role selects the side of the session. It matters for tls-crypt key selection.
-type Role int
-
-// Roles.
-const (
-	Client Role = iota
-	Server
-)
-
-func (r Role) String() string {
-	if r == Server {
-		return "server"
-	}
-	return "client"
-}
-
 // Key directions for tls-auth (the profile's key-direction / tls-auth 2nd argument).
 const (
 	// DirectionNone: both directions use key[0] (no key-direction given).

@@ -102,10 +102,10 @@ func TestGarbageAndSpoofedResetFlood(t *testing.T) {
 			newW := func() tlswrap.Wrapper { return tlswrap.None{} }
 			switch mode {
 			case "tls-crypt":
-				newW = func() tlswrap.Wrapper { x, _ := tlswrap.NewTLSCrypt(l.wrapKey, tlswrap.Client, time.Now); return x }
+				newW = func() tlswrap.Wrapper { x, _ := tlswrap.NewTLSCrypt(l.wrapKey, wire.RoleClient, time.Now); return x }
 			case "tls-crypt-wrong-key":
 				k, _ := labpki.NewStaticKey(rand.Reader)
-				newW = func() tlswrap.Wrapper { x, _ := tlswrap.NewTLSCrypt(k, tlswrap.Client, time.Now); return x }
+				newW = func() tlswrap.Wrapper { x, _ := tlswrap.NewTLSCrypt(k, wire.RoleClient, time.Now); return x }
 			}
 			w = newW()
 			// Warm up: one real session so lazily started runtime

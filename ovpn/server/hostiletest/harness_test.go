@@ -27,6 +27,7 @@ import (
 	"github.com/cvpn/cvpn/ovpn/server/export"
 	"github.com/cvpn/cvpn/ovpn/server/loadgen"
 	"github.com/cvpn/cvpn/ovpn/tlswrap"
+	"github.com/cvpn/cvpn/ovpn/wire"
 )
 
 // countDevice stands in for the TUN device: it counts what the server
@@ -209,7 +210,7 @@ func startLab(tb testing.TB, o labOpts) *lab {
 	if o.tlsCrypt {
 		l.wrapKey = wrapKey
 		l.client.Wrapper = func() (tlswrap.Wrapper, error) {
-			return tlswrap.NewTLSCrypt(wrapKey, tlswrap.Client, time.Now)
+			return tlswrap.NewTLSCrypt(wrapKey, wire.RoleClient, time.Now)
 		}
 	}
 	return l

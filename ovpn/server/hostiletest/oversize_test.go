@@ -12,6 +12,7 @@ import (
 	"github.com/cvpn/cvpn/ovpn/keys"
 	"github.com/cvpn/cvpn/ovpn/km2"
 	"github.com/cvpn/cvpn/ovpn/server/loadgen"
+	"github.com/cvpn/cvpn/ovpn/wire"
 )
 
 // km2Head is the fixed start of a client key-method-2 message after the
@@ -118,7 +119,7 @@ func bigAWSPasswordAccepted(ctx context.Context, t *testing.T, rc *rawClient, cf
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := km2.Message{Framing: km2.AWS, Sender: keys.RoleClient, Username: "alice", Password: strings.Repeat("p", 127<<10),
+	m := km2.Message{Framing: km2.AWS, Sender: wire.RoleClient, Username: "alice", Password: strings.Repeat("p", 127<<10),
 		Options: options, PeerInfo: km2.PeerInfo{Version: "2.6.14", Platform: "linux", Proto: km2.ClientIVProto,
 			Ciphers: []string{"AES-256-GCM"}}.String()}
 	if _, err := m.WriteTo(tc); err != nil {
@@ -131,7 +132,7 @@ func bigAWSPasswordAccepted(ctx context.Context, t *testing.T, rc *rawClient, cf
 
 func readUntil(t *testing.T, tc *tls.Conn, prefix string, within time.Duration) string {
 	t.Helper()
-	if _, err := km2.Read(tc, keys.RoleServer); err != nil {
+	if _, err := km2.Read(tc, wire.RoleServer); err != nil {
 		t.Fatalf("server key exchange: %v", err)
 	}
 	if _, err := tc.Write([]byte("PUSH_REQUEST\x00")); err != nil {

@@ -53,7 +53,7 @@ func openRaw(cfg loadgen.Config, proto transport.Proto, onData func(pkt []byte))
 	}
 	cctx, ccancel := context.WithCancel(context.Background())
 	c := &rawClient{conn: conn, cancel: ccancel, done: make(chan struct{})}
-	c.ch, err = control.NewClient(cctx, control.Config{Role: tlswrap.Client, Wrapper: w, Send: conn.WritePacket,
+	c.ch, err = control.NewClient(cctx, control.Config{Role: wire.RoleClient, Wrapper: w, Send: conn.WritePacket,
 		HandWindow: 10 * time.Minute, Peer: string(proto) + " " + cfg.Server.String()})
 	if err != nil {
 		ccancel()

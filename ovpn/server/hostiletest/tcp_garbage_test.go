@@ -127,7 +127,7 @@ func TestTCPGarbageStreams(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				wrong, _ := tlswrap.NewTLSCrypt(k, tlswrap.Client, time.Now)
+				wrong, _ := tlswrap.NewTLSCrypt(k, wire.RoleClient, time.Now)
 				cases = append(cases,
 					tcpGarbage{"reset under the wrong tls-crypt key", frame(hardReset(t, wrong)), false},
 					tcpGarbage{"reset without tls-crypt", frame(hardReset(t, tlswrap.None{})), false})

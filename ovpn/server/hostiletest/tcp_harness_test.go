@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cvpn/cvpn/ovpn/keys"
 	"github.com/cvpn/cvpn/ovpn/km2"
 	"github.com/cvpn/cvpn/ovpn/server"
 	"github.com/cvpn/cvpn/ovpn/server/loadgen"
 	"github.com/cvpn/cvpn/ovpn/transport"
+	"github.com/cvpn/cvpn/ovpn/wire"
 )
 
 // startTCPLab is startLab with transport = "tcp": the server listens on a
@@ -83,7 +83,7 @@ func tcpSession(ctx context.Context, cfg loadgen.Config, onData func(pkt []byte)
 	if err != nil {
 		return nil, fmt.Errorf("TLS handshake over tcp: %w", err)
 	}
-	m := km2.Message{Sender: keys.RoleClient, Options: km2.OCC{TCP: true, Cipher: "AES-256-GCM", KeyBits: 256}.String(),
+	m := km2.Message{Sender: wire.RoleClient, Options: km2.OCC{TCP: true, Cipher: "AES-256-GCM", KeyBits: 256}.String(),
 		PeerInfo: km2.PeerInfo{Version: "2.6.14", Platform: "linux", Proto: km2.ClientIVProto, Ciphers: []string{"AES-256-GCM"}}.String()}
 	for _, b := range [][]byte{m.PreMaster[:], m.Random1[:], m.Random2[:]} {
 		if _, err := rand.Read(b); err != nil {
@@ -96,7 +96,7 @@ func tcpSession(ctx context.Context, cfg loadgen.Config, onData func(pkt []byte)
 	if _, err := m.WriteTo(tc); err != nil {
 		return nil, err
 	}
-	if _, err := km2.Read(tc, keys.RoleServer); err != nil {
+	if _, err := km2.Read(tc, wire.RoleServer); err != nil {
 		return nil, fmt.Errorf("server key exchange: %w", err)
 	}
 	if _, err := tc.Write([]byte("PUSH_REQUEST\x00")); err != nil {

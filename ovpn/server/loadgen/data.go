@@ -10,6 +10,7 @@ import (
 
 	"github.com/cvpn/cvpn/ovpn/datachannel"
 	"github.com/cvpn/cvpn/ovpn/keys"
+	"github.com/cvpn/cvpn/ovpn/wire"
 )
 
 // Data sends IPv4 packets through an open session's data channel, so that
@@ -38,7 +39,7 @@ func (s *Session) OpenData() (*Data, error) {
 		return nil, fmt.Errorf("loadgen: TLS exporter: %w", err)
 	}
 	defer kb.Zero()
-	k, err := datachannel.NewKey(kb, datachannel.Config{Cipher: datachannel.CipherAES256GCM, Role: keys.RoleClient,
+	k, err := datachannel.NewKey(kb, datachannel.Config{Cipher: datachannel.CipherAES256GCM, Role: wire.RoleClient,
 		DataV2: true, PeerID: peerID})
 	if err != nil {
 		return nil, fmt.Errorf("loadgen: data channel key: %w", err)

@@ -13,7 +13,6 @@ import (
 	"sync"
 
 	"github.com/cvpn/cvpn/ovpn/control"
-	"github.com/cvpn/cvpn/ovpn/keys"
 	"github.com/cvpn/cvpn/ovpn/km2"
 	"github.com/cvpn/cvpn/ovpn/tlswrap"
 	"github.com/cvpn/cvpn/ovpn/transport"
@@ -61,7 +60,7 @@ func Dial(ctx context.Context, cfg Config) (*Session, error) {
 			return nil, err
 		}
 	}
-	s.ch, err = control.NewClient(sctx, control.Config{Role: tlswrap.Client, Wrapper: w, Send: conn.WritePacket, Logger: cfg.Logger,
+	s.ch, err = control.NewClient(sctx, control.Config{Role: wire.RoleClient, Wrapper: w, Send: conn.WritePacket, Logger: cfg.Logger,
 		Peer: "udp " + cfg.Server.String()})
 	if err != nil {
 		s.Close()
@@ -97,7 +96,7 @@ func (s *Session) handshake(ctx context.Context, cfg Config) error {
 	if err := s.tc.HandshakeContext(ctx); err != nil {
 		return fmt.Errorf("TLS handshake: %w", err)
 	}
-	m := km2.Message{Sender: keys.RoleClient, Username: cfg.Username, Password: cfg.Password,
+	m := km2.Message{Sender: wire.RoleClient, Username: cfg.Username, Password: cfg.Password,
 		Options:  km2.OCC{Cipher: "AES-256-GCM", KeyBits: 256}.String(),
 		PeerInfo: km2.PeerInfo{Version: "2.6.14", Platform: "linux", Proto: km2.ClientIVProto, Ciphers: []string{"AES-256-GCM"}}.String()}
 	for _, b := range [][]byte{m.PreMaster[:], m.Random1[:], m.Random2[:]} {
@@ -114,7 +113,7 @@ func (s *Session) handshake(ctx context.Context, cfg Config) error {
 	}
 	done := make(chan res, 1)
 	go func() {
-		if _, err := km2.Read(s.tc, keys.RoleServer); err != nil {
+		if _, err := km2.Read(s.tc, wire.RoleServer); err != nil {
 			done <- res{err: err}
 			return
 		}
