@@ -537,7 +537,7 @@ func (c *Client) onControlMessage(l *link, raw string) error {
 			l.mu.Unlock()
 		}
 	default:
-		l.log.Debug("ignored control message", "msg", redact(raw))
+		l.log.Debug("ignored control message", "msg", ctrlmsg.Redact(raw))
 	}
 	return nil
 }

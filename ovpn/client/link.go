@@ -445,7 +445,7 @@ func (l *link) readServerKey(ctx context.Context, br *bufio.Reader) (*km2.Messag
 					return
 				}
 			}
-			done <- result{nil, fmt.Errorf("%s: unexpected control message %q before the key exchange", l.peer, redact(msg))}
+			done <- result{nil, fmt.Errorf("%s: unexpected control message %q before the key exchange", l.peer, ctrlmsg.Redact(msg))}
 			return
 		}
 		m, err := km2.Read(br, wire.RoleServer)
@@ -707,16 +707,4 @@ func pullFilters(p *profile.Profile) []ctrlmsg.PullFilter {
 		}
 	}
 	return out
-}
-
-// redact shortens a control message for an error and hides anything that
-// could be a credential.
-func redact(s string) string {
-	if i := strings.IndexAny(s, ",:"); i >= 0 {
-		s = s[:i] + ",…"
-	}
-	if len(s) > 64 {
-		s = s[:64] + "…"
-	}
-	return s
 }

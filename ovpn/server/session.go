@@ -197,7 +197,7 @@ func (ss *session) serve() error {
 			case ctrlmsg.Exit:
 				return errClientExit
 			default:
-				ss.log.Debug("ignored control message", "msg", redact(m.String()))
+				ss.log.Debug("ignored control message", "msg", ctrlmsg.Redact(m.String()))
 			}
 		case <-tick.C:
 			now := ss.srv.now()
@@ -780,17 +780,6 @@ func (s *Server) writeReset(ss *session) {
 	if err := s.clog.Write(r); err != nil {
 		s.log.Warn("connection log write failed", "err", err)
 	}
-}
-
-// redact shortens a control message for logs.
-func redact(s string) string {
-	if i := strings.IndexAny(s, ",:"); i >= 0 {
-		s = s[:i] + ",…"
-	}
-	if len(s) > 64 {
-		s = s[:64] + "…"
-	}
-	return s
 }
 
 func (ss *session) setReason(r string) {
