@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/cvpn/cvpn/internal/netmask"
 )
 
 // Topologies.
@@ -144,20 +146,6 @@ func bad(opt, format string, args ...any) error {
 func parseV4(s string) (netip.Addr, bool) {
 	a, err := netip.ParseAddr(s)
 	return a, err == nil && a.Is4()
-}
-
-func maskBits(m netip.Addr) (int, bool) {
-	if !m.Is4() {
-		return 0, false
-	}
-	b := m.As4()
-	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-	n := 0
-	for v&0x80000000 != 0 {
-		n++
-		v <<= 1
-	}
-	return n, v == 0
 }
 
 func atoiRange(s string, lo, hi int) (int, bool) {
@@ -510,7 +498,7 @@ func parseRoute4(opt string, args []string) (Route, error) {
 	bits := 32
 	if len(args) > 1 && args[1] != "default" {
 		m, ok := parseV4(args[1])
-		b, contiguous := maskBits(m)
+		b, contiguous := netmask.Bits(m)
 		if !ok || !contiguous {
 			return r, bad(opt, "netmask %q is not a valid IPv4 netmask", args[1])
 		}
@@ -552,10 +540,10 @@ func (p *PushOptions) checkIfConfig() error {
 	}
 	opt := "ifconfig " + p.IfConfig.Local.String() + " " + p.IfConfig.Second.String()
 	if p.Topology == TopologySubnet {
-		if _, ok := maskBits(p.IfConfig.Second); !ok {
+		if _, ok := netmask.Bits(p.IfConfig.Second); !ok || !p.IfConfig.Second.Is4() {
 			return bad(opt, "with topology subnet the second argument must be a netmask")
 		}
-		if bits, _ := maskBits(p.IfConfig.Second); bits == 0 || bits > 30 {
+		if bits, _ := netmask.Bits(p.IfConfig.Second); bits == 0 || bits > 30 {
 			return bad(opt, "netmask /%d leaves no room for a subnet", bits)
 		}
 		return nil
@@ -574,8 +562,8 @@ func (p *PushOptions) IfConfigPrefix() (local netip.Prefix, peer netip.Addr, ok 
 		return netip.Prefix{}, netip.Addr{}, false
 	}
 	if p.Topology == TopologySubnet {
-		bits, good := maskBits(p.IfConfig.Second)
-		if !good {
+		bits, good := netmask.Bits(p.IfConfig.Second)
+		if !good || !p.IfConfig.Second.Is4() {
 			return netip.Prefix{}, netip.Addr{}, false
 		}
 		return netip.PrefixFrom(p.IfConfig.Local, bits), netip.Addr{}, true

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cvpn/cvpn/internal/netmask"
 )
 
 // MaxFileSize bounds a profile and every file it refers to.
@@ -851,18 +853,6 @@ func parseIPv4(s string) (netip.Addr, bool) {
 	return a, true
 }
 
-// maskBits returns the prefix length of a contiguous IPv4 netmask.
-func maskBits(m netip.Addr) (int, bool) {
-	b := m.As4()
-	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-	n := 0
-	for v&0x80000000 != 0 {
-		n++
-		v <<= 1
-	}
-	return n, v == 0
-}
-
 func (ps *parser) route(line int, a []string) (Route, bool) {
 	r := Route{Line: line}
 	net, ok := parseIPv4(a[0])
@@ -881,7 +871,7 @@ func (ps *parser) route(line int, a []string) (Route, bool) {
 			ps.errorf(line, "route %s %s: the netmask is not an IPv4 address (for example 255.255.0.0)", a[0], a[1])
 			return r, false
 		}
-		if bits, ok = maskBits(m); !ok {
+		if bits, ok = netmask.Bits(m); !ok {
 			ps.errorf(line, "route %s %s: the netmask is not contiguous; masks look like 255.255.255.0", a[0], a[1])
 			return r, false
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/cvpn/cvpn/internal/netmask"
 	"github.com/cvpn/cvpn/routing"
 )
 
@@ -57,26 +58,6 @@ func (m *Message) IsCache() bool {
 	return m.Flags&(FlagLLInfo|FlagWasCloned) != 0
 }
 
-// MaskBits returns the prefix length of a contiguous netmask, or false.
-func MaskBits(mask netip.Addr) (int, bool) {
-	b := mask.AsSlice()
-	bits := 0
-	seenZero := false
-	for _, x := range b {
-		for i := 7; i >= 0; i-- {
-			if x&(1<<i) != 0 {
-				if seenZero {
-					return 0, false
-				}
-				bits++
-			} else {
-				seenZero = true
-			}
-		}
-	}
-	return bits, true
-}
-
 // Mask returns the netmask of a prefix length for IPv4 (is6 false) or IPv6.
 func Mask(bits int, is6 bool) netip.Addr {
 	n := 4
@@ -103,7 +84,7 @@ func (m *Message) ToRoute(name func(int) string) (routing.Route, bool) {
 	bits := addr.BitLen()
 	if m.Flags&FlagHost == 0 {
 		if nm := m.Addrs[AxNetmask]; nm != nil && nm.Addr.IsValid() {
-			b, ok := MaskBits(nm.Addr)
+			b, ok := netmask.Bits(nm.Addr)
 			if !ok || b > bits {
 				return routing.Route{}, false
 			}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cvpn/cvpn/internal/netmask"
 	"github.com/cvpn/cvpn/routing"
 )
 
@@ -339,7 +340,7 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
-func TestMaskBits(t *testing.T) {
+func TestMaskRoundTrip(t *testing.T) {
 	for _, c := range []struct {
 		mask string
 		bits int
@@ -348,9 +349,9 @@ func TestMaskBits(t *testing.T) {
 		{"255.255.255.0", 24, true}, {"0.0.0.0", 0, true}, {"255.255.255.255", 32, true},
 		{"255.0.255.0", 0, false}, {"ffff:ffff:ffff:ff80::", 57, true},
 	} {
-		b, ok := MaskBits(netip.MustParseAddr(c.mask))
+		b, ok := netmask.Bits(netip.MustParseAddr(c.mask))
 		if b != c.bits || ok != c.ok {
-			t.Errorf("MaskBits(%s) = %d,%v want %d,%v", c.mask, b, ok, c.bits, c.ok)
+			t.Errorf("netmask.Bits(%s) = %d,%v want %d,%v", c.mask, b, ok, c.bits, c.ok)
 		}
 		if ok {
 			is6 := strings.Contains(c.mask, ":")
