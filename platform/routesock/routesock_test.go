@@ -340,23 +340,22 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// Mask is the inverse of netmask.Bits for every prefix length.
 func TestMaskRoundTrip(t *testing.T) {
-	for _, c := range []struct {
-		mask string
-		bits int
-		ok   bool
-	}{
-		{"255.255.255.0", 24, true}, {"0.0.0.0", 0, true}, {"255.255.255.255", 32, true},
-		{"255.0.255.0", 0, false}, {"ffff:ffff:ffff:ff80::", 57, true},
-	} {
-		b, ok := netmask.Bits(netip.MustParseAddr(c.mask))
-		if b != c.bits || ok != c.ok {
-			t.Errorf("netmask.Bits(%s) = %d,%v want %d,%v", c.mask, b, ok, c.bits, c.ok)
+	if m := Mask(57, true); m.String() != "ffff:ffff:ffff:ff80::" {
+		t.Errorf("Mask(57, IPv6) = %s", m)
+	}
+	if m := Mask(24, false); m.String() != "255.255.255.0" {
+		t.Errorf("Mask(24, IPv4) = %s", m)
+	}
+	for _, is6 := range []bool{false, true} {
+		max := 32
+		if is6 {
+			max = 128
 		}
-		if ok {
-			is6 := strings.Contains(c.mask, ":")
-			if m := Mask(b, is6); m.String() != c.mask {
-				t.Errorf("Mask(%d) = %s want %s", b, m, c.mask)
+		for bits := 0; bits <= max; bits++ {
+			if b, ok := netmask.Bits(Mask(bits, is6)); !ok || b != bits {
+				t.Errorf("netmask.Bits(Mask(%d, %v)) = %d,%v", bits, is6, b, ok)
 			}
 		}
 	}
