@@ -2,13 +2,9 @@ package autostart
 
 import (
 	"encoding/xml"
-	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/cvpn/cvpn/internal/atomicfile"
 )
 
 // path is ~/Library/LaunchAgents/ID.plist.
@@ -26,22 +22,9 @@ func escape(s string) string {
 	return b.String()
 }
 
-// Set enables or disables starting exe at login under the app id.
-func Set(id, exe string, on bool) error {
-	p, err := path(id)
-	if err != nil {
-		return err
-	}
-	if !on {
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-		return nil
-	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	content := `<?xml version="1.0" encoding="UTF-8"?>
+// entry is the LaunchAgent property list that starts exe at login.
+func entry(id, exe string) (string, error) {
+	return `<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
 <plist version="1.0">
 <dict>
@@ -50,19 +33,5 @@ func Set(id, exe string, on bool) error {
 	<key>RunAtLoad</key><true/>
 </dict>
 </plist>
-`
-	return atomicfile.Write(p, []byte(content), atomicfile.Options{Mode: 0o644})
-}
-
-// Enabled reports whether the LaunchAgent exists.
-func Enabled(id string) (bool, error) {
-	p, err := path(id)
-	if err != nil {
-		return false, err
-	}
-	_, err = os.Stat(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
-	return err == nil, err
+`, nil
 }
