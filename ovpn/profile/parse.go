@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cvpn/cvpn/ovpn/routeopt"
 )
 
 // MaxFileSize bounds a profile and every file it refers to.
@@ -496,7 +498,7 @@ func (ps *parser) apply(d *Directive) bool {
 		}
 		p.RoutesIPv6 = append(p.RoutesIPv6, r)
 	case "ifconfig-ipv6":
-		local, ok := parsePrefix6(a[0])
+		local, ok := routeopt.ParsePrefix6(a[0])
 		if !ok {
 			ps.errorf(line, "ifconfig-ipv6 %s: not an IPv6 address with prefix length (for example fd15:53b6:dead::2/64)", a[0])
 			return false
@@ -851,136 +853,23 @@ func parseIPv4(s string) (netip.Addr, bool) {
 	return a, true
 }
 
-// maskBits returns the prefix length of a contiguous IPv4 netmask.
-func maskBits(m netip.Addr) (int, bool) {
-	b := m.As4()
-	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-	n := 0
-	for v&0x80000000 != 0 {
-		n++
-		v <<= 1
-	}
-	return n, v == 0
-}
-
 func (ps *parser) route(line int, a []string) (Route, bool) {
-	r := Route{Line: line}
-	net, ok := parseIPv4(a[0])
-	if !ok {
-		if strings.Contains(a[0], "/") {
-			ps.errorf(line, "route %s: route takes NETWORK NETMASK, not CIDR: write route %s", a[0], cidrHint(a[0]))
-		} else {
-			ps.errorf(line, "route %s: the network must be an IPv4 address (host names are not resolved in routes)", a[0])
-		}
+	r, err := routeopt.Parse(a)
+	if err != nil {
+		ps.errorf(line, "%s", err)
 		return r, false
 	}
-	bits := 32
-	if len(a) >= 2 && a[1] != "default" {
-		m, ok := parseIPv4(a[1])
-		if !ok {
-			ps.errorf(line, "route %s %s: the netmask is not an IPv4 address (for example 255.255.0.0)", a[0], a[1])
-			return r, false
-		}
-		if bits, ok = maskBits(m); !ok {
-			ps.errorf(line, "route %s %s: the netmask is not contiguous; masks look like 255.255.255.0", a[0], a[1])
-			return r, false
-		}
-	}
-	pfx := netip.PrefixFrom(net, bits)
-	if pfx.Masked().Addr() != net {
-		ps.errorf(line, "route %s %s: the network has host bits set for this netmask; did you mean route %s %s?", a[0], a[1], pfx.Masked().Addr(), a[1])
-		return r, false
-	}
-	r.Dst = pfx
-	if len(a) >= 3 {
-		switch a[2] {
-		case "default", "vpn_gateway":
-			r.GatewayKind = VPNGateway
-		case "net_gateway":
-			r.GatewayKind = NetGateway
-		case "remote_host":
-			r.GatewayKind = RemoteHost
-		default:
-			gw, ok := parseIPv4(a[2])
-			if !ok {
-				ps.errorf(line, "route %s: gateway %q must be an IPv4 address, vpn_gateway or net_gateway", a[0], a[2])
-				return r, false
-			}
-			r.GatewayKind, r.Gateway = ExplicitGateway, gw
-		}
-	}
-	if len(a) == 4 && a[3] != "default" {
-		m, ok := ps.number(line, "route metric", a[3], 0, 1<<30)
-		if !ok {
-			return r, false
-		}
-		r.Metric, r.HasMetric = m, true
-	}
+	r.Line = line
 	return r, true
 }
 
-// cidrHint turns "10.0.0.0/8" into "10.0.0.0 255.0.0.0" when possible.
-func cidrHint(s string) string {
-	p, err := netip.ParsePrefix(s)
-	if err != nil || !p.Addr().Is4() {
-		return "NETWORK NETMASK"
-	}
-	m := uint32(0xffffffff) << (32 - p.Bits())
-	if p.Bits() == 0 {
-		m = 0
-	}
-	mask := netip.AddrFrom4([4]byte{byte(m >> 24), byte(m >> 16), byte(m >> 8), byte(m)})
-	return p.Masked().Addr().String() + " " + mask.String()
-}
-
-func parsePrefix6(s string) (netip.Prefix, bool) {
-	if !strings.Contains(s, "/") {
-		a, err := netip.ParseAddr(s)
-		if err != nil || !a.Is6() || a.Is4In6() || a.Zone() != "" {
-			return netip.Prefix{}, false
-		}
-		return netip.PrefixFrom(a, 128), true
-	}
-	p, err := netip.ParsePrefix(s)
-	if err != nil || !p.Addr().Is6() || p.Addr().Is4In6() {
-		return netip.Prefix{}, false
-	}
-	return p, true
-}
-
 func (ps *parser) route6(line int, a []string) (Route, bool) {
-	r := Route{Line: line}
-	pfx, ok := parsePrefix6(a[0])
-	if !ok {
-		ps.errorf(line, "route-ipv6 %s: not an IPv6 network in CIDR form (for example 2000::/3)", a[0])
+	r, err := routeopt.ParseIPv6(a)
+	if err != nil {
+		ps.errorf(line, "%s", err)
 		return r, false
 	}
-	if pfx.Masked() != pfx {
-		ps.errorf(line, "route-ipv6 %s: the network has host bits set; did you mean %s?", a[0], pfx.Masked())
-		return r, false
-	}
-	r.Dst = pfx
-	if len(a) >= 2 {
-		switch a[1] {
-		case "default", "vpn_gateway":
-		case "net_gateway":
-			r.GatewayKind = NetGateway
-		default:
-			gw, err := netip.ParseAddr(a[1])
-			if err != nil || !gw.Is6() || gw.Is4In6() {
-				ps.errorf(line, "route-ipv6 %s: gateway %q must be an IPv6 address, vpn_gateway or net_gateway", a[0], a[1])
-				return r, false
-			}
-			r.GatewayKind, r.Gateway = ExplicitGateway, gw
-		}
-	}
-	if len(a) == 3 && a[2] != "default" {
-		m, ok := ps.number(line, "route-ipv6 metric", a[2], 0, 1<<30)
-		if !ok {
-			return r, false
-		}
-		r.Metric, r.HasMetric = m, true
-	}
+	r.Line = line
 	return r, true
 }
 
