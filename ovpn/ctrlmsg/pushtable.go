@@ -42,7 +42,10 @@ var pushTable = map[string]pushOption{
 	"explicit-exit-notify": {0, 1, applyExitNotify},
 	"inactive":             {1, 2, applyInactive},
 	"block-ipv6":           {0, 0, func(p *PushOptions, _ string, _ []string) error { p.BlockIPv6 = true; return nil }},
-	"echo":                 {0, -1, func(p *PushOptions, _ string, args []string) error { p.Echo = append(p.Echo, strings.Join(args, " ")); return nil }},
+	"echo": {0, -1, func(p *PushOptions, _ string, args []string) error {
+		p.Echo = append(p.Echo, strings.Join(args, " "))
+		return nil
+	}},
 }
 
 func seconds(field func(*PushOptions) *int) func(*PushOptions, string, []string) error {
