@@ -428,3 +428,20 @@ func TestPullFilters(t *testing.T) {
 		t.Fatal("bad action accepted")
 	}
 }
+
+// Pushed routes use the profile grammar: the same message for the same
+// mistake, and a pushed IPv6 network with host bits set is masked (a
+// server's push is not refused for it).
+func TestPushedRouteGrammar(t *testing.T) {
+	_, err := ParsePushOptions([]string{"route 10.0.0.0/8"})
+	if err == nil || !strings.Contains(err.Error(), "route takes NETWORK NETMASK, not CIDR: write route 10.0.0.0 255.0.0.0") {
+		t.Fatalf("got %v", err)
+	}
+	p, err := ParsePushOptions([]string{"route-ipv6 2001:db8::1/32 net_gateway 4"})
+	if err != nil || len(p.RoutesIPv6) != 1 {
+		t.Fatalf("%+v %v", p.RoutesIPv6, err)
+	}
+	if r := p.RoutesIPv6[0]; r.Dst.String() != "2001:db8::/32" || r.GatewayKind != routeopt.NetGateway || r.Metric != 4 {
+		t.Fatalf("%+v", r)
+	}
+}
