@@ -46,27 +46,25 @@ func tunnelConfig(p *profile.Profile, po *ctrlmsg.PushOptions, server netip.Addr
 		tc.Routes = append(tc.Routes, r)
 	}
 	var netgw []netip.Prefix
-	for _, r := range po.Routes {
-		switch r.GatewayKeyword {
-		case ctrlmsg.GatewayNet:
-			netgw = append(netgw, r.Network)
-		default:
-			addRoute(r.Network, gw4, r.Metric)
+	metricOf := func(r profile.Route) int {
+		if r.HasMetric {
+			return r.Metric
 		}
+		return -1
 	}
-	for _, r := range po.RoutesIPv6 {
-		switch r.GatewayKeyword {
-		case ctrlmsg.GatewayNet:
-			netgw = append(netgw, r.Network)
+	// Pushed routes: only net_gateway leaves the tunnel.
+	for _, r := range append(append([]profile.Route(nil), po.Routes...), po.RoutesIPv6...) {
+		switch {
+		case r.GatewayKind == profile.NetGateway:
+			netgw = append(netgw, r.Dst)
+		case r.Dst.Addr().Is6():
+			addRoute(r.Dst, gw6, metricOf(r))
 		default:
-			addRoute(r.Network, gw6, r.Metric)
+			addRoute(r.Dst, gw4, metricOf(r))
 		}
 	}
 	for _, r := range append(append([]profile.Route(nil), p.Routes...), p.RoutesIPv6...) {
-		metric := -1
-		if r.HasMetric {
-			metric = r.Metric
-		}
+		metric := metricOf(r)
 		switch r.GatewayKind {
 		case profile.NetGateway:
 			netgw = append(netgw, r.Dst)

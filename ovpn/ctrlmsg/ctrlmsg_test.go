@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/cvpn/cvpn/ovpn/routeopt"
 )
 
 const realistic = "PUSH_REPLY,redirect-gateway def1,dhcp-option DNS 10.0.0.2,route-gateway 10.8.0.1,topology subnet,ping 10,ping-restart 60,ifconfig 10.8.0.2 255.255.255.0,peer-id 0,cipher AES-256-GCM,key-derivation tls-ekm,protocol-flags cc-exit tls-ekm dyn-tls-crypt\x00"
@@ -80,11 +82,11 @@ func TestAllOptions(t *testing.T) {
 		t.Fatal(p.IfConfigIPv6)
 	}
 	want := []Route{
-		{Network: netip.MustParsePrefix("172.31.0.0/16"), Metric: -1},
-		{Network: netip.MustParsePrefix("10.1.0.0/24"), Gateway: netip.MustParseAddr("10.8.0.1"), Metric: 5},
-		{Network: netip.MustParsePrefix("192.168.7.7/32"), Metric: -1},
-		{Network: netip.MustParsePrefix("10.2.0.0/16"), GatewayKeyword: GatewayNet, Metric: -1},
-		{Network: netip.MustParsePrefix("10.3.0.0/16"), Metric: 7},
+		{Dst: netip.MustParsePrefix("172.31.0.0/16")},
+		{Dst: netip.MustParsePrefix("10.1.0.0/24"), GatewayKind: routeopt.ExplicitGateway, Gateway: netip.MustParseAddr("10.8.0.1"), Metric: 5, HasMetric: true},
+		{Dst: netip.MustParsePrefix("192.168.7.7/32")},
+		{Dst: netip.MustParsePrefix("10.2.0.0/16"), GatewayKind: routeopt.NetGateway},
+		{Dst: netip.MustParsePrefix("10.3.0.0/16"), Metric: 7, HasMetric: true},
 	}
 	if !reflect.DeepEqual(p.Routes, want) {
 		t.Fatalf("routes %+v", p.Routes)
@@ -118,10 +120,10 @@ func TestBadValues(t *testing.T) {
 		"ifconfig 10.8.0.300 255.255.255.0":   `"ifconfig 10.8.0.300 255.255.255.0"`,
 		"route 10.0.0.0 255.0.255.0":          "netmask",
 		"route 10.0.0.1 255.255.255.0":        "host bits",
-		"route host.example 255.255.255.0":    "not an IPv4 address",
+		"route host.example 255.255.255.0":    "must be an IPv4 address",
 		"route 10.0.0.0 255.0.0.0 10.8.0.1 x": "metric",
 		"route 10.0.0.0 255.0.0.0 fe80::1":    "gateway",
-		"route-ipv6 10.0.0.0/8":               "not an IPv6 prefix",
+		"route-ipv6 10.0.0.0/8":               "not an IPv6 network",
 		"ping ten":                            "not a number",
 		"ping-restart -5":                     "not a number",
 		"peer-id 16777215":                    "peer id",
@@ -219,9 +221,9 @@ func TestBuildPushReplies(t *testing.T) {
 	p.Inactive = &Inactive{Seconds: 600}
 	p.ExplicitExitNotify = 1
 	for i := 0; i < 60; i++ {
-		p.Routes = append(p.Routes, Route{Network: netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 16, byte(i), 0}), 24), Metric: -1})
+		p.Routes = append(p.Routes, Route{Dst: netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 16, byte(i), 0}), 24)})
 	}
-	p.RoutesIPv6 = []Route{{Network: netip.MustParsePrefix("2000::/3"), Metric: 2}}
+	p.RoutesIPv6 = []Route{{Dst: netip.MustParsePrefix("2000::/3"), Metric: 2, HasMetric: true}}
 	msgs, err := BuildPushReplies(p.Options(), 0)
 	if err != nil {
 		t.Fatal(err)
@@ -424,5 +426,22 @@ func TestPullFilters(t *testing.T) {
 	}
 	if _, err := ParsePullFilter("drop", "x"); err == nil {
 		t.Fatal("bad action accepted")
+	}
+}
+
+// Pushed routes use the profile grammar: the same message for the same
+// mistake, and a pushed IPv6 network with host bits set is masked (a
+// server's push is not refused for it).
+func TestPushedRouteGrammar(t *testing.T) {
+	_, err := ParsePushOptions([]string{"route 10.0.0.0/8"})
+	if err == nil || !strings.Contains(err.Error(), "route takes NETWORK NETMASK, not CIDR: write route 10.0.0.0 255.0.0.0") {
+		t.Fatalf("got %v", err)
+	}
+	p, err := ParsePushOptions([]string{"route-ipv6 2001:db8::1/32 net_gateway 4"})
+	if err != nil || len(p.RoutesIPv6) != 1 {
+		t.Fatalf("%+v %v", p.RoutesIPv6, err)
+	}
+	if r := p.RoutesIPv6[0]; r.Dst.String() != "2001:db8::/32" || r.GatewayKind != routeopt.NetGateway || r.Metric != 4 {
+		t.Fatalf("%+v", r)
 	}
 }

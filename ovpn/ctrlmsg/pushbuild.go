@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/cvpn/cvpn/ovpn/routeopt"
 )
 
 // PushAccumulator merges a PUSH_REPLY split with push-continuation.
@@ -52,14 +54,14 @@ func maskString(bits int) string {
 func gatewayArgs(r Route) []string {
 	var a []string
 	switch {
-	case r.Gateway.IsValid():
+	case r.GatewayKind == routeopt.ExplicitGateway:
 		a = append(a, r.Gateway.String())
-	case r.GatewayKeyword != "":
-		a = append(a, r.GatewayKeyword)
-	case r.Metric >= 0:
+	case r.GatewayKind != routeopt.VPNGateway:
+		a = append(a, r.GatewayKind.String())
+	case r.HasMetric:
 		a = append(a, "default")
 	}
-	if r.Metric >= 0 {
+	if r.HasMetric {
 		a = append(a, strconv.Itoa(r.Metric))
 	}
 	return a
@@ -108,10 +110,10 @@ func (p *PushOptions) Options() []string {
 		add("block-ipv6")
 	}
 	for _, r := range p.Routes {
-		add(append([]string{"route", r.Network.Addr().String(), maskString(r.Network.Bits())}, gatewayArgs(r)...)...)
+		add(append([]string{"route", r.Dst.Addr().String(), maskString(r.Dst.Bits())}, gatewayArgs(r)...)...)
 	}
 	for _, r := range p.RoutesIPv6 {
-		add(append([]string{"route-ipv6", r.Network.String()}, gatewayArgs(r)...)...)
+		add(append([]string{"route-ipv6", r.Dst.String()}, gatewayArgs(r)...)...)
 	}
 	if p.RouteGatewayDHCP {
 		add("route-gateway", "dhcp")

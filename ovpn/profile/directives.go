@@ -1,6 +1,11 @@
 package profile
 
-import "strings"
+import (
+	"strings"
+	"time"
+
+	"github.com/cvpn/cvpn/ovpn/routeopt"
+)
 
 // dirKind says how a directive is handled.
 type dirKind int
@@ -12,167 +17,188 @@ const (
 	kindRefused                  // cannot work with cvpn: error
 )
 
-// dirSpec describes one directive: argument counts (max -1 = any), a usage
-// line for wrong argument counts, and for refused directives the reason.
+// applyFunc interprets one supported directive whose argument count has
+// been checked; it returns false when the directive is invalid (the
+// diagnostic has been reported).
+type applyFunc func(ps *parser, d *Directive) bool
+
+// dirSpec is one entry of directiveTable: the directive names it covers
+// and how they are handled. Adding a directive is one entry.
 type dirSpec struct {
-	kind   dirKind
-	min    int
-	max    int
+	names string // space-separated; the entry applies to each alike
+	kind  dirKind
+	// min and max bound the argument count (max -1 = any); args is the
+	// usage after the name shown for a wrong count.
+	min, max int
+	args     string
+	// reason is why a refused directive cannot work; with reasonNamed the
+	// directive's name goes in front of it.
+	reason      string
+	reasonNamed bool
+	multi       bool // may appear several times (else the last one wins)
+	inline      bool // takes a FILE or an inline <block>
+	noHint      bool // never offered as a "did you mean" hint
+	apply       applyFunc
+}
+
+func sup(names string, min, max int, args string, apply applyFunc) dirSpec {
+	return dirSpec{names: names, kind: kindSupported, min: min, max: max, args: args, apply: apply}
+}
+
+func (s dirSpec) many() dirSpec   { s.multi = true; return s }
+func (s dirSpec) file() dirSpec   { s.inline = true; return s }
+func (s dirSpec) hidden() dirSpec { s.noHint = true; return s }
+
+func script(names string) dirSpec  { return dirSpec{names: names, kind: kindScript, max: -1} }
+func ignored(names string) dirSpec { return dirSpec{names: names, kind: kindIgnored, max: -1} }
+func refused(names, reason string) dirSpec {
+	return dirSpec{names: names, kind: kindRefused, max: -1, reason: reason}
+}
+func refusedNamed(names, reason string) dirSpec {
+	s := refused(names, reason)
+	s.reasonNamed = true
+	return s
+}
+
+// directiveTable lists every directive cvpn knows, supported ones first in
+// the order "did you mean" hints prefer them.
+var directiveTable = []dirSpec{
+	sup("client", 0, 0, "", setFlag(func(p *Profile) { p.Client = true })),
+	sup("tls-client pull", 0, 0, "", (*parser).tlsClientPull),
+	sup("nobind", 0, 0, "", setFlag(func(p *Profile) { p.Nobind = true })),
+	sup("persist-key", 0, 0, "", setFlag(func(p *Profile) { p.PersistKey = true })),
+	sup("persist-tun", 0, 0, "", setFlag(func(p *Profile) { p.PersistTun = true })),
+	sup("float", 0, 0, "", setFlag(func(p *Profile) { p.Float = true })),
+	sup("remote-random-hostname", 0, 0, "", setFlag(func(p *Profile) { p.RemoteRandomHostname = true })),
+	sup("auth-federate", 0, 0, "", (*parser).authFederate),
+	sup("auth-nocache", 0, 0, "", setFlag(func(p *Profile) { p.AuthNoCache = true })),
+	sup("dev", 1, 1, "tun", (*parser).dev),
+	sup("dev-type", 1, 1, "tun", (*parser).dev),
+	sup("proto", 1, 1, "udp|tcp", (*parser).protoDirective),
+	sup("remote", 1, 3, "HOST [PORT] [udp|tcp]", (*parser).remote).many(),
+	sup("port rport", 1, 1, "PORT", (*parser).portDirective),
+	sup("resolv-retry", 1, 1, "infinite|SECONDS", (*parser).resolvRetry),
+	sup("auth-user-pass", 0, 1, "[FILE]", (*parser).authUserPass),
+	sup("auth-retry", 1, 1, "none|nointeract|interact", (*parser).authRetry),
+	sup("static-challenge", 2, 3, `"TEXT" 0|1`, (*parser).staticChallenge),
+	sup("cryptoapicert", 1, 1, `"SUBJ:name"`, (*parser).cryptoAPICert),
+	sup("ca", 1, 1, "FILE (or an inline <ca> block)", (*parser).material).file(),
+	sup("cert", 1, 1, "FILE (or an inline <cert> block)", (*parser).material).file(),
+	sup("key", 1, 1, "FILE (or an inline <key> block)", (*parser).material).file(),
+	sup("tls-crypt", 1, 1, "FILE (or an inline <tls-crypt> block)", (*parser).material).file(),
+	sup("tls-crypt-v2", 1, 1, "FILE (or an inline <tls-crypt-v2> block)", (*parser).material).file(),
+	sup("tls-auth", 1, 2, "FILE [0|1] (or an inline <tls-auth> block)", (*parser).material).file(),
+	sup("key-direction", 1, 1, "0|1", func(ps *parser, d *Directive) bool { return ps.keyDirection(d.Line, d.Args[0]) }),
+	sup("cipher", 1, 1, "NAME", (*parser).cipher),
+	sup("data-ciphers", 1, 1, "CIPHER:CIPHER:...", (*parser).dataCiphers),
+	sup("ncp-ciphers", 1, 1, "CIPHER:CIPHER:...", (*parser).dataCiphers).hidden(),
+	sup("auth", 1, 1, "DIGEST", (*parser).authDigest),
+	sup("route", routeopt.MinArgs4, routeopt.MaxArgs4, strings.TrimPrefix(routeopt.Usage4, "route "), (*parser).routeDirective).many(),
+	sup("route-ipv6", routeopt.MinArgs6, routeopt.MaxArgs6, strings.TrimPrefix(routeopt.Usage6, "route-ipv6 "), (*parser).routeDirective).many(),
+	sup("ifconfig-ipv6", 2, 2, "ADDRESS/BITS REMOTE", (*parser).ifconfigIPv6),
+	sup("dhcp-option", 1, 2, "TYPE [VALUE]", (*parser).dhcpOptionDirective).many(),
+	sup("remote-cert-tls", 1, 1, "server", (*parser).remoteCertTLS),
+	sup("verify-x509-name", 1, 2, "NAME [subject|name|name-prefix]", (*parser).verifyX509Name),
+	sup("reneg-sec", 1, 2, "SECONDS [MIN]", (*parser).renegSec),
+	sup("ping", 1, 1, "NUMBER", setSeconds(func(p *Profile) *time.Duration { return &p.Ping })),
+	sup("ping-restart", 1, 1, "NUMBER", setSeconds(func(p *Profile) *time.Duration { return &p.PingRestart })),
+	sup("ping-exit", 1, 1, "NUMBER", setSeconds(func(p *Profile) *time.Duration { return &p.PingExit })),
+	sup("server-poll-timeout", 1, 1, "NUMBER", setSeconds(func(p *Profile) *time.Duration { return &p.ServerPollTimeout })),
+	sup("connect-retry-max", 1, 1, "NUMBER", setNumber(1, 1<<30, func(p *Profile) *int { return &p.ConnectRetryAttempts })),
+	sup("tun-mtu", 1, 1, "NUMBER", setNumber(576, 65535, func(p *Profile) *int { return &p.TunMTU })),
+	sup("tun-mtu-extra", 1, 1, "NUMBER", setNumber(0, 65535, func(p *Profile) *int { return &p.TunMTUExtra })),
+	sup("sndbuf", 1, 1, "NUMBER", setNumber(0, 1<<30, func(p *Profile) *int { return &p.Sndbuf })),
+	sup("rcvbuf", 1, 1, "NUMBER", setNumber(0, 1<<30, func(p *Profile) *int { return &p.Rcvbuf })),
+	sup("verb", 1, 1, "NUMBER", setNumber(0, 11, func(p *Profile) *int { return &p.Verb })),
+	sup("tap-sleep", 1, 1, "NUMBER", setNumber(0, 255, nil)),
+	sup("keepalive", 2, 2, "INTERVAL TIMEOUT", (*parser).keepalive),
+	sup("inactive", 1, 2, "SECONDS [BYTES]", (*parser).inactive),
+	sup("pull-filter", 2, 2, `accept|ignore|reject "TEXT"`, (*parser).pullFilter).many(),
+	sup("mssfix", 0, 2, "[BYTES [mtu|fixed]]", (*parser).mssfix),
+	sup("connect-retry", 1, 2, "SECONDS [MAX]", (*parser).connectRetry),
+	sup("explicit-exit-notify", 0, 1, "[N]", (*parser).explicitExitNotify),
+	sup("comp-lzo", 0, 1, "no", (*parser).compLZO),
+	sup("compress", 0, 1, "stub|stub-v2", (*parser).compress),
+	sup("setenv", 1, -1, "NAME VALUE", (*parser).setenv).many(),
+	sup("script-security", 1, 2, "LEVEL", setNumber(0, 3, nil)),
+	sup("ignore-unknown-option", 1, -1, "NAME...", func(*parser, *Directive) bool { return true }).many().hidden(),
+
+	script("up down route-up route-pre-down ipchange auth-user-pass-verify " +
+		"tls-verify client-connect client-disconnect learn-address down-pre"),
+
+	ignored("mute mute-replay-warnings status log log-append suppress-timestamps " +
+		"machine-readable-output route-delay route-method block-outside-dns " +
+		"tls-version-min tls-version-max tls-cipher tls-ciphersuites tls-groups " +
+		"remote-cert-ku remote-cert-eku allow-compression user group " +
+		"persist-remote-ip push-peer-info windows-driver ping-timer-rem " +
+		"hand-window tls-timeout tran-window replay-window register-dns " +
+		"ip-win32 auth-token-user management management-query-passwords " +
+		"management-hold daemon writepid chroot topology"),
+
+	refused("secret", "static key mode (secret) is not supported; AWS Client VPN and cvpn use TLS: remove the line and use a <ca> block"),
+	refused("connection", "<connection> blocks are not supported: write each server as a remote HOST PORT PROTO line"),
+	refused("ns-cert-type", "ns-cert-type was removed in OpenVPN 2.5: use remote-cert-tls server"),
+	refusedNamed("server mode tls-server ifconfig ifconfig-pool push client-to-client "+
+		"duplicate-cn dh crl-verify client-config-dir local lport bind",
+		" is a server or point-to-point option and is not supported in a client profile: remove it"),
+	refusedNamed("http-proxy http-proxy-option socks-proxy http-proxy-user-pass",
+		" is not supported: cvpn connects to the endpoint directly"),
+	refused("pkcs12", "pkcs12 is not supported: convert it with openssl pkcs12 -in FILE -nodes and use <ca>, <cert> and <key> blocks"),
+	refused("askpass", "askpass (passphrase-protected keys) is not supported: decrypt the key with openssl pkey and inline it"),
+	refusedNamed("redirect-gateway redirect-private route-nopull route-noexec ifconfig-noexec route-gateway route-metric block-ipv6",
+		" is not supported in a profile: the endpoint pushes the routing it wants"),
+	refusedNamed("extra-certs engine providers pkcs11-providers pkcs11-id management-external-key management-external-cert",
+		" is not supported: put the client certificate chain in <cert> and the key in <key>"),
+}
+
+// directiveIndex finds a name's entry in directiveTable.
+var directiveIndex = indexDirectives(directiveTable)
+
+func indexDirectives(table []dirSpec) map[string]*dirSpec {
+	m := map[string]*dirSpec{}
+	for i := range table {
+		for _, n := range strings.Fields(table[i].names) {
+			m[n] = &table[i]
+		}
+	}
+	return m
+}
+
+// directive is a table entry resolved for one name.
+type directive struct {
+	*dirSpec
 	usage  string
 	reason string
 }
 
-// multiDirectives may appear several times; any other directive repeated
-// gets a warning that the last one wins.
-func multiDirective(name string) bool {
-	switch name {
-	case "remote", "route", "route-ipv6", "dhcp-option", "pull-filter", "setenv",
-		"ignore-unknown-option":
-		return true
+// lookupDirective returns the entry of a directive name.
+func lookupDirective(name string) (directive, bool) {
+	s, ok := directiveIndex[name]
+	if !ok {
+		return directive{}, false
 	}
-	return false
+	d := directive{dirSpec: s, usage: name, reason: s.reason}
+	if s.args != "" {
+		d.usage = name + " " + s.args
+	}
+	if s.reasonNamed {
+		d.reason = name + s.reason
+	}
+	return d, true
+}
+
+// multiDirective reports whether a directive may appear several times;
+// any other directive repeated gets a warning that the last one wins.
+func multiDirective(name string) bool {
+	s, ok := directiveIndex[name]
+	return ok && s.multi
 }
 
 // inlineable directives take a file path or an inline <block>.
 func inlineable(name string) bool {
-	switch name {
-	case "ca", "cert", "key", "tls-auth", "tls-crypt", "tls-crypt-v2":
-		return true
-	}
-	return false
+	s, ok := directiveIndex[name]
+	return ok && s.inline
 }
-
-func supported(min, max int, usage string) dirSpec {
-	return dirSpec{kind: kindSupported, min: min, max: max, usage: usage}
-}
-
-// lookupDirective returns the spec of a directive name.
-func lookupDirective(name string) (dirSpec, bool) {
-	switch name {
-	case "client", "tls-client", "pull", "nobind", "persist-key", "persist-tun", "float",
-		"remote-random-hostname", "auth-federate", "auth-nocache":
-		return supported(0, 0, name), true
-	case "dev":
-		return supported(1, 1, "dev tun"), true
-	case "dev-type":
-		return supported(1, 1, "dev-type tun"), true
-	case "proto":
-		return supported(1, 1, "proto udp|tcp"), true
-	case "remote":
-		return supported(1, 3, "remote HOST [PORT] [udp|tcp]"), true
-	case "port", "rport":
-		return supported(1, 1, name+" PORT"), true
-	case "resolv-retry":
-		return supported(1, 1, "resolv-retry infinite|SECONDS"), true
-	case "auth-user-pass":
-		return supported(0, 1, "auth-user-pass [FILE]"), true
-	case "auth-retry":
-		return supported(1, 1, "auth-retry none|nointeract|interact"), true
-	case "static-challenge":
-		return supported(2, 3, `static-challenge "TEXT" 0|1`), true
-	case "cryptoapicert":
-		return supported(1, 1, `cryptoapicert "SUBJ:name"`), true
-	case "ca", "cert", "key", "tls-crypt", "tls-crypt-v2":
-		return supported(1, 1, name+" FILE (or an inline <"+name+"> block)"), true
-	case "tls-auth":
-		return supported(1, 2, "tls-auth FILE [0|1] (or an inline <tls-auth> block)"), true
-	case "key-direction":
-		return supported(1, 1, "key-direction 0|1"), true
-	case "cipher":
-		return supported(1, 1, "cipher NAME"), true
-	case "data-ciphers", "ncp-ciphers":
-		return supported(1, 1, name+" CIPHER:CIPHER:..."), true
-	case "auth":
-		return supported(1, 1, "auth DIGEST"), true
-	case "route":
-		return supported(1, 4, "route NETWORK [NETMASK] [GATEWAY|vpn_gateway|net_gateway] [METRIC]"), true
-	case "route-ipv6":
-		return supported(1, 3, "route-ipv6 NETWORK/BITS [GATEWAY|net_gateway] [METRIC]"), true
-	case "ifconfig-ipv6":
-		return supported(2, 2, "ifconfig-ipv6 ADDRESS/BITS REMOTE"), true
-	case "dhcp-option":
-		return supported(1, 2, "dhcp-option TYPE [VALUE]"), true
-	case "remote-cert-tls":
-		return supported(1, 1, "remote-cert-tls server"), true
-	case "verify-x509-name":
-		return supported(1, 2, "verify-x509-name NAME [subject|name|name-prefix]"), true
-	case "reneg-sec":
-		return supported(1, 2, "reneg-sec SECONDS [MIN]"), true
-	case "ping", "ping-restart", "ping-exit", "server-poll-timeout", "connect-retry-max",
-		"tun-mtu", "tun-mtu-extra", "sndbuf", "rcvbuf", "verb", "tap-sleep":
-		return supported(1, 1, name+" NUMBER"), true
-	case "keepalive":
-		return supported(2, 2, "keepalive INTERVAL TIMEOUT"), true
-	case "inactive":
-		return supported(1, 2, "inactive SECONDS [BYTES]"), true
-	case "pull-filter":
-		return supported(2, 2, `pull-filter accept|ignore|reject "TEXT"`), true
-	case "mssfix":
-		return supported(0, 2, "mssfix [BYTES [mtu|fixed]]"), true
-	case "connect-retry":
-		return supported(1, 2, "connect-retry SECONDS [MAX]"), true
-	case "explicit-exit-notify":
-		return supported(0, 1, "explicit-exit-notify [N]"), true
-	case "comp-lzo":
-		return supported(0, 1, "comp-lzo no"), true
-	case "compress":
-		return supported(0, 1, "compress stub|stub-v2"), true
-	case "setenv":
-		return supported(1, -1, "setenv NAME VALUE"), true
-	case "script-security":
-		return supported(1, 2, "script-security LEVEL"), true
-	case "ignore-unknown-option":
-		return supported(1, -1, "ignore-unknown-option NAME..."), true
-
-	case "up", "down", "route-up", "route-pre-down", "ipchange", "auth-user-pass-verify",
-		"tls-verify", "client-connect", "client-disconnect", "learn-address", "down-pre":
-		return dirSpec{kind: kindScript, min: 0, max: -1}, true
-
-	case "mute", "mute-replay-warnings", "status", "log", "log-append", "suppress-timestamps",
-		"machine-readable-output", "route-delay", "route-method", "block-outside-dns",
-		"tls-version-min", "tls-version-max", "tls-cipher", "tls-ciphersuites", "tls-groups",
-		"remote-cert-ku", "remote-cert-eku", "allow-compression", "user", "group",
-		"persist-remote-ip", "push-peer-info", "windows-driver", "ping-timer-rem",
-		"hand-window", "tls-timeout", "tran-window", "replay-window", "register-dns",
-		"ip-win32", "auth-token-user", "management", "management-query-passwords",
-		"management-hold", "daemon", "writepid", "chroot", "topology":
-		return dirSpec{kind: kindIgnored, min: 0, max: -1}, true
-
-	case "secret":
-		return refused("static key mode (secret) is not supported; AWS Client VPN and cvpn use TLS: remove the line and use a <ca> block"), true
-	case "connection":
-		return refused("<connection> blocks are not supported: write each server as a remote HOST PORT PROTO line"), true
-	case "ns-cert-type":
-		return refused("ns-cert-type was removed in OpenVPN 2.5: use remote-cert-tls server"), true
-	case "server", "mode", "tls-server", "ifconfig", "ifconfig-pool", "push", "client-to-client",
-		"duplicate-cn", "dh", "crl-verify", "client-config-dir", "local", "lport", "bind":
-		return refused(name + " is a server or point-to-point option and is not supported in a client profile: remove it"), true
-	case "http-proxy", "http-proxy-option", "socks-proxy", "http-proxy-user-pass":
-		return refused(name + " is not supported: cvpn connects to the endpoint directly"), true
-	case "pkcs12":
-		return refused("pkcs12 is not supported: convert it with openssl pkcs12 -in FILE -nodes and use <ca>, <cert> and <key> blocks"), true
-	case "askpass":
-		return refused("askpass (passphrase-protected keys) is not supported: decrypt the key with openssl pkey and inline it"), true
-	case "redirect-gateway", "redirect-private", "route-nopull", "route-noexec", "ifconfig-noexec", "route-gateway", "route-metric", "block-ipv6":
-		return refused(name + " is not supported in a profile: the endpoint pushes the routing it wants"), true
-	case "extra-certs", "engine", "providers", "pkcs11-providers", "pkcs11-id", "management-external-key", "management-external-cert":
-		return refused(name + " is not supported: put the client certificate chain in <cert> and the key in <key>"), true
-	}
-	return dirSpec{}, false
-}
-
-func refused(reason string) dirSpec {
-	return dirSpec{kind: kindRefused, min: 0, max: -1, reason: reason}
-}
-
-// knownNames lists supported directive names for "did you mean" hints.
-const knownNames = "client tls-client pull nobind persist-key persist-tun float remote-random-hostname " +
-	"auth-federate auth-nocache dev dev-type proto remote port rport resolv-retry auth-user-pass " +
-	"auth-retry static-challenge cryptoapicert ca cert key tls-crypt tls-crypt-v2 tls-auth " +
-	"key-direction cipher data-ciphers auth route route-ipv6 ifconfig-ipv6 dhcp-option " +
-	"remote-cert-tls verify-x509-name reneg-sec ping ping-restart ping-exit server-poll-timeout " +
-	"connect-retry-max tun-mtu tun-mtu-extra sndbuf rcvbuf verb tap-sleep keepalive inactive " +
-	"pull-filter mssfix connect-retry explicit-exit-notify comp-lzo compress setenv script-security"
 
 // suggest returns the supported directive closest to name, or "".
 func suggest(name string) string {
@@ -180,9 +206,15 @@ func suggest(name string) string {
 	if len(name) > 64 {
 		return ""
 	}
-	for _, k := range strings.Fields(knownNames) {
-		if d := editDistance(name, k); d < bestD {
-			best, bestD = k, d
+	for i := range directiveTable {
+		s := &directiveTable[i]
+		if s.kind != kindSupported || s.noHint {
+			continue
+		}
+		for _, k := range strings.Fields(s.names) {
+			if d := editDistance(name, k); d < bestD {
+				best, bestD = k, d
+			}
 		}
 	}
 	return best

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cvpn/cvpn/ovpn/routeopt"
 )
 
 // Profile is the typed model of a client profile. Parse fills every field,
@@ -238,63 +240,18 @@ func (r Remote) String() string {
 }
 
 // GatewayKind says where a profile route points.
-type GatewayKind int
+type GatewayKind = routeopt.GatewayKind
 
+// Gateway kinds of a route.
 const (
-	// VPNGateway routes into the tunnel (the default).
-	VPNGateway GatewayKind = iota
-	// NetGateway routes outside the tunnel through the pre-VPN default
-	// gateway ("net_gateway"); such routes bypass route enforcement.
-	NetGateway
-	// RemoteHost is OpenVPN's "remote_host": the server's address via the
-	// pre-VPN gateway.
-	RemoteHost
-	// ExplicitGateway routes through Route.Gateway.
-	ExplicitGateway
+	VPNGateway      = routeopt.VPNGateway
+	NetGateway      = routeopt.NetGateway
+	RemoteHost      = routeopt.RemoteHost
+	ExplicitGateway = routeopt.ExplicitGateway
 )
 
-// String returns the OpenVPN keyword ("vpn_gateway", "net_gateway",
-// "remote_host") or "address" for an explicit gateway.
-func (k GatewayKind) String() string {
-	switch k {
-	case NetGateway:
-		return "net_gateway"
-	case RemoteHost:
-		return "remote_host"
-	case ExplicitGateway:
-		return "address"
-	}
-	return "vpn_gateway"
-}
-
-// MarshalText encodes the kind as its String form.
-func (k GatewayKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
-
 // Route is a "route" or "route-ipv6" directive.
-type Route struct {
-	Dst         netip.Prefix `json:"destination"`
-	GatewayKind GatewayKind  `json:"gateway_kind"`
-	// Gateway is set for ExplicitGateway.
-	Gateway netip.Addr `json:"gateway,omitzero"`
-	// Metric is the route metric; HasMetric is false when none was given.
-	Metric    int  `json:"metric,omitempty"`
-	HasMetric bool `json:"-"`
-	Line      int  `json:"-"`
-}
-
-// String formats the route like "10.0.0.0/8 via net_gateway metric 5".
-func (r Route) String() string {
-	s := r.Dst.String() + " via "
-	if r.GatewayKind == ExplicitGateway {
-		s += r.Gateway.String()
-	} else {
-		s += r.GatewayKind.String()
-	}
-	if r.HasMetric {
-		s += " metric " + strconv.Itoa(r.Metric)
-	}
-	return s
-}
+type Route = routeopt.Route
 
 // IfconfigIPv6 is "ifconfig-ipv6 ADDR/BITS REMOTE".
 type IfconfigIPv6 struct {
@@ -407,17 +364,6 @@ func (p *Profile) NegotiableCiphers() []string {
 
 func (p *Profile) String() string {
 	return fmt.Sprintf("profile %s (%s)", p.Name, p.hostList())
-}
-
-// UnmarshalText decodes the String form.
-func (k *GatewayKind) UnmarshalText(b []byte) error {
-	for _, c := range []GatewayKind{VPNGateway, NetGateway, RemoteHost, ExplicitGateway} {
-		if c.String() == string(b) {
-			*k = c
-			return nil
-		}
-	}
-	return fmt.Errorf("unknown gateway kind %q", b)
 }
 
 // UnmarshalText decodes the String form.

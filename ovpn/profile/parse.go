@@ -1,7 +1,6 @@
 package profile
 
 import (
-	"crypto"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cvpn/cvpn/internal/netmask"
+	"github.com/cvpn/cvpn/ovpn/routeopt"
 )
 
 // MaxFileSize bounds a profile and every file it refers to.
@@ -285,7 +284,13 @@ func (ps *parser) directive(d Directive, inline bool) {
 			ps.seen[d.Name] = d.Line
 		}
 	}
-	if ps.apply(&d) {
+	var keep bool
+	if d.Name == "setenv" && d.Args[0] == "opt" {
+		keep = ps.setenvOpt(&d)
+	} else {
+		keep = spec.apply(ps, &d)
+	}
+	if keep {
 		ps.lastIndex[d.Name] = len(ps.p.Directives)
 		ps.p.Directives = append(ps.p.Directives, d)
 	}
@@ -314,416 +319,26 @@ func argCount(min, max int) string {
 	return fmt.Sprintf("expects %d to %d arguments", min, max)
 }
 
-// apply interprets one supported directive; it returns false when the
-// directive is invalid (the diagnostic has been reported).
-func (ps *parser) apply(d *Directive) bool {
-	p := ps.p
+// setenvOpt handles "setenv opt DIRECTIVE ARGS...": the directive is
+// applied when cvpn knows it and ignored with a warning otherwise. It
+// returns whether to keep the setenv line itself.
+func (ps *parser) setenvOpt(d *Directive) bool {
 	a := d.Args
-	line := d.Line
-	switch d.Name {
-	case "client":
-		p.Client = true
-	case "tls-client", "pull":
-		if _, ok := ps.seen["tls-client"]; ok {
-			if _, ok := ps.seen["pull"]; ok {
-				p.Client = true
-			}
-		}
-	case "nobind":
-		p.Nobind = true
-	case "persist-key":
-		p.PersistKey = true
-	case "persist-tun":
-		p.PersistTun = true
-	case "float":
-		p.Float = true
-	case "remote-random-hostname":
-		p.RemoteRandomHostname = true
-	case "auth-federate":
-		p.Auth.Federated = true
-		ps.federateLine = line
-	case "auth-nocache":
-		p.AuthNoCache = true
-	case "dev", "dev-type":
-		v := strings.ToLower(a[0])
-		if strings.HasPrefix(v, "tap") {
-			ps.errorf(line, "%s %s: layer-2 (tap) tunnels are not supported by AWS Client VPN or cvpn: use dev tun", d.Name, a[0])
-			return false
-		}
-		if !strings.HasPrefix(v, "tun") && !(d.Name == "dev" && ps.seen["dev-type"] != 0) {
-			ps.errorf(line, "%s %s: unknown device type; use dev tun", d.Name, a[0])
-			return false
-		}
-		if d.Name == "dev" {
-			p.Dev = a[0]
-		}
-	case "proto":
-		pr, ok := parseProto(a[0])
-		if !ok {
-			ps.errorf(line, "proto %s: unknown or unsupported transport; use udp or tcp (tcp-client)", a[0])
-			return false
-		}
-		ps.proto, ps.protoSet = pr, true
-		p.Proto = pr
-	case "remote":
-		r := Remote{Host: a[0], Line: line}
-		if r.Host == "" {
-			ps.errorf(line, "remote: the host name is empty; usage: remote HOST [PORT] [udp|tcp]")
-			return false
-		}
-		if len(a) >= 2 {
-			port, ok := parsePort(a[1])
-			if !ok {
-				ps.errorf(line, "remote %s %s: the port must be a number from 1 to 65535", a[0], a[1])
-				return false
-			}
-			r.Port = port
-		}
-		if len(a) == 3 {
-			pr, ok := parseProto(a[2])
-			if !ok {
-				ps.errorf(line, "remote %s: unknown transport %q; use udp or tcp", a[0], a[2])
-				return false
-			}
-			r.Proto = pr
-		}
-		p.Remotes = append(p.Remotes, r)
-	case "port", "rport":
-		port, ok := parsePort(a[0])
-		if !ok {
-			ps.errorf(line, "%s %s: the port must be a number from 1 to 65535", d.Name, a[0])
-			return false
-		}
-		ps.port = port
-	case "resolv-retry":
-		if strings.EqualFold(a[0], "infinite") {
-			p.ResolvRetryInfinite, p.ResolvRetry = true, 0
-		} else {
-			n, ok := ps.seconds(line, d.Name, a[0])
-			if !ok {
-				return false
-			}
-			p.ResolvRetryInfinite, p.ResolvRetry = false, n
-		}
-	case "auth-user-pass":
-		p.Auth.UserPass = true
-		ps.authUserPassLine = line
-		p.AuthUserPassFile = ""
-		if len(a) == 1 {
-			p.AuthUserPassFile = ps.resolvePath(a[0])
-		}
-	case "auth-retry":
-		v := strings.ToLower(a[0])
-		if v != "none" && v != "nointeract" && v != "interact" {
-			ps.errorf(line, "auth-retry %s: use none, nointeract or interact", a[0])
-			return false
-		}
-		p.AuthRetry = v
-	case "static-challenge":
-		if a[1] != "0" && a[1] != "1" {
-			ps.errorf(line, "static-challenge: the echo flag must be 0 or 1, got %q", a[1])
-			return false
-		}
-		if len(a) == 3 && !strings.EqualFold(a[2], "scrv1") {
-			ps.errorf(line, "static-challenge: response format %q is not supported; use scrv1 (the default)", a[2])
-			return false
-		}
-		p.StaticChallenge = &StaticChallenge{Text: a[0], Echo: a[1] == "1"}
-		p.Auth.StaticChallenge = true
-		ps.staticChallengeLine = line
-	case "cryptoapicert":
-		p.CryptoAPICert = a[0]
-		ps.cryptoAPILine = line
-	case "ca", "cert", "key", "tls-auth", "tls-crypt", "tls-crypt-v2":
-		return ps.material(d)
-	case "key-direction":
-		return ps.keyDirection(line, a[0])
-	case "cipher":
-		c, ok := canonicalCipher(a[0])
-		if !ok {
-			ps.errorf(line, "cipher %s: unsupported data channel cipher; use one of %s", a[0], strings.Join(supportedCiphers(), ", "))
-			return false
-		}
-		switch c {
-		case "none":
-			ps.errorf(line, "cipher none turns encryption off, which cvpn does not allow: use cipher AES-256-GCM")
-			return false
-		case "BF-CBC":
-			ps.warnf(line, "cipher BF-CBC is not supported by cvpn; the data channel cipher is negotiated from data-ciphers instead")
-		}
-		p.Cipher = c
-	case "data-ciphers", "ncp-ciphers":
-		if d.Name == "ncp-ciphers" {
-			ps.warnf(line, "ncp-ciphers is the old name of data-ciphers; it is read as data-ciphers")
-		}
-		var list []string
-		for _, c := range strings.Split(a[0], ":") {
-			optional := strings.HasPrefix(c, "?")
-			c = strings.TrimPrefix(c, "?")
-			if c == "" {
-				continue
-			}
-			cc, ok := canonicalCipher(c)
-			if !ok || cc == "BF-CBC" || cc == "none" {
-				if optional {
-					continue
-				}
-				ps.errorf(line, "%s: unsupported cipher %q; supported: %s (prefix a name with ? to make it optional)", d.Name, c, strings.Join(supportedCiphers(), ", "))
-				return false
-			}
-			list = append(list, cc)
-		}
-		if len(list) == 0 {
-			ps.errorf(line, "%s: no supported cipher in %q; use for example AES-256-GCM:AES-128-GCM", d.Name, a[0])
-			return false
-		}
-		p.DataCiphers = list
-	case "auth":
-		dg, ok := canonicalDigest(a[0])
-		if !ok {
-			ps.errorf(line, "auth %s: unsupported HMAC digest; use SHA1, SHA256, SHA384 or SHA512", a[0])
-			return false
-		}
-		p.Digest = dg
-	case "route":
-		r, ok := ps.route(line, a)
-		if !ok {
-			return false
-		}
-		p.Routes = append(p.Routes, r)
-	case "route-ipv6":
-		r, ok := ps.route6(line, a)
-		if !ok {
-			return false
-		}
-		p.RoutesIPv6 = append(p.RoutesIPv6, r)
-	case "ifconfig-ipv6":
-		local, ok := parsePrefix6(a[0])
-		if !ok {
-			ps.errorf(line, "ifconfig-ipv6 %s: not an IPv6 address with prefix length (for example fd15:53b6:dead::2/64)", a[0])
-			return false
-		}
-		remote, err := netip.ParseAddr(a[1])
-		if err != nil || !remote.Is6() || remote.Is4In6() {
-			ps.errorf(line, "ifconfig-ipv6: remote %q is not an IPv6 address", a[1])
-			return false
-		}
-		p.IfconfigIPv6 = &IfconfigIPv6{Local: local, Remote: remote}
-	case "dhcp-option":
-		o, ok := ps.dhcpOption(line, a)
-		if !ok {
-			return false
-		}
-		p.DHCPOptions = append(p.DHCPOptions, o)
-	case "remote-cert-tls":
-		if a[0] != "server" {
-			ps.errorf(line, "remote-cert-tls %s: a client profile checks the server certificate: use remote-cert-tls server", a[0])
-			return false
-		}
-		p.RemoteCertTLS = "server"
-	case "verify-x509-name":
-		v := &VerifyX509Name{Name: a[0], Type: "subject"}
-		if len(a) == 2 {
-			switch a[1] {
-			case "subject", "name", "name-prefix":
-				v.Type = a[1]
-			default:
-				ps.errorf(line, "verify-x509-name: type %q is not one of subject, name, name-prefix", a[1])
-				return false
-			}
-		}
-		if v.Name == "" {
-			ps.errorf(line, "verify-x509-name: the name is empty")
-			return false
-		}
-		p.VerifyX509Name = v
-	case "reneg-sec":
-		n, ok := ps.seconds(line, d.Name, a[0])
-		if !ok {
-			return false
-		}
-		p.RenegInterval = n
-		p.RenegIntervalMin = 0
-		if len(a) == 2 {
-			m, ok := ps.seconds(line, d.Name, a[1])
-			if !ok {
-				return false
-			}
-			p.RenegIntervalMin = m
-		}
-	case "ping", "ping-restart", "ping-exit", "server-poll-timeout":
-		n, ok := ps.seconds(line, d.Name, a[0])
-		if !ok {
-			return false
-		}
-		switch d.Name {
-		case "ping":
-			p.Ping = n
-		case "ping-restart":
-			p.PingRestart = n
-		case "ping-exit":
-			p.PingExit = n
-		case "server-poll-timeout":
-			p.ServerPollTimeout = n
-		}
-	case "keepalive":
-		iv, ok1 := ps.seconds(line, d.Name, a[0])
-		to, ok2 := ps.seconds(line, d.Name, a[1])
-		if !ok1 || !ok2 {
-			return false
-		}
-		if iv <= 0 || to < 2*iv {
-			ps.errorf(line, "keepalive %s %s: the interval must be above 0 and the timeout at least twice the interval (for example keepalive 10 60)", a[0], a[1])
-			return false
-		}
-		p.Ping, p.PingRestart = iv, to
-	case "inactive":
-		n, ok := ps.seconds(line, d.Name, a[0])
-		if !ok {
-			return false
-		}
-		p.Inactive, p.InactiveBytes = n, 0
-		if len(a) == 2 {
-			b, err := strconv.ParseInt(a[1], 10, 64)
-			if err != nil || b < 0 {
-				ps.errorf(line, "inactive: the byte count %q must be a whole number of 0 or more", a[1])
-				return false
-			}
-			p.InactiveBytes = b
-		}
-	case "pull-filter":
-		act := strings.ToLower(a[0])
-		if act != "accept" && act != "ignore" && act != "reject" {
-			ps.errorf(line, "pull-filter %s: the action must be accept, ignore or reject", a[0])
-			return false
-		}
-		p.PullFilters = append(p.PullFilters, PullFilter{Action: act, Text: a[1]})
-	case "mssfix":
-		// A bare mssfix is OpenVPN 2.6's default, 1492 mtu; a number alone
-		// does not include the outer IP and UDP header.
-		p.MSSFix, p.MSSFixMode, p.MSSFixDefault = 1492, "mtu", true
-		if len(a) >= 1 {
-			p.MSSFixMode, p.MSSFixDefault = "", false
-			n, ok := ps.number(line, d.Name, a[0], 0, 65535)
-			if !ok {
-				return false
-			}
-			p.MSSFix = n
-		}
-		if len(a) == 2 {
-			if a[1] != "mtu" && a[1] != "fixed" {
-				ps.errorf(line, "mssfix: the second argument must be mtu or fixed, got %q", a[1])
-				return false
-			}
-			p.MSSFixMode = a[1]
-		}
-	case "tun-mtu":
-		n, ok := ps.number(line, d.Name, a[0], 576, 65535)
-		if !ok {
-			return false
-		}
-		p.TunMTU = n
-	case "tun-mtu-extra":
-		n, ok := ps.number(line, d.Name, a[0], 0, 65535)
-		if !ok {
-			return false
-		}
-		p.TunMTUExtra = n
-	case "connect-retry":
-		n, ok := ps.seconds(line, d.Name, a[0])
-		if !ok {
-			return false
-		}
-		p.ConnectRetry = n
-		if len(a) == 2 {
-			m, ok := ps.seconds(line, d.Name, a[1])
-			if !ok {
-				return false
-			}
-			if m < n {
-				ps.errorf(line, "connect-retry %s %s: the maximum must not be below the first delay", a[0], a[1])
-				return false
-			}
-			p.ConnectRetryMax = m
-		}
-	case "connect-retry-max":
-		n, ok := ps.number(line, d.Name, a[0], 1, 1<<30)
-		if !ok {
-			return false
-		}
-		p.ConnectRetryAttempts = n
-	case "explicit-exit-notify":
-		p.ExplicitExitNotify = 1
-		if len(a) == 1 {
-			n, ok := ps.number(line, d.Name, a[0], 0, 100)
-			if !ok {
-				return false
-			}
-			p.ExplicitExitNotify = n
-		}
-	case "comp-lzo":
-		if len(a) == 1 && strings.EqualFold(a[0], "no") {
-			p.Compression = CompressionLZONo
-			break
-		}
-		ps.errorf(line, "%s: compression is not supported (it leaks data, see VORACLE); use comp-lzo no or remove the line", strings.Join(append([]string{d.Name}, a...), " "))
+	if len(a) < 2 {
+		ps.errorf(d.Line, "setenv opt: name the directive, for example setenv opt block-outside-dns")
 		return false
-	case "compress":
-		switch {
-		case len(a) == 0 || a[0] == "stub":
-			p.Compression = CompressionStub
-		case a[0] == "stub-v2":
-			p.Compression = CompressionStubV2
-		default:
-			ps.errorf(line, "compress %s: compression is not supported (it leaks data, see VORACLE); use compress stub-v2 or remove the line", a[0])
-			return false
-		}
-	case "setenv":
-		return ps.setenv(d)
-	case "script-security":
-		if _, ok := ps.number(line, d.Name, a[0], 0, 3); !ok {
-			return false
-		}
-	case "sndbuf", "rcvbuf":
-		n, ok := ps.number(line, d.Name, a[0], 0, 1<<30)
-		if !ok {
-			return false
-		}
-		if d.Name == "sndbuf" {
-			p.Sndbuf = n
-		} else {
-			p.Rcvbuf = n
-		}
-	case "verb":
-		n, ok := ps.number(line, d.Name, a[0], 0, 11)
-		if !ok {
-			return false
-		}
-		p.Verb = n
-	case "tap-sleep":
-		if _, ok := ps.number(line, d.Name, a[0], 0, 255); !ok {
-			return false
-		}
-	case "ignore-unknown-option":
 	}
-	return true
+	inner := Directive{Name: a[1], Args: a[2:], Line: d.Line}
+	if _, ok := lookupDirective(inner.Name); !ok {
+		ps.warnf(d.Line, "unknown directive %q in setenv opt ignored", inner.Name)
+		return true
+	}
+	ps.directive(inner, false)
+	return false
 }
 
 func (ps *parser) setenv(d *Directive) bool {
 	a := d.Args
-	if a[0] == "opt" {
-		if len(a) < 2 {
-			ps.errorf(d.Line, "setenv opt: name the directive, for example setenv opt block-outside-dns")
-			return false
-		}
-		inner := Directive{Name: a[1], Args: a[2:], Line: d.Line}
-		if _, ok := lookupDirective(inner.Name); !ok {
-			ps.warnf(d.Line, "unknown directive %q in setenv opt ignored", inner.Name)
-			return true
-		}
-		ps.directive(inner, false)
-		return false
-	}
 	if len(a) > 2 {
 		ps.errorf(d.Line, "setenv: expects NAME VALUE, got %d arguments (quote values with spaces)", len(a))
 		return false
@@ -854,123 +469,22 @@ func parseIPv4(s string) (netip.Addr, bool) {
 }
 
 func (ps *parser) route(line int, a []string) (Route, bool) {
-	r := Route{Line: line}
-	net, ok := parseIPv4(a[0])
-	if !ok {
-		if strings.Contains(a[0], "/") {
-			ps.errorf(line, "route %s: route takes NETWORK NETMASK, not CIDR: write route %s", a[0], cidrHint(a[0]))
-		} else {
-			ps.errorf(line, "route %s: the network must be an IPv4 address (host names are not resolved in routes)", a[0])
-		}
+	r, err := routeopt.Parse(a)
+	if err != nil {
+		ps.errorf(line, "%s", err)
 		return r, false
 	}
-	bits := 32
-	if len(a) >= 2 && a[1] != "default" {
-		m, ok := parseIPv4(a[1])
-		if !ok {
-			ps.errorf(line, "route %s %s: the netmask is not an IPv4 address (for example 255.255.0.0)", a[0], a[1])
-			return r, false
-		}
-		if bits, ok = netmask.Bits(m); !ok {
-			ps.errorf(line, "route %s %s: the netmask is not contiguous; masks look like 255.255.255.0", a[0], a[1])
-			return r, false
-		}
-	}
-	pfx := netip.PrefixFrom(net, bits)
-	if pfx.Masked().Addr() != net {
-		ps.errorf(line, "route %s %s: the network has host bits set for this netmask; did you mean route %s %s?", a[0], a[1], pfx.Masked().Addr(), a[1])
-		return r, false
-	}
-	r.Dst = pfx
-	if len(a) >= 3 {
-		switch a[2] {
-		case "default", "vpn_gateway":
-			r.GatewayKind = VPNGateway
-		case "net_gateway":
-			r.GatewayKind = NetGateway
-		case "remote_host":
-			r.GatewayKind = RemoteHost
-		default:
-			gw, ok := parseIPv4(a[2])
-			if !ok {
-				ps.errorf(line, "route %s: gateway %q must be an IPv4 address, vpn_gateway or net_gateway", a[0], a[2])
-				return r, false
-			}
-			r.GatewayKind, r.Gateway = ExplicitGateway, gw
-		}
-	}
-	if len(a) == 4 && a[3] != "default" {
-		m, ok := ps.number(line, "route metric", a[3], 0, 1<<30)
-		if !ok {
-			return r, false
-		}
-		r.Metric, r.HasMetric = m, true
-	}
+	r.Line = line
 	return r, true
 }
 
-// cidrHint turns "10.0.0.0/8" into "10.0.0.0 255.0.0.0" when possible.
-func cidrHint(s string) string {
-	p, err := netip.ParsePrefix(s)
-	if err != nil || !p.Addr().Is4() {
-		return "NETWORK NETMASK"
-	}
-	m := uint32(0xffffffff) << (32 - p.Bits())
-	if p.Bits() == 0 {
-		m = 0
-	}
-	mask := netip.AddrFrom4([4]byte{byte(m >> 24), byte(m >> 16), byte(m >> 8), byte(m)})
-	return p.Masked().Addr().String() + " " + mask.String()
-}
-
-func parsePrefix6(s string) (netip.Prefix, bool) {
-	if !strings.Contains(s, "/") {
-		a, err := netip.ParseAddr(s)
-		if err != nil || !a.Is6() || a.Is4In6() || a.Zone() != "" {
-			return netip.Prefix{}, false
-		}
-		return netip.PrefixFrom(a, 128), true
-	}
-	p, err := netip.ParsePrefix(s)
-	if err != nil || !p.Addr().Is6() || p.Addr().Is4In6() {
-		return netip.Prefix{}, false
-	}
-	return p, true
-}
-
 func (ps *parser) route6(line int, a []string) (Route, bool) {
-	r := Route{Line: line}
-	pfx, ok := parsePrefix6(a[0])
-	if !ok {
-		ps.errorf(line, "route-ipv6 %s: not an IPv6 network in CIDR form (for example 2000::/3)", a[0])
+	r, err := routeopt.ParseIPv6(a)
+	if err != nil {
+		ps.errorf(line, "%s", err)
 		return r, false
 	}
-	if pfx.Masked() != pfx {
-		ps.errorf(line, "route-ipv6 %s: the network has host bits set; did you mean %s?", a[0], pfx.Masked())
-		return r, false
-	}
-	r.Dst = pfx
-	if len(a) >= 2 {
-		switch a[1] {
-		case "default", "vpn_gateway":
-		case "net_gateway":
-			r.GatewayKind = NetGateway
-		default:
-			gw, err := netip.ParseAddr(a[1])
-			if err != nil || !gw.Is6() || gw.Is4In6() {
-				ps.errorf(line, "route-ipv6 %s: gateway %q must be an IPv6 address, vpn_gateway or net_gateway", a[0], a[1])
-				return r, false
-			}
-			r.GatewayKind, r.Gateway = ExplicitGateway, gw
-		}
-	}
-	if len(a) == 3 && a[2] != "default" {
-		m, ok := ps.number(line, "route-ipv6 metric", a[2], 0, 1<<30)
-		if !ok {
-			return r, false
-		}
-		r.Metric, r.HasMetric = m, true
-	}
+	r.Line = line
 	return r, true
 }
 
@@ -1029,162 +543,4 @@ func (ps *parser) dhcpOption(line int, a []string) (DHCPOption, bool) {
 		return o, false
 	}
 	return o, true
-}
-
-// finish checks the profile as a whole and parses the key material.
-func (ps *parser) finish() {
-	p := ps.p
-	end := ps.lastLine
-	if !p.Client {
-		ps.errorf(end, "the profile has no client line; cvpn runs OpenVPN client profiles only: add a line client")
-	}
-	if _, ok := ps.seen["dev"]; !ok {
-		ps.warnf(end, "the profile has no dev line; dev tun is assumed")
-		p.Dev = "tun"
-	}
-	// Resolve ports and transports of the remotes.
-	defPort := 1194
-	if ps.port != 0 {
-		defPort = ps.port
-	}
-	for i := range p.Remotes {
-		if p.Remotes[i].Port == 0 {
-			p.Remotes[i].Port = defPort
-		}
-		if p.Remotes[i].Proto == "" {
-			p.Remotes[i].Proto = p.Proto
-		}
-	}
-	if len(p.Remotes) == 0 {
-		ps.errorf(end, "the profile has no remote line: add remote HOST [PORT] [udp|tcp]")
-	}
-	now := ps.opts.Now()
-	if ps.ca == nil && ps.seen["ca"] == 0 {
-		ps.errorf(end, "the profile has no CA certificate: add a <ca> block or a ca FILE line")
-	} else if ps.ca == nil {
-		// The ca line is there but failed; it has its own diagnostic.
-	} else if certs, err := ParseCertificates(ps.ca.text); err != nil {
-		ps.errorf(ps.ca.line, "ca: %v", err)
-	} else {
-		valid := 0
-		for _, c := range certs {
-			if now.Before(c.NotAfter) && !now.Before(c.NotBefore) {
-				valid++
-			}
-		}
-		for _, c := range certs {
-			sev := SeverityWarning
-			if valid == 0 {
-				sev = SeverityError
-			}
-			switch {
-			case now.After(c.NotAfter):
-				ps.diag(ps.ca.line, sev, "ca: certificate %s expired on %s; ask your administrator for a new profile", certName(c), c.NotAfter.UTC().Format(time.DateOnly))
-			case now.Before(c.NotBefore):
-				ps.diag(ps.ca.line, sev, "ca: certificate %s is not valid before %s; check the computer's clock", certName(c), c.NotBefore.UTC().Format(time.RFC3339))
-			}
-		}
-		p.CA = certs
-	}
-	ps.clientCert(now)
-	ps.staticKeys()
-
-	if ps.cryptoAPILine != 0 {
-		if p.ClientCert == nil && ps.cert == nil {
-			ps.errorf(ps.cryptoAPILine, "cryptoapicert (the Windows certificate store) is not supported: export the certificate and key to PEM and add <cert> and <key> blocks")
-		} else {
-			ps.warnf(ps.cryptoAPILine, "cryptoapicert is ignored; the <cert> and <key> of the profile are used")
-		}
-	}
-	if p.StaticChallenge != nil && !p.Auth.UserPass {
-		ps.errorf(ps.staticChallengeLine, "static-challenge needs auth-user-pass: add a line auth-user-pass")
-	}
-	if ps.seen["cert"] == 0 && ps.seen["key"] == 0 && !p.Auth.UserPass && !p.Auth.Federated && ps.cryptoAPILine == 0 {
-		ps.errorf(end, "the profile has no way to authenticate: add <cert> and <key> (mutual), auth-user-pass (Active Directory) or auth-federate (SAML)")
-	}
-}
-
-func (ps *parser) clientCert(now time.Time) {
-	p := ps.p
-	switch {
-	case ps.cert == nil && ps.key == nil:
-		return
-	case ps.cert == nil:
-		ps.errorf(ps.key.line, "key without cert: add the client certificate as a <cert> block or cert FILE line")
-		return
-	case ps.key == nil:
-		ps.errorf(ps.cert.line, "cert without key: add the private key as a <key> block or key FILE line")
-		return
-	}
-	chain, err := ParseCertificates(ps.cert.text)
-	if err != nil {
-		ps.errorf(ps.cert.line, "cert: %v", err)
-	}
-	key, kerr := ParsePrivateKey(ps.key.text)
-	if kerr != nil {
-		ps.errorf(ps.key.line, "key: %v", kerr)
-	}
-	if err != nil || kerr != nil {
-		return
-	}
-	leaf := chain[0]
-	p.CertChain = chain
-	switch {
-	case now.After(leaf.NotAfter):
-		ps.errorf(ps.cert.line, "cert: the client certificate %s expired on %s; ask your administrator for a new certificate", certName(leaf), leaf.NotAfter.UTC().Format(time.DateOnly))
-	case now.Before(leaf.NotBefore):
-		ps.errorf(ps.cert.line, "cert: the client certificate %s is not valid before %s; check the computer's clock", certName(leaf), leaf.NotBefore.UTC().Format(time.RFC3339))
-	case leaf.NotAfter.Sub(now) < expiryWarning:
-		ps.warnf(ps.cert.line, "cert: the client certificate %s expires on %s", certName(leaf), leaf.NotAfter.UTC().Format(time.DateOnly))
-	}
-	if !keyMatches(key, leaf) {
-		ps.errorf(ps.key.line, "key: the private key does not belong to the certificate %s (line %d): use the key that was issued with this certificate", certName(leaf), ps.cert.line)
-		return
-	}
-	p.ClientCert = newTLSCertificate(chain, crypto.Signer(key))
-	p.Auth.Certificate = true
-}
-
-func (ps *parser) staticKeys() {
-	p := ps.p
-	if ps.tlsAuth != nil {
-		k, err := ParseStaticKey(ps.tlsAuth.text)
-		if err != nil {
-			ps.errorf(ps.tlsAuth.line, "tls-auth: %v", err)
-		} else {
-			p.TLSAuth = k
-		}
-	}
-	if ps.tlsCrypt != nil {
-		k, err := ParseStaticKey(ps.tlsCrypt.text)
-		if err != nil {
-			ps.errorf(ps.tlsCrypt.line, "tls-crypt: %v", err)
-		} else {
-			p.TLSCrypt = k
-		}
-	}
-	if ps.tlsCryptV2 != nil {
-		k, err := ParseTLSCryptV2ClientKey(ps.tlsCryptV2.text)
-		if err != nil {
-			ps.errorf(ps.tlsCryptV2.line, "tls-crypt-v2: %v", err)
-		} else {
-			p.TLSCryptV2 = k
-		}
-	}
-	n := 0
-	for _, m := range []*material{ps.tlsAuth, ps.tlsCrypt, ps.tlsCryptV2} {
-		if m != nil {
-			n++
-		}
-	}
-	if n > 1 {
-		line := ps.tlsAuth
-		if line == nil {
-			line = ps.tlsCrypt
-		}
-		ps.errorf(line.line, "tls-auth, tls-crypt and tls-crypt-v2 exclude each other: keep the one the endpoint uses")
-	}
-	if ps.keyDirLine != 0 && ps.tlsAuth == nil {
-		ps.warnf(ps.keyDirLine, "key-direction has no effect without tls-auth")
-	}
 }
