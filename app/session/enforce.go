@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/platform"
 	"github.com/cvpn/cvpn/routing"
 )
@@ -85,7 +86,7 @@ type EnforcerConfig struct {
 	ServerRoutesPath string
 	// AdminForce turns enforcement on whatever the endpoint says.
 	AdminForce bool
-	Events     client.EventSink
+	Events     clientapi.EventSink
 	Logger     *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -108,7 +109,7 @@ func StartEnforcement(info client.TunnelInfo, cfg EnforcerConfig) (stop func()) 
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("component", "route-enforcement")
-	emit := func(ev client.Event) {
+	emit := func(ev clientapi.Event) {
 		if cfg.Events != nil {
 			cfg.Events(ev)
 		}
@@ -119,7 +120,7 @@ func StartEnforcement(info client.TunnelInfo, cfg EnforcerConfig) (stop func()) 
 	}
 	fail := func(msg string, err error) {
 		log.Error(msg, "err", err)
-		emit(client.Event{Time: now(), Event: client.EventError, Message: msg + ": " + err.Error()})
+		emit(clientapi.Event{Time: now(), Event: clientapi.EventError, Message: msg + ": " + err.Error()})
 	}
 
 	policy, err := routing.NewPolicy(EnforcementInput(info, cfg.AdminForce))
@@ -136,9 +137,9 @@ func StartEnforcement(info client.TunnelInfo, cfg EnforcerConfig) (stop func()) 
 		Logger:      log,
 		Now:         now,
 		OnEvent: func(ev routing.Event) {
-			emit(client.Event{
+			emit(clientapi.Event{
 				Time:   ev.Time,
-				Event:  client.EventRouteEnforced,
+				Event:  clientapi.EventRouteEnforced,
 				Action: ev.Action,
 				Route:  ev.Route.String(),
 				Detail: "inside VPN route " + ev.VPN.String(),

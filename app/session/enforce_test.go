@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/platform"
 	"github.com/cvpn/cvpn/platform/fake"
 	"github.com/cvpn/cvpn/routing"
@@ -35,10 +36,10 @@ type lab struct {
 
 type eventLog struct {
 	mu sync.Mutex
-	ev []client.Event
+	ev []clientapi.Event
 }
 
-func (l *eventLog) add(e client.Event) {
+func (l *eventLog) add(e clientapi.Event) {
 	l.mu.Lock()
 	l.ev = append(l.ev, e)
 	l.mu.Unlock()
@@ -50,7 +51,7 @@ func (l *eventLog) actions() []string {
 	defer l.mu.Unlock()
 	var out []string
 	for _, e := range l.ev {
-		if e.Event == client.EventRouteEnforced {
+		if e.Event == clientapi.EventRouteEnforced {
 			out = append(out, e.Action+" "+e.Route)
 		}
 	}
@@ -62,7 +63,7 @@ func (l *eventLog) errors() []string {
 	defer l.mu.Unlock()
 	var out []string
 	for _, e := range l.ev {
-		if e.Event == client.EventError {
+		if e.Event == clientapi.EventError {
 			out = append(out, e.Message)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/ovpn/ctrlmsg"
 	"github.com/cvpn/cvpn/ovpn/profile"
 )
@@ -93,8 +94,8 @@ func TestRedactHidesCredentials(t *testing.T) {
 }
 
 func TestIgnoredPushedOptionsAreReportedBounded(t *testing.T) {
-	var events []Event
-	l := &link{cfg: &Config{Events: func(e Event) { events = append(events, e) }}, log: slog.New(slog.DiscardHandler)}
+	var events []clientapi.Event
+	l := &link{cfg: &Config{Events: func(e clientapi.Event) { events = append(events, e) }}, log: slog.New(slog.DiscardHandler)}
 	var many []string
 	for i := 0; i < 1000; i++ {
 		many = append(many, "unknown-option "+strings.Repeat("x", i%200))
