@@ -371,7 +371,10 @@ func (c *Client) serve(ctx context.Context, l *link, prepared *platform.Prepared
 		c.token, c.tokenUser = po.AuthToken, po.AuthTokenUser
 		c.mu.Unlock()
 	}
-	ext := parseExtensions(po.Echo, log)
+	ext, err := ctrlmsg.ParseExtensions(po.Echo)
+	if err != nil {
+		log.Warn(err.Error())
+	}
 	if ext.Banner != "" {
 		cfg.emit(clientapi.Event{Event: clientapi.EventBanner, Text: ext.Banner})
 	}

@@ -59,24 +59,6 @@ func TestTunnelConfigFromPush(t *testing.T) {
 	}
 }
 
-func TestExtensionsRoundTrip(t *testing.T) {
-	x := Extensions{Banner: "Authorised use only, 日本語 OK: see https://intra.example/policy", RouteEnforcement: true}
-	var echo []string
-	for _, o := range x.EchoOptions() {
-		if strings.Contains(o, ",") {
-			t.Fatalf("pushed option %q contains a comma", o)
-		}
-		echo = append(echo, strings.TrimPrefix(o, "echo "))
-	}
-	got := parseExtensions(echo, slog.New(slog.DiscardHandler))
-	if got != x {
-		t.Fatalf("got %+v, want %+v", got, x)
-	}
-	if got := parseExtensions([]string{"cvpn-banner-b64 !!!", "cvpn-route-enforcement off"}, slog.New(slog.DiscardHandler)); got != (Extensions{}) {
-		t.Fatalf("bad banner/off switch gave %+v", got)
-	}
-}
-
 func TestVerifyX509Name(t *testing.T) {
 	cert := &x509.Certificate{Subject: pkix.Name{Country: []string{"US"}, Organization: []string{"Example"}, CommonName: "server.vpn.example"}}
 	cert.Subject.Names = []pkix.AttributeTypeAndValue{
