@@ -63,18 +63,6 @@ func EnforcementInput(info client.TunnelInfo, adminForce bool) routing.PolicyInp
 	return in
 }
 
-// routeTable adapts platform.Routes to routing.RouteTable (both families
-// of the main table).
-type routeTable struct{ r platform.Routes }
-
-func (t routeTable) List() ([]routing.Route, error) { return t.r.List(platform.FamilyAll) }
-func (t routeTable) Delete(r routing.Route) error   { return t.r.Delete(r) }
-func (t routeTable) Add(r routing.Route) error      { return t.r.Add(r) }
-
-// RouteTable returns the routing.RouteTable view of r: its main table, IPv4
-// and IPv6 together.
-func RouteTable(r platform.Routes) routing.RouteTable { return routeTable{r} }
-
 // EnforcerConfig is what StartEnforcement needs beyond the tunnel.
 type EnforcerConfig struct {
 	// Routes is the OS routing table (edits, lookups and the watcher).
@@ -132,7 +120,7 @@ func StartEnforcement(info client.TunnelInfo, cfg EnforcerConfig) (stop func()) 
 	}
 	e, err := routing.NewEnforcer(routing.Config{
 		Policy:      policy,
-		Table:       RouteTable(cfg.Routes),
+		Table:       cfg.Routes,
 		JournalPath: cfg.JournalPath,
 		Logger:      log,
 		Now:         now,
@@ -180,11 +168,7 @@ func StartEnforcement(info client.TunnelInfo, cfg EnforcerConfig) (stop func()) 
 		go func() {
 			defer wg.Done()
 			err := cfg.Routes.Watch(ctx, func(u platform.RouteUpdate) {
-				changes := updateChanges(u)
-				if len(changes) == 0 {
-					return
-				}
-				if err := e.Handle(ctx, changes...); err != nil && ctx.Err() == nil {
+				if err := e.Handle(ctx, u.Changes...); err != nil && ctx.Err() == nil {
 					log.Error("route enforcement", "err", err)
 				}
 			})
@@ -209,28 +193,6 @@ func StartEnforcement(info client.TunnelInfo, cfg EnforcerConfig) (stop func()) 
 			unlock()
 		})
 	}
-}
-
-// updateChanges translates a watcher update into enforcer changes. A
-// snapshot becomes one resync; added routes that cvpn installed itself
-// (ProtoCVPN) are dropped, so our own changes never trigger enforcement.
-func updateChanges(u platform.RouteUpdate) []routing.Change {
-	if u.Resync {
-		return []routing.Change{{Kind: routing.ChangeResync}}
-	}
-	out := make([]routing.Change, 0, len(u.Events))
-	for _, ev := range u.Events {
-		switch ev.Kind {
-		case platform.RouteAdded:
-			if ev.Route.Protocol == platform.ProtoCVPN {
-				continue
-			}
-			out = append(out, routing.Change{Kind: routing.ChangeAdded, Route: ev.Route})
-		case platform.RouteDeleted:
-			out = append(out, routing.Change{Kind: routing.ChangeDeleted, Route: ev.Route})
-		}
-	}
-	return out
 }
 
 // RecoverRoutes restores the routes left in the route journals of

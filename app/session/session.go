@@ -98,7 +98,7 @@ func recoverWith(ctx context.Context, stateDir string, sys platform.System, logg
 			defer h.Close()
 			s = h
 		}
-		if n, err := RecoverRoutes(ctx, stateDir, RouteTable(s), logger); err != nil {
+		if n, err := RecoverRoutes(ctx, stateDir, s, logger); err != nil {
 			errs = append(errs, fmt.Errorf("restoring routes removed by a previous cvpn run: %w", err))
 		} else if n > 0 {
 			logger.Warn("restored routes removed by a previous cvpn run", "routes", n)
