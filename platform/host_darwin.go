@@ -87,7 +87,11 @@ func (n ifNames) name(idx int) string {
 	return s
 }
 
-func (h *darwinHost) List(f Family) ([]routing.Route, error) {
+// List implements routing.RouteTable: the main table, IPv4 and IPv6.
+func (h *darwinHost) List() ([]routing.Route, error) { return h.list(FamilyAll) }
+
+// list lists the main table's routes of family f.
+func (h *darwinHost) list(f Family) ([]routing.Route, error) {
 	rib, err := route.FetchRIB(unix.AF_UNSPEC, route.RIBTypeRoute, 0)
 	if err != nil {
 		return nil, fmt.Errorf("platform: list %s routes (sysctl NET_RT_DUMP): %w", f, err)

@@ -126,7 +126,11 @@ func (n *linkNames) name(idx int) string {
 	return name
 }
 
-func (l *linuxHost) List(f Family) ([]routing.Route, error) {
+// List implements routing.RouteTable: the main table, IPv4 and IPv6.
+func (l *linuxHost) List() ([]routing.Route, error) { return l.list(FamilyAll) }
+
+// list lists the main table's routes of family f.
+func (l *linuxHost) list(f Family) ([]routing.Route, error) {
 	var (
 		nl  []netlink.Route
 		err error

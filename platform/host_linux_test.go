@@ -405,7 +405,7 @@ func TestLinuxRoutesExactRoundTrip(t *testing.T) {
 	ipCmd(t, "-n", c, "route", "add", "10.70.0.0/16", "via", "192.168.77.1", "table", "100")
 	before := tp.tables(t)
 
-	routes, err := host.List(platform.FamilyAll)
+	routes, err := host.List()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -423,10 +423,6 @@ func TestLinuxRoutesExactRoundTrip(t *testing.T) {
 	v6, ok := findRoute(routes, "fd60::/64")
 	if !ok || v6.Metric != 5 || v6.Gateway != addr("fd77::1") {
 		t.Fatalf("IPv6 route %+v", v6)
-	}
-	v4only, _ := host.List(platform.FamilyV4)
-	if _, ok := findRoute(v4only, "fd60::/64"); ok {
-		t.Error("FamilyV4 list has an IPv6 route")
 	}
 
 	// A route that differs in one attribute is not deleted.
@@ -490,8 +486,8 @@ func TestLinuxWatch(t *testing.T) {
 
 	select {
 	case u := <-ups:
-		if !u.Resync {
-			t.Fatalf("first update is not a snapshot: %+v", u)
+		if !u.Resync || len(u.Changes) != 1 || u.Changes[0].Kind != routing.ChangeResync {
+			t.Fatalf("first update is not a snapshot with one resync change: %+v", u)
 		}
 		if _, ok := findRoute(u.Snapshot, "0.0.0.0/0"); !ok {
 			t.Fatalf("snapshot lacks the default route: %v", routeStrings(u.Snapshot))
@@ -501,13 +497,13 @@ func TestLinuxWatch(t *testing.T) {
 	}
 
 	// wait returns the first event for dst within 2s.
-	wait := func(kind platform.RouteEventKind, dst string) platform.RouteEvent {
+	wait := func(kind routing.ChangeKind, dst string) routing.Change {
 		t.Helper()
 		deadline := time.After(2 * time.Second)
 		for {
 			select {
 			case u := <-ups:
-				for _, ev := range u.Events {
+				for _, ev := range u.Changes {
 					if ev.Route.Table != routing.MainTable {
 						t.Errorf("event of table %d", ev.Route.Table)
 					}
@@ -524,28 +520,28 @@ func TestLinuxWatch(t *testing.T) {
 	start := time.Now()
 	ipCmd(t, "-n", c, "route", "add", "10.70.0.0/16", "via", "192.168.77.1", "table", "100")
 	ipCmd(t, "-n", c, "route", "add", "10.99.0.0/16", "via", "192.168.77.1")
-	ev := wait(platform.RouteAdded, "10.99.0.0/16")
+	ev := wait(routing.ChangeAdded, "10.99.0.0/16")
 	if ev.Route.Gateway != addr("192.168.77.1") || ev.Route.Interface != "veth0" {
 		t.Errorf("added event %+v", ev.Route)
 	}
 	t.Logf("add reported after %v", time.Since(start))
 	ipCmd(t, "-n", c, "route", "del", "10.99.0.0/16")
-	wait(platform.RouteDeleted, "10.99.0.0/16")
+	wait(routing.ChangeDeleted, "10.99.0.0/16")
 
 	ipCmd(t, "-n", c, "-6", "route", "add", "fd99::/64", "via", "fd77::1")
-	ev = wait(platform.RouteAdded, "fd99::/64")
+	ev = wait(routing.ChangeAdded, "fd99::/64")
 	if ev.Route.Gateway != addr("fd77::1") {
 		t.Errorf("IPv6 event %+v", ev.Route)
 	}
 	ipCmd(t, "-n", c, "-6", "route", "del", "fd99::/64")
-	wait(platform.RouteDeleted, "fd99::/64")
+	wait(routing.ChangeDeleted, "fd99::/64")
 
 	// Our own routes are reported with ProtoCVPN.
 	own := routing.Route{Dst: pfx("10.98.0.0/16"), Gateway: addr("192.168.77.1"), Interface: "veth0", Protocol: platform.ProtoCVPN}
 	if err := host.Add(own); err != nil {
 		t.Fatal(err)
 	}
-	if ev := wait(platform.RouteAdded, "10.98.0.0/16"); ev.Route.Protocol != platform.ProtoCVPN {
+	if ev := wait(routing.ChangeAdded, "10.98.0.0/16"); ev.Route.Protocol != platform.ProtoCVPN {
 		t.Errorf("own route protocol %d", ev.Route.Protocol)
 	}
 }

@@ -145,7 +145,11 @@ func (h *windowsHost) convert(m *winipcfg.MibIPforwardRow2, names ifNames, loc w
 	return r
 }
 
-func (h *windowsHost) List(f Family) ([]routing.Route, error) {
+// List implements routing.RouteTable: the main table, IPv4 and IPv6.
+func (h *windowsHost) List() ([]routing.Route, error) { return h.list(FamilyAll) }
+
+// list lists the main table's routes of family f.
+func (h *windowsHost) list(f Family) ([]routing.Route, error) {
 	rows, err := winipcfg.GetIPForwardTable2(afOf(f))
 	if err != nil {
 		return nil, fmt.Errorf("platform: list %s routes: %w", f, err)
@@ -254,7 +258,7 @@ func (h *windowsHost) RouteTo(dst netip.Addr) (Hop, error) {
 	if dst.Is6() {
 		f = FamilyV6
 	}
-	routes, err := h.List(f)
+	routes, err := h.list(f)
 	if err != nil {
 		return Hop{}, err
 	}

@@ -11,9 +11,9 @@ import (
 )
 
 // ProtoCVPN is the Linux rtm_protocol value cvpn puts on the routes it adds
-// (0x9c, unassigned in /etc/iproute2/rt_protos). Route watchers and the
-// enforcement engine use it to recognise cvpn's own routes.
-const ProtoCVPN = 0x9c
+// (routing.ProtoCVPN). Route watchers report those routes too; the
+// enforcement engine uses it to recognise cvpn's own routes.
+const ProtoCVPN = routing.ProtoCVPN
 
 // Linux rtm_scope and rtm_type values used by this package.
 const (
@@ -65,50 +65,33 @@ var (
 	ErrNotFound = errors.New("not found")
 )
 
-// RouteEventKind says what happened to a route.
-type RouteEventKind int
-
-const (
-	RouteAdded RouteEventKind = iota + 1
-	RouteDeleted
-)
-
-func (k RouteEventKind) String() string {
-	switch k {
-	case RouteAdded:
-		return "added"
-	case RouteDeleted:
-		return "deleted"
-	default:
-		return "unknown"
-	}
-}
-
-// RouteEvent is one change of the main routing table.
-type RouteEvent struct {
-	Kind  RouteEventKind
-	Route routing.Route
-}
-
-// RouteUpdate is what a route watcher delivers: either a full snapshot of the
-// main table (Resync true: on start, after an overflow or error of the event
-// stream, and periodically as a safety net) or a batch of changes coalesced
-// within a few milliseconds, in the order the OS reported them.
+// RouteUpdate is what a route watcher delivers, in the routing package's
+// vocabulary: either a full snapshot of the main table (Resync true, Changes
+// one routing.ChangeResync: on start, after an overflow or error of the
+// event stream, and periodically as a safety net) or a batch of
+// routing.ChangeAdded/ChangeDeleted coalesced within a few milliseconds, in
+// the order the OS reported them. Changes can be handed to
+// routing.Enforcer.Handle as they are.
 type RouteUpdate struct {
 	Resync   bool
 	Snapshot []routing.Route
-	Events   []RouteEvent
+	Changes  []routing.Change
 }
 
-// Routes is the main routing table of the OS (table 254 on Linux).
+// ResyncUpdate is the update that carries a snapshot of the table.
+func ResyncUpdate(routes []routing.Route) RouteUpdate {
+	return RouteUpdate{Resync: true, Snapshot: routes, Changes: []routing.Change{{Kind: routing.ChangeResync}}}
+}
+
+// Routes is the main routing table of the OS (table 254 on Linux), as the
+// routing package sees it (routing.RouteTable):
+//   - List returns the routes of the main table, IPv4 and IPv6;
+//   - Add adds the route exactly as given; an identical route gives
+//     ErrExists;
+//   - Delete deletes the route that matches every attribute of r, including
+//     multipath next hops; a missing route gives ErrNotFound.
 type Routes interface {
-	// List returns the routes of the main table for the family.
-	List(f Family) ([]routing.Route, error)
-	// Add adds the route exactly as given. An identical route gives ErrExists.
-	Add(r routing.Route) error
-	// Delete deletes the route that matches every attribute of r, including
-	// multipath next hops. A missing route gives ErrNotFound.
-	Delete(r routing.Route) error
+	routing.RouteTable
 	// Watch reports main-table changes (IPv4 and IPv6) to fn until ctx is
 	// done, then returns ctx.Err(). fn is called from the calling goroutine,
 	// first with a snapshot. Routes added by cvpn are reported too (their

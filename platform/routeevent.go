@@ -1,24 +1,27 @@
 package platform
 
-import "github.com/cvpn/cvpn/platform/routesock"
+import (
+	"github.com/cvpn/cvpn/platform/routesock"
+	"github.com/cvpn/cvpn/routing"
+)
 
-// routeEvent converts a routing socket message into an event.
-func routeEvent(m *routesock.Message, name func(int) string) (RouteEvent, bool) {
+// routeEvent converts a routing socket message into a route change.
+func routeEvent(m *routesock.Message, name func(int) string) (routing.Change, bool) {
 	if m.Errno != 0 {
-		return RouteEvent{}, false
+		return routing.Change{}, false
 	}
-	var kind RouteEventKind
+	var kind routing.ChangeKind
 	switch m.Type {
 	case routesock.TypeAdd, routesock.TypeChange:
-		kind = RouteAdded
+		kind = routing.ChangeAdded
 	case routesock.TypeDelete:
-		kind = RouteDeleted
+		kind = routing.ChangeDeleted
 	default:
-		return RouteEvent{}, false
+		return routing.Change{}, false
 	}
 	r, ok := m.ToRoute(name)
 	if !ok {
-		return RouteEvent{}, false
+		return routing.Change{}, false
 	}
-	return RouteEvent{Kind: kind, Route: r}, true
+	return routing.Change{Kind: kind, Route: r}, true
 }

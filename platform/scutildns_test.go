@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/cvpn/cvpn/platform/routesock"
+	"github.com/cvpn/cvpn/routing"
 )
 
 // fakeStore emulates the scutil commands the backend uses on an in-memory
@@ -213,11 +214,11 @@ func TestRouteEvent(t *testing.T) {
 	m := routesock.Message{Type: routesock.TypeAdd, Index: 6, Flags: routesock.FlagUp | routesock.FlagGateway | routesock.FlagStatic}
 	m.Addrs[routesock.AxDst], m.Addrs[routesock.AxNetmask], m.Addrs[routesock.AxGateway] = dst, mask, gw
 	ev, ok := routeEvent(&m, func(int) string { return "en0" })
-	if !ok || ev.Kind != RouteAdded || ev.Route.Dst != netip.MustParsePrefix("172.31.1.0/24") || ev.Route.Interface != "en0" {
+	if !ok || ev.Kind != routing.ChangeAdded || ev.Route.Dst != netip.MustParsePrefix("172.31.1.0/24") || ev.Route.Interface != "en0" {
 		t.Fatalf("event %+v %v", ev, ok)
 	}
 	m.Type = routesock.TypeDelete
-	if ev, ok := routeEvent(&m, nil); !ok || ev.Kind != RouteDeleted {
+	if ev, ok := routeEvent(&m, nil); !ok || ev.Kind != routing.ChangeDeleted {
 		t.Fatalf("delete %+v", ev)
 	}
 	m.Errno = 17 // a failed request echoed back

@@ -262,14 +262,14 @@ func bypassRoutes(servers []netip.Addr, tunnel []routing.Route, lookup func(neti
 // DefaultGateway returns the default route of the family with the lowest
 // metric in the main table of r.
 func DefaultGateway(r Routes, f Family) (Hop, error) {
-	routes, err := r.List(f)
+	routes, err := r.List()
 	if err != nil {
 		return Hop{}, err
 	}
 	var best *routing.Route
 	for i := range routes {
 		rt := &routes[i]
-		if rt.Dst.Bits() != 0 || (rt.Type != 0 && rt.Type != TypeUnicast) {
+		if !f.Matches(*rt) || rt.Dst.Bits() != 0 || (rt.Type != 0 && rt.Type != TypeUnicast) {
 			continue
 		}
 		if !rt.Gateway.IsValid() && rt.Interface == "" && rt.IfIndex == 0 && len(rt.Hops) == 0 {

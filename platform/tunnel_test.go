@@ -460,23 +460,23 @@ func TestFakeWatch(t *testing.T) {
 			return platform.RouteUpdate{}
 		}
 	}
-	if u := next(); !u.Resync || len(u.Snapshot) != 5 {
-		t.Fatalf("first update %+v", u)
+	if u := next(); !u.Resync || len(u.Snapshot) != 5 || len(u.Changes) != 1 || u.Changes[0].Kind != routing.ChangeResync {
+		t.Fatalf("first update %+v, want the snapshot and one resync change", u)
 	}
 	r := routing.Route{Dst: pfx("10.9.0.0/16"), Interface: "eth0"}
 	sys.Add(r)
 	u := next()
-	if len(u.Events) != 1 || u.Events[0].Kind != platform.RouteAdded || u.Events[0].Route.Dst != r.Dst || u.Events[0].Route.IfIndex == 0 {
+	if len(u.Changes) != 1 || u.Changes[0].Kind != routing.ChangeAdded || u.Changes[0].Route.Dst != r.Dst || u.Changes[0].Route.IfIndex == 0 {
 		t.Fatalf("add update %+v", u)
 	}
-	if err := sys.Delete(u.Events[0].Route); err != nil {
+	if err := sys.Delete(u.Changes[0].Route); err != nil {
 		t.Fatal(err)
 	}
-	if u := next(); len(u.Events) != 1 || u.Events[0].Kind != platform.RouteDeleted {
+	if u := next(); len(u.Changes) != 1 || u.Changes[0].Kind != routing.ChangeDeleted {
 		t.Fatalf("delete update %+v", u)
 	}
 	sys.Resync()
-	if u := next(); !u.Resync {
+	if u := next(); !u.Resync || len(u.Changes) != 1 || u.Changes[0].Kind != routing.ChangeResync {
 		t.Fatalf("resync update %+v", u)
 	}
 	cancel()

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cvpn/cvpn/platform/routesock"
+	"github.com/cvpn/cvpn/routing"
 )
 
 // watchRcvBuf is the routing socket receive buffer asked for; an overflow
@@ -26,8 +27,8 @@ type routeMsgs struct {
 // Watch implements Routes by reading the AF_ROUTE socket. Messages of
 // failed requests (rtm_errno set), RTM_GET replies and cache entries
 // (ARP/ND, cloned host routes) are dropped; RTM_ADD and RTM_CHANGE report
-// RouteAdded, RTM_DELETE RouteDeleted. After an overflow it delivers a
-// new snapshot; every ResyncInterval it does anyway.
+// routing.ChangeAdded, RTM_DELETE routing.ChangeDeleted. After an overflow
+// it delivers a new snapshot; every ResyncInterval it does anyway.
 func (h *darwinHost) Watch(ctx context.Context, fn func(RouteUpdate)) error {
 	backoff := 50 * time.Millisecond
 	for {
@@ -96,11 +97,11 @@ func (h *darwinHost) watchOnce(ctx context.Context, fn func(RouteUpdate)) error 
 	}()
 
 	snapshot := func() error {
-		routes, err := h.List(FamilyAll)
+		routes, err := h.List()
 		if err != nil {
 			return err
 		}
-		fn(RouteUpdate{Resync: true, Snapshot: routes})
+		fn(ResyncUpdate(routes))
 		return nil
 	}
 	if err := snapshot(); err != nil {
@@ -112,10 +113,10 @@ func (h *darwinHost) watchOnce(ctx context.Context, fn func(RouteUpdate)) error 
 	flush.Stop()
 	defer flush.Stop()
 	names := ifNames{}
-	var pending []RouteEvent
+	var pending []routing.Change
 	deliver := func() {
 		if len(pending) > 0 {
-			fn(RouteUpdate{Events: pending})
+			fn(RouteUpdate{Changes: pending})
 			pending = nil
 			names = ifNames{}
 		}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/cvpn/cvpn/routing"
 )
 
 // watchBuffer is the channel between netlink's reader and the coalescer,
@@ -72,11 +74,11 @@ func (l *linuxHost) watchOnce(ctx context.Context, fn func(RouteUpdate)) error {
 	}()
 
 	snapshot := func() error {
-		routes, err := l.List(FamilyAll)
+		routes, err := l.List()
 		if err != nil {
 			return err
 		}
-		fn(RouteUpdate{Resync: true, Snapshot: routes})
+		fn(ResyncUpdate(routes))
 		return nil
 	}
 	if err := snapshot(); err != nil {
@@ -89,7 +91,7 @@ func (l *linuxHost) watchOnce(ctx context.Context, fn func(RouteUpdate)) error {
 	flush.Stop()
 	defer flush.Stop()
 	names := &linkNames{h: l.h}
-	var pending []RouteEvent
+	var pending []routing.Change
 	// Coalescing is trailing-edge only within a burst: the first event
 	// after a quiet period (no delivery within the window) is delivered at
 	// once, together with whatever is already queued, so that a lone
@@ -97,7 +99,7 @@ func (l *linuxHost) watchOnce(ctx context.Context, fn func(RouteUpdate)) error {
 	// are grouped and delivered when it ends.
 	var lastDelivery time.Time
 	deliver := func() {
-		fn(RouteUpdate{Events: pending})
+		fn(RouteUpdate{Changes: pending})
 		pending = nil
 		names = &linkNames{h: l.h}
 		lastDelivery = time.Now()
@@ -106,12 +108,12 @@ func (l *linuxHost) watchOnce(ctx context.Context, fn func(RouteUpdate)) error {
 		if u.Table != unix.RT_TABLE_MAIN {
 			return
 		}
-		kind := RouteAdded
+		kind := routing.ChangeAdded
 		if u.Type == unix.RTM_DELROUTE {
-			kind = RouteDeleted
+			kind = routing.ChangeDeleted
 		}
 		// Names are looked up fresh per batch: indexes may be reused.
-		pending = append(pending, RouteEvent{Kind: kind, Route: fromNetlink(&u.Route, names.name)})
+		pending = append(pending, routing.Change{Kind: kind, Route: fromNetlink(&u.Route, names.name)})
 	}
 	for {
 		select {

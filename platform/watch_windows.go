@@ -9,6 +9,7 @@ import (
 	"golang.zx2c4.com/wireguard/windows/tunnel/winipcfg"
 
 	"github.com/cvpn/cvpn/platform/windows/winroute"
+	"github.com/cvpn/cvpn/routing"
 )
 
 // watchBuffer is the channel between the NotifyRouteChange2 callback and
@@ -22,9 +23,9 @@ type routeNote struct {
 }
 
 // Watch implements Routes with NotifyRouteChange2 (winipcfg's route change
-// callback). Additions and parameter changes report RouteAdded, deletions
-// RouteDeleted. A full buffer forces a snapshot; every ResyncInterval one
-// is delivered anyway.
+// callback). Additions and parameter changes report routing.ChangeAdded,
+// deletions routing.ChangeDeleted. A full buffer forces a snapshot; every
+// ResyncInterval one is delivered anyway.
 func (h *windowsHost) Watch(ctx context.Context, fn func(RouteUpdate)) error {
 	ch := make(chan routeNote, watchBuffer)
 	var overflow atomic.Bool
@@ -44,11 +45,11 @@ func (h *windowsHost) Watch(ctx context.Context, fn func(RouteUpdate)) error {
 	defer cb.Unregister()
 
 	snapshot := func() error {
-		routes, err := h.List(FamilyAll)
+		routes, err := h.List()
 		if err != nil {
 			return err
 		}
-		fn(RouteUpdate{Resync: true, Snapshot: routes})
+		fn(ResyncUpdate(routes))
 		return nil
 	}
 	if err := snapshot(); err != nil {
@@ -60,13 +61,13 @@ func (h *windowsHost) Watch(ctx context.Context, fn func(RouteUpdate)) error {
 	flush.Stop()
 	defer flush.Stop()
 	var (
-		pending []RouteEvent
+		pending []routing.Change
 		names   ifNames
 		loc     winroute.Locals
 	)
 	deliver := func() {
 		if len(pending) > 0 {
-			fn(RouteUpdate{Events: pending})
+			fn(RouteUpdate{Changes: pending})
 			pending = nil
 		}
 	}
@@ -80,11 +81,11 @@ func (h *windowsHost) Watch(ctx context.Context, fn func(RouteUpdate)) error {
 				// Fresh names and local addresses per batch.
 				names, loc = ifNames{}, locals()
 			}
-			kind := RouteAdded
+			kind := routing.ChangeAdded
 			if n.kind == winipcfg.MibDeleteInstance {
-				kind = RouteDeleted
+				kind = routing.ChangeDeleted
 			}
-			pending = append(pending, RouteEvent{Kind: kind, Route: h.convert(&n.row, names, loc)})
+			pending = append(pending, routing.Change{Kind: kind, Route: h.convert(&n.row, names, loc)})
 		case <-flush.C:
 			deliver()
 			if overflow.Swap(false) {

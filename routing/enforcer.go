@@ -67,7 +67,8 @@ func (k ChangeKind) String() string {
 	return fmt.Sprintf("ChangeKind(%d)", int(k))
 }
 
-// Change is one notification from the platform's route watcher.
+// Change is one notification from the platform's route watcher (the
+// platform delivers its route updates in this form).
 type Change struct {
 	Kind  ChangeKind
 	Route Route
@@ -220,7 +221,8 @@ func (e *Enforcer) resync(ctx context.Context) error {
 
 // Handle applies route changes reported by the platform's watcher. An added
 // route that conflicts is removed (journaled once, however often it comes
-// back); deletions need no action; a ChangeResync re-lists the table once
+// back); routes cvpn added itself (Protocol ProtoCVPN) and deletions need
+// no action; a ChangeResync re-lists the table once
 // for the whole batch. Before Start, after Stop, or with enforcement off,
 // Handle does nothing, so the Enforcer's own restores never trigger it.
 func (e *Enforcer) Handle(ctx context.Context, changes ...Change) error {
@@ -243,7 +245,7 @@ func (e *Enforcer) handle(ctx context.Context, changes []Change) error {
 	}
 	var conflicts []Conflicting
 	for _, c := range changes {
-		if c.Kind != ChangeAdded {
+		if c.Kind != ChangeAdded || c.Route.Protocol == ProtoCVPN {
 			continue
 		}
 		if slices.ContainsFunc(conflicts, func(o Conflicting) bool { return o.Route.Equal(c.Route) }) {

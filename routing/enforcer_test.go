@@ -217,6 +217,31 @@ func TestEnforcerReaddedRouteRemovedAgainJournaledOnce(t *testing.T) {
 	f.wantOriginal(t)
 }
 
+// A conflicting route cvpn added itself (Protocol ProtoCVPN, for example a
+// host route to the VPN server) is reported by the watcher but left alone.
+func TestEnforcerLeavesCVPNRoutes(t *testing.T) {
+	f := newFixture(t)
+	e := f.enforcer(t)
+	if err := e.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	n := f.journalLen(t)
+	own := lan("172.31.9.0/24", "192.168.1.1")
+	own.Protocol = ProtoCVPN
+	if err := f.table.inject(own); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Handle(t.Context(), Change{Kind: ChangeAdded, Route: own}); err != nil {
+		t.Fatal(err)
+	}
+	if !f.has("172.31.9.0/24") || f.journalLen(t) != n {
+		t.Fatalf("cvpn's own route was removed (journal %d entries, was %d)", f.journalLen(t), n)
+	}
+	if err := e.Stop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestEnforcerIgnoresOwnChanges(t *testing.T) {
 	f := newFixture(t)
 	e := f.enforcer(t)

@@ -8,6 +8,13 @@ import (
 // systems have a single table and use 0.
 const MainTable = 254
 
+// ProtoCVPN is the Protocol cvpn puts on the routes it adds (0x9c, the
+// Linux rtm_protocol value unassigned in /etc/iproute2/rt_protos; macOS
+// carries it as RTF_PROTO1). Route watchers report such routes too; the
+// Enforcer ignores their appearance, so cvpn's own changes never trigger
+// enforcement.
+const ProtoCVPN = 0x9c
+
 // Route is one entry of an OS routing table, with every attribute needed to
 // put it back exactly as it was after it has been removed. Fields an OS does
 // not have stay zero.

@@ -16,13 +16,14 @@ import (
 	"github.com/cvpn/cvpn/app/ipc"
 	"github.com/cvpn/cvpn/app/session"
 	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/platform"
 )
 
 // fakeFE is a front end without a socket.
 type fakeFE struct {
 	peer  ipc.Peer
-	creds client.Credentials
+	creds clientapi.Credentials
 	done  chan struct{}
 
 	mu     sync.Mutex
@@ -30,15 +31,15 @@ type fakeFE struct {
 	ended  chan ipc.Result
 }
 
-func newFE(uid int, creds client.Credentials) *fakeFE {
+func newFE(uid int, creds clientapi.Credentials) *fakeFE {
 	return &fakeFE{peer: ipc.Peer{UID: uid, GID: uid, PID: 100 + uid}, creds: creds, done: make(chan struct{}), ended: make(chan ipc.Result, 1)}
 }
 
-func (f *fakeFE) Peer() ipc.Peer                        { return f.peer }
-func (f *fakeFE) Credentials(string) client.Credentials { return f.creds }
-func (f *fakeFE) Done() <-chan struct{}                 { return f.done }
-func (f *fakeFE) Ended(name string, r ipc.Result)       { f.ended <- r }
-func (f *fakeFE) Event(name string, ev client.Event) {
+func (f *fakeFE) Peer() ipc.Peer                           { return f.peer }
+func (f *fakeFE) Credentials(string) clientapi.Credentials { return f.creds }
+func (f *fakeFE) Done() <-chan struct{}                    { return f.done }
+func (f *fakeFE) Ended(name string, r ipc.Result)          { f.ended <- r }
+func (f *fakeFE) Event(name string, ev clientapi.Event) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	s := name + ":" + ev.Event + ":" + string(ev.State)
@@ -95,19 +96,19 @@ func (f *fakeSessions) run(ctx context.Context, o session.Options) error {
 	cfg := f.pushed[host]
 	f.mu.Unlock()
 	o.Logger.Info("starting", "password", "hunter2")
-	o.Events(client.Event{Event: client.EventState, State: client.StateConnecting, Server: host})
+	o.Events(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateConnecting, Server: host})
 	if host == "auth.test" {
 		u, p, err := o.Credentials.UserPass(ctx, "")
 		if err != nil {
 			return err
 		}
 		if u != "alice" || p != "right" {
-			return fmt.Errorf("%w: wrong password", client.ErrAuthFailed)
+			return fmt.Errorf("%w: wrong password", clientapi.ErrAuthFailed)
 		}
 	}
 	if host == "saml.test" {
 		if o.Federation == nil {
-			return fmt.Errorf("%w: no federation for a federated profile", client.ErrAuthFailed)
+			return fmt.Errorf("%w: no federation for a federated profile", clientapi.ErrAuthFailed)
 		}
 		if o.Federation.ACSPort() != 35001 {
 			return fmt.Errorf("ACS port %d", o.Federation.ACSPort())
@@ -117,14 +118,14 @@ func (f *fakeSessions) run(ctx context.Context, o session.Options) error {
 			return err
 		}
 		if resp != "PHNhbWxwOlJlc3BvbnNlLz4=" {
-			return fmt.Errorf("%w: wrong SAML response %q", client.ErrAuthFailed, resp)
+			return fmt.Errorf("%w: wrong SAML response %q", clientapi.ErrAuthFailed, resp)
 		}
 	}
 	if o.OnTunnelUp != nil {
 		o.OnTunnelUp(client.TunnelInfo{Interface: "cvpn0", Config: cfg})
 	}
 	if ctx.Err() == nil {
-		o.Events(client.Event{Event: client.EventState, State: client.StateConnected, TunnelIPv4: "10.8.0.2", Interface: "cvpn0", Server: host})
+		o.Events(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateConnected, TunnelIPv4: "10.8.0.2", Interface: "cvpn0", Server: host})
 	}
 	f.mu.Lock()
 	if ch := f.up[o.TunnelID]; ch != nil {
@@ -140,7 +141,7 @@ func (f *fakeSessions) run(ctx context.Context, o session.Options) error {
 	}
 	f.mu.Unlock()
 	<-ctx.Done()
-	o.Events(client.Event{Event: client.EventState, State: client.StateDisconnected})
+	o.Events(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateDisconnected})
 	return nil
 }
 
@@ -237,7 +238,7 @@ func TestConnectStatusDisconnect(t *testing.T) {
 	owner, other := newFE(1000, nil), newFE(1001, nil)
 	connectWait(t, m, fs, owner, "work", profileText("a.test"))
 	st := m.Status(other.peer)
-	if len(st) != 1 || st[0].Name != "work" || st[0].OwnerUID != 1000 || st[0].State != client.StateConnected ||
+	if len(st) != 1 || st[0].Name != "work" || st[0].OwnerUID != 1000 || st[0].State != clientapi.StateConnected ||
 		st[0].TunnelIPv4 != "10.8.0.2" || st[0].Interface != "cvpn0" || st[0].ConnectedAt.IsZero() ||
 		strings.Join(st[0].Routes, ",") != "172.31.0.0/16" || !st[0].DNS {
 		t.Fatalf("status %+v", st)
@@ -515,7 +516,7 @@ func (s samlCreds) SignIn(_ context.Context, url string) (string, error) {
 func (s samlCreds) ACSPort() int { return 35001 }
 
 // TestFederatedSignInThroughFrontEnd: a daemon session of a federated
-// profile gets its client.Federation from the owning front end.
+// profile gets its clientapi.Federation from the owning front end.
 func TestFederatedSignInThroughFrontEnd(t *testing.T) {
 	fs := newFakeSessions()
 	m := newManager(t, fs, Authorizer{})

@@ -18,6 +18,7 @@ import (
 	"github.com/cvpn/cvpn/app/profilestore"
 	"github.com/cvpn/cvpn/app/session"
 	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/ovpn/profile"
 	"github.com/cvpn/cvpn/platform"
 )
@@ -51,7 +52,7 @@ type Manager struct {
 
 	mu      sync.Mutex
 	conns   map[string]*conn
-	subs    map[int]func(string, client.Event)
+	subs    map[int]func(string, clientapi.Event)
 	nextSub int
 	closed  bool
 	wg      sync.WaitGroup
@@ -68,8 +69,8 @@ type conn struct {
 	started time.Time
 	stats   atomic.Pointer[client.Stats]
 
-	state       client.State
-	connected   client.Event // the last connected event
+	state       clientapi.State
+	connected   clientapi.Event // the last connected event
 	connectedAt time.Time
 	plan        plan
 	up          bool // plan is the applied configuration
@@ -103,7 +104,7 @@ func New(cfg Config) (*Manager, error) {
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("daemon: state folder: %w", err)
 	}
-	return &Manager{cfg: cfg, log: cfg.Logger, conns: make(map[string]*conn), subs: make(map[int]func(string, client.Event))}, nil
+	return &Manager{cfg: cfg, log: cfg.Logger, conns: make(map[string]*conn), subs: make(map[int]func(string, clientapi.Event))}, nil
 }
 
 func (m *Manager) sessionsDir() string { return filepath.Join(m.cfg.StateDir, "sessions") }
@@ -164,9 +165,9 @@ func (m *Manager) Status(ipc.Peer) []ipc.Status {
 			Started: c.started, FullTunnel: c.plan.FullTunnel, DNS: c.dns,
 		}
 		if s.State == "" {
-			s.State = client.StateResolving
+			s.State = clientapi.StateResolving
 		}
-		if c.state == client.StateConnected {
+		if c.state == clientapi.StateConnected {
 			ev := c.connected
 			s.TunnelIPv4, s.TunnelIPv6, s.Interface, s.Server, s.Cipher = ev.TunnelIPv4, ev.TunnelIPv6, ev.Interface, ev.Server, ev.Cipher
 			s.ConnectedAt = c.connectedAt
@@ -185,7 +186,7 @@ func (m *Manager) Status(ipc.Peer) []ipc.Status {
 }
 
 // Subscribe implements ipc.Handler.
-func (m *Manager) Subscribe(fn func(string, client.Event)) func() {
+func (m *Manager) Subscribe(fn func(string, clientapi.Event)) func() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.nextSub++
@@ -241,7 +242,7 @@ func (m *Manager) Connect(_ context.Context, fe ipc.FrontEnd, name, text string,
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	c := &conn{name: name, owner: fe.Peer(), ownerNm: userName(fe.Peer()), fe: fe, cancel: cancel,
-		done: make(chan struct{}), started: now, plan: pl, dns: dns, state: client.StateResolving}
+		done: make(chan struct{}), started: now, plan: pl, dns: dns, state: clientapi.StateResolving}
 	m.conns[name] = c
 	m.wg.Add(1)
 	m.mu.Unlock()
@@ -308,14 +309,14 @@ func (m *Manager) run(ctx context.Context, c *conn, p *profile.Profile, stateDir
 	// Federated sign-in: the front end's credentials can usually also run
 	// the browser part (ipc asks it with a "saml" question), as the desktop
 	// user and never as the daemon's root.
-	fed, _ := creds.(client.Federation)
+	fed, _ := creds.(clientapi.Federation)
 	err := m.cfg.Run(ctx, session.Options{
 		Profile:     p,
 		Credentials: creds,
 		Federation:  fed,
 		StateDir:    stateDir,
 		TunnelID:    c.name,
-		Events:      func(ev client.Event) { m.event(c, lf.Logger, ev) },
+		Events:      func(ev clientapi.Event) { m.event(c, lf.Logger, ev) },
 		Logger:      lf.Logger,
 		Version:     m.cfg.Version,
 		NoDNS:       !c.dns,
@@ -344,7 +345,7 @@ func (m *Manager) run(ctx context.Context, c *conn, p *profile.Profile, stateDir
 	if !res.Requested && err == nil && cause != nil && !errors.Is(cause, errRequested) {
 		// A refusal after connecting (overlapping pushed routes) or a
 		// daemon stop: tell everyone why.
-		m.event(c, lf.Logger, client.Event{Time: m.cfg.Now(), Event: client.EventError, Message: res.Reason})
+		m.event(c, lf.Logger, clientapi.Event{Time: m.cfg.Now(), Event: clientapi.EventError, Message: res.Reason})
 	}
 	lf.Close()
 	// Empty after a clean teardown but for the session's lock files, which
@@ -356,23 +357,23 @@ func (m *Manager) run(ctx context.Context, c *conn, p *profile.Profile, stateDir
 }
 
 // event records ev, logs it and forwards it to the owner and subscribers.
-func (m *Manager) event(c *conn, log *slog.Logger, ev client.Event) {
+func (m *Manager) event(c *conn, log *slog.Logger, ev clientapi.Event) {
 	if ev.Time.IsZero() {
 		ev.Time = m.cfg.Now()
 	}
-	if ev.Event != client.EventLog {
+	if ev.Event != clientapi.EventLog {
 		log.Info("event", "event", ev.Event, "state", string(ev.State), "detail", ev.Detail, "message", ev.Message,
 			"route", ev.Route, "interface", ev.Interface, "tunnel_ipv4", ev.TunnelIPv4, "server", ev.Server)
 	}
 	m.mu.Lock()
-	if ev.Event == client.EventState {
+	if ev.Event == clientapi.EventState {
 		c.state = ev.State
-		if ev.State == client.StateConnected {
+		if ev.State == clientapi.StateConnected {
 			c.connected = ev
 			c.connectedAt = ev.Time
 		}
 	}
-	subs := make([]func(string, client.Event), 0, len(m.subs))
+	subs := make([]func(string, clientapi.Event), 0, len(m.subs))
 	for _, s := range m.subs {
 		subs = append(subs, s)
 	}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/cvpn/cvpn/app/profilestore"
-	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/ovpn/profile"
 )
 
@@ -19,19 +19,19 @@ var ErrDaemonNotRunning = errors.New("the cvpn daemon is not running")
 // (profile) name.
 type ConnEvent struct {
 	Name string `json:"name"`
-	client.Event
+	clientapi.Event
 }
 
 // ConnStatus is the daemon's view of one connection.
 type ConnStatus struct {
-	Name       string       `json:"name"`
-	State      client.State `json:"state"`
-	Detail     string       `json:"detail,omitempty"`
-	TunnelIPv4 string       `json:"tunnel_ipv4,omitempty"`
-	TunnelIPv6 string       `json:"tunnel_ipv6,omitempty"`
-	Interface  string       `json:"interface,omitempty"`
-	Server     string       `json:"server,omitempty"`
-	Cipher     string       `json:"cipher,omitempty"`
+	Name       string          `json:"name"`
+	State      clientapi.State `json:"state"`
+	Detail     string          `json:"detail,omitempty"`
+	TunnelIPv4 string          `json:"tunnel_ipv4,omitempty"`
+	TunnelIPv6 string          `json:"tunnel_ipv6,omitempty"`
+	Interface  string          `json:"interface,omitempty"`
+	Server     string          `json:"server,omitempty"`
+	Cipher     string          `json:"cipher,omitempty"`
 	// ConnectedSince is when the tunnel came up (zero unless connected).
 	ConnectedSince time.Time `json:"connected_since,omitzero"`
 	BytesIn        uint64    `json:"bytes_in"`
@@ -59,7 +59,7 @@ type Connections interface {
 	// once the request is accepted; progress arrives as events. creds
 	// answers the credential and MFA requests of this connection; it may
 	// be called from any goroutine until the connection ends.
-	Connect(ctx context.Context, name string, creds client.Credentials) error
+	Connect(ctx context.Context, name string, creds clientapi.Credentials) error
 	// Disconnect asks for the connection to be closed.
 	Disconnect(ctx context.Context, name string) error
 	// Status describes every connection the daemon knows.

@@ -14,7 +14,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/cvpn/cvpn/app/profilestore"
-	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/ovpn/profile"
 )
 
@@ -276,7 +276,7 @@ func (u *UI) showProblem(name string, p Problem) {
 	if name != "" && p.Retry {
 		retry := widget.NewButton("Try again", func() {
 			d.Hide()
-			if u.m.state(name) == client.StateDisconnected {
+			if u.m.state(name) == clientapi.StateDisconnected {
 				u.Connect(name)
 			}
 		})
@@ -304,7 +304,7 @@ type prompter struct {
 	name string
 }
 
-var _ client.Credentials = (*prompter)(nil)
+var _ clientapi.Credentials = (*prompter)(nil)
 
 type promptReply struct {
 	a, b string
@@ -340,13 +340,13 @@ func (p *prompter) ask(ctx context.Context, show func(reply func(promptReply)) d
 	}
 }
 
-// UserPass implements client.Credentials.
+// UserPass implements clientapi.Credentials.
 func (p *prompter) UserPass(ctx context.Context, reason string) (string, string, error) {
 	r, err := p.ask(ctx, func(reply func(promptReply)) dialog.Dialog { return p.u.showUserPass(p.name, reason, reply) })
 	return r.a, r.b, err
 }
 
-// Challenge implements client.Credentials.
+// Challenge implements clientapi.Credentials.
 func (p *prompter) Challenge(ctx context.Context, text string, echo bool) (string, error) {
 	r, err := p.ask(ctx, func(reply func(promptReply)) dialog.Dialog { return p.u.showChallenge(p.name, text, echo, reply) })
 	return r.a, err

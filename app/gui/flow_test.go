@@ -17,7 +17,7 @@ import (
 	"github.com/cvpn/cvpn/app/gui"
 	"github.com/cvpn/cvpn/app/gui/fakebackend"
 	"github.com/cvpn/cvpn/app/profilestore"
-	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 )
 
 const profiles = "../../testdata/profiles"
@@ -163,7 +163,7 @@ func TestImportConnectTrafficDisconnect(t *testing.T) {
 	if h.ui.StateText() != "Looking up server" || !h.ui.ProgressVisible() || h.ui.ToggleButton().Text != "Disconnect" {
 		t.Fatalf("after connect: state %q progress %v button %q", h.ui.StateText(), h.ui.ProgressVisible(), h.ui.ToggleButton().Text)
 	}
-	h.fake.Emit("aws-mutual", client.Event{Event: client.EventState, State: client.StateAuthenticating})
+	h.fake.Emit("aws-mutual", clientapi.Event{Event: clientapi.EventState, State: clientapi.StateAuthenticating})
 	h.ui.Drain()
 	if h.ui.StateText() != "Signing in" {
 		t.Fatalf("state %q", h.ui.StateText())
@@ -208,7 +208,7 @@ func TestBannerDialogAcceptAndDecline(t *testing.T) {
 	h.importFile("good/aws-mutual.ovpn")
 	test.Tap(h.ui.ToggleButton())
 	h.fake.ConnectScript("aws-mutual", "vpn.lab.test:443/udp", "10.100.0.6")
-	h.fake.Emit("aws-mutual", client.Event{Event: client.EventBanner, Text: "Authorized use only.\nActivity is logged."})
+	h.fake.Emit("aws-mutual", clientapi.Event{Event: clientapi.EventBanner, Text: "Authorized use only.\nActivity is logged."})
 	o := h.waitOverlay()
 	if txt := texts(o); !strings.Contains(txt, "Authorized use only.\nActivity is logged.") || !strings.Contains(txt, "Message from aws-mutual") {
 		t.Fatalf("banner dialog text:\n%s", txt)
@@ -221,7 +221,7 @@ func TestBannerDialogAcceptAndDecline(t *testing.T) {
 		t.Fatalf("accepting the banner made calls %v", c)
 	}
 
-	h.fake.Emit("aws-mutual", client.Event{Event: client.EventBanner, Text: "Second session banner"})
+	h.fake.Emit("aws-mutual", clientapi.Event{Event: clientapi.EventBanner, Text: "Second session banner"})
 	o = h.waitOverlay()
 	h.tap(o, "Disconnect")
 	h.ui.Drain()
@@ -341,7 +341,7 @@ func TestErrorsInHumanWords(t *testing.T) {
 	test.Tap(h.ui.ToggleButton())
 	test.AssertNotificationSent(t, fyne.NewNotification("Sign-in failed (aws-ad)",
 		gui.Explain("AUTH_FAILED", false).Advice), func() {
-		h.fake.Emit("aws-ad", client.Event{Event: client.EventError, Message: "server said AUTH_FAILED"})
+		h.fake.Emit("aws-ad", clientapi.Event{Event: clientapi.EventError, Message: "server said AUTH_FAILED"})
 		h.ui.Drain()
 	})
 	o := h.overlay()
@@ -352,7 +352,7 @@ func TestErrorsInHumanWords(t *testing.T) {
 		t.Fatalf("error dialog:\n%s", txt)
 	}
 	h.tap(o, "OK")
-	h.fake.Emit("aws-ad", client.Event{Event: client.EventState, State: client.StateDisconnected})
+	h.fake.Emit("aws-ad", clientapi.Event{Event: clientapi.EventState, State: clientapi.StateDisconnected})
 	h.ui.Drain()
 	if title, shown := h.ui.ErrorBox(); !shown || title != "Sign-in failed" {
 		t.Fatalf("inline error %q shown %v", title, shown)
@@ -442,7 +442,7 @@ func TestTrayMenuAndLog(t *testing.T) {
 	if got := labels(); got != "Connected: routes|Connect aws-mutual|Disconnect routes*|Open cvpn" {
 		t.Fatalf("tray %q", got)
 	}
-	h.fake.Emit("routes", client.Event{Event: client.EventRouteEnforced, Action: "removed", Route: "172.31.5.0/24"})
+	h.fake.Emit("routes", clientapi.Event{Event: clientapi.EventRouteEnforced, Action: "removed", Route: "172.31.5.0/24"})
 	h.ui.Drain()
 
 	h.ui.ShowLog("routes")

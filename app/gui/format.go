@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 )
 
 // FormatBytes prints a byte count for people: "0 B", "1.5 KB", "12.3 MB".
@@ -47,36 +47,36 @@ func FormatDuration(d time.Duration) string {
 // StateUnknown is shown for a connection whose state the app cannot know:
 // the connection to the cvpn service was lost while it was open or on its
 // way up. It is the app's own state; the daemon never reports it.
-const StateUnknown client.State = "unknown"
+const StateUnknown clientapi.State = "unknown"
 
 // Idle reports whether a state offers Connect: not connected, or unknown
 // because the service stopped (the service closes its tunnels when it
 // stops, and a connect attempt says whether it is back).
-func Idle(s client.State) bool {
-	return s == client.StateDisconnected || s == "" || s == StateUnknown
+func Idle(s clientapi.State) bool {
+	return s == clientapi.StateDisconnected || s == "" || s == StateUnknown
 }
 
 // StateLabel is the state as shown in the window: "Connected",
 // "Waiting for browser sign-in", "Not connected".
-func StateLabel(s client.State) string {
+func StateLabel(s clientapi.State) string {
 	switch s {
-	case client.StateResolving:
+	case clientapi.StateResolving:
 		return "Looking up server"
-	case client.StateConnecting:
+	case clientapi.StateConnecting:
 		return "Connecting"
-	case client.StateAuthenticating:
+	case clientapi.StateAuthenticating:
 		return "Signing in"
-	case client.StateWaitingForBrowser:
+	case clientapi.StateWaitingForBrowser:
 		return "Waiting for browser sign-in"
-	case client.StateConfiguring:
+	case clientapi.StateConfiguring:
 		return "Setting up the tunnel"
-	case client.StateConnected:
+	case clientapi.StateConnected:
 		return "Connected"
-	case client.StateReconnecting:
+	case clientapi.StateReconnecting:
 		return "Reconnecting"
-	case client.StateDisconnecting:
+	case clientapi.StateDisconnecting:
 		return "Disconnecting"
-	case client.StateDisconnected, "":
+	case clientapi.StateDisconnected, "":
 		return "Not connected"
 	case StateUnknown:
 		return "Unknown — service stopped"
@@ -87,29 +87,29 @@ func StateLabel(s client.State) string {
 
 // Busy reports whether a state is on the way up or down (shown with a
 // progress bar).
-func Busy(s client.State) bool {
+func Busy(s clientapi.State) bool {
 	switch s {
-	case client.StateResolving, client.StateConnecting, client.StateAuthenticating,
-		client.StateWaitingForBrowser, client.StateConfiguring, client.StateReconnecting, client.StateDisconnecting:
+	case clientapi.StateResolving, clientapi.StateConnecting, clientapi.StateAuthenticating,
+		clientapi.StateWaitingForBrowser, clientapi.StateConfiguring, clientapi.StateReconnecting, clientapi.StateDisconnecting:
 		return true
 	}
 	return false
 }
 
 // Progress places a state on the way to connected, 0..1.
-func Progress(s client.State) float64 {
+func Progress(s clientapi.State) float64 {
 	switch s {
-	case client.StateResolving:
+	case clientapi.StateResolving:
 		return 0.1
-	case client.StateConnecting:
+	case clientapi.StateConnecting:
 		return 0.25
-	case client.StateAuthenticating, client.StateWaitingForBrowser:
+	case clientapi.StateAuthenticating, clientapi.StateWaitingForBrowser:
 		return 0.5
-	case client.StateConfiguring:
+	case clientapi.StateConfiguring:
 		return 0.8
-	case client.StateConnected:
+	case clientapi.StateConnected:
 		return 1
-	case client.StateReconnecting:
+	case clientapi.StateReconnecting:
 		return 0.25
 	}
 	return 0

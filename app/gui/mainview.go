@@ -12,7 +12,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/cvpn/cvpn/app/gui/assets"
-	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 )
 
 // mainView holds the widgets of the main window.
@@ -167,16 +167,16 @@ func withAlpha(c color.Color, a uint8) color.Color {
 }
 
 // stateColor is the theme colour for a state.
-func stateColor(s client.State, failed bool) color.Color {
+func stateColor(s clientapi.State, failed bool) color.Color {
 	return textColor(stateRole(s, failed))
 }
 
 // stateRole is the text role of a state's label.
-func stateRole(s client.State, failed bool) role {
+func stateRole(s clientapi.State, failed bool) role {
 	switch {
 	case s == StateUnknown:
 		return roleStateFailed // service stopped: never green
-	case s == client.StateConnected:
+	case s == clientapi.StateConnected:
 		return roleStateConnected
 	case Busy(s):
 		return roleStateBusy
@@ -187,11 +187,11 @@ func stateRole(s client.State, failed bool) role {
 	}
 }
 
-func stateTone(s client.State, failed bool) assets.Tone {
+func stateTone(s clientapi.State, failed bool) assets.Tone {
 	switch {
 	case s == StateUnknown:
 		return assets.ToneError
-	case s == client.StateConnected:
+	case s == clientapi.StateConnected:
 		return assets.ToneConnected
 	case Busy(s):
 		return assets.ToneBusy
@@ -208,7 +208,7 @@ func (v *mainView) refresh() {
 	act := v.u.m.active()
 	connected := 0
 	for _, n := range act {
-		if v.u.m.state(n) == client.StateConnected {
+		if v.u.m.state(n) == clientapi.StateConnected {
 			connected++
 		}
 	}
@@ -244,7 +244,7 @@ func (v *mainView) refreshDetail() {
 	failed := st.LastError != ""
 	v.name.SetText(u.selected)
 	label := StateLabel(st.State)
-	if st.State == client.StateConnected && !st.ConnectedSince.IsZero() {
+	if st.State == clientapi.StateConnected && !st.ConnectedSince.IsZero() {
 		label += " · " + FormatDuration(u.now().Sub(st.ConnectedSince))
 	}
 	if st.Detail != "" && Busy(st.State) {
@@ -279,7 +279,7 @@ func (v *mainView) refreshDetail() {
 		v.errorAdvice.SetText("The state of this connection is unknown: the service closes its tunnels when it stops. " +
 			"cvpn reconnects to the service by itself when it is back.")
 		v.errorBox.Show()
-	case failed && st.State == client.StateDisconnected:
+	case failed && st.State == clientapi.StateDisconnected:
 		p := Explain(st.LastError, false)
 		v.errorTitle.SetText(p.Title)
 		v.errorAdvice.SetText(p.Advice)
@@ -297,11 +297,11 @@ func (v *mainView) refreshDetail() {
 		remotes = u.profiles[i].Remotes
 	}
 	server := ServerText(remotes, c.remote, st.Server)
-	if st.State != client.StateConnected && !Busy(st.State) {
+	if st.State != clientapi.StateConnected && !Busy(st.State) {
 		server = ServerText(remotes, "", "")
 	}
 	vals := map[string]string{"Server": server}
-	if st.State == client.StateConnected {
+	if st.State == clientapi.StateConnected {
 		vals["Tunnel IPv4"] = st.TunnelIPv4
 		vals["Tunnel IPv6"] = st.TunnelIPv6
 		vals["Interface"] = st.Interface
@@ -382,9 +382,9 @@ func (r *profileRow) set(name string) {
 	r.title.SetText(name)
 	sub := StateLabel(st.State)
 	switch {
-	case st.State == client.StateConnected && st.TunnelIPv4 != "":
+	case st.State == clientapi.StateConnected && st.TunnelIPv4 != "":
 		sub += " · " + st.TunnelIPv4
-	case st.State == client.StateDisconnected && failed:
+	case st.State == clientapi.StateDisconnected && failed:
 		sub = Explain(st.LastError, false).Title
 	}
 	r.sub.SetText(sub)

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 )
 
 // maxLogLines bounds each connection's in-memory log.
@@ -45,17 +45,17 @@ func newModel() *model { return &model{conns: map[string]*connView{}} }
 func (m *model) get(name string) *connView {
 	c := m.conns[name]
 	if c == nil {
-		c = &connView{status: ConnStatus{Name: name, State: client.StateDisconnected}}
+		c = &connView{status: ConnStatus{Name: name, State: clientapi.StateDisconnected}}
 		m.conns[name] = c
 	}
 	return c
 }
 
-func (m *model) state(name string) client.State {
+func (m *model) state(name string) clientapi.State {
 	if c := m.conns[name]; c != nil && c.status.State != "" {
 		return c.status.State
 	}
-	return client.StateDisconnected
+	return clientapi.StateDisconnected
 }
 
 func (c *connView) addLog(t time.Time, line string) {
@@ -66,33 +66,33 @@ func (c *connView) addLog(t time.Time, line string) {
 }
 
 // apply records an event and returns the previous state.
-func (m *model) apply(ev ConnEvent) client.State {
+func (m *model) apply(ev ConnEvent) clientapi.State {
 	c := m.get(ev.Name)
 	prev := c.status.State
 	switch ev.Event.Event {
-	case client.EventState:
-		if ev.State == client.StateDisconnected && prev == client.StateDisconnected {
+	case clientapi.EventState:
+		if ev.State == clientapi.StateDisconnected && prev == clientapi.StateDisconnected {
 			// The end of a connection arrives both as the session's last
 			// state and as the daemon's "ended" message: say it once.
 			return prev
 		}
-		if (ev.State == client.StateResolving || ev.State == client.StateConnecting) && ev.Detail != "" {
+		if (ev.State == clientapi.StateResolving || ev.State == clientapi.StateConnecting) && ev.Detail != "" {
 			c.remote = ev.Detail
 		}
 		c.status.State = ev.State
 		c.status.Detail = ev.Detail
 		switch ev.State {
-		case client.StateConnected:
+		case clientapi.StateConnected:
 			c.status.TunnelIPv4, c.status.TunnelIPv6 = ev.TunnelIPv4, ev.TunnelIPv6
 			c.status.Interface, c.status.Server, c.status.Cipher = ev.Interface, ev.Server, ev.Cipher
 			c.status.ConnectedSince = ev.Time
 			c.status.LastError = ""
-		case client.StateDisconnected:
+		case clientapi.StateDisconnected:
 			c.status.TunnelIPv4, c.status.TunnelIPv6, c.status.Interface, c.status.Cipher = "", "", "", ""
 			c.status.ConnectedSince = time.Time{}
 			c.status.BytesIn, c.status.BytesOut = 0, 0
-		case client.StateResolving, client.StateConnecting:
-			if prev == client.StateDisconnected || prev == "" {
+		case clientapi.StateResolving, clientapi.StateConnecting:
+			if prev == clientapi.StateDisconnected || prev == "" {
 				c.status.LastError = ""
 			}
 		}
@@ -110,18 +110,18 @@ func (m *model) apply(ev ConnEvent) client.State {
 			line += " (" + ev.Detail + ")"
 		}
 		c.addLog(ev.Time, line)
-	case client.EventError:
+	case clientapi.EventError:
 		c.status.LastError = ev.Message
 		c.addLog(ev.Time, "error: "+ev.Message)
-	case client.EventBanner:
+	case clientapi.EventBanner:
 		c.addLog(ev.Time, "banner: "+firstLine(ev.Text))
-	case client.EventSAML:
+	case clientapi.EventSAML:
 		// The address carries no secret (the IdP's page with the
 		// SAMLRequest); users paste it into a browser when none opens.
 		c.addLog(ev.Time, "browser sign-in started: "+ev.URL)
-	case client.EventRouteEnforced:
+	case clientapi.EventRouteEnforced:
 		c.addLog(ev.Time, fmt.Sprintf("route %s %s (client route enforcement)", ev.Route, ev.Action))
-	case client.EventLog:
+	case clientapi.EventLog:
 		c.addLog(ev.Time, ev.Message)
 	default:
 		c.addLog(ev.Time, ev.Event.Event+" "+ev.Message)
@@ -133,11 +133,11 @@ func (m *model) apply(ev ConnEvent) client.State {
 // connection already ended with (the daemon sends the session's error,
 // then the end of the connection with the same reason).
 func (m *model) repeatedError(ev ConnEvent) bool {
-	if ev.Event.Event != client.EventError || ev.Message == "" {
+	if ev.Event.Event != clientapi.EventError || ev.Message == "" {
 		return false
 	}
 	c := m.conns[ev.Name]
-	return c != nil && c.status.State == client.StateDisconnected && c.status.LastError != "" &&
+	return c != nil && c.status.State == clientapi.StateDisconnected && c.status.LastError != "" &&
 		strings.Contains(ev.Message, c.status.LastError)
 }
 
@@ -161,12 +161,12 @@ func (m *model) applyStatus(t time.Time, list []ConnStatus) (ended []string) {
 	}
 	for name, c := range m.conns {
 		switch {
-		case seen[name] || c.status.State == client.StateDisconnected || c.requested:
+		case seen[name] || c.status.State == clientapi.StateDisconnected || c.requested:
 		case c.status.State == StateUnknown:
 			c.addLog(t, logServiceBackGone)
-			c.status = ConnStatus{Name: name, State: client.StateDisconnected, LastError: errEndedServiceDown}
+			c.status = ConnStatus{Name: name, State: clientapi.StateDisconnected, LastError: errEndedServiceDown}
 		default:
-			c.status = ConnStatus{Name: name, State: client.StateDisconnected, LastError: c.status.LastError}
+			c.status = ConnStatus{Name: name, State: clientapi.StateDisconnected, LastError: c.status.LastError}
 			c.addLog(t, "state disconnected")
 			ended = append(ended, name)
 		}

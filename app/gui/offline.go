@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 )
 
 // Offline is a Backend for when no daemon client is available: profiles
@@ -22,7 +22,7 @@ func (o Offline) err() error {
 }
 
 // Connect implements Connections.
-func (o Offline) Connect(context.Context, string, client.Credentials) error { return o.err() }
+func (o Offline) Connect(context.Context, string, clientapi.Credentials) error { return o.err() }
 
 // Disconnect implements Connections.
 func (o Offline) Disconnect(context.Context, string) error { return o.err() }

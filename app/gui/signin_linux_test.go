@@ -22,7 +22,7 @@ import (
 	"github.com/cvpn/cvpn/app/ipc"
 	"github.com/cvpn/cvpn/app/profilestore"
 	"github.com/cvpn/cvpn/app/session"
-	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/samlflow"
 	"github.com/cvpn/cvpn/samlflow/chromiumtest"
 	"github.com/cvpn/cvpn/samlflow/idptest"
@@ -60,13 +60,13 @@ func (r receipts) at() time.Time {
 // connection up, with ovpn/client's events and error wording.
 func federatedSession(server *sp.SP) func(ctx context.Context, o session.Options) error {
 	return func(ctx context.Context, o session.Options) error {
-		o.Events(client.Event{Event: client.EventState, State: client.StateConnecting})
+		o.Events(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateConnecting})
 		state, url, err := server.Begin()
 		if err != nil {
 			return err
 		}
-		o.Events(client.Event{Event: client.EventSAML, URL: url})
-		o.Events(client.Event{Event: client.EventState, State: client.StateWaitingForBrowser, Detail: "sign in with your browser"})
+		o.Events(clientapi.Event{Event: clientapi.EventSAML, URL: url})
+		o.Events(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateWaitingForBrowser, Detail: "sign in with your browser"})
 		resp, err := o.Federation.SignIn(ctx, url)
 		if err == nil {
 			var id sp.Identity
@@ -75,18 +75,18 @@ func federatedSession(server *sp.SP) func(ctx context.Context, o session.Options
 			}
 		}
 		if ctx.Err() != nil {
-			o.Events(client.Event{Event: client.EventState, State: client.StateDisconnected})
+			o.Events(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateDisconnected})
 			return nil
 		}
 		if err != nil {
-			err = fmt.Errorf("%w: browser sign-in: %w", client.ErrAuthFailed, err)
-			o.Events(client.Event{Event: client.EventError, Message: err.Error()})
-			o.Events(client.Event{Event: client.EventState, State: client.StateDisconnected})
+			err = fmt.Errorf("%w: browser sign-in: %w", clientapi.ErrAuthFailed, err)
+			o.Events(clientapi.Event{Event: clientapi.EventError, Message: err.Error()})
+			o.Events(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateDisconnected})
 			return err
 		}
-		o.Events(client.Event{Event: client.EventState, State: client.StateConnected, TunnelIPv4: "10.100.0.7"})
+		o.Events(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateConnected, TunnelIPv4: "10.100.0.7"})
 		<-ctx.Done()
-		o.Events(client.Event{Event: client.EventState, State: client.StateDisconnected})
+		o.Events(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateDisconnected})
 		return nil
 	}
 }

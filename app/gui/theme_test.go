@@ -12,7 +12,7 @@ import (
 
 	"github.com/cvpn/cvpn/app/gui"
 	"github.com/cvpn/cvpn/app/gui/contrast"
-	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 )
 
 // TestNewInstallsTheme checks that the window gets cvpn's theme, not
@@ -65,9 +65,9 @@ func TestMainWindowTextIsReadable(t *testing.T) {
 			h.fake.ConnectScript("aws-mutual", "vpn.lab.test:443/udp", "10.100.0.6")
 			h.ui.Drain()
 			check("connected")
-			h.fake.Emit("aws-mutual", client.Event{Event: client.EventError, Message: "read udp: i/o timeout"})
+			h.fake.Emit("aws-mutual", clientapi.Event{Event: clientapi.EventError, Message: "read udp: i/o timeout"})
 			h.ui.Drain()
-			h.fake.Emit("aws-mutual", client.Event{Event: client.EventState, State: client.StateDisconnected})
+			h.fake.Emit("aws-mutual", clientapi.Event{Event: clientapi.EventState, State: clientapi.StateDisconnected})
 			h.ui.Drain()
 			if _, shown := h.ui.ErrorBox(); !shown {
 				t.Fatal("error box not shown after a failed connection")

@@ -7,7 +7,7 @@ import (
 	"fyne.io/fyne/v2/driver/desktop"
 
 	"github.com/cvpn/cvpn/app/gui/assets"
-	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 )
 
 // installTray sets up the system tray when the driver has one. With a
@@ -37,7 +37,7 @@ func (u *UI) trayState() (assets.Tone, string) {
 	for _, n := range u.names() {
 		c := u.m.get(n)
 		switch s := c.status.State; {
-		case s == client.StateConnected:
+		case s == clientapi.StateConnected:
 			up = append(up, n)
 		case Busy(s):
 			busy = append(busy, n)
@@ -74,7 +74,7 @@ func (u *UI) trayMenu() *fyne.Menu {
 			label = "Disconnect " + name
 		}
 		it := fyne.NewMenuItem(label, func() { u.Toggle(name) })
-		it.Checked = st == client.StateConnected
+		it.Checked = st == clientapi.StateConnected
 		items = append(items, it)
 	}
 	if len(items) == 2 {

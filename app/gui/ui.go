@@ -16,7 +16,7 @@ import (
 
 	"github.com/cvpn/cvpn/app/gui/assets"
 	"github.com/cvpn/cvpn/app/profilestore"
-	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/samlflow/browser"
 )
 
@@ -370,20 +370,20 @@ func (u *UI) handleEvent(ev ConnEvent) {
 		lw.refresh()
 	}
 	switch ev.Event.Event {
-	case client.EventState:
+	case clientapi.EventState:
 		u.onStateChange(ev, prev)
-	case client.EventBanner:
+	case clientapi.EventBanner:
 		u.showBanner(ev.Name, ev.Text)
-	case client.EventSAML:
+	case clientapi.EventSAML:
 		u.showSAMLHint(ev.Name, ev.URL)
-	case client.EventError:
+	case clientapi.EventError:
 		// Hiding a dialog also removes the dialogs above it: close the
 		// sign-in dialog before the problem is shown.
 		u.closeSAMLHint(ev.Name)
 		p := Explain(ev.Message, false)
 		u.notify(p.Title+" ("+ev.Name+")", p.Advice)
 		u.showProblem(ev.Name, p)
-	case client.EventRouteEnforced:
+	case clientapi.EventRouteEnforced:
 		if ev.Action == "removed" {
 			u.notify("Route removed", fmt.Sprintf("%s conflicted with %s and was removed while connected.", ev.Route, ev.Name))
 		}
@@ -391,19 +391,19 @@ func (u *UI) handleEvent(ev ConnEvent) {
 	u.refresh()
 }
 
-func (u *UI) onStateChange(ev ConnEvent, prev client.State) {
+func (u *UI) onStateChange(ev ConnEvent, prev clientapi.State) {
 	switch {
-	case ev.State == client.StateConnected && prev != client.StateConnected:
+	case ev.State == clientapi.StateConnected && prev != clientapi.StateConnected:
 		body := "Tunnel is up"
 		if ev.TunnelIPv4 != "" {
 			body += ", address " + ev.TunnelIPv4
 		}
 		u.notify("Connected to "+ev.Name, body+".")
 		u.closeSAMLHint(ev.Name)
-	case ev.State == client.StateDisconnected && prev != client.StateDisconnected && prev != "":
+	case ev.State == clientapi.StateDisconnected && prev != clientapi.StateDisconnected && prev != "":
 		u.notify("Disconnected from "+ev.Name, "The VPN connection is closed.")
 		u.closeSAMLHint(ev.Name)
-	case ev.State == client.StateConnected || ev.State == client.StateConfiguring:
+	case ev.State == clientapi.StateConnected || ev.State == clientapi.StateConfiguring:
 		u.closeSAMLHint(ev.Name)
 	}
 }
@@ -492,7 +492,7 @@ func (u *UI) Toggle(name string) {
 func (u *UI) Connect(name string) {
 	c := u.m.get(name)
 	prev := c.status.State
-	c.status.State = client.StateResolving
+	c.status.State = clientapi.StateResolving
 	c.status.LastError = ""
 	c.requested = true
 	c.addLog(u.now(), "connect requested")
@@ -508,13 +508,13 @@ func (u *UI) Connect(name string) {
 			u.post(u.ctx, func() {
 				c := u.m.get(name)
 				c.requested = false
-				if c.status.State != client.StateResolving {
+				if c.status.State != clientapi.StateResolving {
 					// Events or a status poll said more since.
 					c.addLog(u.now(), "connect failed: "+err.Error())
 					u.showProblem(name, ExplainError(err))
 					return
 				}
-				c.status.State = client.StateDisconnected
+				c.status.State = clientapi.StateDisconnected
 				if prev == StateUnknown && errors.Is(err, ErrDaemonNotRunning) {
 					c.status.State = StateUnknown // still nobody to ask
 				}
@@ -531,7 +531,7 @@ func (u *UI) Connect(name string) {
 func (u *UI) Disconnect(name string) {
 	c := u.m.get(name)
 	prev := c.status.State
-	c.status.State = client.StateDisconnecting
+	c.status.State = clientapi.StateDisconnecting
 	c.addLog(u.now(), "disconnect requested")
 	u.refresh()
 	u.runAsync(func() {
@@ -541,7 +541,7 @@ func (u *UI) Disconnect(name string) {
 			u.post(u.ctx, func() {
 				c := u.m.get(name)
 				c.addLog(u.now(), "disconnect failed: "+err.Error())
-				if c.status.State == client.StateDisconnecting {
+				if c.status.State == clientapi.StateDisconnecting {
 					// Nothing changed: show what was there before, or
 					// unknown when the service is gone.
 					c.status.State = prev
@@ -572,7 +572,7 @@ func (u *UI) refresh() {
 	} else if act := u.m.active(); len(act) > 0 {
 		n := 0
 		for _, a := range act {
-			if u.m.state(a) == client.StateConnected {
+			if u.m.state(a) == clientapi.StateConnected {
 				n++
 			}
 		}

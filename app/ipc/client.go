@@ -10,7 +10,7 @@ import (
 	"net/url"
 	"sync"
 
-	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 )
 
 // ClientOptions say where the daemon's pushed messages go. Every callback
@@ -19,16 +19,16 @@ import (
 type ClientOptions struct {
 	// Events receives events of connections this client started, and of
 	// every connection after Subscribe.
-	Events func(name string, ev client.Event)
+	Events func(name string, ev clientapi.Event)
 	// Ended is called when a connection this client started has ended.
 	Ended func(name string, r Result)
 	// Credentials answers the daemon's questions for connection name; nil
 	// (or a nil result) answers that no credentials are available.
-	Credentials func(name string) client.Credentials
+	Credentials func(name string) clientapi.Credentials
 	// Federation runs federated (SAML) sign-ins for connection name in
 	// this front end's user session (browser + 127.0.0.1:35001 listener);
 	// nil answers that this front end cannot.
-	Federation func(name string) client.Federation
+	Federation func(name string) clientapi.Federation
 	Logger     *slog.Logger
 }
 
@@ -160,7 +160,7 @@ func (c *Client) dispatch(m *Message) {
 // answer asks the user and sends the answer; errors travel as text.
 func (c *Client) answer(q *Message) {
 	a := &Message{Type: TypeCredentialsAnswer, CredID: q.CredID}
-	var creds client.Credentials
+	var creds clientapi.Credentials
 	if c.opts.Credentials != nil {
 		creds = c.opts.Credentials(q.Name)
 	}
@@ -187,7 +187,7 @@ func (c *Client) answer(q *Message) {
 
 // signIn answers a KindSAML question.
 func (c *Client) signIn(q *Message) (string, error) {
-	var fed client.Federation
+	var fed clientapi.Federation
 	if c.opts.Federation != nil {
 		fed = c.opts.Federation(q.Name)
 	}

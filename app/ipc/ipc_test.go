@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 )
 
 // fakeHandler records requests and lets tests drive the front end.
@@ -21,14 +21,14 @@ type fakeHandler struct {
 	peers   []Peer
 	fe      FrontEnd
 	connect func(fe FrontEnd, name, text string, bind bool) error
-	subs    []func(string, client.Event)
+	subs    []func(string, clientapi.Event)
 }
 
 func (h *fakeHandler) Status(p Peer) []Status {
 	h.mu.Lock()
 	h.peers = append(h.peers, p)
 	h.mu.Unlock()
-	return []Status{{Name: "work", OwnerUID: 1000, State: client.StateConnected, TunnelIPv4: "10.8.0.2", BytesIn: 7, BytesOut: 9}}
+	return []Status{{Name: "work", OwnerUID: 1000, State: clientapi.StateConnected, TunnelIPv4: "10.8.0.2", BytesIn: 7, BytesOut: 9}}
 }
 
 func (h *fakeHandler) Connect(_ context.Context, fe FrontEnd, name, text string, bind bool) error {
@@ -48,7 +48,7 @@ func (h *fakeHandler) Disconnect(p Peer, name string, all bool) ([]string, error
 	return nil, &Error{Code: CodeNotFound, Message: "no connection named " + name}
 }
 
-func (h *fakeHandler) Subscribe(fn func(string, client.Event)) func() {
+func (h *fakeHandler) Subscribe(fn func(string, clientapi.Event)) func() {
 	h.mu.Lock()
 	h.subs = append(h.subs, fn)
 	h.mu.Unlock()
@@ -219,8 +219,8 @@ func TestConnectEventsAndEnded(t *testing.T) {
 			return &Error{Code: CodeBadRequest, Message: "unexpected connect " + name}
 		}
 		go func() {
-			fe.Event(name, client.Event{Event: client.EventState, State: client.StateConnecting, Server: "vpn.example"})
-			fe.Event(name, client.Event{Event: client.EventState, State: client.StateConnected, TunnelIPv4: "10.8.0.2"})
+			fe.Event(name, clientapi.Event{Event: clientapi.EventState, State: clientapi.StateConnecting, Server: "vpn.example"})
+			fe.Event(name, clientapi.Event{Event: clientapi.EventState, State: clientapi.StateConnected, TunnelIPv4: "10.8.0.2"})
 			fe.Ended(name, Result{Reason: "authentication failed", AuthFailed: true})
 		}()
 		return nil
@@ -229,7 +229,7 @@ func TestConnectEventsAndEnded(t *testing.T) {
 	var got []string
 	ended := make(chan Result, 1)
 	c := dialT(t, startServer(t, h), ClientOptions{
-		Events: func(name string, ev client.Event) {
+		Events: func(name string, ev clientapi.Event) {
 			mu.Lock()
 			got = append(got, name+":"+string(ev.State)+":"+ev.TunnelIPv4)
 			mu.Unlock()
@@ -258,7 +258,7 @@ func TestConnectEventsAndEnded(t *testing.T) {
 func TestSubscribe(t *testing.T) {
 	h := &fakeHandler{}
 	evs := make(chan string, 4)
-	c := dialT(t, startServer(t, h), ClientOptions{Events: func(name string, ev client.Event) { evs <- name + ":" + ev.Message }})
+	c := dialT(t, startServer(t, h), ClientOptions{Events: func(name string, ev clientapi.Event) { evs <- name + ":" + ev.Message }})
 	if err := c.Subscribe(tctx(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +271,7 @@ func TestSubscribe(t *testing.T) {
 	if len(subs) != 1 {
 		t.Fatalf("%d subscriptions, want 1", len(subs))
 	}
-	subs[0]("lab", client.Event{Event: client.EventError, Message: "boom"})
+	subs[0]("lab", clientapi.Event{Event: clientapi.EventError, Message: "boom"})
 	select {
 	case s := <-evs:
 		if s != "lab:boom" {
@@ -320,7 +320,7 @@ func TestCredentialRoundTrip(t *testing.T) {
 		return nil
 	}
 	asked := make(chan string, 4)
-	c := dialT(t, startServer(t, h), ClientOptions{Credentials: func(name string) client.Credentials {
+	c := dialT(t, startServer(t, h), ClientOptions{Credentials: func(name string) clientapi.Credentials {
 		asked <- name
 		return fixedCreds{"alice", "s3cret pass", "123456"}
 	}})
@@ -419,7 +419,7 @@ func (f fakeFederation) SignIn(_ context.Context, url string) (string, error) {
 
 func (fakeFederation) ACSPort() int { return 1 }
 
-// TestSAMLRoundTrip: the daemon side's credentials are a client.Federation
+// TestSAMLRoundTrip: the daemon side's credentials are a clientapi.Federation
 // that asks the front end ("saml" question); the front end runs its own
 // Federation and returns the SAMLResponse; non-http(s) URLs are refused
 // before anything is opened; a front end without Federation says so.
@@ -433,9 +433,9 @@ func TestSAMLRoundTrip(t *testing.T) {
 	res := make(chan result, 4)
 	h.connect = func(fe FrontEnd, name, _ string, _ bool) error {
 		go func() {
-			fed, ok := fe.Credentials(name).(client.Federation)
+			fed, ok := fe.Credentials(name).(clientapi.Federation)
 			if !ok {
-				res <- result{err: errors.New("ipc credentials are not a client.Federation")}
+				res <- result{err: errors.New("ipc credentials are not a clientapi.Federation")}
 				return
 			}
 			for _, u := range []string{"https://idp.example/sso?SAMLRequest=x%3D", "file:///etc/passwd"} {
@@ -446,7 +446,7 @@ func TestSAMLRoundTrip(t *testing.T) {
 		return nil
 	}
 	urls := make(chan string, 2)
-	c := dialT(t, startServer(t, h), ClientOptions{Federation: func(name string) client.Federation {
+	c := dialT(t, startServer(t, h), ClientOptions{Federation: func(name string) clientapi.Federation {
 		if name != "work" {
 			return nil
 		}

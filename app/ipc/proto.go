@@ -9,7 +9,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 )
 
 // Version is the wire protocol version every message carries.
@@ -80,7 +80,7 @@ type Message struct {
 	Connections []Status `json:"connections,omitempty"`
 
 	// Event is the connection event (event).
-	Event *client.Event `json:"event,omitempty"`
+	Event *clientapi.Event `json:"event,omitempty"`
 	// Result is how a connection ended (ended).
 	Result *Result `json:"result,omitempty"`
 
@@ -133,16 +133,16 @@ type Status struct {
 	Name string `json:"name"`
 	// OwnerUID is the user that started the connection (-1 on Windows);
 	// Owner is its user name when known.
-	OwnerUID   int          `json:"owner_uid"`
-	Owner      string       `json:"owner,omitempty"`
-	State      client.State `json:"state"`
-	TunnelIPv4 string       `json:"tunnel_ipv4,omitempty"`
-	TunnelIPv6 string       `json:"tunnel_ipv6,omitempty"`
-	Interface  string       `json:"interface,omitempty"`
-	Server     string       `json:"server,omitempty"`
-	Cipher     string       `json:"cipher,omitempty"`
-	BytesIn    uint64       `json:"bytes_in"`
-	BytesOut   uint64       `json:"bytes_out"`
+	OwnerUID   int             `json:"owner_uid"`
+	Owner      string          `json:"owner,omitempty"`
+	State      clientapi.State `json:"state"`
+	TunnelIPv4 string          `json:"tunnel_ipv4,omitempty"`
+	TunnelIPv6 string          `json:"tunnel_ipv6,omitempty"`
+	Interface  string          `json:"interface,omitempty"`
+	Server     string          `json:"server,omitempty"`
+	Cipher     string          `json:"cipher,omitempty"`
+	BytesIn    uint64          `json:"bytes_in"`
+	BytesOut   uint64          `json:"bytes_out"`
 	// Started is when the connect request arrived; ConnectedAt when the
 	// tunnel last came up (zero while not connected).
 	Started     time.Time `json:"started"`

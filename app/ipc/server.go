@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/samlflow"
 )
 
@@ -30,7 +30,7 @@ type Handler interface {
 	Disconnect(peer Peer, name string, all bool) ([]string, error)
 	// Subscribe delivers every connection's events to fn until cancel is
 	// called. fn must not block.
-	Subscribe(fn func(name string, ev client.Event)) (cancel func())
+	Subscribe(fn func(name string, ev clientapi.Event)) (cancel func())
 }
 
 // FrontEnd is one IPC connection as the Handler sees it.
@@ -39,9 +39,9 @@ type FrontEnd interface {
 	Peer() Peer
 	// Credentials asks this front end for the user name, password and
 	// challenge answers of connection name.
-	Credentials(name string) client.Credentials
+	Credentials(name string) clientapi.Credentials
 	// Event and Ended push a connection's events and end; they never block.
-	Event(name string, ev client.Event)
+	Event(name string, ev clientapi.Event)
 	Ended(name string, r Result)
 	// Done is closed when the front end has gone.
 	Done() <-chan struct{}
@@ -257,7 +257,7 @@ func (sc *serverConn) handle(ctx context.Context, m *Message) {
 	case TypeSubscribe:
 		sc.mu.Lock()
 		if len(sc.unsub) == 0 { // subscribing twice changes nothing
-			sc.unsub = append(sc.unsub, h.Subscribe(func(name string, ev client.Event) {
+			sc.unsub = append(sc.unsub, h.Subscribe(func(name string, ev clientapi.Event) {
 				sc.send(&Message{Type: TypeEvent, Name: name, Event: &ev})
 			}))
 		}
@@ -284,7 +284,7 @@ func (sc *serverConn) handle(ctx context.Context, m *Message) {
 func (sc *serverConn) Peer() Peer            { return sc.peer }
 func (sc *serverConn) Done() <-chan struct{} { return sc.done }
 
-func (sc *serverConn) Event(name string, ev client.Event) {
+func (sc *serverConn) Event(name string, ev clientapi.Event) {
 	if sc.subscribed.Load() {
 		return
 	}
@@ -295,7 +295,7 @@ func (sc *serverConn) Ended(name string, r Result) {
 	sc.send(&Message{Type: TypeEnded, Name: name, Result: &r})
 }
 
-func (sc *serverConn) Credentials(name string) client.Credentials {
+func (sc *serverConn) Credentials(name string) clientapi.Credentials {
 	return ipcCredentials{sc: sc, name: name}
 }
 
@@ -333,7 +333,7 @@ func (sc *serverConn) ask(ctx context.Context, q *Message) (*Message, error) {
 	}
 }
 
-// ipcCredentials is client.Credentials answered by the owning front end.
+// ipcCredentials is clientapi.Credentials answered by the owning front end.
 type ipcCredentials struct {
 	sc   *serverConn
 	name string
@@ -355,7 +355,7 @@ func (c ipcCredentials) Challenge(ctx context.Context, text string, echo bool) (
 	return a.Answer, nil
 }
 
-// SignIn makes ipcCredentials a client.Federation: the owning front end
+// SignIn makes ipcCredentials a clientapi.Federation: the owning front end
 // opens the IdP URL as its (unprivileged) user, runs the loopback listener
 // and answers with the SAMLResponse.
 func (c ipcCredentials) SignIn(ctx context.Context, url string) (string, error) {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/platform"
 	"github.com/cvpn/cvpn/routing"
 )
@@ -62,18 +63,6 @@ func EnforcementInput(info client.TunnelInfo, adminForce bool) routing.PolicyInp
 	return in
 }
 
-// routeTable adapts platform.Routes to routing.RouteTable (both families
-// of the main table).
-type routeTable struct{ r platform.Routes }
-
-func (t routeTable) List() ([]routing.Route, error) { return t.r.List(platform.FamilyAll) }
-func (t routeTable) Delete(r routing.Route) error   { return t.r.Delete(r) }
-func (t routeTable) Add(r routing.Route) error      { return t.r.Add(r) }
-
-// RouteTable returns the routing.RouteTable view of r: its main table, IPv4
-// and IPv6 together.
-func RouteTable(r platform.Routes) routing.RouteTable { return routeTable{r} }
-
 // EnforcerConfig is what StartEnforcement needs beyond the tunnel.
 type EnforcerConfig struct {
 	// Routes is the OS routing table (edits, lookups and the watcher).
@@ -85,7 +74,7 @@ type EnforcerConfig struct {
 	ServerRoutesPath string
 	// AdminForce turns enforcement on whatever the endpoint says.
 	AdminForce bool
-	Events     client.EventSink
+	Events     clientapi.EventSink
 	Logger     *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -108,7 +97,7 @@ func StartEnforcement(info client.TunnelInfo, cfg EnforcerConfig) (stop func()) 
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("component", "route-enforcement")
-	emit := func(ev client.Event) {
+	emit := func(ev clientapi.Event) {
 		if cfg.Events != nil {
 			cfg.Events(ev)
 		}
@@ -119,7 +108,7 @@ func StartEnforcement(info client.TunnelInfo, cfg EnforcerConfig) (stop func()) 
 	}
 	fail := func(msg string, err error) {
 		log.Error(msg, "err", err)
-		emit(client.Event{Time: now(), Event: client.EventError, Message: msg + ": " + err.Error()})
+		emit(clientapi.Event{Time: now(), Event: clientapi.EventError, Message: msg + ": " + err.Error()})
 	}
 
 	policy, err := routing.NewPolicy(EnforcementInput(info, cfg.AdminForce))
@@ -131,14 +120,14 @@ func StartEnforcement(info client.TunnelInfo, cfg EnforcerConfig) (stop func()) 
 	}
 	e, err := routing.NewEnforcer(routing.Config{
 		Policy:      policy,
-		Table:       RouteTable(cfg.Routes),
+		Table:       cfg.Routes,
 		JournalPath: cfg.JournalPath,
 		Logger:      log,
 		Now:         now,
 		OnEvent: func(ev routing.Event) {
-			emit(client.Event{
+			emit(clientapi.Event{
 				Time:   ev.Time,
-				Event:  client.EventRouteEnforced,
+				Event:  clientapi.EventRouteEnforced,
 				Action: ev.Action,
 				Route:  ev.Route.String(),
 				Detail: "inside VPN route " + ev.VPN.String(),
@@ -179,11 +168,7 @@ func StartEnforcement(info client.TunnelInfo, cfg EnforcerConfig) (stop func()) 
 		go func() {
 			defer wg.Done()
 			err := cfg.Routes.Watch(ctx, func(u platform.RouteUpdate) {
-				changes := updateChanges(u)
-				if len(changes) == 0 {
-					return
-				}
-				if err := e.Handle(ctx, changes...); err != nil && ctx.Err() == nil {
+				if err := e.Handle(ctx, u.Changes...); err != nil && ctx.Err() == nil {
 					log.Error("route enforcement", "err", err)
 				}
 			})
@@ -208,28 +193,6 @@ func StartEnforcement(info client.TunnelInfo, cfg EnforcerConfig) (stop func()) 
 			unlock()
 		})
 	}
-}
-
-// updateChanges translates a watcher update into enforcer changes. A
-// snapshot becomes one resync; added routes that cvpn installed itself
-// (ProtoCVPN) are dropped, so our own changes never trigger enforcement.
-func updateChanges(u platform.RouteUpdate) []routing.Change {
-	if u.Resync {
-		return []routing.Change{{Kind: routing.ChangeResync}}
-	}
-	out := make([]routing.Change, 0, len(u.Events))
-	for _, ev := range u.Events {
-		switch ev.Kind {
-		case platform.RouteAdded:
-			if ev.Route.Protocol == platform.ProtoCVPN {
-				continue
-			}
-			out = append(out, routing.Change{Kind: routing.ChangeAdded, Route: ev.Route})
-		case platform.RouteDeleted:
-			out = append(out, routing.Change{Kind: routing.ChangeDeleted, Route: ev.Route})
-		}
-	}
-	return out
 }
 
 // RecoverRoutes restores the routes left in the route journals of

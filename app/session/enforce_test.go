@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/platform"
 	"github.com/cvpn/cvpn/platform/fake"
 	"github.com/cvpn/cvpn/routing"
@@ -35,10 +36,10 @@ type lab struct {
 
 type eventLog struct {
 	mu sync.Mutex
-	ev []client.Event
+	ev []clientapi.Event
 }
 
-func (l *eventLog) add(e client.Event) {
+func (l *eventLog) add(e clientapi.Event) {
 	l.mu.Lock()
 	l.ev = append(l.ev, e)
 	l.mu.Unlock()
@@ -50,7 +51,7 @@ func (l *eventLog) actions() []string {
 	defer l.mu.Unlock()
 	var out []string
 	for _, e := range l.ev {
-		if e.Event == client.EventRouteEnforced {
+		if e.Event == clientapi.EventRouteEnforced {
 			out = append(out, e.Action+" "+e.Route)
 		}
 	}
@@ -62,7 +63,7 @@ func (l *eventLog) errors() []string {
 	defer l.mu.Unlock()
 	var out []string
 	for _, e := range l.ev {
-		if e.Event == client.EventError {
+		if e.Event == clientapi.EventError {
 			out = append(out, e.Message)
 		}
 	}
@@ -278,7 +279,7 @@ func TestRecoverRoutesAfterCrash(t *testing.T) {
 	conflict := l.route(t, "172.31.1.0/24")
 	// A run that dies without stopping: the journal stays.
 	e, err := routing.NewEnforcer(routing.Config{
-		Policy: mustPolicy(t, l.info), Table: RouteTable(l.sys), JournalPath: JournalPath(l.dir, "lab"),
+		Policy: mustPolicy(t, l.info), Table: l.sys, JournalPath: JournalPath(l.dir, "lab"),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -297,13 +298,13 @@ func TestRecoverRoutesAfterCrash(t *testing.T) {
 	if _, held2, _ := tryLock(lockPath(JournalPath(l.dir, "lab"))); !held2 {
 		t.Fatal("a second lock on the same journal was granted")
 	}
-	n, err := RecoverRoutes(context.Background(), l.dir, RouteTable(l.sys), nil)
+	n, err := RecoverRoutes(context.Background(), l.dir, l.sys, nil)
 	if err != nil || n != 0 || l.has("172.31.1.0/24") {
 		t.Fatalf("journal of a running session: restored %d, err %v", n, err)
 	}
 	// Once that session is gone, the route comes back.
 	unlock()
-	n, err = RecoverRoutes(context.Background(), l.dir, RouteTable(l.sys), nil)
+	n, err = RecoverRoutes(context.Background(), l.dir, l.sys, nil)
 	if err != nil || n != 1 {
 		t.Fatalf("RecoverRoutes = %d, %v; want 1, nil", n, err)
 	}
@@ -314,7 +315,7 @@ func TestRecoverRoutesAfterCrash(t *testing.T) {
 		t.Error("journal left after a full recovery")
 	}
 	// Nothing left: a second recovery is a no-op.
-	if n, err := RecoverRoutes(context.Background(), l.dir, RouteTable(l.sys), nil); n != 0 || err != nil {
+	if n, err := RecoverRoutes(context.Background(), l.dir, l.sys, nil); n != 0 || err != nil {
 		t.Errorf("second RecoverRoutes = %d, %v", n, err)
 	}
 }
@@ -324,7 +325,7 @@ func TestRecoverWithRunsRoutesFirst(t *testing.T) {
 	l.mustAdd(t, lanRoute("172.31.1.0/24", lanGW))
 	conflict := l.route(t, "172.31.1.0/24")
 	e, err := routing.NewEnforcer(routing.Config{
-		Policy: mustPolicy(t, l.info), Table: RouteTable(l.sys), JournalPath: JournalPath(l.dir, "other"),
+		Policy: mustPolicy(t, l.info), Table: l.sys, JournalPath: JournalPath(l.dir, "other"),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -382,23 +383,6 @@ func TestJournalPath(t *testing.T) {
 	}
 	if got, want := JournalPath("/s", "a1"), filepath.Join("/s", "routes-a1.json"); got != want {
 		t.Errorf("JournalPath(/s, a1) = %s, want %s", got, want)
-	}
-}
-
-func TestUpdateChangesDropsOwnRoutes(t *testing.T) {
-	own := lanRoute("172.31.1.0/24", lanGW)
-	own.Protocol = platform.ProtoCVPN
-	other := lanRoute("172.31.2.0/24", lanGW)
-	got := updateChanges(platform.RouteUpdate{Events: []platform.RouteEvent{
-		{Kind: platform.RouteAdded, Route: own},
-		{Kind: platform.RouteAdded, Route: other},
-		{Kind: platform.RouteDeleted, Route: own},
-	}})
-	if len(got) != 2 || got[0].Kind != routing.ChangeAdded || !got[0].Route.Equal(other) || got[1].Kind != routing.ChangeDeleted {
-		t.Errorf("updateChanges = %+v", got)
-	}
-	if got := updateChanges(platform.RouteUpdate{Resync: true, Snapshot: []routing.Route{other}}); len(got) != 1 || got[0].Kind != routing.ChangeResync {
-		t.Errorf("snapshot = %+v, want one resync", got)
 	}
 }
 

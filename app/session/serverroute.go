@@ -53,7 +53,7 @@ type EnforcementOS interface {
 // and returns the ones it added. The record at path is written before the
 // first route is added.
 func pinServerRoutes(sys EnforcementOS, policy routing.Policy, servers []netip.Addr, path string, log *slog.Logger) ([]routing.Route, error) {
-	table, err := sys.List(platform.FamilyAll)
+	table, err := sys.List()
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cvpn/cvpn/app/profilestore"
 	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/ovpn/profile"
 	"github.com/cvpn/cvpn/platform"
 )
@@ -17,13 +18,13 @@ import (
 // Options configure one connection.
 type Options struct {
 	Profile     *profile.Profile
-	Credentials client.Credentials
+	Credentials clientapi.Credentials
 	// StateDir holds crash-recovery state (platform changes, route
 	// journal); DefaultStateDir when empty.
 	StateDir string
 	// TunnelID distinguishes simultaneous connections' state files.
 	TunnelID string
-	Events   client.EventSink
+	Events   clientapi.EventSink
 	Logger   *slog.Logger
 	Version  string
 	// NoEKM makes the server derive keys with the OpenVPN PRF (the
@@ -36,7 +37,7 @@ type Options struct {
 	NoDNS bool
 	// Federation runs the browser part of SAML sign-in (auth-federate
 	// profiles); see samlflow/signin.
-	Federation client.Federation
+	Federation clientapi.Federation
 	// OnTunnelUp is passed to client.Config.OnTunnelUp.
 	OnTunnelUp func(client.TunnelInfo) (down func())
 	// OnClient, when set, is called with the client before it runs (the
@@ -97,7 +98,7 @@ func recoverWith(ctx context.Context, stateDir string, sys platform.System, logg
 			defer h.Close()
 			s = h
 		}
-		if n, err := RecoverRoutes(ctx, stateDir, RouteTable(s), logger); err != nil {
+		if n, err := RecoverRoutes(ctx, stateDir, s, logger); err != nil {
 			errs = append(errs, fmt.Errorf("restoring routes removed by a previous cvpn run: %w", err))
 		} else if n > 0 {
 			logger.Warn("restored routes removed by a previous cvpn run", "routes", n)
@@ -177,4 +178,4 @@ func Run(ctx context.Context, o Options) error {
 }
 
 // IsAuthFailure reports whether err means the server refused the user.
-func IsAuthFailure(err error) bool { return errors.Is(err, client.ErrAuthFailed) }
+func IsAuthFailure(err error) bool { return errors.Is(err, clientapi.ErrAuthFailed) }

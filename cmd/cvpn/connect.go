@@ -14,7 +14,7 @@ import (
 	"github.com/cvpn/cvpn/app/credentials"
 	"github.com/cvpn/cvpn/app/profilestore"
 	"github.com/cvpn/cvpn/app/session"
-	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/ovpn/profile"
 	"github.com/cvpn/cvpn/samlflow/signin"
 )
@@ -51,7 +51,7 @@ func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return connectViaDaemon(ctx, target, p, *authFile, *asJSON, *noBrowser, stdout, stderr)
 	}
 
-	var creds client.Credentials
+	var creds clientapi.Credentials
 	term := credentials.NewTerminal()
 	if *authFile != "" {
 		cf, err := credentials.ReadFile(*authFile, term)
@@ -147,7 +147,7 @@ func newEventPrinter(w io.Writer, asJSON bool) *eventPrinter {
 	return &eventPrinter{w: w, json: asJSON, enc: json.NewEncoder(w), started: time.Now()}
 }
 
-func (e *eventPrinter) print(ev client.Event) {
+func (e *eventPrinter) print(ev clientapi.Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.json {
@@ -160,21 +160,21 @@ func (e *eventPrinter) print(ev client.Event) {
 	}
 }
 
-func humanEvent(ev client.Event) string {
+func humanEvent(ev clientapi.Event) string {
 	switch ev.Event {
-	case client.EventState:
+	case clientapi.EventState:
 		switch ev.State {
-		case client.StateResolving:
+		case clientapi.StateResolving:
 			return "Resolving " + ev.Detail + " ..."
-		case client.StateConnecting:
+		case clientapi.StateConnecting:
 			return "Connecting to " + ev.Server + " ..."
-		case client.StateAuthenticating:
+		case clientapi.StateAuthenticating:
 			return "Authenticating ..."
-		case client.StateWaitingForBrowser:
+		case clientapi.StateWaitingForBrowser:
 			return "Waiting for you to sign in with your browser ..."
-		case client.StateConfiguring:
+		case clientapi.StateConfiguring:
 			return "Configuring the tunnel ..."
-		case client.StateConnected:
+		case clientapi.StateConnected:
 			s := fmt.Sprintf("Connected to %s on %s", ev.Server, ev.Interface)
 			if ev.TunnelIPv4 != "" {
 				s += ", address " + ev.TunnelIPv4
@@ -183,23 +183,23 @@ func humanEvent(ev client.Event) string {
 				s += ", " + ev.TunnelIPv6
 			}
 			return s + ", cipher " + ev.Cipher + ". Press Ctrl-C to disconnect."
-		case client.StateReconnecting:
+		case clientapi.StateReconnecting:
 			return "Connection lost; reconnecting (" + ev.Detail + ") ..."
-		case client.StateDisconnecting:
+		case clientapi.StateDisconnecting:
 			return "Disconnecting ..."
-		case client.StateDisconnected:
+		case clientapi.StateDisconnected:
 			return "Disconnected."
 		}
 		return string(ev.State)
-	case client.EventBanner:
+	case clientapi.EventBanner:
 		return "Message from your administrator:\n" + ev.Text
-	case client.EventSAML:
+	case clientapi.EventSAML:
 		return "Sign in with your browser: " + ev.URL
-	case client.EventRouteEnforced:
+	case clientapi.EventRouteEnforced:
 		return fmt.Sprintf("Route %s: %s", ev.Action, ev.Route)
-	case client.EventError:
+	case clientapi.EventError:
 		return "Error: " + ev.Message
-	case client.EventLog:
+	case clientapi.EventLog:
 		return ev.Message
 	}
 	return ""

@@ -10,7 +10,7 @@ import (
 	"github.com/cvpn/cvpn/app/credentials"
 	"github.com/cvpn/cvpn/app/ipc"
 	"github.com/cvpn/cvpn/app/profilestore"
-	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/ovpn/profile"
 	"github.com/cvpn/cvpn/samlflow/signin"
 )
@@ -24,7 +24,7 @@ func connectViaDaemon(ctx context.Context, target string, p *profile.Profile, au
 	if st, err := os.Stat(target); err == nil && !st.IsDir() {
 		name = profilestore.NameFromPath(target)
 	}
-	var creds client.Credentials
+	var creds clientapi.Credentials
 	term := credentials.NewTerminal()
 	if authFile != "" {
 		cf, err := credentials.ReadFile(authFile, term)
@@ -44,7 +44,7 @@ func connectViaDaemon(ctx context.Context, target string, p *profile.Profile, au
 	}}
 	ended := make(chan ipc.Result, 1)
 	c, err := ipc.Dial(ctx, ipc.SocketPath(), ipc.ClientOptions{
-		Events: func(n string, ev client.Event) {
+		Events: func(n string, ev clientapi.Event) {
 			if n == name {
 				out.print(ev)
 			}
@@ -57,7 +57,7 @@ func connectViaDaemon(ctx context.Context, target string, p *profile.Profile, au
 				}
 			}
 		},
-		Credentials: func(string) client.Credentials {
+		Credentials: func(string) clientapi.Credentials {
 			if creds == nil {
 				return nil
 			}
@@ -65,7 +65,7 @@ func connectViaDaemon(ctx context.Context, target string, p *profile.Profile, au
 		},
 		// The daemon (root) never opens a browser: this front end runs the
 		// browser and the 127.0.0.1:35001 listener as the user.
-		Federation: func(string) client.Federation { return fed },
+		Federation: func(string) clientapi.Federation { return fed },
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "cvpn connect: %v\n", err)
@@ -118,7 +118,7 @@ func connectViaDaemon(ctx context.Context, target string, p *profile.Profile, au
 // interruptible runs a credentials prompt so that the caller returns when
 // ctx ends even if the terminal read does not (the pending read ends with
 // the process).
-type interruptible struct{ c client.Credentials }
+type interruptible struct{ c clientapi.Credentials }
 
 type credAnswer struct {
 	a, b string

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/ovpn/ctrlmsg"
 	"github.com/cvpn/cvpn/ovpn/transport"
 	"github.com/cvpn/cvpn/platform"
@@ -89,13 +90,13 @@ func (c *Client) Run(ctx context.Context) error {
 	reason := ""
 	for {
 		if ctx.Err() != nil {
-			cfg.emit(Event{Event: EventState, State: StateDisconnected})
+			cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateDisconnected})
 			return nil
 		}
 		lg, err := c.login(ctx, reason)
 		if err != nil {
 			if ctx.Err() != nil {
-				cfg.emit(Event{Event: EventState, State: StateDisconnected})
+				cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateDisconnected})
 				return nil
 			}
 			return err
@@ -112,11 +113,11 @@ func (c *Client) Run(ctx context.Context) error {
 		}
 		prep.release()
 		if err == nil {
-			cfg.emit(Event{Event: EventState, State: StateDisconnected})
+			cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateDisconnected})
 			return nil
 		}
 		if ctx.Err() != nil {
-			cfg.emit(Event{Event: EventState, State: StateDisconnected})
+			cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateDisconnected})
 			return nil
 		}
 		var ae *authError
@@ -124,27 +125,27 @@ func (c *Client) Run(ctx context.Context) error {
 		case errors.As(err, &ae):
 			reason, err = c.onAuthFailed(ae)
 			if err != nil {
-				cfg.emit(Event{Event: EventError, Message: err.Error()})
-				cfg.emit(Event{Event: EventState, State: StateDisconnected})
+				cfg.emit(clientapi.Event{Event: clientapi.EventError, Message: err.Error()})
+				cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateDisconnected})
 				return err
 			}
 			if reason == "" {
 				// challenge answered or token dropped: retry at once
 				continue
 			}
-		case errors.Is(err, ErrHalted), errors.Is(err, ErrInactive):
-			cfg.emit(Event{Event: EventError, Message: err.Error()})
-			cfg.emit(Event{Event: EventState, State: StateDisconnected})
+		case errors.Is(err, clientapi.ErrHalted), errors.Is(err, clientapi.ErrInactive):
+			cfg.emit(clientapi.Event{Event: clientapi.EventError, Message: err.Error()})
+			cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateDisconnected})
 			return err
 		}
 		failures++
 		log.Warn("connection failed", "err", err, "attempt", failures)
-		cfg.emit(Event{Event: EventError, Message: err.Error()})
+		cfg.emit(clientapi.Event{Event: clientapi.EventError, Message: err.Error()})
 		if maxAttempts > 0 && failures >= maxAttempts {
-			cfg.emit(Event{Event: EventState, State: StateDisconnected})
+			cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateDisconnected})
 			return fmt.Errorf("giving up after %d attempts: %w", failures, err)
 		}
-		cfg.emit(Event{Event: EventState, State: StateReconnecting, Detail: fmt.Sprintf("retrying in %s", backoff.Round(time.Millisecond))})
+		cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateReconnecting, Detail: fmt.Sprintf("retrying in %s", backoff.Round(time.Millisecond))})
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
@@ -261,7 +262,7 @@ func (c *Client) onAuthFailed(ae *authError) (string, error) {
 	if m.Temp {
 		return "the server reported a temporary failure: " + m.Reason, nil
 	}
-	return "", fmt.Errorf("%w: %s", ErrAuthFailed, plainAuthReason(m.Reason))
+	return "", fmt.Errorf("%w: %s", clientapi.ErrAuthFailed, plainAuthReason(m.Reason))
 }
 
 func isURL(s string) bool {
@@ -274,21 +275,21 @@ func (c *Client) federatedSignIn(ae *authError, ch *ctrlmsg.Challenge) (string, 
 	c.mu.Lock()
 	c.pinned = ae.server
 	c.mu.Unlock()
-	c.cfg.emit(Event{Event: EventSAML, URL: ch.Text})
-	c.cfg.emit(Event{Event: EventState, State: StateWaitingForBrowser, Detail: "sign in with your browser"})
+	c.cfg.emit(clientapi.Event{Event: clientapi.EventSAML, URL: ch.Text})
+	c.cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateWaitingForBrowser, Detail: "sign in with your browser"})
 	resp, err := c.cfg.Federation.SignIn(c.runCtx, ch.Text)
 	if err != nil {
-		return "", fmt.Errorf("%w: browser sign-in: %w", ErrAuthFailed, err)
+		return "", fmt.Errorf("%w: browser sign-in: %w", clientapi.ErrAuthFailed, err)
 	}
 	if len(resp) > 128<<10 {
-		return "", fmt.Errorf("%w: the SAML response (%d bytes) exceeds the maximum size of 131072 bytes", ErrAuthFailed, len(resp))
+		return "", fmt.Errorf("%w: the SAML response (%d bytes) exceeds the maximum size of 131072 bytes", clientapi.ErrAuthFailed, len(resp))
 	}
 	return resp, nil
 }
 
 func (c *Client) askChallenge(ch *ctrlmsg.Challenge) (string, error) {
 	if c.cfg.Credentials == nil {
-		return "", fmt.Errorf("%w: the server asks %q and there is no way to answer", ErrAuthFailed, ch.Text)
+		return "", fmt.Errorf("%w: the server asks %q and there is no way to answer", clientapi.ErrAuthFailed, ch.Text)
 	}
 	return c.cfg.Credentials.Challenge(context.Background(), ch.Text, ch.Echo())
 }
@@ -318,12 +319,12 @@ func (c *Client) connect(ctx context.Context, lg login, onAnswer func()) (*link,
 			if r.Port != int(pinned.Port()) {
 				continue
 			}
-			cfg.emit(Event{Event: EventState, State: StateConnecting, Server: pinned.String(), Detail: r.String()})
+			cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateConnecting, Server: pinned.String(), Detail: r.String()})
 			return dialLink(ctx, cfg, r, pinned, lg, c.handshakeTimeout(), onAnswer)
 		}
 	}
 	for _, r := range p.Remotes {
-		cfg.emit(Event{Event: EventState, State: StateResolving, Detail: r.String()})
+		cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateResolving, Detail: r.String()})
 		addrs, err := transport.Resolve(ctx, cfg.Resolver, r.Host, p.RemoteRandomHostname, 30*time.Second)
 		if err != nil {
 			errs = append(errs, err)
@@ -341,13 +342,13 @@ func (c *Client) connect(ctx context.Context, lg login, onAnswer func()) (*link,
 				}
 			}
 			ap := netip.AddrPortFrom(a, uint16(r.Port))
-			cfg.emit(Event{Event: EventState, State: StateConnecting, Server: ap.String(), Detail: r.String()})
+			cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateConnecting, Server: ap.String(), Detail: r.String()})
 			l, err := dialLink(ctx, cfg, r, ap, lg, c.handshakeTimeout(), onAnswer)
 			if err == nil {
 				return l, nil
 			}
 			var ae *authError
-			if errors.As(err, &ae) || errors.Is(err, ErrHalted) || ctx.Err() != nil {
+			if errors.As(err, &ae) || errors.Is(err, clientapi.ErrHalted) || ctx.Err() != nil {
 				return nil, err
 			}
 			errs = append(errs, err)
@@ -370,11 +371,14 @@ func (c *Client) serve(ctx context.Context, l *link, prepared *platform.Prepared
 		c.token, c.tokenUser = po.AuthToken, po.AuthTokenUser
 		c.mu.Unlock()
 	}
-	ext := parseExtensions(po.Echo, log)
-	if ext.Banner != "" {
-		cfg.emit(Event{Event: EventBanner, Text: ext.Banner})
+	ext, err := ctrlmsg.ParseExtensions(po.Echo)
+	if err != nil {
+		log.Warn(err.Error())
 	}
-	cfg.emit(Event{Event: EventState, State: StateConfiguring})
+	if ext.Banner != "" {
+		cfg.emit(clientapi.Event{Event: clientapi.EventBanner, Text: ext.Banner})
+	}
+	cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateConfiguring})
 	tc, err := tunnelConfig(cfg.Profile, po, l.server.Addr(), cfg.TunnelID)
 	if err != nil {
 		l.close()
@@ -397,7 +401,7 @@ func (c *Client) serve(ctx context.Context, l *link, prepared *platform.Prepared
 	fn := dp.fromNetwork
 	l.data.Store(&fn)
 
-	ev := Event{Event: EventState, State: StateConnected, Interface: applied.Name, Server: l.server.String(), Cipher: l.cipher.String(), KeyDerivation: "prf"}
+	ev := clientapi.Event{Event: clientapi.EventState, State: clientapi.StateConnected, Interface: applied.Name, Server: l.server.String(), Cipher: l.cipher.String(), KeyDerivation: "prf"}
 	if l.ekm {
 		ev.KeyDerivation = "tls-ekm"
 	}
@@ -421,8 +425,8 @@ func (c *Client) serve(ctx context.Context, l *link, prepared *platform.Prepared
 
 	runErr := c.supervise(ctx, l, dp, tunErr)
 
-	if runErr == nil || errors.Is(runErr, ErrInactive) {
-		cfg.emit(Event{Event: EventState, State: StateDisconnecting})
+	if runErr == nil || errors.Is(runErr, clientapi.ErrInactive) {
+		cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateDisconnecting})
 		c.sayGoodbye(l, dp)
 	}
 	if tunnelDown != nil {
@@ -432,7 +436,7 @@ func (c *Client) serve(ctx context.Context, l *link, prepared *platform.Prepared
 	l.close()
 	if err := applied.Close(); err != nil {
 		log.Error("undoing the tunnel configuration", "err", err)
-		cfg.emit(Event{Event: EventError, Message: "undoing the tunnel configuration: " + err.Error()})
+		cfg.emit(clientapi.Event{Event: clientapi.EventError, Message: "undoing the tunnel configuration: " + err.Error()})
 	}
 	wg.Wait()
 	return runErr
@@ -497,7 +501,7 @@ func (c *Client) supervise(ctx context.Context, l *link, dp *dataPath, tunErr <-
 				if b-lastBytes > uint64(inactiveBytes) {
 					lastBytes, lastActive = b, now
 				} else if now.Sub(lastActive) >= inactive {
-					return fmt.Errorf("%w: less than %d bytes moved in %s", ErrInactive, inactiveBytes, inactive)
+					return fmt.Errorf("%w: less than %d bytes moved in %s", clientapi.ErrInactive, inactiveBytes, inactive)
 				}
 			}
 		}
@@ -516,11 +520,11 @@ func (c *Client) onControlMessage(l *link, raw string) error {
 	case ctrlmsg.Restart:
 		return fmt.Errorf("%s: the server asked the client to reconnect: %s", l.peer, m.Reason)
 	case ctrlmsg.Halt:
-		return fmt.Errorf("%w: %s", ErrHalted, m.Reason)
+		return fmt.Errorf("%w: %s", clientapi.ErrHalted, m.Reason)
 	case ctrlmsg.Exit:
 		return fmt.Errorf("%s: the server is shutting down", l.peer)
 	case ctrlmsg.Info:
-		c.cfg.emit(Event{Event: EventLog, Message: m.String()})
+		c.cfg.emit(clientapi.Event{Event: clientapi.EventLog, Message: m.String()})
 	case ctrlmsg.PushReply:
 		// After a renegotiation the server may push a fresh auth-token.
 		if po, err := ctrlmsg.ParsePushOptions(m.Options); err == nil && po.AuthToken != "" {

@@ -1,38 +1,14 @@
 package client
 
 import (
-	"context"
-	"errors"
 	"log/slog"
 	"time"
 
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/ovpn/profile"
 	"github.com/cvpn/cvpn/ovpn/transport"
 	"github.com/cvpn/cvpn/platform"
 )
-
-// Credentials supplies what the user types. Implementations prompt on a
-// terminal, read an --auth-user-pass file, or ask a GUI.
-type Credentials interface {
-	// UserPass returns the user name and password. reason says why they are
-	// asked again (empty the first time).
-	UserPass(ctx context.Context, reason string) (user, pass string, err error)
-	// Challenge returns the answer to a static or dynamic challenge (MFA
-	// code). echo says whether the answer may be shown while typed.
-	Challenge(ctx context.Context, text string, echo bool) (string, error)
-}
-
-// Federation runs the browser part of a SAML sign-in (auth-federate): it
-// shows the IdP URL to the user (opening the browser, or printing it),
-// waits for the IdP's POST on the loopback listener and returns the
-// base64 SAMLResponse. The listener must already listen when SignIn opens
-// the URL.
-type Federation interface {
-	SignIn(ctx context.Context, url string) (samlResponse string, err error)
-	// ACSPort is the loopback port the listener uses (35001 by default);
-	// the server is told "ACS::<port>" in phase 1.
-	ACSPort() int
-}
 
 // Tunnel applies the negotiated configuration to the OS and returns the TUN
 // device. *platform.Configurator implements it (on a fake system in tests).
@@ -46,15 +22,15 @@ type Tunnel interface {
 // Config is everything a session needs.
 type Config struct {
 	Profile     *profile.Profile
-	Credentials Credentials
+	Credentials clientapi.Credentials
 	// Federation signs the user in through the browser for profiles with
 	// auth-federate; nil makes such profiles fail with a clear error.
-	Federation Federation
+	Federation clientapi.Federation
 	Tunnel     Tunnel
 	// TunnelID names the platform state file for this connection.
 	TunnelID string
 	// Events receives state changes and other events; nil discards them.
-	Events EventSink
+	Events clientapi.EventSink
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -77,16 +53,6 @@ type Config struct {
 	MaxAttempts int
 }
 
-// Errors Run returns; test with errors.Is.
-var (
-	// ErrAuthFailed: the server refused the credentials (exit code 3).
-	ErrAuthFailed = errors.New("authentication failed")
-	// ErrHalted: the server told the client to stop and not reconnect.
-	ErrHalted = errors.New("server halted the connection")
-	// ErrInactive: the inactivity timeout ended the connection.
-	ErrInactive = errors.New("inactivity timeout")
-)
-
 func (c *Config) now() time.Time {
 	if c.Now != nil {
 		return c.Now()
@@ -101,7 +67,7 @@ func (c *Config) logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-func (c *Config) emit(e Event) {
+func (c *Config) emit(e clientapi.Event) {
 	if c.Events == nil {
 		return
 	}

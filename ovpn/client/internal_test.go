@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/ovpn/ctrlmsg"
 	"github.com/cvpn/cvpn/ovpn/profile"
 )
@@ -58,24 +59,6 @@ func TestTunnelConfigFromPush(t *testing.T) {
 	}
 }
 
-func TestExtensionsRoundTrip(t *testing.T) {
-	x := Extensions{Banner: "Authorised use only, 日本語 OK: see https://intra.example/policy", RouteEnforcement: true}
-	var echo []string
-	for _, o := range x.EchoOptions() {
-		if strings.Contains(o, ",") {
-			t.Fatalf("pushed option %q contains a comma", o)
-		}
-		echo = append(echo, strings.TrimPrefix(o, "echo "))
-	}
-	got := parseExtensions(echo, slog.New(slog.DiscardHandler))
-	if got != x {
-		t.Fatalf("got %+v, want %+v", got, x)
-	}
-	if got := parseExtensions([]string{"cvpn-banner-b64 !!!", "cvpn-route-enforcement off"}, slog.New(slog.DiscardHandler)); got != (Extensions{}) {
-		t.Fatalf("bad banner/off switch gave %+v", got)
-	}
-}
-
 func TestVerifyX509Name(t *testing.T) {
 	cert := &x509.Certificate{Subject: pkix.Name{Country: []string{"US"}, Organization: []string{"Example"}, CommonName: "server.vpn.example"}}
 	cert.Subject.Names = []pkix.AttributeTypeAndValue{
@@ -87,8 +70,8 @@ func TestVerifyX509Name(t *testing.T) {
 }
 
 func TestIgnoredPushedOptionsAreReportedBounded(t *testing.T) {
-	var events []Event
-	l := &link{cfg: &Config{Events: func(e Event) { events = append(events, e) }}, log: slog.New(slog.DiscardHandler)}
+	var events []clientapi.Event
+	l := &link{cfg: &Config{Events: func(e clientapi.Event) { events = append(events, e) }}, log: slog.New(slog.DiscardHandler)}
 	var many []string
 	for i := 0; i < 1000; i++ {
 		many = append(many, "unknown-option "+strings.Repeat("x", i%200))

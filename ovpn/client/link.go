@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/ovpn/control"
 	"github.com/cvpn/cvpn/ovpn/ctrlmsg"
 	"github.com/cvpn/cvpn/ovpn/datachannel"
@@ -174,7 +175,7 @@ func (l *link) handshake(ctx context.Context, onAnswer func()) error {
 	l.wg.Add(1)
 	go l.readLoop()
 
-	l.cfg.emit(Event{Event: EventState, State: StateAuthenticating, Server: l.server.String()})
+	l.cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateAuthenticating, Server: l.server.String()})
 	kb, err := l.negotiateKey(ctx, 0, l.ch.Stream(0), true)
 	if err != nil {
 		return err
@@ -541,11 +542,11 @@ func (l *link) pull(ctx context.Context) error {
 			case ctrlmsg.AuthPending:
 				l.log.Info("server is waiting for authentication to complete", "timeout", m.Timeout)
 			case ctrlmsg.Info:
-				l.cfg.emit(Event{Event: EventLog, Message: m.String()})
+				l.cfg.emit(clientapi.Event{Event: clientapi.EventLog, Message: m.String()})
 			case ctrlmsg.Restart:
 				return fmt.Errorf("%s: server asked to restart: %s", l.peer, m.Reason)
 			case ctrlmsg.Halt:
-				return fmt.Errorf("%w: %s", ErrHalted, m.Reason)
+				return fmt.Errorf("%w: %s", clientapi.ErrHalted, m.Reason)
 			default:
 				l.log.Debug("ignored control message while waiting for the configuration", "msg", m.String())
 			}
@@ -629,10 +630,10 @@ func (l *link) reportIgnored(unknown, filtered []string) {
 	}
 	for i, it := range items {
 		if i == maxIgnoredEvents {
-			l.cfg.emit(Event{Event: EventLog, Message: fmt.Sprintf("ignored %d more pushed options", len(items)-i)})
+			l.cfg.emit(clientapi.Event{Event: clientapi.EventLog, Message: fmt.Sprintf("ignored %d more pushed options", len(items)-i)})
 			return
 		}
-		l.cfg.emit(Event{Event: EventLog, Message: fmt.Sprintf("ignored pushed option %q (%s)", redactOption(it.opt), it.why)})
+		l.cfg.emit(clientapi.Event{Event: clientapi.EventLog, Message: fmt.Sprintf("ignored pushed option %q (%s)", redactOption(it.opt), it.why)})
 	}
 }
 

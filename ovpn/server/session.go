@@ -20,7 +20,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cvpn/cvpn/ovpn/client"
 	"github.com/cvpn/cvpn/ovpn/control"
 	"github.com/cvpn/cvpn/ovpn/ctrlmsg"
 	"github.com/cvpn/cvpn/ovpn/datachannel"
@@ -649,7 +648,7 @@ func (ss *session) pushOptions() []string {
 	for _, d := range c.DNS {
 		o = append(o, "dhcp-option DNS "+d.String())
 	}
-	o = append(o, client.Extensions{Banner: c.LoginBanner, RouteEnforcement: c.ClientRouteEnforcement}.EchoOptions()...)
+	o = append(o, ctrlmsg.Extensions{Banner: c.LoginBanner, RouteEnforcement: c.ClientRouteEnforcement}.EchoOptions()...)
 	o = append(o, fmt.Sprintf("ifconfig %s %s", ss.ip, mask))
 	if ss.dataV2 {
 		o = append(o, fmt.Sprintf("peer-id %d", ss.peerID))

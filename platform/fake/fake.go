@@ -116,17 +116,11 @@ func (s *System) Routes() []routing.Route {
 	return slices.Clone(s.routes)
 }
 
-// List implements platform.Routes.
-func (s *System) List(f platform.Family) ([]routing.Route, error) {
+// List implements platform.Routes (routing.RouteTable): every route.
+func (s *System) List() ([]routing.Route, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []routing.Route
-	for _, r := range s.routes {
-		if f.Matches(r) {
-			out = append(out, r)
-		}
-	}
-	return out, nil
+	return slices.Clone(s.routes), nil
 }
 
 // normalize fills interface name/index and the table like the kernel
@@ -194,7 +188,7 @@ func (s *System) Add(r routing.Route) error {
 
 func (s *System) addLocked(r routing.Route) {
 	s.routes = append(s.routes, r)
-	s.notifyLocked(platform.RouteEvent{Kind: platform.RouteAdded, Route: r})
+	s.notifyLocked(routing.Change{Kind: routing.ChangeAdded, Route: r})
 }
 
 // Delete implements platform.Routes: every attribute must match.
@@ -208,7 +202,7 @@ func (s *System) Delete(r routing.Route) error {
 	for i, o := range s.routes {
 		if reflect.DeepEqual(o, n) {
 			s.routes = slices.Delete(s.routes, i, i+1)
-			s.notifyLocked(platform.RouteEvent{Kind: platform.RouteDeleted, Route: o})
+			s.notifyLocked(routing.Change{Kind: routing.ChangeDeleted, Route: o})
 			return nil
 		}
 	}
@@ -315,7 +309,7 @@ func (s *System) removeLinkLocked(name string) {
 	}
 	s.routes = kept
 	for _, r := range gone {
-		s.notifyLocked(platform.RouteEvent{Kind: platform.RouteDeleted, Route: r})
+		s.notifyLocked(routing.Change{Kind: routing.ChangeDeleted, Route: r})
 	}
 }
 
@@ -352,12 +346,12 @@ func (s *System) Crash(name string) {
 
 // watcher is one Watch call's queue.
 type watcher struct {
-	pending []platform.RouteEvent
+	pending []routing.Change
 	resync  bool
 	wake    chan struct{}
 }
 
-func (s *System) notifyLocked(ev platform.RouteEvent) {
+func (s *System) notifyLocked(ev routing.Change) {
 	for w := range s.watchers {
 		w.pending = append(w.pending, ev)
 		select {
@@ -401,10 +395,10 @@ func (s *System) Watch(ctx context.Context, fn func(platform.RouteUpdate)) error
 		var up platform.RouteUpdate
 		deliver := false
 		if w.resync {
-			up = platform.RouteUpdate{Resync: true, Snapshot: slices.Clone(s.routes)}
+			up = platform.ResyncUpdate(slices.Clone(s.routes))
 			w.resync, w.pending, deliver = false, nil, true
 		} else if len(w.pending) > 0 {
-			up = platform.RouteUpdate{Events: w.pending}
+			up = platform.RouteUpdate{Changes: w.pending}
 			w.pending, deliver = nil, true
 		}
 		s.mu.Unlock()

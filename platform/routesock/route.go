@@ -11,8 +11,8 @@ import (
 
 // Proto is the routing.Route Protocol of routes carrying RTF_PROTO1, the
 // flag cvpn puts on the routes it adds on macOS. It equals
-// platform.ProtoCVPN.
-const Proto = 0x9c
+// routing.ProtoCVPN.
+const Proto = routing.ProtoCVPN
 
 // ScopedTable is the routing.Route Table of interface-scoped routes
 // (RTF_IFSCOPE): ScopedTable + interface index. macOS keeps them apart from

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cvpn/cvpn/app/session"
 	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/platform"
 	"github.com/cvpn/cvpn/platform/nstest"
 )
@@ -92,8 +93,8 @@ func TestMeasureReactionTime(t *testing.T) {
 			removed := make(chan string, 16)
 			stop := session.StartEnforcement(benchInfo(), session.EnforcerConfig{
 				Routes: h, JournalPath: filepath.Join(jdir, "routes-bench.json"),
-				Events: func(ev client.Event) {
-					if ev.Event == client.EventRouteEnforced && ev.Action == "removed" {
+				Events: func(ev clientapi.Event) {
+					if ev.Event == clientapi.EventRouteEnforced && ev.Action == "removed" {
 						removed <- strings.Fields(ev.Route)[0]
 					}
 				},
@@ -172,8 +173,8 @@ func TestMeasureWatchCPU(t *testing.T) {
 	t0 := time.Now()
 	stop := session.StartEnforcement(benchInfo(), session.EnforcerConfig{
 		Routes: h, JournalPath: filepath.Join(dir, "routes-bench.json"),
-		Events: func(ev client.Event) {
-			if ev.Event == client.EventRouteEnforced && ev.Action == "removed" {
+		Events: func(ev clientapi.Event) {
+			if ev.Event == clientapi.EventRouteEnforced && ev.Action == "removed" {
 				removed <- strings.Fields(ev.Route)[0]
 			}
 		},

@@ -9,7 +9,7 @@ import (
 
 	"github.com/cvpn/cvpn/app/gui"
 	"github.com/cvpn/cvpn/app/ipc"
-	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/samlflow/signin"
 )
 
@@ -29,7 +29,7 @@ type Backend struct {
 	mu      sync.Mutex
 	cl      *ipc.Client
 	events  chan gui.ConnEvent
-	creds   map[string]client.Credentials
+	creds   map[string]clientapi.Credentials
 	signins map[string]*signInRun // running browser sign-ins by connection
 	closed  bool
 	wg      sync.WaitGroup // the goroutine that closes events
@@ -85,11 +85,11 @@ func (b *Backend) client(ctx context.Context) (*ipc.Client, error) {
 		dial = ipc.Dial
 	}
 	if b.creds == nil {
-		b.creds = map[string]client.Credentials{}
+		b.creds = map[string]clientapi.Credentials{}
 	}
 	events := make(chan gui.ConnEvent, 256)
 	cl, err := dial(ctx, b.socket(), ipc.ClientOptions{
-		Events: func(name string, ev client.Event) {
+		Events: func(name string, ev clientapi.Event) {
 			select {
 			case events <- gui.ConnEvent{Name: name, Event: ev}:
 			default: // the UI also polls status; never block the IPC reader
@@ -98,23 +98,23 @@ func (b *Backend) client(ctx context.Context) (*ipc.Client, error) {
 		Ended: func(name string, r ipc.Result) {
 			// The session's own last state (disconnected) arrives too; the
 			// UI shows a repeated disconnected state once.
-			ev := client.Event{Event: client.EventState, State: client.StateDisconnected}
+			ev := clientapi.Event{Event: clientapi.EventState, State: clientapi.StateDisconnected}
 			if !r.Requested {
-				ev = client.Event{Event: client.EventError, Message: r.Reason}
+				ev = clientapi.Event{Event: clientapi.EventError, Message: r.Reason}
 			}
 			select {
 			case events <- gui.ConnEvent{Name: name, Event: ev}:
 			default:
 			}
 		},
-		Credentials: func(name string) client.Credentials {
+		Credentials: func(name string) clientapi.Credentials {
 			b.mu.Lock()
 			defer b.mu.Unlock()
 			return b.creds[name]
 		},
 		// The daemon never opens a browser: the app runs the 127.0.0.1:35001
 		// listener and the browser as the signed-in user.
-		Federation: func(name string) client.Federation { return &federation{b: b, name: name} },
+		Federation: func(name string) clientapi.Federation { return &federation{b: b, name: name} },
 		Logger:     b.Logger,
 	})
 	if err != nil {
@@ -134,7 +134,7 @@ func (b *Backend) client(ctx context.Context) (*ipc.Client, error) {
 
 // Connect asks the daemon to connect the stored profile name; the daemon's
 // questions for it are answered through creds.
-func (b *Backend) Connect(ctx context.Context, name string, creds client.Credentials) error {
+func (b *Backend) Connect(ctx context.Context, name string, creds clientapi.Credentials) error {
 	text, err := b.Store.Read(name)
 	if err != nil {
 		return err

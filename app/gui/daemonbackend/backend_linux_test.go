@@ -11,7 +11,7 @@ import (
 	"github.com/cvpn/cvpn/app/gui"
 	"github.com/cvpn/cvpn/app/ipc"
 	"github.com/cvpn/cvpn/app/profilestore"
-	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 )
 
 // fakeDaemon answers like the daemon: it asks the front end for
@@ -20,11 +20,11 @@ type fakeDaemon struct {
 	mu      sync.Mutex
 	user    string
 	profile string
-	subs    []func(string, client.Event)
+	subs    []func(string, clientapi.Event)
 }
 
 func (f *fakeDaemon) Status(ipc.Peer) []ipc.Status {
-	return []ipc.Status{{Name: "work", State: client.StateConnected, TunnelIPv4: "10.100.0.7", BytesIn: 42}}
+	return []ipc.Status{{Name: "work", State: clientapi.StateConnected, TunnelIPv4: "10.100.0.7", BytesIn: 42}}
 }
 
 func (f *fakeDaemon) Connect(ctx context.Context, fe ipc.FrontEnd, name, text string, bind bool) error {
@@ -33,14 +33,14 @@ func (f *fakeDaemon) Connect(ctx context.Context, fe ipc.FrontEnd, name, text st
 	go func() {
 		user, _, err := fe.Credentials(name).UserPass(context.Background(), "")
 		if err != nil {
-			fe.Event(name, client.Event{Event: client.EventError, Message: err.Error()})
+			fe.Event(name, clientapi.Event{Event: clientapi.EventError, Message: err.Error()})
 			return
 		}
 		f.mu.Lock()
 		f.user, f.profile = user, text
-		subs := append([]func(string, client.Event){}, f.subs...)
+		subs := append([]func(string, clientapi.Event){}, f.subs...)
 		f.mu.Unlock()
-		ev := client.Event{Event: client.EventState, State: client.StateConnected, TunnelIPv4: "10.100.0.7"}
+		ev := clientapi.Event{Event: clientapi.EventState, State: clientapi.StateConnected, TunnelIPv4: "10.100.0.7"}
 		fe.Event(name, ev)
 		for _, s := range subs {
 			s(name, ev)
@@ -53,7 +53,7 @@ func (f *fakeDaemon) Disconnect(ipc.Peer, string, bool) ([]string, error) {
 	return []string{"work"}, nil
 }
 
-func (f *fakeDaemon) Subscribe(fn func(string, client.Event)) func() {
+func (f *fakeDaemon) Subscribe(fn func(string, clientapi.Event)) func() {
 	f.mu.Lock()
 	f.subs = append(f.subs, fn)
 	f.mu.Unlock()
@@ -104,7 +104,7 @@ func TestBackendOverIPC(t *testing.T) {
 	}
 	select {
 	case ev := <-events:
-		if ev.Name != "work" || ev.State != client.StateConnected {
+		if ev.Name != "work" || ev.State != clientapi.StateConnected {
 			t.Fatalf("event = %+v", ev)
 		}
 	case <-ctx.Done():

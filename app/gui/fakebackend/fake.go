@@ -9,7 +9,7 @@ import (
 
 	"github.com/cvpn/cvpn/app/gui"
 	"github.com/cvpn/cvpn/app/profilestore"
-	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 )
 
 // Backend implements gui.Backend. Safe for concurrent use.
@@ -20,7 +20,7 @@ type Backend struct {
 
 	mu    sync.Mutex
 	conns map[string]*gui.ConnStatus
-	creds map[string]client.Credentials
+	creds map[string]clientapi.Credentials
 	subs  map[chan gui.ConnEvent]struct{}
 	calls []string
 	// down makes every connection call fail with gui.ErrDaemonNotRunning.
@@ -37,7 +37,7 @@ func New(store *profilestore.Store, now func() time.Time) *Backend {
 		StoreProfiles: gui.StoreProfiles{Store: store},
 		now:           now,
 		conns:         map[string]*gui.ConnStatus{},
-		creds:         map[string]client.Credentials{},
+		creds:         map[string]clientapi.Credentials{},
 		subs:          map[chan gui.ConnEvent]struct{}{},
 	}
 }
@@ -67,7 +67,7 @@ func (b *Backend) Calls() []string {
 }
 
 // Credentials returns the credentials the UI passed with Connect.
-func (b *Backend) Credentials(name string) client.Credentials {
+func (b *Backend) Credentials(name string) clientapi.Credentials {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.creds[name]
@@ -82,7 +82,7 @@ func (b *Backend) downErr() error {
 
 // Connect implements gui.Connections: it checks the profile exists and
 // emits the resolving state.
-func (b *Backend) Connect(ctx context.Context, name string, creds client.Credentials) error {
+func (b *Backend) Connect(ctx context.Context, name string, creds clientapi.Credentials) error {
 	if _, err := b.Store.Read(name); err != nil {
 		return err
 	}
@@ -97,13 +97,13 @@ func (b *Backend) Connect(ctx context.Context, name string, creds client.Credent
 		b.mu.Unlock()
 		return err
 	}
-	if c := b.conns[name]; c != nil && c.State != client.StateDisconnected {
+	if c := b.conns[name]; c != nil && c.State != clientapi.StateDisconnected {
 		b.mu.Unlock()
 		return fmt.Errorf("%s is already %s", name, c.State)
 	}
 	b.creds[name] = creds
 	b.mu.Unlock()
-	b.Emit(name, client.Event{Event: client.EventState, State: client.StateResolving})
+	b.Emit(name, clientapi.Event{Event: clientapi.EventState, State: clientapi.StateResolving})
 	return nil
 }
 
@@ -121,8 +121,8 @@ func (b *Backend) Disconnect(ctx context.Context, name string) error {
 	if c == nil {
 		return fmt.Errorf("no connection named %q", name)
 	}
-	b.Emit(name, client.Event{Event: client.EventState, State: client.StateDisconnecting})
-	b.Emit(name, client.Event{Event: client.EventState, State: client.StateDisconnected})
+	b.Emit(name, clientapi.Event{Event: clientapi.EventState, State: clientapi.StateDisconnecting})
+	b.Emit(name, clientapi.Event{Event: clientapi.EventState, State: clientapi.StateDisconnected})
 	return nil
 }
 
@@ -135,7 +135,7 @@ func (b *Backend) Status(ctx context.Context) ([]gui.ConnStatus, error) {
 	}
 	out := []gui.ConnStatus{}
 	for _, c := range b.conns {
-		if c.State != client.StateDisconnected {
+		if c.State != clientapi.StateDisconnected {
 			out = append(out, *c)
 		}
 	}
@@ -166,7 +166,7 @@ func (b *Backend) Events(ctx context.Context) (<-chan gui.ConnEvent, error) {
 
 // Emit records an event the way the daemon would (state, addresses,
 // errors) and sends it to every subscriber. A zero Time is set to now.
-func (b *Backend) Emit(name string, ev client.Event) {
+func (b *Backend) Emit(name string, ev clientapi.Event) {
 	if ev.Time.IsZero() {
 		ev.Time = b.now()
 	}
@@ -174,21 +174,21 @@ func (b *Backend) Emit(name string, ev client.Event) {
 	defer b.mu.Unlock()
 	c := b.conns[name]
 	if c == nil {
-		c = &gui.ConnStatus{Name: name, State: client.StateDisconnected}
+		c = &gui.ConnStatus{Name: name, State: clientapi.StateDisconnected}
 		b.conns[name] = c
 	}
 	switch ev.Event {
-	case client.EventState:
+	case clientapi.EventState:
 		c.State, c.Detail = ev.State, ev.Detail
 		switch ev.State {
-		case client.StateConnected:
+		case clientapi.StateConnected:
 			c.TunnelIPv4, c.TunnelIPv6, c.Interface, c.Server, c.Cipher = ev.TunnelIPv4, ev.TunnelIPv6, ev.Interface, ev.Server, ev.Cipher
 			c.ConnectedSince = ev.Time
-		case client.StateDisconnected:
-			*c = gui.ConnStatus{Name: name, State: client.StateDisconnected, LastError: c.LastError}
+		case clientapi.StateDisconnected:
+			*c = gui.ConnStatus{Name: name, State: clientapi.StateDisconnected, LastError: c.LastError}
 			delete(b.creds, name)
 		}
-	case client.EventError:
+	case clientapi.EventError:
 		c.LastError = ev.Message
 	}
 	for ch := range b.subs {
@@ -212,9 +212,9 @@ func (b *Backend) SetTraffic(name string, in, out uint64) {
 // connecting, authenticating, configuring, connected with the given
 // tunnel address.
 func (b *Backend) ConnectScript(name, server, ipv4 string) {
-	for _, s := range []client.State{client.StateConnecting, client.StateAuthenticating, client.StateConfiguring} {
-		b.Emit(name, client.Event{Event: client.EventState, State: s})
+	for _, s := range []clientapi.State{clientapi.StateConnecting, clientapi.StateAuthenticating, clientapi.StateConfiguring} {
+		b.Emit(name, clientapi.Event{Event: clientapi.EventState, State: s})
 	}
-	b.Emit(name, client.Event{Event: client.EventState, State: client.StateConnected, Server: server,
+	b.Emit(name, clientapi.Event{Event: clientapi.EventState, State: clientapi.StateConnected, Server: server,
 		TunnelIPv4: ipv4, Interface: "tun0", Cipher: "AES-256-GCM"})
 }

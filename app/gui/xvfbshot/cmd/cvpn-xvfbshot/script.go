@@ -8,42 +8,42 @@ import (
 
 	"github.com/cvpn/cvpn/app/gui"
 	"github.com/cvpn/cvpn/app/profilestore"
-	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/ovpn/labpki"
 )
 
 // script is the sequence of window states to photograph. Each apply runs
 // on the fyne main goroutine.
 func script(u *gui.UI, now time.Time) []step {
-	state := func(name string, ev client.Event) {
-		ev.Event = client.EventState
+	state := func(name string, ev clientapi.Event) {
+		ev.Event = clientapi.EventState
 		if ev.Time.IsZero() {
 			ev.Time = now
 		}
 		u.Apply(gui.ConnEvent{Name: name, Event: ev})
 	}
 	since := now.Add(-(1*time.Hour + 12*time.Minute + 9*time.Second))
-	connected := client.Event{Time: since, State: client.StateConnected, Server: "vpn.example.com:443/udp",
+	connected := clientapi.Event{Time: since, State: clientapi.StateConnected, Server: "vpn.example.com:443/udp",
 		TunnelIPv4: "10.100.0.6", TunnelIPv6: "fd00:100::6", Interface: "tun0", Cipher: "AES-256-GCM"}
 	return []step{
 		{"real-01-disconnected.png", func() { u.Select("office") }},
 		{"real-02-connected.png", func() {
 			// office is connected with traffic; staging is still signing in.
-			for _, s := range []client.State{client.StateResolving, client.StateConnecting, client.StateAuthenticating, client.StateConfiguring} {
-				state("office", client.Event{State: s})
+			for _, s := range []clientapi.State{clientapi.StateResolving, clientapi.StateConnecting, clientapi.StateAuthenticating, clientapi.StateConfiguring} {
+				state("office", clientapi.Event{State: s})
 			}
 			state("office", connected)
-			state("staging", client.Event{State: client.StateAuthenticating})
+			state("staging", clientapi.Event{State: clientapi.StateAuthenticating})
 			u.ApplyStatus([]gui.ConnStatus{
-				{Name: "office", State: client.StateConnected, Server: connected.Server, TunnelIPv4: connected.TunnelIPv4,
+				{Name: "office", State: clientapi.StateConnected, Server: connected.Server, TunnelIPv4: connected.TunnelIPv4,
 					TunnelIPv6: connected.TunnelIPv6, Interface: "tun0", Cipher: "AES-256-GCM", ConnectedSince: since,
 					BytesIn: 184_316_204, BytesOut: 12_703_918},
-				{Name: "staging", State: client.StateAuthenticating},
+				{Name: "staging", State: clientapi.StateAuthenticating},
 			})
 			u.Select("office")
 		}},
 		{"real-03-banner.png", func() {
-			u.Apply(gui.ConnEvent{Name: "office", Event: client.Event{Time: now, Event: client.EventBanner,
+			u.Apply(gui.ConnEvent{Name: "office", Event: clientapi.Event{Time: now, Event: clientapi.EventBanner,
 				Text: "This system is for authorized use by Example Corp employees only.\n\n" +
 					"Activity on this network is logged and monitored. By continuing you accept the acceptable use policy."}})
 		}},
@@ -52,9 +52,9 @@ func script(u *gui.UI, now time.Time) []step {
 			for o := ov.Top(); o != nil; o = ov.Top() {
 				ov.Remove(o)
 			}
-			u.Apply(gui.ConnEvent{Name: "staging", Event: client.Event{Time: now, Event: client.EventError,
+			u.Apply(gui.ConnEvent{Name: "staging", Event: clientapi.Event{Time: now, Event: clientapi.EventError,
 				Message: "read udp 192.0.2.10:51820->203.0.113.7:443: i/o timeout"}})
-			state("staging", client.Event{State: client.StateDisconnected})
+			state("staging", clientapi.Event{State: clientapi.StateDisconnected})
 			u.Select("staging")
 		}},
 	}

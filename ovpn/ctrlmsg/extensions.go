@@ -1,17 +1,14 @@
-package client
+package ctrlmsg
 
 import (
 	"encoding/base64"
-	"log/slog"
-	"net/netip"
+	"errors"
 	"strings"
-
-	"github.com/cvpn/cvpn/ovpn/ctrlmsg"
-	"github.com/cvpn/cvpn/platform"
 )
 
-// Pushed extensions travel as "echo" options, which OpenVPN 2.6 clients
-// accept and ignore (they only hand them to a management interface):
+// cvpn's own settings travel from the reference server to the client as
+// pushed "echo" options, which OpenVPN 2.6 clients accept and ignore (they
+// only hand them to a management interface):
 //
 //	echo cvpn-banner-b64 <base64 of the UTF-8 login banner>
 //	echo cvpn-route-enforcement on
@@ -20,21 +17,29 @@ const (
 	EchoRouteEnforcement = "cvpn-route-enforcement"
 )
 
+// ErrBadBanner reports a pushed login banner that is not valid base64; it
+// is ignored and the other extensions still apply.
+var ErrBadBanner = errors.New("ignored a login banner that is not valid base64")
+
 // Extensions are the cvpn-specific settings a reference server pushes.
 type Extensions struct {
 	Banner           string
 	RouteEnforcement bool
 }
 
-func parseExtensions(echo []string, log *slog.Logger) Extensions {
+// ParseExtensions reads the extensions out of PushOptions.Echo. Unknown
+// echo options are skipped; a banner that does not decode is left out and
+// reported with ErrBadBanner next to what was understood.
+func ParseExtensions(echo []string) (Extensions, error) {
 	var x Extensions
+	var err error
 	for _, e := range echo {
 		name, arg, _ := strings.Cut(e, " ")
 		switch name {
 		case EchoBanner:
-			b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(arg))
-			if err != nil {
-				log.Warn("ignored a login banner that is not valid base64")
+			b, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(arg))
+			if derr != nil {
+				err = ErrBadBanner
 				continue
 			}
 			x.Banner = string(b)
@@ -42,7 +47,7 @@ func parseExtensions(echo []string, log *slog.Logger) Extensions {
 			x.RouteEnforcement = strings.TrimSpace(arg) == "on"
 		}
 	}
-	return x
+	return x, err
 }
 
 // EchoOptions renders extensions as pushed echo options (server side).
@@ -55,17 +60,4 @@ func (x Extensions) EchoOptions() []string {
 		out = append(out, "echo "+EchoRouteEnforcement+" on")
 	}
 	return out
-}
-
-// TunnelInfo describes a configured tunnel to OnTunnelUp.
-type TunnelInfo struct {
-	Interface string
-	IfIndex   int
-	// Config is what was applied: addresses, routes, redirect flags,
-	// net_gateway routes and the server address.
-	Config platform.TunnelConfig
-	Push   *ctrlmsg.PushOptions
-	Server netip.Addr
-	// EnforceRoutes is the endpoint's client-route-enforcement switch.
-	EnforceRoutes bool
 }
