@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cvpn/cvpn/ovpn/openvpntest"
+	"github.com/cvpn/cvpn/internal/testkit/nstest"
+	"github.com/cvpn/cvpn/internal/testkit/openvpnpeer"
 	"github.com/cvpn/cvpn/ovpn/server/export"
-	"github.com/cvpn/cvpn/platform/nstest"
 )
 
 // cvpnServerTunnelIP is the first address of the lab server's client_cidr.

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/cvpn/cvpn/platform"
-	"github.com/cvpn/cvpn/platform/fake"
+	"github.com/cvpn/cvpn/platform/platformtest"
 	"github.com/cvpn/cvpn/routing"
 )
 

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/cvpn/cvpn/platform"
-	"github.com/cvpn/cvpn/platform/fake"
+	"github.com/cvpn/cvpn/platform/platformtest"
 	"github.com/cvpn/cvpn/routing"
 )
 

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cvpn/cvpn/samlflow/chromiumtest"
-	"github.com/cvpn/cvpn/samlflow/idptest"
+	"github.com/cvpn/cvpn/internal/testkit/chromium"
+	"github.com/cvpn/cvpn/internal/testkit/samlidp"
 	"github.com/cvpn/cvpn/samlflow/listener"
 	"github.com/cvpn/cvpn/samlflow/sp"
 )

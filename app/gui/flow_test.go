@@ -15,7 +15,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/cvpn/cvpn/app/gui"
-	"github.com/cvpn/cvpn/app/gui/fakebackend"
+	"github.com/cvpn/cvpn/app/gui/guitest"
 	"github.com/cvpn/cvpn/app/profilestore"
 	"github.com/cvpn/cvpn/ovpn/client"
 )

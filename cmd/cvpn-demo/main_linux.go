@@ -16,9 +16,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cvpn/cvpn/platform/nstest"
-	"github.com/cvpn/cvpn/samlflow/chromiumtest"
-	"github.com/cvpn/cvpn/samlflow/idptest"
+	"github.com/cvpn/cvpn/internal/testkit/chromium"
+	"github.com/cvpn/cvpn/internal/testkit/nstest"
+	"github.com/cvpn/cvpn/internal/testkit/samlidp"
 )
 
 func main() {

@@ -16,10 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cvpn/cvpn/ovpn/labpki"
-	"github.com/cvpn/cvpn/ovpn/openvpntest"
+	"github.com/cvpn/cvpn/internal/testkit/labpki"
+	"github.com/cvpn/cvpn/internal/testkit/nstest"
+	"github.com/cvpn/cvpn/internal/testkit/openvpnpeer"
 	"github.com/cvpn/cvpn/ovpn/server/config"
-	"github.com/cvpn/cvpn/platform/nstest"
 )
 
 // TestAuthorizationGroups: with rules 0.0.0.0/0 (all users, listed

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cvpn/cvpn/internal/testkit/samlidp"
 	"github.com/cvpn/cvpn/ovpn/km2"
 	"github.com/cvpn/cvpn/samlflow"
-	"github.com/cvpn/cvpn/samlflow/idptest"
 )
 
 var crv1RE = regexp.MustCompile(`^CRV1:R:([0-9a-f]{32}):([A-Za-z0-9+/=]*):(http://.+)$`)

@@ -15,8 +15,8 @@ import (
 	"github.com/beevik/etree"
 	"github.com/crewjam/saml"
 
+	"github.com/cvpn/cvpn/internal/testkit/samlidp"
 	"github.com/cvpn/cvpn/samlflow"
-	"github.com/cvpn/cvpn/samlflow/idptest"
 	"github.com/cvpn/cvpn/samlflow/sp"
 )
 

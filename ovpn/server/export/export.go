@@ -9,7 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/cvpn/cvpn/ovpn/labpki"
+	"github.com/cvpn/cvpn/internal/testkit/labpki"
 	"github.com/cvpn/cvpn/ovpn/server/config"
 	"github.com/cvpn/cvpn/ovpn/server/users"
 )
