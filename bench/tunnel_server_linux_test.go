@@ -161,9 +161,9 @@ func TestServerBenchmark(t *testing.T) {
 			// every run, so that a busier moment of the machine weighs on
 			// each pair alike.
 			lab := nstest.New(t, nstest.Options{})
-			ovs := openvpntest.StartServer(t, openvpntest.ServerConfig{NS: lab.Server, Listen: nstest.ServerIP, Proto: transport,
-				DataCiphers: []string{cipher}, Wrap: openvpntest.WrapTLSCrypt})
-			ovProf, err := ovs.ClientProfile(openvpntest.ProfileOptions{ClientCert: "client1"})
+			ovs := openvpnpeer.StartServer(t, openvpnpeer.ServerConfig{NS: lab.Server, Listen: nstest.ServerIP, Proto: transport,
+				DataCiphers: []string{cipher}, Wrap: openvpnpeer.WrapTLSCrypt})
+			ovProf, err := ovs.ClientProfile(openvpnpeer.ProfileOptions{ClientCert: "client1"})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -29,7 +29,7 @@ func (c *clock) now() time.Time { return c.t }
 type harness struct {
 	t    *testing.T
 	app  fyne.App
-	fake *fakebackend.Backend
+	fake *guitest.Backend
 	ui   *gui.UI
 	clk  *clock
 }
@@ -42,7 +42,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fake := fakebackend.New(store, clk.now)
+	fake := guitest.New(store, clk.now)
 	u := gui.New(a, fake, gui.Options{Now: clk.now})
 	if err := u.UseSyncForTest(); err != nil {
 		t.Fatal(err)

@@ -44,7 +44,7 @@ func TestAuthorizationGroups(t *testing.T) {
 		{"alice", nstest.LANHostIP.String(), nstest.ServerLANIP.String()},
 		{"bob", nstest.ServerLANIP.String(), nstest.LANHostIP.String()},
 	} {
-		cl := openvpntest.Connect(t, openvpntest.ClientConfig{NS: ls.lab.Client, Profile: prof, Username: u.user, Password: "pw-" + u.user, Args: exitNotify})
+		cl := openvpnpeer.Connect(t, openvpnpeer.ClientConfig{NS: ls.lab.Client, Profile: prof, Username: u.user, Password: "pw-" + u.user, Args: exitNotify})
 		if err := nstest.Ping(ctx, ls.lab.Client, mustAddr(u.reach)); err != nil {
 			t.Errorf("%s cannot reach %s: %v", u.user, u.reach, err)
 		}
@@ -116,7 +116,7 @@ func TestCertificateRevocation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	revoked := openvpntest.StartClient(t, openvpntest.ClientConfig{NS: ls.lab.Client, Profile: ls.profile(t, "client2")})
+	revoked := openvpnpeer.StartClient(t, openvpnpeer.ClientConfig{NS: ls.lab.Client, Profile: ls.profile(t, "client2")})
 	if err := ls.proc.WaitFor(ctx, `client certificate \"client2\"`); err != nil {
 		t.Fatalf("server did not refuse the revoked certificate: %v", err)
 	}
@@ -125,7 +125,7 @@ func TestCertificateRevocation(t *testing.T) {
 	}
 	revoked.Stop()
 
-	good := openvpntest.Connect(t, openvpntest.ClientConfig{NS: ls.lab.Client, Profile: ls.profile(t, ""), Args: exitNotify})
+	good := openvpnpeer.Connect(t, openvpnpeer.ClientConfig{NS: ls.lab.Client, Profile: ls.profile(t, ""), Args: exitNotify})
 	if err := nstest.Ping(ctx, ls.lab.Client, serverTunnelIP); err != nil {
 		t.Fatalf("valid certificate: ping through the tunnel: %v", err)
 	}
@@ -145,7 +145,7 @@ func TestCertificateRevocation(t *testing.T) {
 	if m := fetchMetrics(t, ls); !strings.Contains(m, "CrlDaysToExpiry{") || !strings.Contains(m, "CrlDaysToExpiry{endpoint=\"cvpn-endpoint-test\"} -") {
 		t.Errorf("CrlDaysToExpiry is not negative:\n%s", m)
 	}
-	refused := openvpntest.StartClient(t, openvpntest.ClientConfig{NS: ls.lab.Client, Profile: ls.profile(t, "")})
+	refused := openvpnpeer.StartClient(t, openvpnpeer.ClientConfig{NS: ls.lab.Client, Profile: ls.profile(t, "")})
 	if err := ls.proc.WaitFor(ctx, "revocation list has expired"); err != nil {
 		t.Fatalf("an expired CRL did not refuse the handshake: %v", err)
 	}
@@ -167,11 +167,11 @@ func TestConnectHandlerDenyAndConnectionLog(t *testing.T) {
 	}}
 	spec.handlerCmd = []string{"./deny.sh"}
 	ls := newLabServer(t, spec)
-	cl := openvpntest.StartClient(t, openvpntest.ClientConfig{NS: ls.lab.Client, Profile: ls.profile(t, "")})
+	cl := openvpnpeer.StartClient(t, openvpnpeer.ClientConfig{NS: ls.lab.Client, Profile: ls.profile(t, "")})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	err := cl.WaitConnected(ctx)
-	if !errors.Is(err, openvpntest.ErrAuthFailed) {
+	if !errors.Is(err, openvpnpeer.ErrAuthFailed) {
 		t.Fatalf("client was not refused: %v", err)
 	}
 	if af := cl.AuthFailure(); !strings.Contains(af, "Device not compliant: update the OS") {

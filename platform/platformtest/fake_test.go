@@ -1,4 +1,4 @@
-package fake_test
+package platformtest_test
 
 import (
 	"errors"
@@ -12,7 +12,7 @@ import (
 )
 
 func TestTUNNamesPacketsAndRemoval(t *testing.T) {
-	s := fake.New()
+	s := platformtest.New()
 	dev0, name0, err := s.CreateTUN("cvpn%d", 1400)
 	if err != nil || name0 != "cvpn0" {
 		t.Fatalf("%q %v", name0, err)
@@ -59,7 +59,7 @@ func TestTUNNamesPacketsAndRemoval(t *testing.T) {
 }
 
 func TestDeleteNeedsExactMatch(t *testing.T) {
-	s := fake.New()
+	s := platformtest.New()
 	s.AddInterface("eth0", netip.MustParsePrefix("192.168.1.10/24"))
 	r := routing.Route{Dst: netip.MustParsePrefix("10.0.0.0/8"), Gateway: netip.MustParseAddr("192.168.1.1"), Interface: "eth0", Metric: 5}
 	if err := s.Add(r); err != nil {

@@ -1,4 +1,4 @@
-package fakebackend
+package guitest
 
 import (
 	"context"

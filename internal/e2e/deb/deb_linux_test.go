@@ -1,4 +1,4 @@
-package debtest
+package deb
 
 import (
 	"bufio"

@@ -1,4 +1,4 @@
-// Package debtest holds no code: its test builds the cvpn .deb for this
+// Package deb holds no code: its test builds the cvpn .deb for this
 // machine's architecture with packaging/deb.sh, installs it with dpkg -i
 // into the running system, checks the installed files and `cvpn version`,
 // starts the daemon the way the systemd unit would (ExecStart, UMask,
@@ -9,4 +9,4 @@
 //
 // It changes the machine, so it runs only with CI=true or CVPN_DEBTEST=1,
 // as root with dpkg, and refuses to touch a cvpn that was already there.
-package debtest
+package deb

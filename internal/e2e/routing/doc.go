@@ -1,4 +1,4 @@
-// Package e2e holds the end-to-end tests and the measurements of client
+// Package routing holds the end-to-end tests and the measurements of client
 // route enforcement on Linux: the built cvpn binary connects to Debian's
 // OpenVPN 2.6 inside an nstest network-namespace lab, and the tests watch
 // what happens to the client namespace's main routing table (conflicts
@@ -8,4 +8,4 @@
 // CPU cost of watching a large table under churn.
 //
 // The package has no non-test code besides this comment.
-package e2e
+package routing

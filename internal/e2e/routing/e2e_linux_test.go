@@ -1,4 +1,4 @@
-package e2e
+package routing
 
 import (
 	"context"
@@ -30,20 +30,20 @@ const echoEnforce = "echo cvpn-route-enforcement on"
 // setup is a lab with an OpenVPN server and a cvpn profile for it.
 type setup struct {
 	lab  *nstest.Lab
-	srv  *openvpntest.Server
+	srv  *openvpnpeer.Server
 	home string
 	prof string
 }
 
-func newSetup(t *testing.T, sc openvpntest.ServerConfig, extra ...string) *setup {
+func newSetup(t *testing.T, sc openvpnpeer.ServerConfig, extra ...string) *setup {
 	t.Helper()
 	nstest.RequireRoot(t)
 	nstest.RequireBinaries(t, "openvpn", "ping")
 	lab := nstest.New(t, nstest.Options{LAN: true, ClientDefaultRoute: true, ResolvConf: "nameserver 198.18.0.53\n"})
 	sc.NS = lab.Server
 	sc.Listen = nstest.ServerIP
-	srv := openvpntest.StartServer(t, sc)
-	p, err := srv.ClientProfile(openvpntest.ProfileOptions{ClientCert: "client1", Extra: extra})
+	srv := openvpnpeer.StartServer(t, sc)
+	p, err := srv.ClientProfile(openvpnpeer.ProfileOptions{ClientCert: "client1", Extra: extra})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func (s *setup) allRoutes(t *testing.T) string {
 }
 
 func TestSplitTunnelEnforcement(t *testing.T) {
-	s := newSetup(t, openvpntest.ServerConfig{
+	s := newSetup(t, openvpnpeer.ServerConfig{
 		PushRoutes: []netip.Prefix{
 			netip.MustParsePrefix("172.31.0.0/16"),
 			netip.MustParsePrefix("10.20.0.0/16"),
@@ -226,7 +226,7 @@ func TestSplitTunnelEnforcement(t *testing.T) {
 }
 
 func TestKill9RestoresRemovedRoutes(t *testing.T) {
-	s := newSetup(t, openvpntest.ServerConfig{
+	s := newSetup(t, openvpnpeer.ServerConfig{
 		PushRoutes: []netip.Prefix{netip.MustParsePrefix("172.31.0.0/16"), netip.MustParsePrefix("fd31::/32")},
 		Push:       []string{echoEnforce},
 	})
@@ -270,7 +270,7 @@ func TestKill9RestoresRemovedRoutes(t *testing.T) {
 }
 
 func TestFullTunnelEnforcement(t *testing.T) {
-	s := newSetup(t, openvpntest.ServerConfig{
+	s := newSetup(t, openvpnpeer.ServerConfig{
 		Push: []string{"redirect-gateway def1 ipv6", echoEnforce},
 	})
 	s.ipRoute(t, "add", "10.1.0.0/16", "via", gw.String())
@@ -321,7 +321,7 @@ func (s *setup) onLANv6Default(t *testing.T) bool {
 }
 
 func TestEnforceRoutesFlagWithoutEndpointSwitch(t *testing.T) {
-	s := newSetup(t, openvpntest.ServerConfig{
+	s := newSetup(t, openvpnpeer.ServerConfig{
 		PushRoutes: []netip.Prefix{netip.MustParsePrefix("172.31.0.0/16")},
 	})
 	s.ipRoute(t, "add", "172.31.1.0/24", "via", gw.String())

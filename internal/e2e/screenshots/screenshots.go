@@ -40,7 +40,7 @@ func Write(a fyne.App, dir string) error {
 		return err
 	}
 	now := time.Now()
-	u := gui.New(a, fakebackend.New(store, nil), gui.Options{Now: func() time.Time { return now }})
+	u := gui.New(a, guitest.New(store, nil), gui.Options{Now: func() time.Time { return now }})
 	defer u.Stop()
 	w := u.Window()
 	w.Resize(fyne.NewSize(900, 560))

@@ -1,4 +1,4 @@
-// Package chromiumtest starts headless Chromium (Debian's `chromium`) for
+// Package chromium starts headless Chromium (Debian's `chromium`) for
 // end-to-end tests and drives it over the Chrome DevTools Protocol: open a
 // URL, evaluate JavaScript in the page (fill and submit a login form), read
 // the current location. It is a test helper: loopback only, one page, a
@@ -9,4 +9,4 @@
 // not running yet), so a test can open the sign-in page through the same
 // opener path the product uses; Attach then drives that Chromium, and
 // OpenerRun.Stop kills it by the opener's PID.
-package chromiumtest
+package chromium

@@ -1,6 +1,6 @@
 //go:build !windows
 
-package chromiumtest
+package chromium
 
 import (
 	"os"

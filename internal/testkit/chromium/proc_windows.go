@@ -1,4 +1,4 @@
-package chromiumtest
+package chromium
 
 import "os/exec"
 

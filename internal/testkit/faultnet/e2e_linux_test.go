@@ -35,14 +35,14 @@ const proxyPort = 11940
 // a faultnet proxy running in the server namespace.
 type faultLab struct {
 	lab     *nstest.Lab
-	srv     *openvpntest.Server
+	srv     *openvpnpeer.Server
 	proxy   proxy
 	home    string
 	profile string
 	before  nstest.NSState
 }
 
-func newFaultLab(t *testing.T, cfg openvpntest.ServerConfig, up, down faultnet.Impairment) *faultLab {
+func newFaultLab(t *testing.T, cfg openvpnpeer.ServerConfig, up, down faultnet.Impairment) *faultLab {
 	t.Helper()
 	nstest.RequireRoot(t)
 	nstest.RequireBinaries(t, "openvpn", "ping")
@@ -54,11 +54,11 @@ func newFaultLab(t *testing.T, cfg openvpntest.ServerConfig, up, down faultnet.I
 	if len(cfg.PushRoutes) == 0 {
 		cfg.PushRoutes = []netip.Prefix{nstest.LANPrefix}
 	}
-	f.srv = openvpntest.StartServer(t, cfg)
+	f.srv = openvpnpeer.StartServer(t, cfg)
 	f.proxy = startProxy(t, lab.Server, f.srv.Config.Proto, f.srv.Config.Port, up, down)
 	pcfg := f.srv.Config
 	pcfg.Port = proxyPort
-	prof, err := pcfg.ClientProfile(openvpntest.ProfileOptions{ClientCert: "client1"})
+	prof, err := pcfg.ClientProfile(openvpnpeer.ProfileOptions{ClientCert: "client1"})
 	if err != nil {
 		t.Fatal(err)
 	}

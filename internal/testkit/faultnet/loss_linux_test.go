@@ -20,7 +20,7 @@ func TestFaultsLossAndJitter(t *testing.T) {
 	im := faultnet.Impairment{Loss: 0.10, Jitter: 50 * time.Millisecond, LossPenalty: 50 * time.Millisecond}
 	for _, proto := range []string{"udp", "tcp"} {
 		t.Run(proto, func(t *testing.T) {
-			f := newFaultLab(t, openvpntest.ServerConfig{Proto: proto, Wrap: openvpntest.WrapTLSCrypt}, im, im)
+			f := newFaultLab(t, openvpnpeer.ServerConfig{Proto: proto, Wrap: openvpnpeer.WrapTLSCrypt}, im, im)
 			ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 			defer cancel()
 			start := time.Now()
@@ -52,7 +52,7 @@ func TestFaultsLossAndJitter(t *testing.T) {
 // 20 MB arrive intact.
 func TestFaultsDuplicateAndReorder(t *testing.T) {
 	im := faultnet.Impairment{Duplicate: 0.2, Reorder: 0.2, ReorderGap: 5 * time.Millisecond, Delay: time.Millisecond}
-	f := newFaultLab(t, openvpntest.ServerConfig{Proto: "udp", Wrap: openvpntest.WrapTLSAuth}, im, im)
+	f := newFaultLab(t, openvpnpeer.ServerConfig{Proto: "udp", Wrap: openvpnpeer.WrapTLSAuth}, im, im)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cl := f.connect(t)

@@ -40,7 +40,7 @@ func pingRecovery(ctx context.Context, t *testing.T, f *faultLab, cl *nstest.Pro
 func TestFaultsLinkDownUpAndAddressChange(t *testing.T) {
 	for _, proto := range []string{"udp", "tcp"} {
 		t.Run(proto, func(t *testing.T) {
-			cfg := openvpntest.ServerConfig{Proto: proto, Wrap: openvpntest.WrapTLSCrypt, Keepalive: [2]int{1, 5}}
+			cfg := openvpnpeer.ServerConfig{Proto: proto, Wrap: openvpnpeer.WrapTLSCrypt, Keepalive: [2]int{1, 5}}
 			f := newFaultLab(t, cfg, faultnet.Impairment{}, faultnet.Impairment{})
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
@@ -89,7 +89,7 @@ func TestFaultsLinkDownUpAndAddressChange(t *testing.T) {
 // must remove the stale TUN, restore DNS and leave the routes exactly as
 // before the first connection.
 func TestFaultsKill9ThenRestart(t *testing.T) {
-	cfg := openvpntest.ServerConfig{Proto: "udp", Wrap: openvpntest.WrapTLSCrypt,
+	cfg := openvpnpeer.ServerConfig{Proto: "udp", Wrap: openvpnpeer.WrapTLSCrypt,
 		PushDNS: []netip.Addr{netip.MustParseAddr("198.19.0.53")}, Push: []string{"redirect-gateway def1"}}
 	f := newFaultLab(t, cfg, faultnet.Impairment{}, faultnet.Impairment{})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -160,7 +160,7 @@ func sameState(a, b nstest.NSState) bool {
 // the client must refuse it, say the certificate is not trusted by the
 // profile's CA, and never come up again.
 func TestFaultsServerNewCertificate(t *testing.T) {
-	cfg := openvpntest.ServerConfig{Proto: "udp", Wrap: openvpntest.WrapNone, Keepalive: [2]int{1, 4}}
+	cfg := openvpnpeer.ServerConfig{Proto: "udp", Wrap: openvpnpeer.WrapNone, Keepalive: [2]int{1, 4}}
 	f := newFaultLab(t, cfg, faultnet.Impairment{}, faultnet.Impairment{})
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -172,7 +172,7 @@ func TestFaultsServerNewCertificate(t *testing.T) {
 	<-f.srv.Proc.Done()
 	cfg2 := f.srv.Config
 	cfg2.PKI = nil // StartServer generates a new CA and server certificate
-	srv2 := openvpntest.StartServer(t, cfg2)
+	srv2 := openvpnpeer.StartServer(t, cfg2)
 	killed := time.Now()
 	const want = "is not trusted by the profile's CA"
 	waitEvents(ctx, t, cl, want, 1)

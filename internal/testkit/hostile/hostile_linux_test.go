@@ -56,8 +56,8 @@ func startHostile(t *testing.T, sc hostile.Scenario) *hlab {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.srv.Close() })
-	prof, err := openvpntest.ServerConfig{PKI: pki, Listen: nstest.ServerIP, Port: 1194, Proto: "udp"}.
-		ClientProfile(openvpntest.ProfileOptions{ClientCert: "client1"})
+	prof, err := openvpnpeer.ServerConfig{PKI: pki, Listen: nstest.ServerIP, Port: 1194, Proto: "udp"}.
+		ClientProfile(openvpnpeer.ProfileOptions{ClientCert: "client1"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package openvpntest
+package openvpnpeer
 
 import (
 	"context"
@@ -49,14 +49,14 @@ type Client struct {
 
 // ErrAuthFailed is returned by WaitConnected when the server sent
 // AUTH_FAILED.
-var ErrAuthFailed = errors.New("openvpntest: server sent AUTH_FAILED")
+var ErrAuthFailed = errors.New("openvpnpeer: server sent AUTH_FAILED")
 
 // LaunchClient writes the profile (and credentials) into dir and starts
 // openvpn in cfg.NS without waiting; call WaitConnected. The caller must
 // call Stop.
 func LaunchClient(cfg ClientConfig, dir string) (*Client, error) {
 	if cfg.NS == "" || cfg.Profile == "" {
-		return nil, errors.New("openvpntest: ClientConfig needs NS and Profile")
+		return nil, errors.New("openvpnpeer: ClientConfig needs NS and Profile")
 	}
 	profile := cfg.Profile
 	if cfg.ChallengeResponse != "" {
@@ -79,7 +79,7 @@ func LaunchClient(cfg ClientConfig, dir string) (*Client, error) {
 			pw = SCRV1(cfg.Password, cfg.ChallengeResponse)
 		}
 		if strings.ContainsAny(cfg.Username+pw, "\r\n") {
-			return nil, errors.New("openvpntest: line break in client credentials")
+			return nil, errors.New("openvpnpeer: line break in client credentials")
 		}
 		creds := filepath.Join(dir, "credentials")
 		if err := labpki.WriteFileAtomic(creds, []byte(cfg.Username+"\n"+pw+"\n"), 0o600); err != nil {
@@ -109,7 +109,7 @@ func StartClient(t testing.TB, cfg ClientConfig) *Client {
 	}
 	t.Cleanup(func() {
 		if err := c.Stop(); err != nil {
-			t.Errorf("openvpntest: stop client: %v", err)
+			t.Errorf("openvpnpeer: stop client: %v", err)
 		}
 		if t.Failed() {
 			t.Logf("openvpn client log (pid %d, %s):\n%s", c.Proc.PID(), c.Proc.ExitStatus(), c.Log())
@@ -145,7 +145,7 @@ var (
 func (c *Client) WaitConnected(ctx context.Context) error {
 	m, err := c.Proc.WaitMatch(ctx, reReady)
 	if err != nil {
-		return fmt.Errorf("openvpntest: client in %s: %w", c.Config.NS, err)
+		return fmt.Errorf("openvpnpeer: client in %s: %w", c.Config.NS, err)
 	}
 	if m[0] == "AUTH_FAILED" {
 		return fmt.Errorf("%w (client in %s); log:\n%s", ErrAuthFailed, c.Config.NS, c.Log())
@@ -157,7 +157,7 @@ func (c *Client) WaitConnected(ctx context.Context) error {
 	if m, err := c.Proc.WaitMatch(cctx, reCipher); err == nil {
 		c.Cipher = m[1]
 	} else {
-		return fmt.Errorf("openvpntest: client in %s: connected but no data channel cipher logged: %w", c.Config.NS, err)
+		return fmt.Errorf("openvpnpeer: client in %s: connected but no data channel cipher logged: %w", c.Config.NS, err)
 	}
 	out := c.Log()
 	if m := reAddr4.FindStringSubmatch(out); m != nil {

@@ -1,4 +1,4 @@
-package openvpntest
+package openvpnpeer
 
 import (
 	"encoding/base64"
@@ -126,23 +126,23 @@ func (c *ServerConfig) applyDefaults() {
 
 func (c *ServerConfig) validate() error {
 	if c.NS == "" {
-		return fmt.Errorf("openvpntest: ServerConfig.NS is empty")
+		return fmt.Errorf("openvpnpeer: ServerConfig.NS is empty")
 	}
 	if c.Proto != "udp" && c.Proto != "tcp" {
-		return fmt.Errorf("openvpntest: ServerConfig.Proto %q: want udp or tcp", c.Proto)
+		return fmt.Errorf("openvpnpeer: ServerConfig.Proto %q: want udp or tcp", c.Proto)
 	}
 	if !c.Network.Addr().Is4() || c.Network.Bits() > 29 {
-		return fmt.Errorf("openvpntest: ServerConfig.Network %s: want an IPv4 prefix of /29 or shorter", c.Network)
+		return fmt.Errorf("openvpnpeer: ServerConfig.Network %s: want an IPv4 prefix of /29 or shorter", c.Network)
 	}
 	if !c.NoIPv6 && (!c.Network6.Addr().Is6() || c.Network6.Bits() > 112) {
-		return fmt.Errorf("openvpntest: ServerConfig.Network6 %s: want an IPv6 prefix of /112 or shorter", c.Network6)
+		return fmt.Errorf("openvpnpeer: ServerConfig.Network6 %s: want an IPv6 prefix of /112 or shorter", c.Network6)
 	}
 	if c.NoClientCert && len(c.Users) == 0 {
-		return fmt.Errorf("openvpntest: ServerConfig.NoClientCert without Users would accept anyone")
+		return fmt.Errorf("openvpnpeer: ServerConfig.NoClientCert without Users would accept anyone")
 	}
 	for i, u := range c.Users {
 		if u.Name == "" || strings.ContainsAny(u.Name+u.Password+u.ChallengeResponse, "\n\r") {
-			return fmt.Errorf("openvpntest: ServerConfig.Users[%d]: empty name or a line break in the credentials", i)
+			return fmt.Errorf("openvpnpeer: ServerConfig.Users[%d]: empty name or a line break in the credentials", i)
 		}
 	}
 	return nil
@@ -156,7 +156,7 @@ type serverFiles struct {
 func (c *ServerConfig) render(f serverFiles) string {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
-	w("# written by openvpntest")
+	w("# written by openvpnpeer")
 	w("dev tun")
 	w("proto %s", c.Proto)
 	if c.Listen.IsValid() {
@@ -265,7 +265,7 @@ func shellQuote(s string) string {
 // "ok NAME" or "fail NAME" to logPath (never the password).
 func verifyScript(users []User, logPath string) string {
 	var b strings.Builder
-	b.WriteString("#!/bin/sh\n# written by openvpntest: checks credentials openvpn passes via-file in $1\n")
+	b.WriteString("#!/bin/sh\n# written by openvpnpeer: checks credentials openvpn passes via-file in $1\n")
 	b.WriteString("u=$(sed -n 1p \"$1\")\np=$(sed -n 2p \"$1\")\nok=0\ncase \"$u\" in\n")
 	for _, u := range users {
 		want := u.Password

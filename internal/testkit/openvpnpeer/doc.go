@@ -1,4 +1,4 @@
-// Package openvpntest runs Debian's OpenVPN 2.6 (/usr/sbin/openvpn) as a
+// Package openvpnpeer runs Debian's OpenVPN 2.6 (/usr/sbin/openvpn) as a
 // server or a client inside an nstest lab namespace, configured from Go
 // structs, so that end-to-end tests can pit cvpn against the reference
 // implementation. It is test support: import it only from tests, benchmarks
@@ -34,4 +34,4 @@
 // would send: the password "SCRV1:base64(password):base64(response)", and
 // drops the profile's static-challenge line. The server's verify script
 // accepts a user with a ChallengeResponse only in that form.
-package openvpntest
+package openvpnpeer

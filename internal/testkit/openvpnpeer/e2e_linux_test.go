@@ -1,4 +1,4 @@
-package openvpntest
+package openvpnpeer
 
 import (
 	"bufio"

@@ -1,4 +1,4 @@
-package openvpntest_test
+package openvpnpeer_test
 
 import (
 	"context"
@@ -19,14 +19,14 @@ func Example() {
 	lab := nstest.New(t, nstest.Options{LAN: true}) // skips unless root
 	before := nstest.MustSnapshot(t, lab.Client)
 
-	srv := openvpntest.StartServer(t, openvpntest.ServerConfig{
+	srv := openvpnpeer.StartServer(t, openvpnpeer.ServerConfig{
 		NS: lab.Server, Listen: nstest.ServerIP, Proto: "udp",
-		Wrap:       openvpntest.WrapTLSCrypt,
+		Wrap:       openvpnpeer.WrapTLSCrypt,
 		PushRoutes: []netip.Prefix{nstest.LANPrefix},
 	})
-	profile, _ := srv.ClientProfile(openvpntest.ProfileOptions{ClientCert: "client1"})
+	profile, _ := srv.ClientProfile(openvpnpeer.ProfileOptions{ClientCert: "client1"})
 	// cvpn would be started here with the profile; the reference client:
-	cl := openvpntest.Connect(t, openvpntest.ClientConfig{NS: lab.Client, Profile: profile})
+	cl := openvpnpeer.Connect(t, openvpnpeer.ClientConfig{NS: lab.Client, Profile: profile})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

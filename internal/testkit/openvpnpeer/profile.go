@@ -1,4 +1,4 @@
-package openvpntest
+package openvpnpeer
 
 import (
 	"fmt"
@@ -13,12 +13,12 @@ import (
 func (c ServerConfig) ClientProfile(o ProfileOptions) (string, error) {
 	c.applyDefaults()
 	if c.PKI == nil {
-		return "", fmt.Errorf("openvpntest: ClientProfile: ServerConfig.PKI is nil")
+		return "", fmt.Errorf("openvpnpeer: ClientProfile: ServerConfig.PKI is nil")
 	}
 	remote := o.Remote
 	if remote == "" {
 		if !c.Listen.IsValid() {
-			return "", fmt.Errorf("openvpntest: ClientProfile: ServerConfig.Listen is unset and ProfileOptions.Remote is empty")
+			return "", fmt.Errorf("openvpnpeer: ClientProfile: ServerConfig.Listen is unset and ProfileOptions.Remote is empty")
 		}
 		remote = c.Listen.String()
 	}
@@ -55,7 +55,7 @@ func (c ServerConfig) ClientProfile(o ProfileOptions) (string, error) {
 	if o.ClientCert != "" {
 		cert := c.PKI.Client(o.ClientCert)
 		if cert == nil {
-			return "", fmt.Errorf("openvpntest: ClientProfile: no client certificate %q in the PKI", o.ClientCert)
+			return "", fmt.Errorf("openvpnpeer: ClientProfile: no client certificate %q in the PKI", o.ClientCert)
 		}
 		inline("cert", cert.CertPEM)
 		inline("key", cert.KeyPEM)

@@ -1,4 +1,4 @@
-package openvpntest
+package openvpnpeer
 
 import (
 	"context"
@@ -86,7 +86,7 @@ func LaunchServer(ctx context.Context, cfg ServerConfig, dir string) (*Server, e
 	s.Proc = p
 	if err := p.WaitFor(ctx, readyLine); err != nil {
 		_ = p.Stop(5 * time.Second)
-		return nil, fmt.Errorf("openvpntest: server in %s did not start: %w", cfg.NS, err)
+		return nil, fmt.Errorf("openvpnpeer: server in %s did not start: %w", cfg.NS, err)
 	}
 	s.StartupTime = time.Since(start)
 	return s, nil
@@ -107,7 +107,7 @@ func StartServer(t testing.TB, cfg ServerConfig) *Server {
 	}
 	t.Cleanup(func() {
 		if err := s.Stop(); err != nil {
-			t.Errorf("openvpntest: stop server: %v", err)
+			t.Errorf("openvpnpeer: stop server: %v", err)
 		}
 		if t.Failed() {
 			conf, _ := os.ReadFile(filepath.Join(s.Dir, "server.conf"))

@@ -1,4 +1,4 @@
-package idptest
+package samlidp
 
 import (
 	"context"

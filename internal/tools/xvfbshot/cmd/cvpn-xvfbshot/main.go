@@ -94,7 +94,7 @@ func run(logger *slog.Logger, c config) error {
 	}
 	a.Settings().SetTheme(gui.ThemeVariant(variant))
 	now := time.Now()
-	u := gui.New(a, fakebackend.New(store, nil), gui.Options{Logger: logger, Now: func() time.Time { return now }})
+	u := gui.New(a, guitest.New(store, nil), gui.Options{Logger: logger, Now: func() time.Time { return now }})
 	w := u.Window()
 	w.Resize(windowSize)
 	w.Show()
