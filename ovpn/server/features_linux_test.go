@@ -20,6 +20,7 @@ import (
 	"github.com/cvpn/cvpn/internal/testkit/nstest"
 	"github.com/cvpn/cvpn/internal/testkit/openvpnpeer"
 	"github.com/cvpn/cvpn/ovpn/server/config"
+	"github.com/cvpn/cvpn/ovpn/server/pki"
 )
 
 // TestAuthorizationGroups: with rules 0.0.0.0/0 (all users, listed
@@ -72,37 +73,37 @@ func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
 // revoking it to pki/crl-test.pem.
 func issueRevokedClient(t *testing.T, dir string) {
 	t.Helper()
-	pki := filepath.Join(dir, "pki")
-	ca := loadCA(t, pki, time.Now())
+	pkiDir := filepath.Join(dir, "pki")
+	ca := loadCA(t, pkiDir, time.Now())
 	c2, err := ca.IssueClient("client2")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for name, data := range map[string][]byte{"client2.crt": c2.CertPEM, "client2.key": c2.KeyPEM} {
-		if err := os.WriteFile(filepath.Join(pki, name), data, 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(pkiDir, name), data, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	crl, err := ca.CRL([]labpki.Revoked{{Serial: c2.Cert.SerialNumber}}, time.Now().Add(24*time.Hour), 1)
+	crl, err := ca.CRL([]pki.Revoked{{Serial: c2.Cert.SerialNumber}}, time.Now().Add(24*time.Hour), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(pki, "crl-test.pem"), crl, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(pkiDir, "crl-test.pem"), crl, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func loadCA(t *testing.T, pki string, now time.Time) *labpki.CA {
+func loadCA(t *testing.T, pkiDir string, now time.Time) *pki.CA {
 	t.Helper()
-	cert, err := os.ReadFile(filepath.Join(pki, "ca.crt"))
+	cert, err := os.ReadFile(filepath.Join(pkiDir, "ca.crt"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := os.ReadFile(filepath.Join(pki, "ca.key"))
+	key, err := os.ReadFile(filepath.Join(pkiDir, "ca.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, err := labpki.LoadCA(cert, key, labpki.Options{Now: func() time.Time { return now }})
+	ca, err := labpki.LoadCA(cert, key, pki.Options{Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +140,7 @@ func TestCertificateRevocation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := labpki.WriteFileAtomic(filepath.Join(ls.dir, "pki", "crl-test.pem"), crl, 0o644); err != nil {
+	if err := pki.WriteFileAtomic(filepath.Join(ls.dir, "pki", "crl-test.pem"), crl, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if m := fetchMetrics(t, ls); !strings.Contains(m, "CrlDaysToExpiry{") || !strings.Contains(m, "CrlDaysToExpiry{endpoint=\"cvpn-endpoint-test\"} -") {

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cvpn/cvpn/internal/testkit/labpki"
+	"github.com/cvpn/cvpn/ovpn/statickey"
 	"github.com/cvpn/cvpn/ovpn/tlswrap"
 	"github.com/cvpn/cvpn/ovpn/wire"
 )
@@ -104,7 +104,7 @@ func TestGarbageAndSpoofedResetFlood(t *testing.T) {
 			case "tls-crypt":
 				newW = func() tlswrap.Wrapper { x, _ := tlswrap.NewTLSCrypt(l.wrapKey, tlswrap.Client, time.Now); return x }
 			case "tls-crypt-wrong-key":
-				k, _ := labpki.NewStaticKey(rand.Reader)
+				k, _ := statickey.New(rand.Reader)
 				newW = func() tlswrap.Wrapper { x, _ := tlswrap.NewTLSCrypt(k, tlswrap.Client, time.Now); return x }
 			}
 			w = newW()

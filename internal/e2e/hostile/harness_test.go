@@ -20,12 +20,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cvpn/cvpn/internal/testkit/labpki"
 	"github.com/cvpn/cvpn/internal/testkit/loadgen"
 	"github.com/cvpn/cvpn/ovpn/server"
 	"github.com/cvpn/cvpn/ovpn/server/config"
 	"github.com/cvpn/cvpn/ovpn/server/connlog"
 	"github.com/cvpn/cvpn/ovpn/server/export"
+	"github.com/cvpn/cvpn/ovpn/server/pki"
+	"github.com/cvpn/cvpn/ovpn/statickey"
 	"github.com/cvpn/cvpn/ovpn/tlswrap"
 )
 
@@ -84,7 +85,7 @@ type lab struct {
 	dir    string
 	stop   func()
 	// wrapKey is the tls-crypt key when the lab uses one.
-	wrapKey labpki.StaticKey
+	wrapKey statickey.Key
 }
 
 type labOpts struct {
@@ -113,7 +114,7 @@ func startLab(tb testing.TB, o labOpts) *lab {
 		o.listen = "127.0.0.1:0"
 	}
 	dir := tb.TempDir()
-	if _, err := export.InitLab(dir, export.InitOptions{Listen: o.listen, PKI: labpki.Options{KeyType: labpki.ECDSAP256}}); err != nil {
+	if _, err := export.InitLab(dir, export.InitOptions{Listen: o.listen, PKI: pki.Options{KeyType: pki.ECDSAP256}}); err != nil {
 		tb.Fatal(err)
 	}
 	p := filepath.Join(dir, "server.toml")
@@ -130,9 +131,9 @@ func startLab(tb testing.TB, o labOpts) *lab {
 		}
 		doc = strings.Replace(doc, `transport = "udp"`, `transport = "tcp"`, 1)
 	}
-	var wrapKey labpki.StaticKey
+	var wrapKey statickey.Key
 	if o.tlsCrypt {
-		key, err := labpki.NewStaticKey(rand.Reader)
+		key, err := statickey.New(rand.Reader)
 		if err != nil {
 			tb.Fatal(err)
 		}

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/cvpn/cvpn/app/profilestore"
-	"github.com/cvpn/cvpn/internal/testkit/labpki"
 	"github.com/cvpn/cvpn/ovpn/server/export"
+	"github.com/cvpn/cvpn/ovpn/server/pki"
 )
 
 // asNobody runs argv as uid/gid 65534 with no supplementary groups and
@@ -41,7 +41,7 @@ func TestOtherUserCannotReadProfiles(t *testing.T) {
 		}
 	}
 	lab := filepath.Join(base, "lab")
-	if _, err := export.InitLab(lab, export.InitOptions{PKI: labpki.Options{KeyType: labpki.ECDSAP256}}); err != nil {
+	if _, err := export.InitLab(lab, export.InitOptions{PKI: pki.Options{KeyType: pki.ECDSAP256}}); err != nil {
 		t.Fatal(err)
 	}
 	root := filepath.Join(base, "home")

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cvpn/cvpn/internal/testkit/labpki"
 	"github.com/cvpn/cvpn/ovpn/server/connlog"
+	"github.com/cvpn/cvpn/ovpn/statickey"
 	"github.com/cvpn/cvpn/ovpn/tlswrap"
 	"github.com/cvpn/cvpn/ovpn/wire"
 )
@@ -123,7 +123,7 @@ func TestTCPGarbageStreams(t *testing.T) {
 			reset := hardReset(t, w)
 			cases := tcpGarbageCases(r, reset[:len(reset):len(reset)], mode != "none")
 			if mode == "tls-crypt" {
-				k, err := labpki.NewStaticKey(rand.Reader)
+				k, err := statickey.New(rand.Reader)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -12,8 +12,8 @@ import (
 	"github.com/cvpn/cvpn/app/gui"
 	"github.com/cvpn/cvpn/app/gui/guitest"
 	"github.com/cvpn/cvpn/app/profilestore"
-	"github.com/cvpn/cvpn/internal/testkit/labpki"
 	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/ovpn/server/pki"
 )
 
 // Files are the PNGs written, in order.
@@ -108,7 +108,7 @@ func Write(a fyne.App, dir string) error {
 }
 
 func addProfiles(store *profilestore.Store) error {
-	ca, err := labpki.NewCA("Example Corp VPN CA", labpki.Options{})
+	ca, err := pki.NewCA("Example Corp VPN CA", pki.Options{})
 	if err != nil {
 		return err
 	}

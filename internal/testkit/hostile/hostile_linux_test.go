@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/cvpn/cvpn/internal/testkit/hostile"
-	"github.com/cvpn/cvpn/internal/testkit/labpki"
 	"github.com/cvpn/cvpn/internal/testkit/nstest"
 	"github.com/cvpn/cvpn/internal/testkit/openvpnpeer"
+	"github.com/cvpn/cvpn/ovpn/server/pki"
 )
 
 // cvpnBinary builds cmd/cvpn once per test run.
@@ -42,21 +42,21 @@ func startHostile(t *testing.T, sc hostile.Scenario) *hlab {
 	lab := nstest.New(t, nstest.Options{ResolvConf: "nameserver 198.18.0.53\n"})
 	h := &hlab{lab: lab, home: t.TempDir()}
 	h.before = nstest.MustSnapshot(t, lab.Client)
-	pki, err := labpki.Generate(labpki.Spec{Clients: []string{"client1"}})
+	labPKI, err := pki.Generate(pki.Spec{Clients: []string{"client1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = nstest.InNS(lab.Server, func() error {
 		var err error
 		h.srv, err = hostile.Start(context.Background(), hostile.Config{Listen: netip.AddrPortFrom(nstest.ServerIP, 1194),
-			PKI: pki, Scenario: sc})
+			PKI: labPKI, Scenario: sc})
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.srv.Close() })
-	prof, err := openvpnpeer.ServerConfig{PKI: pki, Listen: nstest.ServerIP, Port: 1194, Proto: "udp"}.
+	prof, err := openvpnpeer.ServerConfig{PKI: labPKI, Listen: nstest.ServerIP, Port: 1194, Proto: "udp"}.
 		ClientProfile(openvpnpeer.ProfileOptions{ClientCert: "client1"})
 	if err != nil {
 		t.Fatal(err)

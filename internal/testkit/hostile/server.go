@@ -15,12 +15,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cvpn/cvpn/internal/testkit/labpki"
 	"github.com/cvpn/cvpn/ovpn/control"
 	"github.com/cvpn/cvpn/ovpn/ctrlmsg"
 	"github.com/cvpn/cvpn/ovpn/datachannel"
 	"github.com/cvpn/cvpn/ovpn/keys"
 	"github.com/cvpn/cvpn/ovpn/km2"
+	"github.com/cvpn/cvpn/ovpn/server/pki"
 	"github.com/cvpn/cvpn/ovpn/tlswrap"
 	"github.com/cvpn/cvpn/ovpn/wire"
 )
@@ -37,7 +37,7 @@ type Config struct {
 	Listen netip.AddrPort
 	// PKI supplies the CA (client certificates must chain to it) and the
 	// server certificate.
-	PKI *labpki.PKI
+	PKI *pki.PKI
 	// Scenario is the misbehaviour.
 	Scenario Scenario
 	// Logger receives what the server does (nil discards it).

@@ -1,6 +1,8 @@
 package loadgen
 
-import "github.com/cvpn/cvpn/internal/testkit/labpki"
+import (
+	"github.com/cvpn/cvpn/ovpn/server/pki"
+)
 
 // keyOpts uses ECDSA keys so that lab setup is fast.
-func keyOpts() labpki.Options { return labpki.Options{KeyType: labpki.ECDSAP256} }
+func keyOpts() pki.Options { return pki.Options{KeyType: pki.ECDSAP256} }

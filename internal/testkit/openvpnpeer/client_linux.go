@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cvpn/cvpn/internal/testkit/labpki"
 	"github.com/cvpn/cvpn/internal/testkit/nstest"
+	"github.com/cvpn/cvpn/ovpn/server/pki"
 )
 
 // ClientConfig describes an OpenVPN 2.6 client run from a profile.
@@ -69,7 +69,7 @@ func LaunchClient(cfg ClientConfig, dir string) (*Client, error) {
 		profile = strings.Join(kept, "\n")
 	}
 	conf := filepath.Join(dir, "client.ovpn")
-	if err := labpki.WriteFileAtomic(conf, []byte(profile), 0o600); err != nil {
+	if err := pki.WriteFileAtomic(conf, []byte(profile), 0o600); err != nil {
 		return nil, err
 	}
 	argv := []string{Binary, "--config", conf}
@@ -82,7 +82,7 @@ func LaunchClient(cfg ClientConfig, dir string) (*Client, error) {
 			return nil, errors.New("openvpnpeer: line break in client credentials")
 		}
 		creds := filepath.Join(dir, "credentials")
-		if err := labpki.WriteFileAtomic(creds, []byte(cfg.Username+"\n"+pw+"\n"), 0o600); err != nil {
+		if err := pki.WriteFileAtomic(creds, []byte(cfg.Username+"\n"+pw+"\n"), 0o600); err != nil {
 			return nil, err
 		}
 		argv = append(argv, "--auth-user-pass", creds)

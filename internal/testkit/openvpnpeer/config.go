@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/cvpn/cvpn/internal/testkit/labpki"
+	"github.com/cvpn/cvpn/ovpn/server/pki"
 )
 
 // Binary is the OpenVPN executable the runners start.
@@ -64,7 +64,7 @@ type ServerConfig struct {
 
 	// PKI supplies the CA, server certificate and static keys; nil makes
 	// StartServer generate one with clients "client1" and "client2".
-	PKI *labpki.PKI
+	PKI *pki.PKI
 	// CRL, when set, is written to crl.pem and used with --crl-verify.
 	CRL  []byte
 	Wrap TLSWrap

@@ -9,24 +9,24 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/cvpn/cvpn/internal/testkit/labpki"
+	"github.com/cvpn/cvpn/ovpn/server/pki"
 )
 
 var (
 	pkiOnce sync.Once
-	pki     *labpki.PKI
+	labPKI  *pki.PKI
 	pkiErr  error
 )
 
-func testPKI(t *testing.T) *labpki.PKI {
+func testPKI(t *testing.T) *pki.PKI {
 	t.Helper()
 	pkiOnce.Do(func() {
-		pki, pkiErr = labpki.Generate(labpki.Spec{Clients: []string{"client1"}, Options: labpki.Options{KeyType: labpki.ECDSAP256}})
+		labPKI, pkiErr = pki.Generate(pki.Spec{Clients: []string{"client1"}, Options: pki.Options{KeyType: pki.ECDSAP256}})
 	})
 	if pkiErr != nil {
 		t.Fatal(pkiErr)
 	}
-	return pki
+	return labPKI
 }
 
 func TestServerConfigRender(t *testing.T) {

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cvpn/cvpn/internal/testkit/labpki"
 	"github.com/cvpn/cvpn/internal/testkit/nstest"
+	"github.com/cvpn/cvpn/ovpn/server/pki"
 )
 
 func TestCiphersAndWraps(t *testing.T) {
@@ -123,15 +123,15 @@ func TestUserPasswordAuth(t *testing.T) {
 
 func TestRevokedClientRejected(t *testing.T) {
 	lab := nstest.New(t, nstest.Options{})
-	pki, err := labpki.Generate(labpki.Spec{Clients: []string{"client1", "client2"}, Options: labpki.Options{KeyType: labpki.ECDSAP256}})
+	labPKI, err := pki.Generate(pki.Spec{Clients: []string{"client1", "client2"}, Options: pki.Options{KeyType: pki.ECDSAP256}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	crl, err := pki.CA.CRL([]labpki.Revoked{{Serial: pki.Client("client1").Cert.SerialNumber}}, time.Now().Add(time.Hour), 2)
+	crl, err := labPKI.CA.CRL([]pki.Revoked{{Serial: labPKI.Client("client1").Cert.SerialNumber}}, time.Now().Add(time.Hour), 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := StartServer(t, ServerConfig{NS: lab.Server, Listen: nstest.ServerIP, PKI: pki, CRL: crl, Wrap: WrapTLSCrypt})
+	srv := StartServer(t, ServerConfig{NS: lab.Server, Listen: nstest.ServerIP, PKI: labPKI, CRL: crl, Wrap: WrapTLSCrypt})
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	good, _ := srv.ClientProfile(ProfileOptions{ClientCert: "client2"})

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cvpn/cvpn/internal/testkit/labpki"
 	"github.com/cvpn/cvpn/internal/testkit/nstest"
+	"github.com/cvpn/cvpn/ovpn/server/pki"
 )
 
 // readyLine is what OpenVPN 2.6 prints, on servers and clients, once the
@@ -38,7 +38,7 @@ func LaunchServer(ctx context.Context, cfg ServerConfig, dir string) (*Server, e
 		return nil, err
 	}
 	if cfg.PKI == nil {
-		p, err := labpki.Generate(labpki.Spec{ServerName: "server", Clients: []string{"client1", "client2"}})
+		p, err := pki.Generate(pki.Spec{ServerName: "server", Clients: []string{"client1", "client2"}})
 		if err != nil {
 			return nil, err
 		}
@@ -49,22 +49,22 @@ func LaunchServer(ctx context.Context, cfg ServerConfig, dir string) (*Server, e
 		return nil, err
 	}
 	f := serverFiles{
-		CA:       filepath.Join(pkiDir, labpki.FileCACert),
-		Cert:     filepath.Join(pkiDir, labpki.FileServer),
-		Key:      filepath.Join(pkiDir, labpki.FileServerKey),
-		TLSAuth:  filepath.Join(pkiDir, labpki.FileTLSAuth),
-		TLSCrypt: filepath.Join(pkiDir, labpki.FileTLSCrypt),
+		CA:       filepath.Join(pkiDir, pki.FileCACert),
+		Cert:     filepath.Join(pkiDir, pki.FileServer),
+		Key:      filepath.Join(pkiDir, pki.FileServerKey),
+		TLSAuth:  filepath.Join(pkiDir, pki.FileTLSAuth),
+		TLSCrypt: filepath.Join(pkiDir, pki.FileTLSCrypt),
 	}
 	if len(cfg.CRL) > 0 {
 		f.CRL = filepath.Join(dir, "crl.pem")
-		if err := labpki.WriteFileAtomic(f.CRL, cfg.CRL, 0o644); err != nil {
+		if err := pki.WriteFileAtomic(f.CRL, cfg.CRL, 0o644); err != nil {
 			return nil, err
 		}
 	}
 	if len(cfg.Users) > 0 {
 		f.Verify = filepath.Join(dir, "verify.sh")
 		script := verifyScript(cfg.Users, filepath.Join(dir, "auth.log"))
-		if err := labpki.WriteFileAtomic(f.Verify, []byte(script), 0o700); err != nil {
+		if err := pki.WriteFileAtomic(f.Verify, []byte(script), 0o700); err != nil {
 			return nil, err
 		}
 	}
@@ -75,7 +75,7 @@ func LaunchServer(ctx context.Context, cfg ServerConfig, dir string) (*Server, e
 	}
 	s.Config = cfg
 	conf := filepath.Join(dir, "server.conf")
-	if err := labpki.WriteFileAtomic(conf, []byte(cfg.render(f)), 0o600); err != nil {
+	if err := pki.WriteFileAtomic(conf, []byte(cfg.render(f)), 0o600); err != nil {
 		return nil, err
 	}
 	start := time.Now()

@@ -8,8 +8,8 @@ import (
 
 	"github.com/cvpn/cvpn/app/gui"
 	"github.com/cvpn/cvpn/app/profilestore"
-	"github.com/cvpn/cvpn/internal/testkit/labpki"
 	"github.com/cvpn/cvpn/ovpn/client"
+	"github.com/cvpn/cvpn/ovpn/server/pki"
 )
 
 // script is the sequence of window states to photograph. Each apply runs
@@ -63,7 +63,7 @@ func script(u *gui.UI, now time.Time) []step {
 // addProfiles imports three example profiles (mutual TLS, one with
 // username, password and a static MFA challenge).
 func addProfiles(store *profilestore.Store) error {
-	ca, err := labpki.NewCA("Example Corp VPN CA", labpki.Options{})
+	ca, err := pki.NewCA("Example Corp VPN CA", pki.Options{})
 	if err != nil {
 		return err
 	}

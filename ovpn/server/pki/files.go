@@ -1,4 +1,4 @@
-package labpki
+package pki
 
 import (
 	"fmt"
@@ -13,7 +13,7 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
-		return fmt.Errorf("labpki: write %s: %w", path, err)
+		return fmt.Errorf("pki: write %s: %w", path, err)
 	}
 	tmp := f.Name()
 	defer func() {
@@ -23,19 +23,19 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 		}
 	}()
 	if err = f.Chmod(perm); err != nil {
-		return fmt.Errorf("labpki: write %s: %w", path, err)
+		return fmt.Errorf("pki: write %s: %w", path, err)
 	}
 	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("labpki: write %s: %w", path, err)
+		return fmt.Errorf("pki: write %s: %w", path, err)
 	}
 	if err = f.Sync(); err != nil {
-		return fmt.Errorf("labpki: write %s: %w", path, err)
+		return fmt.Errorf("pki: write %s: %w", path, err)
 	}
 	if err = f.Close(); err != nil {
-		return fmt.Errorf("labpki: write %s: %w", path, err)
+		return fmt.Errorf("pki: write %s: %w", path, err)
 	}
 	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("labpki: write %s: %w", path, err)
+		return fmt.Errorf("pki: write %s: %w", path, err)
 	}
 	syncDir(dir)
 	return nil

@@ -1,4 +1,4 @@
-package labpki
+package statickey
 
 import (
 	"bytes"
@@ -13,10 +13,10 @@ import (
 
 func TestStaticKeyRoundTripAndLayout(t *testing.T) {
 	var seq bytes.Buffer
-	for i := 0; i < StaticKeySize; i++ {
+	for i := 0; i < Size; i++ {
 		seq.WriteByte(byte(i))
 	}
-	k, err := NewStaticKey(&seq)
+	k, err := New(&seq)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func TestStaticKeyRoundTripAndLayout(t *testing.T) {
 	if lines[4] != "000102030405060708090a0b0c0d0e0f" || lines[19] != "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff" {
 		t.Errorf("hex lines: %q ... %q", lines[4], lines[19])
 	}
-	back, err := ParseStaticKey(p)
+	back, err := Parse(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestStaticKeyRoundTripAndLayout(t *testing.T) {
 		t.Error("round trip changed the key")
 	}
 	crlf := bytes.ReplaceAll(p, []byte("\n"), []byte("\r\n"))
-	if back, err := ParseStaticKey(crlf); err != nil || back != k {
+	if back, err := Parse(crlf); err != nil || back != k {
 		t.Errorf("CRLF parse: %v", err)
 	}
 }
@@ -57,10 +57,10 @@ func TestStaticKeyMatchesOpenVPNGenkey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ParseStaticKey(theirs); err != nil {
+	if _, err := Parse(theirs); err != nil {
 		t.Fatalf("parse openvpn key: %v", err)
 	}
-	k, err := NewStaticKey(nil)
+	k, err := New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,21 +81,22 @@ func TestStaticKeyMatchesOpenVPNGenkey(t *testing.T) {
 }
 
 func TestStaticKeyParseErrors(t *testing.T) {
-	k, _ := NewStaticKey(bytes.NewReader(make([]byte, StaticKeySize)))
+	k, _ := New(bytes.NewReader(make([]byte, Size)))
 	good := string(k.PEM())
 	for _, tc := range []struct{ name, in, want string }{
-		{"no begin", "hello\n", "missing \"-----BEGIN"},
-		{"no end", strings.Replace(good, "-----END OpenVPN Static key V1-----", "", 1), "missing \"-----END"},
-		{"bad char", strings.Replace(good, "00000000000000000000000000000000\n-----END", "0000000000000000000000000000000z\n-----END", 1), "line 20: unexpected character 'z'"},
+		{"no begin", "hello\n", "no \"-----BEGIN"},
+		{"no end", strings.Replace(good, "-----END OpenVPN Static key V1-----", "", 1), "no \"-----END"},
+		{"bad char", strings.Replace(good, "00000000000000000000000000000000\n-----END", "0000000000000000000000000000000z\n-----END", 1), "line 20: 'z' is not a hex digit"},
 		{"short", strings.Replace(good, "00000000000000000000000000000000\n-----END", "-----END", 1), "has 240 bytes, want 256"},
+		{"odd", strings.Replace(good, "00000000000000000000000000000000\n-----END", "000\n-----END", 1), "odd number of hex digits"},
 	} {
-		_, err := ParseStaticKey([]byte(tc.in))
+		_, err := Parse([]byte(tc.in))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
 		}
 	}
-	if _, err := NewStaticKey(errReader{}); err == nil {
-		t.Error("NewStaticKey with failing reader succeeded")
+	if _, err := New(errReader{}); err == nil {
+		t.Error("New with failing reader succeeded")
 	}
 }
 

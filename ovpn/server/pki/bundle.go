@@ -1,4 +1,4 @@
-package labpki
+package pki
 
 import (
 	"errors"
@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/cvpn/cvpn/ovpn/statickey"
 )
 
 // Spec describes a complete lab PKI.
@@ -34,8 +36,8 @@ type PKI struct {
 	Clients []NamedCert // in Spec.Clients order
 	// CRL is an empty (no revocations) PEM CRL.
 	CRL      []byte
-	TLSAuth  StaticKey
-	TLSCrypt StaticKey
+	TLSAuth  statickey.Key
+	TLSCrypt statickey.Key
 }
 
 // NamedCert is a client certificate with the name it was issued for.
@@ -66,10 +68,10 @@ func Generate(spec Spec) (*PKI, error) {
 	seen := map[string]bool{}
 	for _, c := range spec.Clients {
 		if err := checkFileName(c); err != nil {
-			return nil, fmt.Errorf("labpki: client name %q: %w", c, err)
+			return nil, fmt.Errorf("pki: client name %q: %w", c, err)
 		}
 		if seen[c] {
-			return nil, fmt.Errorf("labpki: client name %q appears twice", c)
+			return nil, fmt.Errorf("pki: client name %q appears twice", c)
 		}
 		seen[c] = true
 	}
@@ -95,10 +97,10 @@ func Generate(spec Spec) (*PKI, error) {
 	if p.CRL, err = ca.CRL(nil, next, 1); err != nil {
 		return nil, err
 	}
-	if p.TLSAuth, err = NewStaticKey(spec.rand()); err != nil {
+	if p.TLSAuth, err = statickey.New(spec.rand()); err != nil {
 		return nil, err
 	}
-	if p.TLSCrypt, err = NewStaticKey(spec.rand()); err != nil {
+	if p.TLSCrypt, err = statickey.New(spec.rand()); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -120,7 +122,7 @@ const (
 // ta.key (tls-auth) and tls-crypt.key. Keys are 0600, the rest 0644.
 func (p *PKI) WriteDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("labpki: %w", err)
+		return fmt.Errorf("pki: %w", err)
 	}
 	type file struct {
 		name string
