@@ -17,10 +17,11 @@ import (
 	"github.com/cvpn/cvpn/app/gui"
 	"github.com/cvpn/cvpn/app/gui/guitest"
 	"github.com/cvpn/cvpn/app/profilestore"
+	"github.com/cvpn/cvpn/internal/testkit/fixtures"
 	"github.com/cvpn/cvpn/ovpn/client"
 )
 
-const profiles = "../../testdata/profiles"
+var profiles = fixtures.Profiles()
 
 type clock struct{ t time.Time }
 

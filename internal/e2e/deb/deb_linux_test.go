@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cvpn/cvpn/internal/testkit/fixtures"
 	"github.com/cvpn/cvpn/internal/testkit/nstest"
 )
 
@@ -182,7 +183,7 @@ func TestDebInstallConnectPurge(t *testing.T) {
 
 	// Build the package for this machine with the real build script.
 	out := t.TempDir()
-	build := exec.Command("bash", "../deb.sh", "--arch", runtime.GOARCH, "--no-gui", out)
+	build := exec.Command("bash", filepath.Join(fixtures.Root(), "packaging", "deb.sh"), "--arch", runtime.GOARCH, "--no-gui", out)
 	build.Env = append(os.Environ(), "VERSION="+testVersion)
 	if b, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("deb.sh: %v\n%s", err, b)
@@ -211,14 +212,14 @@ func TestDebInstallConnectPurge(t *testing.T) {
 	if m := mode(t, "/usr/bin/cvpn"); m.Perm() != 0o755 || !m.IsRegular() {
 		t.Errorf("/usr/bin/cvpn mode %v", m)
 	}
-	unitSrc, err := os.ReadFile("../linux/cvpn.service")
+	unitSrc, err := os.ReadFile(filepath.Join(fixtures.Root(), "packaging", "linux", "cvpn.service"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, err := os.ReadFile(unitPath); err != nil || string(got) != string(unitSrc) {
 		t.Errorf("%s differs from packaging/linux/cvpn.service (%v)", unitPath, err)
 	}
-	serverUnitSrc, err := os.ReadFile("../linux/cvpn-server@.service")
+	serverUnitSrc, err := os.ReadFile(filepath.Join(fixtures.Root(), "packaging", "linux", "cvpn-server@.service"))
 	if err != nil {
 		t.Fatal(err)
 	}
