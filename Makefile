@@ -66,10 +66,10 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./ovpn/... ./routing/... | tee build/bench-micro.txt
 	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 60m -run 'TestTunnelBenchmark|TestServerBenchmark|TestWireguardBenchmark' ./bench/
 	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 10m -run 'TestConnectTimeline' ./bench/
-	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 10m -run 'TestThroughputUnderJunkFlood' ./ovpn/server/hostiletest/
-	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 20m -run 'TestMeasure' ./routing/e2e/ | tee build/bench-enforcement.txt
+	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 10m -run 'TestThroughputUnderJunkFlood' ./internal/e2e/hostile/
+	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 20m -run 'TestMeasure' ./internal/e2e/routing/ | tee build/bench-enforcement.txt
 	@{ echo; echo "## Client route enforcement (Linux, netlink)"; echo; \
-	   echo "From \`go test -run TestMeasure ./routing/e2e/\` in the same run: reaction time from a conflicting route appearing to its removal, and CPU cost of watching a table."; echo; \
+	   echo "From \`go test -run TestMeasure ./internal/e2e/routing/\` in the same run: reaction time from a conflicting route appearing to its removal, and CPU cost of watching a table."; echo; \
 	   grep -E 'reaction time over|start with|idle watching|churn:' build/bench-enforcement.txt | sed -E 's/^ *[a-z_]+\.go:[0-9]+: /- /'; } >> bench/results.md
 	@{ echo; echo "## Server capacity and per-packet cost (micro-benchmarks, same run)"; echo; \
 	   echo "From \`go test -bench . -benchmem ./ovpn/... ./routing/...\` (build/bench-micro.txt): handshakes per second (one at a time, and 16 at a time up to 1,000 sessions), memory per idle session (in-process heap, and the RSS of a real \`cvpn server\` process holding 1,000 sessions), and the client's TUN <-> socket loop per packet (0 allocations)."; echo; \
@@ -77,7 +77,7 @@ bench: deps
 
 ## soak: 1,000 sessions with churn against an in-process server for SOAKTIME (default 10m); CI runs a 20 s form in make test
 soak:
-	CVPN_SOAK=$(or $(SOAKTIME),10m) $(GO) test -run '^TestSoak$$' -count=1 -timeout 30m -v ./ovpn/server/hostiletest/
+	CVPN_SOAK=$(or $(SOAKTIME),10m) $(GO) test -run '^TestSoak$$' -count=1 -timeout 30m -v ./internal/e2e/hostile/
 
 ## demo: the whole job end to end on the bundled reference server, in network namespaces (root)
 demo: deps build
@@ -87,8 +87,8 @@ demo: deps build
 
 ## screenshots: PNGs of the desktop app (disconnected, connected, banner, error): headless renderer, then the real window under Xvfb (real-*.png), in build/screenshots
 screenshots:
-	$(GO) test -count=1 -tags screenshots -run TestScreenshots ./app/gui/screenshots/
-	$(GO) run ./app/gui/xvfbshot/cmd/cvpn-xvfbshot -out build/screenshots
+	$(GO) test -count=1 -tags screenshots -run TestScreenshots ./internal/e2e/screenshots/
+	$(GO) run ./internal/tools/xvfbshot/cmd/cvpn-xvfbshot -out build/screenshots
 
 clean:
 	rm -rf build

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cvpn/cvpn/ovpn/openvpntest"
-	"github.com/cvpn/cvpn/platform/nstest"
+	"github.com/cvpn/cvpn/internal/testkit/nstest"
+	"github.com/cvpn/cvpn/internal/testkit/openvpnpeer"
 )
 
 // stampedLine is one line of a client's output with the time since the
@@ -43,9 +43,9 @@ func TestConnectTimeline(t *testing.T) {
 		bin = w
 	}
 	lab := nstest.New(t, nstest.Options{})
-	srv := openvpntest.StartServer(t, openvpntest.ServerConfig{NS: lab.Server, Listen: nstest.ServerIP, Proto: "udp",
-		DataCiphers: []string{"AES-256-GCM"}, Wrap: openvpntest.WrapTLSCrypt})
-	prof, err := srv.ClientProfile(openvpntest.ProfileOptions{ClientCert: "client1"})
+	srv := openvpnpeer.StartServer(t, openvpnpeer.ServerConfig{NS: lab.Server, Listen: nstest.ServerIP, Proto: "udp",
+		DataCiphers: []string{"AES-256-GCM"}, Wrap: openvpnpeer.WrapTLSCrypt})
+	prof, err := srv.ClientProfile(openvpnpeer.ProfileOptions{ClientCert: "client1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestConnectTimeline(t *testing.T) {
 		d, lines := connectOnce(t, bin, lab, prof)
 		ours = append(ours, d)
 		timelines = append(timelines, lines)
-		c := openvpntest.Connect(t, openvpntest.ClientConfig{NS: lab.Client, Profile: prof})
+		c := openvpnpeer.Connect(t, openvpnpeer.ClientConfig{NS: lab.Client, Profile: prof})
 		theirs = append(theirs, c.ConnectTime)
 		c.Stop()
 	}

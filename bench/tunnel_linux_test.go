@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cvpn/cvpn/ovpn/openvpntest"
-	"github.com/cvpn/cvpn/platform/nstest"
+	"github.com/cvpn/cvpn/internal/testkit/nstest"
+	"github.com/cvpn/cvpn/internal/testkit/openvpnpeer"
 )
 
 // defaultRuns is how many times each client is measured per row.
@@ -89,9 +89,9 @@ func TestTunnelBenchmark(t *testing.T) {
 				continue
 			}
 			lab := nstest.New(t, nstest.Options{})
-			srv := openvpntest.StartServer(t, openvpntest.ServerConfig{NS: lab.Server, Listen: nstest.ServerIP, Proto: transport,
-				DataCiphers: []string{cipher}, Wrap: openvpntest.WrapTLSCrypt})
-			prof, err := srv.ClientProfile(openvpntest.ProfileOptions{ClientCert: "client1"})
+			srv := openvpnpeer.StartServer(t, openvpnpeer.ServerConfig{NS: lab.Server, Listen: nstest.ServerIP, Proto: transport,
+				DataCiphers: []string{cipher}, Wrap: openvpnpeer.WrapTLSCrypt})
+			prof, err := srv.ClientProfile(openvpnpeer.ProfileOptions{ClientCert: "client1"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -158,7 +158,7 @@ func TestTunnelBenchmark(t *testing.T) {
 // measure takes one sample of a connected client; with perf set, it
 // records a CPU profile of the client for each direction (perf-up.data,
 // perf-down.data with that prefix).
-func measure(t *testing.T, lab *nstest.Lab, srv *openvpntest.Server, c tunnelClient, perf string) sample {
+func measure(t *testing.T, lab *nstest.Lab, srv *openvpnpeer.Server, c tunnelClient, perf string) sample {
 	t.Helper()
 	defer c.stop()
 	var s sample
@@ -290,14 +290,14 @@ func startCvpn(t *testing.T, bin string, lab *nstest.Lab, prof string) tunnelCli
 	return &cvpnClient{p: p, connect: time.Since(start)}
 }
 
-type ovpnClient struct{ c *openvpntest.Client }
+type ovpnClient struct{ c *openvpnpeer.Client }
 
 func (o *ovpnClient) pid() int                   { return o.c.Proc.PID() }
 func (o *ovpnClient) connectTime() time.Duration { return o.c.ConnectTime }
 func (o *ovpnClient) stop()                      { o.c.Stop() }
 
 func startOpenVPN(t *testing.T, lab *nstest.Lab, prof string) tunnelClient {
-	return &ovpnClient{c: openvpntest.Connect(t, openvpntest.ClientConfig{NS: lab.Client, Profile: prof})}
+	return &ovpnClient{c: openvpnpeer.Connect(t, openvpnpeer.ClientConfig{NS: lab.Client, Profile: prof})}
 }
 
 func buildCvpn(t *testing.T) string {

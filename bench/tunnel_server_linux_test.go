@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cvpn/cvpn/ovpn/openvpntest"
+	"github.com/cvpn/cvpn/internal/testkit/nstest"
+	"github.com/cvpn/cvpn/internal/testkit/openvpnpeer"
 	"github.com/cvpn/cvpn/ovpn/server/export"
-	"github.com/cvpn/cvpn/platform/nstest"
 )
 
 // cvpnServerTunnelIP is the first address of the lab server's client_cidr.
@@ -161,9 +161,9 @@ func TestServerBenchmark(t *testing.T) {
 			// every run, so that a busier moment of the machine weighs on
 			// each pair alike.
 			lab := nstest.New(t, nstest.Options{})
-			ovs := openvpntest.StartServer(t, openvpntest.ServerConfig{NS: lab.Server, Listen: nstest.ServerIP, Proto: transport,
-				DataCiphers: []string{cipher}, Wrap: openvpntest.WrapTLSCrypt})
-			ovProf, err := ovs.ClientProfile(openvpntest.ProfileOptions{ClientCert: "client1"})
+			ovs := openvpnpeer.StartServer(t, openvpnpeer.ServerConfig{NS: lab.Server, Listen: nstest.ServerIP, Proto: transport,
+				DataCiphers: []string{cipher}, Wrap: openvpnpeer.WrapTLSCrypt})
+			ovProf, err := ovs.ClientProfile(openvpnpeer.ProfileOptions{ClientCert: "client1"})
 			if err != nil {
 				t.Fatal(err)
 			}

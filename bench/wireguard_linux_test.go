@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cvpn/cvpn/platform/nstest"
+	"github.com/cvpn/cvpn/internal/testkit/nstest"
 )
 
 const (

@@ -14,7 +14,7 @@
 // routing socket (package platform/routesock), address ioctls and scutil
 // for DNS; on Windows Wintun (wintun.dll beside the executable), winipcfg
 // and NRPT rules for DNS. Other systems get a clear error. Package
-// platform/fake holds an in-memory System for tests of other packages.
+// platform/platformtest holds an in-memory System for tests of other packages.
 //
 // Routes that cvpn adds itself carry the Linux route protocol [ProtoCVPN]
 // (0x9c), so a route watcher can tell them from routes other programs add.

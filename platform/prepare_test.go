@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/cvpn/cvpn/platform"
-	"github.com/cvpn/cvpn/platform/fake"
+	"github.com/cvpn/cvpn/platform/platformtest"
 	"github.com/cvpn/cvpn/routing"
 )
 
@@ -160,7 +160,7 @@ func TestApplyPreparedMismatchAndFailure(t *testing.T) {
 
 // preparing returns the LAN fake system and a Configurator on a fresh
 // state directory.
-func preparing(t *testing.T) (*fake.System, *platform.Configurator) {
+func preparing(t *testing.T) (*platformtest.System, *platform.Configurator) {
 	t.Helper()
 	sys := lan(t)
 	return sys, &platform.Configurator{Sys: sys, StateDir: t.TempDir()}
@@ -168,7 +168,7 @@ func preparing(t *testing.T) (*fake.System, *platform.Configurator) {
 
 // assertOnlyLAN fails when any interface but the LAN's is left (a TUN
 // device that should be gone).
-func assertOnlyLAN(t *testing.T, sys *fake.System, when string) {
+func assertOnlyLAN(t *testing.T, sys *platformtest.System, when string) {
 	t.Helper()
 	if got := sys.Interfaces(); !reflect.DeepEqual(got, []string{"eth0", "lo"}) {
 		t.Errorf("interfaces %s: %v", when, got)

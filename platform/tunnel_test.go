@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/cvpn/cvpn/platform"
-	"github.com/cvpn/cvpn/platform/fake"
+	"github.com/cvpn/cvpn/platform/platformtest"
 	"github.com/cvpn/cvpn/routing"
 )
 
@@ -25,9 +25,9 @@ var (
 // lan returns a fake system with eth0 192.168.1.10/24, default routes via
 // 192.168.1.1 (metric 100) and 192.168.1.254 (metric 600), and an IPv6
 // default via fe80::1.
-func lan(t *testing.T) *fake.System {
+func lan(t *testing.T) *platformtest.System {
 	t.Helper()
-	s := fake.New()
+	s := platformtest.New()
 	s.AddInterface("eth0", pfx("192.168.1.10/24"), pfx("2001:db8:1::10/64"))
 	for _, r := range []routing.Route{
 		{Dst: pfx("0.0.0.0/0"), Gateway: addr("192.168.1.1"), Interface: "eth0", Metric: 100, Protocol: 16},
@@ -295,7 +295,7 @@ func TestRecoverReportsCorruptState(t *testing.T) {
 	dir := t.TempDir()
 	path := platform.StatePath(dir, "x")
 	os.WriteFile(path, []byte("{garbage"), 0o600)
-	err := (&platform.Configurator{Sys: fake.New(), StateDir: dir}).Recover()
+	err := (&platform.Configurator{Sys: platformtest.New(), StateDir: dir}).Recover()
 	if err == nil || !strings.Contains(err.Error(), path) {
 		t.Fatalf("error %v, want one naming %s", err, path)
 	}
@@ -389,7 +389,7 @@ func TestExistingRouteIsNotOwned(t *testing.T) {
 }
 
 func TestNetGatewayWithoutDefaultRoute(t *testing.T) {
-	sys := fake.New()
+	sys := platformtest.New()
 	cfg := platform.TunnelConfig{NetGatewayRoutes: []netip.Prefix{pfx("198.51.100.0/24")}}
 	_, err := (&platform.Configurator{Sys: sys, StateDir: t.TempDir()}).Apply(cfg)
 	if err == nil || !strings.Contains(err.Error(), "net_gateway route 198.51.100.0/24: platform: no ipv4 default gateway") {
@@ -428,7 +428,7 @@ func TestValidate(t *testing.T) {
 	if err := good.Validate(); err != nil {
 		t.Errorf("valid config: %v", err)
 	}
-	if _, err := (&platform.Configurator{Sys: fake.New()}).Apply(good); err == nil || !strings.Contains(err.Error(), "no state directory") {
+	if _, err := (&platform.Configurator{Sys: platformtest.New()}).Apply(good); err == nil || !strings.Contains(err.Error(), "no state directory") {
 		t.Errorf("Apply without state dir: %v", err)
 	}
 }

@@ -9,6 +9,9 @@
 //   - listener: the client's one-shot HTTP receiver on 127.0.0.1:35001.
 //   - browser: opens the IdP URL in the desktop user's browser (never as root).
 //   - sp: the server's service provider (AuthnRequest, response validation).
-//   - idptest: a local test IdP with a login form, for tests and demos.
-//   - chromiumtest: drives headless Chromium over the DevTools protocol in tests.
+//
+// Their test harnesses live outside the product tree: internal/testkit/samlidp
+// (a local test IdP with a login form, for tests and demos) and
+// internal/testkit/chromium (drives headless Chromium over the DevTools
+// protocol in tests).
 package samlflow

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cvpn/cvpn/samlflow/chromiumtest"
-	"github.com/cvpn/cvpn/samlflow/idptest"
+	"github.com/cvpn/cvpn/internal/testkit/chromium"
+	"github.com/cvpn/cvpn/internal/testkit/samlidp"
 	"github.com/cvpn/cvpn/samlflow/listener"
 	"github.com/cvpn/cvpn/samlflow/sp"
 )
@@ -18,7 +18,7 @@ import (
 // needChromium skips without Chromium locally and fails under CI=true.
 func needChromium(t *testing.T) {
 	t.Helper()
-	if chromiumtest.FindBinary() == "" {
+	if chromium.FindBinary() == "" {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("chromium is required in CI (apt-get install -y chromium)")
 		}
@@ -45,12 +45,12 @@ func TestBrowserSignIn(t *testing.T) {
 	probe.Close()
 	acs := "http://127.0.0.1:" + strconv.Itoa(port)
 
-	idp, err := idptest.Start(ctx, idptest.Options{ACSURL: acs})
+	idp, err := samlidp.Start(ctx, samlidp.Options{ACSURL: acs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer idp.Close()
-	if err := idp.AddUser(idptest.User{Name: "alice", Password: "correct horse", Email: "alice@example.com",
+	if err := idp.AddUser(samlidp.User{Name: "alice", Password: "correct horse", Email: "alice@example.com",
 		FirstName: "Alice", LastName: "Liddell", Groups: []string{"Engineering", "lan-users"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestBrowserSignIn(t *testing.T) {
 	}
 	defer l.Close()
 
-	b, err := chromiumtest.Start(ctx, chromiumtest.Options{})
+	b, err := chromium.Start(ctx, chromium.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

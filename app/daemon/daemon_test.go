@@ -15,6 +15,7 @@ import (
 
 	"github.com/cvpn/cvpn/app/ipc"
 	"github.com/cvpn/cvpn/app/session"
+	"github.com/cvpn/cvpn/internal/testkit/fixtures"
 	"github.com/cvpn/cvpn/ovpn/client"
 	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/platform"
@@ -166,7 +167,7 @@ func profileText(host string, routes ...string) string {
 
 // testCA is the CA certificate of a good test profile.
 var testCA = sync.OnceValue(func() string {
-	data, err := os.ReadFile("../../testdata/profiles/good/aws-ad.ovpn")
+	data, err := os.ReadFile(filepath.Join(fixtures.Profiles(), "good", "aws-ad.ovpn"))
 	if err != nil {
 		panic(err)
 	}

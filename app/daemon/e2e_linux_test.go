@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cvpn/cvpn/ovpn/openvpntest"
-	"github.com/cvpn/cvpn/platform/nstest"
+	"github.com/cvpn/cvpn/internal/testkit/nstest"
+	"github.com/cvpn/cvpn/internal/testkit/openvpnpeer"
 )
 
 // Unprivileged users of the end-to-end test: nobody, and a uid without a
@@ -90,24 +90,24 @@ func runAs(t *testing.T, ns string, argv []string) (string, error) {
 	return nstest.Run(ctx, ns, argv...)
 }
 
-func startServer(t *testing.T, lab *nstest.Lab, port int, network string, routes []netip.Prefix, dns []netip.Addr) *openvpntest.Server {
+func startServer(t *testing.T, lab *nstest.Lab, port int, network string, routes []netip.Prefix, dns []netip.Addr) *openvpnpeer.Server {
 	t.Helper()
-	return openvpntest.StartServer(t, openvpntest.ServerConfig{
-		NS: lab.Server, Listen: nstest.ServerIP, Port: port, Wrap: openvpntest.WrapTLSCrypt,
+	return openvpnpeer.StartServer(t, openvpnpeer.ServerConfig{
+		NS: lab.Server, Listen: nstest.ServerIP, Port: port, Wrap: openvpnpeer.WrapTLSCrypt,
 		Network: netip.MustParsePrefix(network), NoIPv6: true, PushRoutes: routes, PushDNS: dns,
 	})
 }
 
-func profileOf(t *testing.T, srv *openvpntest.Server, extra ...string) string {
+func profileOf(t *testing.T, srv *openvpnpeer.Server, extra ...string) string {
 	t.Helper()
-	p, err := srv.ClientProfile(openvpntest.ProfileOptions{ClientCert: "client1", Extra: extra})
+	p, err := srv.ClientProfile(openvpnpeer.ProfileOptions{ClientCert: "client1", Extra: extra})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p
 }
 
-func waitConnected(t *testing.T, p *nstest.Proc, srv *openvpntest.Server) {
+func waitConnected(t *testing.T, p *nstest.Proc, srv *openvpnpeer.Server) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

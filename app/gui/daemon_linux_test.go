@@ -17,7 +17,7 @@ import (
 	"github.com/cvpn/cvpn/app/gui/daemonbackend"
 	"github.com/cvpn/cvpn/app/ipc"
 	"github.com/cvpn/cvpn/app/profilestore"
-	"github.com/cvpn/cvpn/platform/nstest"
+	"github.com/cvpn/cvpn/internal/testkit/nstest"
 )
 
 // realDaemon is a `cvpn daemon` process in the lab's client namespace.

@@ -15,12 +15,13 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/cvpn/cvpn/app/gui"
-	"github.com/cvpn/cvpn/app/gui/fakebackend"
+	"github.com/cvpn/cvpn/app/gui/guitest"
 	"github.com/cvpn/cvpn/app/profilestore"
+	"github.com/cvpn/cvpn/internal/testkit/fixtures"
 	"github.com/cvpn/cvpn/ovpn/clientapi"
 )
 
-const profiles = "../../testdata/profiles"
+var profiles = fixtures.Profiles()
 
 type clock struct{ t time.Time }
 
@@ -29,7 +30,7 @@ func (c *clock) now() time.Time { return c.t }
 type harness struct {
 	t    *testing.T
 	app  fyne.App
-	fake *fakebackend.Backend
+	fake *guitest.Backend
 	ui   *gui.UI
 	clk  *clock
 }
@@ -42,7 +43,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fake := fakebackend.New(store, clk.now)
+	fake := guitest.New(store, clk.now)
 	u := gui.New(a, fake, gui.Options{Now: clk.now})
 	if err := u.UseSyncForTest(); err != nil {
 		t.Fatal(err)

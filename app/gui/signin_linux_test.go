@@ -22,10 +22,10 @@ import (
 	"github.com/cvpn/cvpn/app/ipc"
 	"github.com/cvpn/cvpn/app/profilestore"
 	"github.com/cvpn/cvpn/app/session"
+	"github.com/cvpn/cvpn/internal/testkit/chromium"
+	"github.com/cvpn/cvpn/internal/testkit/samlidp"
 	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/samlflow"
-	"github.com/cvpn/cvpn/samlflow/chromiumtest"
-	"github.com/cvpn/cvpn/samlflow/idptest"
 	"github.com/cvpn/cvpn/samlflow/signin"
 	"github.com/cvpn/cvpn/samlflow/sp"
 )
@@ -109,7 +109,7 @@ func portFree() error {
 // listener; Cancel sign-in: port 35001 is free at once and connecting
 // again works; nobody signs in: "Sign-in not completed" with Try again.
 func TestBrowserSignInThroughTheDaemon(t *testing.T) {
-	if chromiumtest.FindBinary() == "" {
+	if chromium.FindBinary() == "" {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("chromium is required in CI")
 		}
@@ -122,12 +122,12 @@ func TestBrowserSignInThroughTheDaemon(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 
-	idp, err := idptest.Start(ctx, idptest.Options{})
+	idp, err := samlidp.Start(ctx, samlidp.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer idp.Close()
-	if err := idp.AddUser(idptest.User{Name: "alice", Password: "correct horse", Email: "alice@example.com"}); err != nil {
+	if err := idp.AddUser(samlidp.User{Name: "alice", Password: "correct horse", Email: "alice@example.com"}); err != nil {
 		t.Fatal(err)
 	}
 	server, err := sp.New(sp.Config{IdPMetadata: idp.MetadataXML})
@@ -150,12 +150,12 @@ func TestBrowserSignInThroughTheDaemon(t *testing.T) {
 	go func() { defer close(served); _ = (&ipc.Server{Handler: m}).Serve(sctx, l) }()
 	defer func() { scancel(); <-served }()
 
-	opener, err := chromiumtest.WriteOpener(dir, "")
+	opener, err := chromium.WriteOpener(dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
-		if err := chromiumtest.StopOpeners(dir); err != nil {
+		if err := chromium.StopOpeners(dir); err != nil {
 			t.Error(err)
 		}
 	}()
@@ -196,14 +196,14 @@ func TestBrowserSignInThroughTheDaemon(t *testing.T) {
 	dialogWith := func(s string) func() bool {
 		return func() bool { o := h.overlay(); return o != nil && strings.Contains(texts(o), s) }
 	}
-	runs := func() int { r, _ := chromiumtest.OpenerRuns(dir); return len(r) }
+	runs := func() int { r, _ := chromium.OpenerRuns(dir); return len(r) }
 
 	// 1. Connect and sign in.
 	u.Connect("work")
 	until("the browser sign-in dialog", 10*time.Second, dialogWith("Finish signing in to work"))
 	until("the opener runs", 20*time.Second, func() bool { return runs() >= 1 })
-	rs, _ := chromiumtest.OpenerRuns(dir)
-	page, err := chromiumtest.Attach(ctx, rs[0], nil)
+	rs, _ := chromium.OpenerRuns(dir)
+	page, err := chromium.Attach(ctx, rs[0], nil)
 	if err != nil {
 		t.Fatal(err)
 	}

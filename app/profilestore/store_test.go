@@ -9,10 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cvpn/cvpn/internal/testkit/fixtures"
 	"github.com/cvpn/cvpn/ovpn/profile"
 )
 
-const profiles = "../../testdata/profiles"
+var profiles = fixtures.Profiles()
 
 func testNow() time.Time { return time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC) }
 

@@ -14,7 +14,7 @@ import (
 	"github.com/cvpn/cvpn/ovpn/client"
 	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/platform"
-	"github.com/cvpn/cvpn/platform/fake"
+	"github.com/cvpn/cvpn/platform/platformtest"
 	"github.com/cvpn/cvpn/routing"
 )
 
@@ -26,7 +26,7 @@ var (
 
 // lab is a fake system with a LAN interface eth0 and a tunnel tun0.
 type lab struct {
-	sys    *fake.System
+	sys    *platformtest.System
 	eth0   int
 	tun0   int
 	info   client.TunnelInfo
@@ -72,7 +72,7 @@ func (l *eventLog) errors() []string {
 
 func newLab(t *testing.T) *lab {
 	t.Helper()
-	sys := fake.New()
+	sys := platformtest.New()
 	l := &lab{sys: sys, events: &eventLog{}, dir: t.TempDir()}
 	l.eth0 = sys.AddInterface("eth0", netip.MustParsePrefix("192.168.1.10/24"), netip.MustParsePrefix("fd00:1::10/64"))
 	l.tun0 = sys.AddInterface("tun0", netip.MustParsePrefix("10.8.0.2/24"))

@@ -16,9 +16,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cvpn/cvpn/platform/nstest"
-	"github.com/cvpn/cvpn/samlflow/chromiumtest"
-	"github.com/cvpn/cvpn/samlflow/idptest"
+	"github.com/cvpn/cvpn/internal/testkit/chromium"
+	"github.com/cvpn/cvpn/internal/testkit/nstest"
+	"github.com/cvpn/cvpn/internal/testkit/samlidp"
 )
 
 func main() {
@@ -83,18 +83,18 @@ func run(ctx context.Context, bin, transport string, federated bool) error {
 	if err := editConfig(cfgPath, transport); err != nil {
 		return err
 	}
-	var idp *idptest.IdP
+	var idp *samlidp.IdP
 	if federated {
 		step("Federated sign-in: a SAML IdP (test IdP with a login form) on loopback in the client namespace")
 		if err := nstest.InNS(lab.Client, func() error {
 			var err error
-			idp, err = idptest.Start(ctx, idptest.Options{Addr: "127.0.0.1:0"})
+			idp, err = samlidp.Start(ctx, samlidp.Options{Addr: "127.0.0.1:0"})
 			return err
 		}); err != nil {
 			return fmt.Errorf("test IdP: %w", err)
 		}
 		defer idp.Close()
-		if err := idp.AddUser(idptest.User{Name: "alice", Password: "correct horse", Email: "alice@example.com",
+		if err := idp.AddUser(samlidp.User{Name: "alice", Password: "correct horse", Email: "alice@example.com",
 			FirstName: "Alice", LastName: "Liddell", Groups: []string{"eng"}}); err != nil {
 			return err
 		}
@@ -256,10 +256,10 @@ func browserSignIn(ctx context.Context, lab *nstest.Lab, cl *nstest.Proc) error 
 	}
 	url := m[1]
 	fmt.Printf("    cvpn asks for a browser sign-in at %s...\n", url[:min(len(url), 60)])
-	var b *chromiumtest.Browser
+	var b *chromium.Browser
 	if err := nstest.InNS(lab.Client, func() error {
 		var err error
-		b, err = chromiumtest.Start(ctx, chromiumtest.Options{})
+		b, err = chromium.Start(ctx, chromium.Options{})
 		return err
 	}); err != nil {
 		return fmt.Errorf("chromium: %w", err)

@@ -13,10 +13,11 @@ import (
 	"testing"
 
 	"github.com/cvpn/cvpn/app/profilestore"
+	"github.com/cvpn/cvpn/internal/testkit/fixtures"
 	"github.com/cvpn/cvpn/ovpn/profile"
 )
 
-const profiles = "../../testdata/profiles"
+var profiles = fixtures.Profiles()
 
 // cvpn runs the command line in-process.
 func cvpn(t *testing.T, args ...string) (code int, stdout, stderr string) {

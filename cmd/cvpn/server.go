@@ -9,10 +9,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/cvpn/cvpn/ovpn/labpki"
 	"github.com/cvpn/cvpn/ovpn/server"
 	"github.com/cvpn/cvpn/ovpn/server/config"
 	"github.com/cvpn/cvpn/ovpn/server/export"
+	"github.com/cvpn/cvpn/ovpn/server/pki"
 )
 
 func serverCommand() command {
@@ -70,7 +70,7 @@ func runServerInit(_ context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	o := export.InitOptions{CN: *cn, PublicAddress: *pub, Listen: *listen}
 	if *ecdsa {
-		o.PKI.KeyType = labpki.ECDSAP256
+		o.PKI.KeyType = pki.ECDSAP256
 	}
 	paths, err := export.InitLab(pos[0], o)
 	if err != nil {
@@ -161,7 +161,7 @@ func runServerExport(_ context.Context, args []string, stdout, stderr io.Writer)
 		io.WriteString(stdout, prof)
 		return 0
 	}
-	if err := labpki.WriteFileAtomic(*out, []byte(prof), 0o600); err != nil {
+	if err := pki.WriteFileAtomic(*out, []byte(prof), 0o600); err != nil {
 		fmt.Fprintf(stderr, "cvpn server export-client-config: %v\n", err)
 		return 1
 	}

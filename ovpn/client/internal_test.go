@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cvpn/cvpn/internal/testkit/fixtures"
 	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/ovpn/ctrlmsg"
 	"github.com/cvpn/cvpn/ovpn/profile"
@@ -21,8 +22,8 @@ func TestTunnelConfigFromPush(t *testing.T) {
 		"route 172.16.0.0 255.240.0.0",
 		"ifconfig-ipv6 fd15:53b6:dead::2/64 fd15:53b6:dead::1",
 		"route-ipv6 2000::/3",
-		"ca ../../testdata/profiles/pki/ca.crt",
-	}, "\n")), profile.Options{Name: "t.ovpn", BaseDir: "."})
+		"ca pki/ca.crt",
+	}, "\n")), profile.Options{Name: "t.ovpn", BaseDir: fixtures.Profiles()})
 	if ds.HasErrors() {
 		t.Fatal(ds)
 	}

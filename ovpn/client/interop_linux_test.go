@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cvpn/cvpn/ovpn/openvpntest"
-	"github.com/cvpn/cvpn/platform/nstest"
+	"github.com/cvpn/cvpn/internal/testkit/nstest"
+	"github.com/cvpn/cvpn/internal/testkit/openvpnpeer"
 )
 
 // cvpnBinary builds cmd/cvpn once per test run.
@@ -25,8 +25,8 @@ func cvpnBinary(t *testing.T) string {
 // interopCase is one client-against-OpenVPN-server scenario.
 type interopCase struct {
 	name    string
-	server  openvpntest.ServerConfig
-	profile openvpntest.ProfileOptions
+	server  openvpnpeer.ServerConfig
+	profile openvpnpeer.ProfileOptions
 	creds   string   // --auth-user-pass file content
 	env     []string // extra environment for cvpn
 	// wantCipher and wantKD are what the connected event must name.
@@ -37,7 +37,7 @@ type interopCase struct {
 // running is a lab with an OpenVPN server and a connected cvpn client.
 type running struct {
 	lab    *nstest.Lab
-	srv    *openvpntest.Server
+	srv    *openvpnpeer.Server
 	cl     *nstest.Proc
 	before nstest.NSState
 	ctx    context.Context
@@ -52,7 +52,7 @@ func startInterop(t *testing.T, tc interopCase) *running {
 	if len(tc.server.PushRoutes) == 0 {
 		tc.server.PushRoutes = []netip.Prefix{nstest.LANPrefix}
 	}
-	srv := openvpntest.StartServer(t, tc.server)
+	srv := openvpnpeer.StartServer(t, tc.server)
 	prof, err := srv.ClientProfile(tc.profile)
 	if err != nil {
 		t.Fatal(err)
@@ -150,22 +150,22 @@ func tunnelIPv4(t *testing.T, out string) netip.Addr {
 func TestInteropOpenVPNServer(t *testing.T) {
 	nstest.RequireRoot(t)
 	nstest.RequireBinaries(t, "openvpn", "ping")
-	users := []openvpntest.User{{Name: "alice", Password: "correct horse"}}
-	mfa := []openvpntest.User{{Name: "bob", Password: "s3cret,with:odd chars", ChallengeResponse: "424242"}}
+	users := []openvpnpeer.User{{Name: "alice", Password: "correct horse"}}
+	mfa := []openvpnpeer.User{{Name: "bob", Password: "s3cret,with:odd chars", ChallengeResponse: "424242"}}
 	prf := []string{"CVPN_KEY_DERIVATION=prf"}
 	cases := []interopCase{
-		{name: "udp-aes256gcm-tlscrypt-cert-ekm", server: openvpntest.ServerConfig{Proto: "udp", Wrap: openvpntest.WrapTLSCrypt},
-			profile: openvpntest.ProfileOptions{ClientCert: "client1"}, wantCipher: "AES-256-GCM", wantKD: "tls-ekm"},
-		{name: "tcp-aes128gcm-tlsauth-cert-prf", server: openvpntest.ServerConfig{Proto: "tcp", Wrap: openvpntest.WrapTLSAuth, DataCiphers: []string{"AES-128-GCM"}},
-			profile: openvpntest.ProfileOptions{ClientCert: "client1"}, env: prf, wantCipher: "AES-128-GCM", wantKD: "prf"},
-		{name: "udp-chacha20-userpass", server: openvpntest.ServerConfig{Proto: "udp", DataCiphers: []string{"CHACHA20-POLY1305"}, Users: users, NoClientCert: true},
+		{name: "udp-aes256gcm-tlscrypt-cert-ekm", server: openvpnpeer.ServerConfig{Proto: "udp", Wrap: openvpnpeer.WrapTLSCrypt},
+			profile: openvpnpeer.ProfileOptions{ClientCert: "client1"}, wantCipher: "AES-256-GCM", wantKD: "tls-ekm"},
+		{name: "tcp-aes128gcm-tlsauth-cert-prf", server: openvpnpeer.ServerConfig{Proto: "tcp", Wrap: openvpnpeer.WrapTLSAuth, DataCiphers: []string{"AES-128-GCM"}},
+			profile: openvpnpeer.ProfileOptions{ClientCert: "client1"}, env: prf, wantCipher: "AES-128-GCM", wantKD: "prf"},
+		{name: "udp-chacha20-userpass", server: openvpnpeer.ServerConfig{Proto: "udp", DataCiphers: []string{"CHACHA20-POLY1305"}, Users: users, NoClientCert: true},
 			creds: "alice\ncorrect horse\n", wantCipher: "CHACHA20-POLY1305", wantKD: "tls-ekm"},
-		{name: "udp-aes256cbc-sha256-tlsauth-static-challenge-prf", server: openvpntest.ServerConfig{Proto: "udp", Wrap: openvpntest.WrapTLSAuth,
+		{name: "udp-aes256cbc-sha256-tlsauth-static-challenge-prf", server: openvpnpeer.ServerConfig{Proto: "udp", Wrap: openvpnpeer.WrapTLSAuth,
 			DataCiphers: []string{"AES-256-CBC"}, Auth: "SHA256", Users: mfa, NoClientCert: true},
-			profile: openvpntest.ProfileOptions{StaticChallenge: "Enter MFA code ", StaticChallengeEcho: true},
+			profile: openvpnpeer.ProfileOptions{StaticChallenge: "Enter MFA code ", StaticChallengeEcho: true},
 			creds:   "bob\ns3cret,with:odd chars\n424242\n", env: prf, wantCipher: "AES-256-CBC", wantKD: "prf"},
-		{name: "tcp-aes256gcm-tlscrypt-cert-and-userpass", server: openvpntest.ServerConfig{Proto: "tcp", Wrap: openvpntest.WrapTLSCrypt, Users: users},
-			profile: openvpntest.ProfileOptions{ClientCert: "client1"}, creds: "alice\ncorrect horse\n", wantCipher: "AES-256-GCM", wantKD: "tls-ekm"},
+		{name: "tcp-aes256gcm-tlscrypt-cert-and-userpass", server: openvpnpeer.ServerConfig{Proto: "tcp", Wrap: openvpnpeer.WrapTLSCrypt, Users: users},
+			profile: openvpnpeer.ProfileOptions{ClientCert: "client1"}, creds: "alice\ncorrect horse\n", wantCipher: "AES-256-GCM", wantKD: "tls-ekm"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -183,8 +183,8 @@ func TestInteropRenegotiationMidTransfer(t *testing.T) {
 	nstest.RequireBinaries(t, "openvpn", "ping")
 	for _, proto := range []string{"udp", "tcp"} {
 		t.Run(proto, func(t *testing.T) {
-			r := startInterop(t, interopCase{server: openvpntest.ServerConfig{Proto: proto, Wrap: openvpntest.WrapTLSCrypt, RenegSec: 2},
-				profile: openvpntest.ProfileOptions{ClientCert: "client1"}})
+			r := startInterop(t, interopCase{server: openvpnpeer.ServerConfig{Proto: proto, Wrap: openvpnpeer.WrapTLSCrypt, RenegSec: 2},
+				profile: openvpnpeer.ProfileOptions{ClientCert: "client1"}})
 			deadline := time.Now().Add(7 * time.Second)
 			n := 0
 			for time.Now().Before(deadline) {
@@ -211,8 +211,8 @@ func TestInteropServerRestart(t *testing.T) {
 	nstest.RequireBinaries(t, "openvpn", "ping")
 	for _, proto := range []string{"udp", "tcp"} {
 		t.Run(proto, func(t *testing.T) {
-			cfg := openvpntest.ServerConfig{Proto: proto, Wrap: openvpntest.WrapTLSCrypt, Keepalive: [2]int{1, 4}}
-			r := startInterop(t, interopCase{server: cfg, profile: openvpntest.ProfileOptions{ClientCert: "client1"}})
+			cfg := openvpnpeer.ServerConfig{Proto: proto, Wrap: openvpnpeer.WrapTLSCrypt, Keepalive: [2]int{1, 4}}
+			r := startInterop(t, interopCase{server: cfg, profile: openvpnpeer.ProfileOptions{ClientCert: "client1"}})
 			if err := r.srv.Proc.Signal(syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
@@ -220,7 +220,7 @@ func TestInteropServerRestart(t *testing.T) {
 			killed := time.Now()
 			time.Sleep(time.Second)
 			cfg2 := r.srv.Config // same PKI, port and addresses
-			srv2 := openvpntest.StartServer(t, cfg2)
+			srv2 := openvpnpeer.StartServer(t, cfg2)
 			r.srv = srv2
 			// Wait for a second connected event.
 			for {
@@ -251,9 +251,9 @@ func TestInteropAuthFailed(t *testing.T) {
 	bin := cvpnBinary(t)
 	lab := nstest.New(t, nstest.Options{})
 	before := nstest.MustSnapshot(t, lab.Client)
-	srv := openvpntest.StartServer(t, openvpntest.ServerConfig{NS: lab.Server, Listen: nstest.ServerIP,
-		Users: []openvpntest.User{{Name: "alice", Password: "right"}}, NoClientCert: true})
-	prof, _ := srv.ClientProfile(openvpntest.ProfileOptions{})
+	srv := openvpnpeer.StartServer(t, openvpnpeer.ServerConfig{NS: lab.Server, Listen: nstest.ServerIP,
+		Users: []openvpnpeer.User{{Name: "alice", Password: "right"}}, NoClientCert: true})
+	prof, _ := srv.ClientProfile(openvpnpeer.ProfileOptions{})
 	home := t.TempDir()
 	pf := filepath.Join(home, "lab.ovpn")
 	cf := filepath.Join(home, "creds")
@@ -284,9 +284,9 @@ func TestInteropHostilePush(t *testing.T) {
 	bin := cvpnBinary(t)
 	lab := nstest.New(t, nstest.Options{})
 	before := nstest.MustSnapshot(t, lab.Client)
-	srv := openvpntest.StartServer(t, openvpntest.ServerConfig{NS: lab.Server, Listen: nstest.ServerIP,
+	srv := openvpnpeer.StartServer(t, openvpnpeer.ServerConfig{NS: lab.Server, Listen: nstest.ServerIP,
 		Push: []string{"route 10.0.0.0 255.0.255.0"}})
-	prof, _ := srv.ClientProfile(openvpntest.ProfileOptions{ClientCert: "client1"})
+	prof, _ := srv.ClientProfile(openvpnpeer.ProfileOptions{ClientCert: "client1"})
 	home := t.TempDir()
 	pf := filepath.Join(home, "lab.ovpn")
 	os.WriteFile(pf, []byte(prof), 0o600)
@@ -314,11 +314,11 @@ func TestInteropHostilePush(t *testing.T) {
 func TestInteropClientRenegotiationAndAuthToken(t *testing.T) {
 	nstest.RequireRoot(t)
 	nstest.RequireBinaries(t, "openvpn", "ping")
-	mfa := []openvpntest.User{{Name: "carol", Password: "pw", ChallengeResponse: "111111"}}
+	mfa := []openvpnpeer.User{{Name: "carol", Password: "pw", ChallengeResponse: "111111"}}
 	r := startInterop(t, interopCase{
-		server: openvpntest.ServerConfig{Proto: "udp", Wrap: openvpntest.WrapTLSCrypt, Users: mfa, NoClientCert: true,
+		server: openvpnpeer.ServerConfig{Proto: "udp", Wrap: openvpnpeer.WrapTLSCrypt, Users: mfa, NoClientCert: true,
 			Keepalive: [2]int{1, 4}, Extra: []string{"auth-gen-token 0"}, PushDNS: []netip.Addr{netip.MustParseAddr("198.19.0.53")}},
-		profile: openvpntest.ProfileOptions{StaticChallenge: "Code", Extra: []string{"reneg-sec 2"}},
+		profile: openvpnpeer.ProfileOptions{StaticChallenge: "Code", Extra: []string{"reneg-sec 2"}},
 		creds:   "carol\npw\n111111\n",
 	})
 	// The pushed DNS server is in the namespace's resolv.conf while connected.
@@ -347,8 +347,8 @@ func TestInteropRemotesInOrder(t *testing.T) {
 	nstest.RequireRoot(t)
 	nstest.RequireBinaries(t, "openvpn", "ping")
 	r := startInterop(t, interopCase{
-		server:  openvpntest.ServerConfig{Proto: "tcp"},
-		profile: openvpntest.ProfileOptions{ClientCert: "client1", Extra: []string{"remote 198.18.0.2 1 tcp"}},
+		server:  openvpnpeer.ServerConfig{Proto: "tcp"},
+		profile: openvpnpeer.ProfileOptions{ClientCert: "client1", Extra: []string{"remote 198.18.0.2 1 tcp"}},
 	})
 	out := r.cl.Output()
 	if i, j := strings.Index(out, "198.18.0.2:1"), strings.Index(out, `"state":"connected"`); i < 0 || i > j {
@@ -364,8 +364,8 @@ func TestInteropRemotesInOrder(t *testing.T) {
 func TestInteropTransferResumesAcrossServerRestart(t *testing.T) {
 	nstest.RequireRoot(t)
 	nstest.RequireBinaries(t, "openvpn", "iperf3")
-	cfg := openvpntest.ServerConfig{Proto: "udp", Wrap: openvpntest.WrapTLSCrypt, Keepalive: [2]int{1, 4}}
-	r := startInterop(t, interopCase{server: cfg, profile: openvpntest.ProfileOptions{ClientCert: "client1"}})
+	cfg := openvpnpeer.ServerConfig{Proto: "udp", Wrap: openvpnpeer.WrapTLSCrypt, Keepalive: [2]int{1, 4}}
+	r := startInterop(t, interopCase{server: cfg, profile: openvpnpeer.ProfileOptions{ClientCert: "client1"}})
 	srvIP := r.srv.TunnelIP()
 	iperfSrv := nstest.Start(t, r.lab.Server, "iperf3", "-s", "-1")
 	time.Sleep(300 * time.Millisecond)
@@ -377,7 +377,7 @@ func TestInteropTransferResumesAcrossServerRestart(t *testing.T) {
 	}
 	<-r.srv.Proc.Done()
 	time.Sleep(time.Second)
-	r.srv = openvpntest.StartServer(t, r.srv.Config)
+	r.srv = openvpnpeer.StartServer(t, r.srv.Config)
 	ctx, cancel := context.WithTimeout(r.ctx, 40*time.Second)
 	defer cancel()
 	select {

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cvpn/cvpn/ovpn/openvpntest"
-	"github.com/cvpn/cvpn/platform/nstest"
+	"github.com/cvpn/cvpn/internal/testkit/nstest"
+	"github.com/cvpn/cvpn/internal/testkit/openvpnpeer"
 )
 
 // lockedBuffer collects a process's output for polling.
@@ -43,9 +43,9 @@ func TestTerminalPrompts(t *testing.T) {
 	nstest.RequireBinaries(t, "openvpn", "script")
 	bin := cvpnBinary(t)
 	lab := nstest.New(t, nstest.Options{})
-	srv := openvpntest.StartServer(t, openvpntest.ServerConfig{NS: lab.Server, Listen: nstest.ServerIP, NoClientCert: true,
-		Users: []openvpntest.User{{Name: "dave", Password: "typed secret", ChallengeResponse: "765432"}}})
-	prof, _ := srv.ClientProfile(openvpntest.ProfileOptions{StaticChallenge: "Enter MFA code", StaticChallengeEcho: true})
+	srv := openvpnpeer.StartServer(t, openvpnpeer.ServerConfig{NS: lab.Server, Listen: nstest.ServerIP, NoClientCert: true,
+		Users: []openvpnpeer.User{{Name: "dave", Password: "typed secret", ChallengeResponse: "765432"}}})
+	prof, _ := srv.ClientProfile(openvpnpeer.ProfileOptions{StaticChallenge: "Enter MFA code", StaticChallengeEcho: true})
 	home := t.TempDir()
 	pf := filepath.Join(home, "lab.ovpn")
 	if err := os.WriteFile(pf, []byte(prof), 0o600); err != nil {

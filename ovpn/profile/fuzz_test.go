@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 )
 
-// addCorpus seeds f with every profile of testdata/profiles and the
-// "go test fuzz v1" files of testdata/fuzz/FuzzParse.
+// addCorpus seeds f with every profile of testdata/profiles; go test adds
+// the "go test fuzz v1" files of testdata/fuzz/FuzzParse itself.
 func addCorpus(f *testing.F) {
 	for _, pat := range []string{"good/*.ovpn", "bad/*.ovpn"} {
 		files, _ := filepath.Glob(filepath.Join(profilesDir, pat))
@@ -21,24 +19,6 @@ func addCorpus(f *testing.F) {
 			}
 			f.Add(b)
 		}
-	}
-	files, _ := filepath.Glob("../../testdata/fuzz/FuzzParse/*")
-	for _, file := range files {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		lines := strings.Split(string(b), "\n")
-		if len(lines) < 2 || lines[0] != "go test fuzz v1" {
-			f.Fatalf("%s: not a go test fuzz v1 file", file)
-		}
-		v := strings.TrimSpace(lines[1])
-		v = strings.TrimSuffix(strings.TrimPrefix(v, "[]byte("), ")")
-		s, err := strconv.Unquote(v)
-		if err != nil {
-			f.Fatalf("%s: %v", file, err)
-		}
-		f.Add([]byte(s))
 	}
 }
 

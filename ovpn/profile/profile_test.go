@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cvpn/cvpn/ovpn/statickey"
 )
 
 func good(t *testing.T, name string) *Profile {
@@ -313,7 +315,7 @@ func TestStaticKeyKnownAnswer(t *testing.T) {
 	if s := fmt.Sprintf("%v %+v %s", k, k, k); strings.Contains(s, "0001") || strings.Contains(s, "raw") {
 		t.Errorf("formatting leaks key material: %s", s)
 	}
-	for _, bad := range []string{"", staticKeyBegin + "\nzz\n" + staticKeyEnd, staticKeyBegin + "\n0011\n", staticKeyBegin + "\n0011\n" + staticKeyEnd} {
+	for _, bad := range []string{"", statickey.BeginLine + "\nzz\n" + statickey.EndLine, statickey.BeginLine + "\n0011\n", statickey.BeginLine + "\n0011\n" + statickey.EndLine} {
 		if _, err := ParseStaticKey([]byte(bad)); err == nil {
 			t.Errorf("ParseStaticKey(%q) succeeded", bad)
 		}

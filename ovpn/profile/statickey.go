@@ -1,20 +1,16 @@
 package profile
 
 import (
-	"encoding/hex"
 	"encoding/pem"
 	"fmt"
-	"strings"
+
+	"github.com/cvpn/cvpn/ovpn/statickey"
 )
 
 // StaticKeySize is the size of an OpenVPN static key (2048 bits).
-const StaticKeySize = 256
+const StaticKeySize = statickey.Size
 
-const (
-	staticKeyBegin = "-----BEGIN OpenVPN Static key V1-----"
-	staticKeyEnd   = "-----END OpenVPN Static key V1-----"
-	tlsCryptV2Type = "OpenVPN tls-crypt-v2 client key"
-)
+const tlsCryptV2Type = "OpenVPN tls-crypt-v2 client key"
 
 // StaticKey is an OpenVPN static key as used by tls-auth and tls-crypt:
 // two slots of {cipher key [64], HMAC key [64]}.
@@ -39,34 +35,13 @@ func NewStaticKey(raw []byte) (*StaticKey, error) {
 }
 
 // ParseStaticKey reads the "-----BEGIN OpenVPN Static key V1-----" text
-// format: hex digits between the markers; lines before the begin marker
-// (comments) are ignored.
+// format with statickey.Parse.
 func ParseStaticKey(text []byte) (*StaticKey, error) {
-	s := string(text)
-	start := strings.Index(s, staticKeyBegin)
-	if start < 0 {
-		return nil, fmt.Errorf("no %q line found (generate a key with: openvpn --genkey secret FILE)", staticKeyBegin)
-	}
-	rest := s[start+len(staticKeyBegin):]
-	end := strings.Index(rest, staticKeyEnd)
-	if end < 0 {
-		return nil, fmt.Errorf("no %q line after the begin line", staticKeyEnd)
-	}
-	var digits strings.Builder
-	for _, c := range rest[:end] {
-		if c < 0x80 && isSpace(byte(c)) {
-			continue
-		}
-		digits.WriteRune(c)
-	}
-	raw, err := hex.DecodeString(digits.String())
+	k, err := statickey.Parse(text)
 	if err != nil {
-		return nil, fmt.Errorf("static key is not valid hex")
+		return nil, err
 	}
-	if len(raw) != StaticKeySize {
-		return nil, fmt.Errorf("static key has %d bytes, want %d (2048 bits)", len(raw), StaticKeySize)
-	}
-	return NewStaticKey(raw)
+	return &StaticKey{raw: k}, nil
 }
 
 // Bytes returns a copy of the 256 key bytes.
@@ -96,18 +71,7 @@ func (k *StaticKey) Directional(dir KeyDirection) (send, recv KeySlot) {
 }
 
 // Marshal writes the key in the OpenVPN static key text format.
-func (k *StaticKey) Marshal() []byte {
-	var b strings.Builder
-	b.WriteString("#\n# 2048 bit OpenVPN static key\n#\n")
-	b.WriteString(staticKeyBegin + "\n")
-	h := hex.EncodeToString(k.raw[:])
-	for i := 0; i < len(h); i += 32 {
-		b.WriteString(h[i : i+32])
-		b.WriteByte('\n')
-	}
-	b.WriteString(staticKeyEnd + "\n")
-	return []byte(b.String())
-}
+func (k *StaticKey) Marshal() []byte { return statickey.Key(k.raw).PEM() }
 
 // String never shows key material.
 func (k *StaticKey) String() string { return "OpenVPN static key (2048 bits, redacted)" }

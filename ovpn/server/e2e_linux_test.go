@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cvpn/cvpn/internal/testkit/nstest"
 	"github.com/cvpn/cvpn/ovpn/server/config"
 	"github.com/cvpn/cvpn/ovpn/server/export"
-	"github.com/cvpn/cvpn/platform/nstest"
 )
 
 // cvpnBinary builds cmd/cvpn once per test run.

@@ -16,10 +16,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cvpn/cvpn/ovpn/labpki"
-	"github.com/cvpn/cvpn/ovpn/openvpntest"
+	"github.com/cvpn/cvpn/internal/testkit/labpki"
+	"github.com/cvpn/cvpn/internal/testkit/nstest"
+	"github.com/cvpn/cvpn/internal/testkit/openvpnpeer"
 	"github.com/cvpn/cvpn/ovpn/server/config"
-	"github.com/cvpn/cvpn/platform/nstest"
+	"github.com/cvpn/cvpn/ovpn/server/pki"
 )
 
 // TestAuthorizationGroups: with rules 0.0.0.0/0 (all users, listed
@@ -44,7 +45,7 @@ func TestAuthorizationGroups(t *testing.T) {
 		{"alice", nstest.LANHostIP.String(), nstest.ServerLANIP.String()},
 		{"bob", nstest.ServerLANIP.String(), nstest.LANHostIP.String()},
 	} {
-		cl := openvpntest.Connect(t, openvpntest.ClientConfig{NS: ls.lab.Client, Profile: prof, Username: u.user, Password: "pw-" + u.user, Args: exitNotify})
+		cl := openvpnpeer.Connect(t, openvpnpeer.ClientConfig{NS: ls.lab.Client, Profile: prof, Username: u.user, Password: "pw-" + u.user, Args: exitNotify})
 		if err := nstest.Ping(ctx, ls.lab.Client, mustAddr(u.reach)); err != nil {
 			t.Errorf("%s cannot reach %s: %v", u.user, u.reach, err)
 		}
@@ -72,37 +73,37 @@ func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
 // revoking it to pki/crl-test.pem.
 func issueRevokedClient(t *testing.T, dir string) {
 	t.Helper()
-	pki := filepath.Join(dir, "pki")
-	ca := loadCA(t, pki, time.Now())
+	pkiDir := filepath.Join(dir, "pki")
+	ca := loadCA(t, pkiDir, time.Now())
 	c2, err := ca.IssueClient("client2")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for name, data := range map[string][]byte{"client2.crt": c2.CertPEM, "client2.key": c2.KeyPEM} {
-		if err := os.WriteFile(filepath.Join(pki, name), data, 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(pkiDir, name), data, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	crl, err := ca.CRL([]labpki.Revoked{{Serial: c2.Cert.SerialNumber}}, time.Now().Add(24*time.Hour), 1)
+	crl, err := ca.CRL([]pki.Revoked{{Serial: c2.Cert.SerialNumber}}, time.Now().Add(24*time.Hour), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(pki, "crl-test.pem"), crl, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(pkiDir, "crl-test.pem"), crl, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func loadCA(t *testing.T, pki string, now time.Time) *labpki.CA {
+func loadCA(t *testing.T, pkiDir string, now time.Time) *pki.CA {
 	t.Helper()
-	cert, err := os.ReadFile(filepath.Join(pki, "ca.crt"))
+	cert, err := os.ReadFile(filepath.Join(pkiDir, "ca.crt"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := os.ReadFile(filepath.Join(pki, "ca.key"))
+	key, err := os.ReadFile(filepath.Join(pkiDir, "ca.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, err := labpki.LoadCA(cert, key, labpki.Options{Now: func() time.Time { return now }})
+	ca, err := labpki.LoadCA(cert, key, pki.Options{Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +117,7 @@ func TestCertificateRevocation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	revoked := openvpntest.StartClient(t, openvpntest.ClientConfig{NS: ls.lab.Client, Profile: ls.profile(t, "client2")})
+	revoked := openvpnpeer.StartClient(t, openvpnpeer.ClientConfig{NS: ls.lab.Client, Profile: ls.profile(t, "client2")})
 	if err := ls.proc.WaitFor(ctx, `client certificate \"client2\"`); err != nil {
 		t.Fatalf("server did not refuse the revoked certificate: %v", err)
 	}
@@ -125,7 +126,7 @@ func TestCertificateRevocation(t *testing.T) {
 	}
 	revoked.Stop()
 
-	good := openvpntest.Connect(t, openvpntest.ClientConfig{NS: ls.lab.Client, Profile: ls.profile(t, ""), Args: exitNotify})
+	good := openvpnpeer.Connect(t, openvpnpeer.ClientConfig{NS: ls.lab.Client, Profile: ls.profile(t, ""), Args: exitNotify})
 	if err := nstest.Ping(ctx, ls.lab.Client, serverTunnelIP); err != nil {
 		t.Fatalf("valid certificate: ping through the tunnel: %v", err)
 	}
@@ -139,13 +140,13 @@ func TestCertificateRevocation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := labpki.WriteFileAtomic(filepath.Join(ls.dir, "pki", "crl-test.pem"), crl, 0o644); err != nil {
+	if err := pki.WriteFileAtomic(filepath.Join(ls.dir, "pki", "crl-test.pem"), crl, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if m := fetchMetrics(t, ls); !strings.Contains(m, "CrlDaysToExpiry{") || !strings.Contains(m, "CrlDaysToExpiry{endpoint=\"cvpn-endpoint-test\"} -") {
 		t.Errorf("CrlDaysToExpiry is not negative:\n%s", m)
 	}
-	refused := openvpntest.StartClient(t, openvpntest.ClientConfig{NS: ls.lab.Client, Profile: ls.profile(t, "")})
+	refused := openvpnpeer.StartClient(t, openvpnpeer.ClientConfig{NS: ls.lab.Client, Profile: ls.profile(t, "")})
 	if err := ls.proc.WaitFor(ctx, "revocation list has expired"); err != nil {
 		t.Fatalf("an expired CRL did not refuse the handshake: %v", err)
 	}
@@ -167,11 +168,11 @@ func TestConnectHandlerDenyAndConnectionLog(t *testing.T) {
 	}}
 	spec.handlerCmd = []string{"./deny.sh"}
 	ls := newLabServer(t, spec)
-	cl := openvpntest.StartClient(t, openvpntest.ClientConfig{NS: ls.lab.Client, Profile: ls.profile(t, "")})
+	cl := openvpnpeer.StartClient(t, openvpnpeer.ClientConfig{NS: ls.lab.Client, Profile: ls.profile(t, "")})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	err := cl.WaitConnected(ctx)
-	if !errors.Is(err, openvpntest.ErrAuthFailed) {
+	if !errors.Is(err, openvpnpeer.ErrAuthFailed) {
 		t.Fatalf("client was not refused: %v", err)
 	}
 	if af := cl.AuthFailure(); !strings.Contains(af, "Device not compliant: update the OS") {

@@ -8,7 +8,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/cvpn/cvpn/ovpn/openvpntest"
+	"github.com/cvpn/cvpn/internal/testkit/openvpnpeer"
 	"github.com/cvpn/cvpn/ovpn/server/users"
 )
 
@@ -78,11 +78,11 @@ func TestOpenVPNClientInterop(t *testing.T) {
 			}
 			ls := newLabServer(t, tc.spec)
 			prof := ls.profile(t, "")
-			cc := openvpntest.ClientConfig{NS: ls.lab.Client, Profile: prof, Username: tc.user, Password: tc.pass}
+			cc := openvpnpeer.ClientConfig{NS: ls.lab.Client, Profile: prof, Username: tc.user, Password: tc.pass}
 			if tc.totp {
 				cc.ChallengeResponse = totpNow(t)
 			}
-			cl := openvpntest.Connect(t, cc)
+			cl := openvpnpeer.Connect(t, cc)
 			t.Logf("connected in %s, ip %s cipher %s", cl.ConnectTime, cl.TunnelIP, cl.Cipher)
 			if tc.wantCipher != "" && cl.Cipher != tc.wantCipher {
 				t.Errorf("cipher %q, want %q", cl.Cipher, tc.wantCipher)

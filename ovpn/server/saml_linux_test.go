@@ -11,16 +11,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cvpn/cvpn/internal/testkit/chromium"
+	"github.com/cvpn/cvpn/internal/testkit/nstest"
+	"github.com/cvpn/cvpn/internal/testkit/samlidp"
 	"github.com/cvpn/cvpn/ovpn/server/config"
-	"github.com/cvpn/cvpn/platform/nstest"
-	"github.com/cvpn/cvpn/samlflow/chromiumtest"
-	"github.com/cvpn/cvpn/samlflow/idptest"
 )
 
 // needChromium skips without Chromium locally and fails under CI=true.
 func needChromium(t *testing.T) {
 	t.Helper()
-	if chromiumtest.FindBinary() == "" {
+	if chromium.FindBinary() == "" {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("chromium is required in CI (make deps installs the Debian package chromium)")
 		}
@@ -60,7 +60,7 @@ func TestFederatedSignInLab(t *testing.T) {
 	needChromium(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	var idp *idptest.IdP
+	var idp *samlidp.IdP
 	spec := serverSpec{split: true, samlMetadata: "idp-metadata.xml", rules: []config.RuleFile{
 		{Destination: "0.0.0.0/0"},
 		{Destination: nstest.LANHostIP.String() + "/32", AccessGroup: "eng"},
@@ -69,14 +69,14 @@ func TestFederatedSignInLab(t *testing.T) {
 	spec.prepareLab = func(t *testing.T, lab *nstest.Lab, dir string) {
 		err := nstest.InNS(lab.Client, func() error {
 			var err error
-			idp, err = idptest.Start(ctx, idptest.Options{Addr: "127.0.0.1:0"})
+			idp, err = samlidp.Start(ctx, samlidp.Options{Addr: "127.0.0.1:0"})
 			return err
 		})
 		if err != nil {
 			t.Fatalf("test IdP in the client namespace: %v", err)
 		}
 		t.Cleanup(func() { idp.Close() })
-		if err := idp.AddUser(idptest.User{Name: "alice", Password: "correct horse", Email: "alice@example.com",
+		if err := idp.AddUser(samlidp.User{Name: "alice", Password: "correct horse", Email: "alice@example.com",
 			FirstName: "Alice", LastName: "Liddell", Groups: []string{"eng"}}); err != nil {
 			t.Fatal(err)
 		}
@@ -119,10 +119,10 @@ func TestFederatedSignInLab(t *testing.T) {
 	if !strings.HasPrefix(url, idp.SSOURL+"?SAMLRequest=") {
 		t.Errorf("saml URL %q does not point at the IdP %s", url, idp.SSOURL)
 	}
-	var b *chromiumtest.Browser
+	var b *chromium.Browser
 	if err := nstest.InNS(ls.lab.Client, func() error {
 		var err error
-		b, err = chromiumtest.Start(ctx, chromiumtest.Options{})
+		b, err = chromium.Start(ctx, chromium.Options{})
 		return err
 	}); err != nil {
 		t.Fatalf("chromium in the client namespace: %v", err)

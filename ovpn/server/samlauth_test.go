@@ -12,15 +12,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cvpn/cvpn/internal/testkit/samlidp"
 	"github.com/cvpn/cvpn/ovpn/km2"
 	"github.com/cvpn/cvpn/samlflow"
-	"github.com/cvpn/cvpn/samlflow/idptest"
 )
 
 var crv1RE = regexp.MustCompile(`^CRV1:R:([0-9a-f]{32}):([A-Za-z0-9+/=]*):(http://.+)$`)
 
 type samlFixture struct {
-	idp  *idptest.IdP
+	idp  *samlidp.IdP
 	auth *SAMLAuthenticator
 	peer netip.AddrPort
 }
@@ -29,12 +29,12 @@ func newSAMLFixture(t *testing.T) *samlFixture {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	idp, err := idptest.Start(ctx, idptest.Options{})
+	idp, err := samlidp.Start(ctx, samlidp.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { idp.Close() })
-	if err := idp.AddUser(idptest.User{Name: "alice", Password: "pw", Email: "alice@example.com", Groups: []string{"eng", "Ops"}}); err != nil {
+	if err := idp.AddUser(samlidp.User{Name: "alice", Password: "pw", Email: "alice@example.com", Groups: []string{"eng", "Ops"}}); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "idp.xml")
@@ -97,7 +97,7 @@ func refusal(t *testing.T, id *Identity, err error, wantMsg, wantErr string) *Au
 func TestSAMLTwoPhasesReplayAndToken(t *testing.T) {
 	f := newSAMLFixture(t)
 	state, url := f.phase1(t)
-	resp, err := f.idp.Respond(url, "alice", idptest.Forge{})
+	resp, err := f.idp.Respond(url, "alice", samlidp.Forge{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestSAMLTokenExpires(t *testing.T) {
 	now := time.Now()
 	f.auth.now = func() time.Time { return now }
 	state, url := f.phase1(t)
-	resp, err := f.idp.Respond(url, "alice", idptest.Forge{})
+	resp, err := f.idp.Respond(url, "alice", samlidp.Forge{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestSAMLRefusals(t *testing.T) {
 
 	// Phase 2 from another address than phase 1.
 	state, url := f.phase1(t)
-	resp, err := f.idp.Respond(url, "alice", idptest.Forge{})
+	resp, err := f.idp.Respond(url, "alice", samlidp.Forge{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func TestSAMLRefusals(t *testing.T) {
 
 	// Tampered signed content: the assertion's NameID changed after signing.
 	state, url = f.phase1(t)
-	resp, err = f.idp.Respond(url, "alice", idptest.Forge{})
+	resp, err = f.idp.Respond(url, "alice", samlidp.Forge{})
 	if err != nil {
 		t.Fatal(err)
 	}

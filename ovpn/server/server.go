@@ -15,12 +15,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cvpn/cvpn/ovpn/labpki"
 	"github.com/cvpn/cvpn/ovpn/server/authz"
 	"github.com/cvpn/cvpn/ovpn/server/config"
 	"github.com/cvpn/cvpn/ovpn/server/connlog"
 	"github.com/cvpn/cvpn/ovpn/server/handler"
 	"github.com/cvpn/cvpn/ovpn/server/users"
+	"github.com/cvpn/cvpn/ovpn/statickey"
 	"github.com/cvpn/cvpn/ovpn/tlswrap"
 	"github.com/cvpn/cvpn/ovpn/wire"
 )
@@ -150,7 +150,7 @@ func (s *Server) readStaticKey(key, path string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", key, err)
 	}
-	k, err := labpki.ParseStaticKey(data)
+	k, err := statickey.Parse(data)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", key, path, err)
 	}

@@ -13,11 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cvpn/cvpn/internal/testkit/nstest"
 	"github.com/cvpn/cvpn/ovpn/control"
 	"github.com/cvpn/cvpn/ovpn/tlswrap"
 	"github.com/cvpn/cvpn/ovpn/transport"
 	"github.com/cvpn/cvpn/ovpn/wire"
-	"github.com/cvpn/cvpn/platform/nstest"
 )
 
 // shutdownBound is how long `cvpn server run` may take to exit after

@@ -143,7 +143,7 @@ func verifyUnit(t *testing.T, analyze, name, unitText, exe string) (string, erro
 func TestSystemdAnalyzeVerify(t *testing.T) {
 	analyze := requireTool(t, "systemd-analyze", "lints the systemd units")
 	// /usr/bin/cvpn is not installed here: point ExecStart at an executable
-	// that exists (the debtest verifies the installed unit as it is).
+	// that exists (internal/e2e/deb verifies the installed unit as it is).
 	exe, err := exec.LookPath("true")
 	if err != nil {
 		t.Fatal(err)
@@ -416,7 +416,7 @@ func TestMaintainerScripts(t *testing.T) {
 		{"postinst", []string{"configure", ""}, "daemon-reload\nenable --now cvpn.service\n", "enable cvpn.service\n"},
 		{"postinst", []string{"configure", "1.0"}, "daemon-reload\nenable cvpn.service\nrestart cvpn.service\ntry-restart cvpn-server@*.service\n", "enable cvpn.service\n"},
 		// Enabled reference server instances are disabled too (the
-		// debtest checks that with a real instance link).
+		// internal/e2e/deb checks that with a real instance link).
 		{"prerm", []string{"remove"}, "stop cvpn.service cvpn-server@*.service\ndisable cvpn.service\n", "disable cvpn.service\n"},
 		{"prerm", []string{"upgrade", "2.0"}, "", ""},
 		{"postrm", []string{"remove"}, "daemon-reload\n", ""},

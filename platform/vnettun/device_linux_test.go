@@ -11,7 +11,7 @@ import (
 
 	"golang.zx2c4.com/wireguard/tun"
 
-	"github.com/cvpn/cvpn/platform/nstest"
+	"github.com/cvpn/cvpn/internal/testkit/nstest"
 )
 
 // peer plays the far end of a TCP connection behind a real TUN device in a

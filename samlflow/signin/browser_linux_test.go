@@ -12,15 +12,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cvpn/cvpn/samlflow/chromiumtest"
-	"github.com/cvpn/cvpn/samlflow/idptest"
+	"github.com/cvpn/cvpn/internal/testkit/chromium"
+	"github.com/cvpn/cvpn/internal/testkit/samlidp"
 	"github.com/cvpn/cvpn/samlflow/signin"
 	"github.com/cvpn/cvpn/samlflow/sp"
 )
 
 func needChromium(t *testing.T) {
 	t.Helper()
-	if chromiumtest.FindBinary() == "" {
+	if chromium.FindBinary() == "" {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("chromium is required in CI (make deps installs the Debian package chromium)")
 		}
@@ -93,12 +93,12 @@ func TestSignInForegroundOpener(t *testing.T) {
 	probe.Close()
 	acs := "http://127.0.0.1:" + strconv.Itoa(port)
 
-	idp, err := idptest.Start(ctx, idptest.Options{ACSURL: acs})
+	idp, err := samlidp.Start(ctx, samlidp.Options{ACSURL: acs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer idp.Close()
-	if err := idp.AddUser(idptest.User{Name: "alice", Password: "correct horse", Email: "alice@example.com"}); err != nil {
+	if err := idp.AddUser(samlidp.User{Name: "alice", Password: "correct horse", Email: "alice@example.com"}); err != nil {
 		t.Fatal(err)
 	}
 	server, err := sp.New(sp.Config{IdPMetadata: idp.MetadataXML, ACSURL: acs})
@@ -106,16 +106,16 @@ func TestSignInForegroundOpener(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	opener, err := chromiumtest.WriteOpener(dir, "")
+	opener, err := chromium.WriteOpener(dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var pids []int
 	defer func() {
-		if err := chromiumtest.StopOpeners(dir); err != nil {
+		if err := chromium.StopOpeners(dir); err != nil {
 			t.Error(err)
 		}
-		runs, _ := chromiumtest.OpenerRuns(dir)
+		runs, _ := chromium.OpenerRuns(dir)
 		// Nobody waits for the openers but their reaper: once killed they
 		// must not linger as defunct processes.
 		for _, r := range runs {
@@ -129,11 +129,11 @@ func TestSignInForegroundOpener(t *testing.T) {
 		}
 	}()
 	// nextRun waits for opener run number n (1-based).
-	nextRun := func(n int) chromiumtest.OpenerRun {
+	nextRun := func(n int) chromium.OpenerRun {
 		t.Helper()
 		deadline := time.Now().Add(20 * time.Second)
 		for {
-			runs, err := chromiumtest.OpenerRuns(dir)
+			runs, err := chromium.OpenerRuns(dir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -165,7 +165,7 @@ func TestSignInForegroundOpener(t *testing.T) {
 	b := &signin.Browser{Port: port, Opener: opener, Timeout: 60 * time.Second, Logger: slog.New(recv)}
 	res, state := signIn(ctx, b)
 	run := nextRun(1)
-	page, err := chromiumtest.Attach(ctx, run, nil)
+	page, err := chromium.Attach(ctx, run, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +218,7 @@ func TestSignInForegroundOpener(t *testing.T) {
 	cctx, ccancel := context.WithCancel(ctx)
 	res, _ = signIn(cctx, b)
 	run = nextRun(2)
-	p2, err := chromiumtest.Attach(ctx, run, nil)
+	p2, err := chromium.Attach(ctx, run, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,7 @@ import (
 	"encoding/base64"
 	"testing"
 
-	"github.com/cvpn/cvpn/samlflow/idptest"
+	"github.com/cvpn/cvpn/internal/testkit/samlidp"
 	"github.com/cvpn/cvpn/samlflow/sp"
 )
 
@@ -13,7 +13,7 @@ import (
 // genuine, unmodified response is ever accepted.
 func FuzzComplete(f *testing.F) {
 	fx := setup(f, sp.Config{})
-	_, genuine := fx.respond(f, idptest.Forge{})
+	_, genuine := fx.respond(f, samlidp.Forge{})
 	raw, _ := base64.StdEncoding.DecodeString(genuine)
 	f.Add(raw)
 	f.Add([]byte(`<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol"><saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"/></samlp:Response>`))

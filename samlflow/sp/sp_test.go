@@ -15,13 +15,13 @@ import (
 	"github.com/beevik/etree"
 	"github.com/crewjam/saml"
 
+	"github.com/cvpn/cvpn/internal/testkit/samlidp"
 	"github.com/cvpn/cvpn/samlflow"
-	"github.com/cvpn/cvpn/samlflow/idptest"
 	"github.com/cvpn/cvpn/samlflow/sp"
 )
 
 type fixture struct {
-	idp *idptest.IdP
+	idp *samlidp.IdP
 	sp  *sp.SP
 }
 
@@ -29,12 +29,12 @@ func setup(t testing.TB, cfg sp.Config) *fixture {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	idp, err := idptest.Start(ctx, idptest.Options{})
+	idp, err := samlidp.Start(ctx, samlidp.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { idp.Close() })
-	if err := idp.AddUser(idptest.User{
+	if err := idp.AddUser(samlidp.User{
 		Name: "alice", Password: "wonderland", Email: "alice@example.com",
 		FirstName: "Alice", LastName: "Liddell", Groups: []string{"Engineering", "vpn-admins"},
 	}); err != nil {
@@ -49,7 +49,7 @@ func setup(t testing.TB, cfg sp.Config) *fixture {
 }
 
 // respond runs Begin and has the IdP answer for alice.
-func (f *fixture) respond(t testing.TB, forge idptest.Forge) (state, resp string) {
+func (f *fixture) respond(t testing.TB, forge samlidp.Forge) (state, resp string) {
 	t.Helper()
 	state, redirect, err := f.sp.Begin()
 	if err != nil {
@@ -159,7 +159,7 @@ func TestBeginRequest(t *testing.T) {
 
 func TestValidResponse(t *testing.T) {
 	f := setup(t, sp.Config{})
-	state, resp := f.respond(t, idptest.Forge{})
+	state, resp := f.respond(t, samlidp.Forge{})
 	id, err := f.sp.Complete(state, resp)
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +177,7 @@ func TestValidResponse(t *testing.T) {
 
 func TestReplayedResponse(t *testing.T) {
 	f := setup(t, sp.Config{})
-	state, resp := f.respond(t, idptest.Forge{})
+	state, resp := f.respond(t, samlidp.Forge{})
 	first, err := f.sp.Complete(state, resp)
 	if err != nil {
 		t.Fatal(err)
@@ -185,13 +185,13 @@ func TestReplayedResponse(t *testing.T) {
 	// The same response again: the state is gone.
 	mustReject(t, f.sp, state, resp, "unknown state id")
 	// A new sign-in whose assertion reuses the first assertion's ID.
-	state2, resp2 := f.respond(t, idptest.Forge{Assertion: func(a *saml.Assertion) { a.ID = first.AssertionID }})
+	state2, resp2 := f.respond(t, samlidp.Forge{Assertion: func(a *saml.Assertion) { a.ID = first.AssertionID }})
 	mustReject(t, f.sp, state2, resp2, "already used (replay)")
 }
 
 func TestWrongInResponseTo(t *testing.T) {
 	f := setup(t, sp.Config{})
-	_, respA := f.respond(t, idptest.Forge{})
+	_, respA := f.respond(t, samlidp.Forge{})
 	stateB, _, err := f.sp.Begin()
 	if err != nil {
 		t.Fatal(err)
@@ -202,12 +202,12 @@ func TestWrongInResponseTo(t *testing.T) {
 func TestTamperedSignature(t *testing.T) {
 	f := setup(t, sp.Config{})
 	// Change the signed NameID after signing.
-	state, resp := f.respond(t, idptest.Forge{Response: func(r *etree.Element) {
+	state, resp := f.respond(t, samlidp.Forge{Response: func(r *etree.Element) {
 		r.FindElement("./Assertion/Subject/NameID").SetText("mallory@example.com")
 	}})
 	mustReject(t, f.sp, state, resp, "cannot validate signature")
 	// Flip a byte of the response SignatureValue.
-	state, resp = f.respond(t, idptest.Forge{Response: func(r *etree.Element) {
+	state, resp = f.respond(t, samlidp.Forge{Response: func(r *etree.Element) {
 		sv := r.FindElement("./Signature/SignatureValue")
 		b := []byte(sv.Text())
 		if b[10] == 'A' {
@@ -219,7 +219,7 @@ func TestTamperedSignature(t *testing.T) {
 	}})
 	mustReject(t, f.sp, state, resp, "cannot validate signature")
 	// Drop the response signature and change a group: the assertion signature breaks.
-	state, resp = f.respond(t, idptest.Forge{Response: func(r *etree.Element) {
+	state, resp = f.respond(t, samlidp.Forge{Response: func(r *etree.Element) {
 		r.RemoveChild(r.FindElement("./Signature"))
 		for _, v := range r.FindElements("./Assertion/AttributeStatement/Attribute/AttributeValue") {
 			if v.Text() == "Engineering" {
@@ -229,7 +229,7 @@ func TestTamperedSignature(t *testing.T) {
 	}})
 	mustReject(t, f.sp, state, resp, "cannot validate signature")
 	// No signature at all.
-	state, resp = f.respond(t, idptest.Forge{Response: func(r *etree.Element) {
+	state, resp = f.respond(t, samlidp.Forge{Response: func(r *etree.Element) {
 		r.RemoveChild(r.FindElement("./Signature"))
 		a := r.FindElement("./Assertion")
 		a.RemoveChild(a.FindElement("./Signature"))
@@ -239,23 +239,23 @@ func TestTamperedSignature(t *testing.T) {
 
 func TestSignedBySomeoneElse(t *testing.T) {
 	f := setup(t, sp.Config{})
-	other, err := idptest.Start(context.Background(), idptest.Options{})
+	other, err := samlidp.Start(context.Background(), samlidp.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	if err := other.AddUser(idptest.User{Name: "alice", Email: "alice@example.com"}); err != nil {
+	if err := other.AddUser(samlidp.User{Name: "alice", Email: "alice@example.com"}); err != nil {
 		t.Fatal(err)
 	}
 	state, redirect, _ := f.sp.Begin()
-	resp, err := other.Respond(redirect, "alice", idptest.Forge{AnyDestination: true})
+	resp, err := other.Respond(redirect, "alice", samlidp.Forge{AnyDestination: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mustReject(t, f.sp, state, resp, "Issuer")
 	// Same issuer string, wrong key.
 	state, redirect, _ = f.sp.Begin()
-	resp, err = other.Respond(redirect, "alice", idptest.Forge{AnyDestination: true})
+	resp, err = other.Respond(redirect, "alice", samlidp.Forge{AnyDestination: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,12 +268,12 @@ func TestSignedBySomeoneElse(t *testing.T) {
 
 func TestWrongAudience(t *testing.T) {
 	f := setup(t, sp.Config{})
-	state, resp := f.respond(t, idptest.Forge{Assertion: func(a *saml.Assertion) {
+	state, resp := f.respond(t, samlidp.Forge{Assertion: func(a *saml.Assertion) {
 		a.Conditions.AudienceRestrictions[0].Audience.Value = "urn:example:other-app"
 	}})
 	mustReject(t, f.sp, state, resp, "AudienceRestriction")
 	// No audience restriction at all is not enough for us either.
-	state, resp = f.respond(t, idptest.Forge{Assertion: func(a *saml.Assertion) {
+	state, resp = f.respond(t, samlidp.Forge{Assertion: func(a *saml.Assertion) {
 		a.Conditions.AudienceRestrictions = nil
 	}})
 	mustReject(t, f.sp, state, resp, `audience is not "urn:amazon:webservices:clientvpn"`)
@@ -282,16 +282,16 @@ func TestWrongAudience(t *testing.T) {
 func TestExpiredAssertion(t *testing.T) {
 	f := setup(t, sp.Config{})
 	past := time.Now().Add(-30 * time.Minute)
-	state, resp := f.respond(t, idptest.Forge{Assertion: func(a *saml.Assertion) {
+	state, resp := f.respond(t, samlidp.Forge{Assertion: func(a *saml.Assertion) {
 		a.Conditions.NotBefore = past.Add(-time.Minute)
 		a.Conditions.NotOnOrAfter = past
 	}})
 	mustReject(t, f.sp, state, resp, "expired")
 	// The whole response issued long ago.
-	state, resp = f.respond(t, idptest.Forge{Now: time.Now().Add(-10 * time.Minute)})
+	state, resp = f.respond(t, samlidp.Forge{Now: time.Now().Add(-10 * time.Minute)})
 	mustReject(t, f.sp, state, resp, "expired")
 	// Not yet valid.
-	state, resp = f.respond(t, idptest.Forge{Assertion: func(a *saml.Assertion) {
+	state, resp = f.respond(t, samlidp.Forge{Assertion: func(a *saml.Assertion) {
 		a.Conditions.NotBefore = time.Now().Add(time.Hour)
 		a.Conditions.NotOnOrAfter = time.Now().Add(2 * time.Hour)
 	}})
@@ -303,7 +303,7 @@ func TestOurClockExpiresAssertion(t *testing.T) {
 	now := time.Now()
 	clock := func() time.Time { return now }
 	f := setup(t, sp.Config{Now: clock})
-	state, resp := f.respond(t, idptest.Forge{})
+	state, resp := f.respond(t, samlidp.Forge{})
 	now = now.Add(9 * time.Minute) // within StateTTL, past NotOnOrAfter+skew
 	mustReject(t, f.sp, state, resp, "the assertion expired at")
 }
@@ -311,14 +311,14 @@ func TestOurClockExpiresAssertion(t *testing.T) {
 func TestStateTTL(t *testing.T) {
 	now := time.Now()
 	f := setup(t, sp.Config{Now: func() time.Time { return now }, StateTTL: time.Minute})
-	state, resp := f.respond(t, idptest.Forge{})
+	state, resp := f.respond(t, samlidp.Forge{})
 	now = now.Add(2 * time.Minute)
 	mustReject(t, f.sp, state, resp, "took longer than 1m0s")
 }
 
 func TestUnknownState(t *testing.T) {
 	f := setup(t, sp.Config{})
-	_, resp := f.respond(t, idptest.Forge{})
+	_, resp := f.respond(t, samlidp.Forge{})
 	mustReject(t, f.sp, "0123456789abcdef0123456789abcdef", resp, "unknown state id")
 }
 
@@ -379,7 +379,7 @@ func TestSignatureWrapping(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			state, resp := f.respond(t, idptest.Forge{Response: c.mutate})
+			state, resp := f.respond(t, samlidp.Forge{Response: c.mutate})
 			mustReject(t, f.sp, state, resp, c.want)
 		})
 	}
@@ -387,11 +387,11 @@ func TestSignatureWrapping(t *testing.T) {
 
 func TestMissingIssuer(t *testing.T) {
 	f := setup(t, sp.Config{})
-	state, resp := f.respond(t, idptest.Forge{Response: func(r *etree.Element) {
+	state, resp := f.respond(t, samlidp.Forge{Response: func(r *etree.Element) {
 		r.RemoveChild(r.FindElement("./Issuer"))
 	}})
 	mustReject(t, f.sp, state, resp, "the Response has no Issuer")
-	state, resp = f.respond(t, idptest.Forge{AssertionElement: func(a *etree.Element) {
+	state, resp = f.respond(t, samlidp.Forge{AssertionElement: func(a *etree.Element) {
 		a.RemoveChild(a.FindElement("./Issuer"))
 	}})
 	mustReject(t, f.sp, state, resp, "the Assertion has no Issuer")
@@ -400,7 +400,7 @@ func TestMissingIssuer(t *testing.T) {
 	bare := base64.StdEncoding.EncodeToString([]byte(`<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="r"><saml:Assertion ID="a"/></samlp:Response>`))
 	mustReject(t, f.sp, state, bare, "no Issuer")
 	// Issuer in a foreign namespace does not count.
-	state, resp = f.respond(t, idptest.Forge{Response: func(r *etree.Element) {
+	state, resp = f.respond(t, samlidp.Forge{Response: func(r *etree.Element) {
 		iss := r.FindElement("./Issuer")
 		iss.CreateAttr("xmlns:x", "urn:evil")
 		iss.Space = "x"
@@ -418,13 +418,13 @@ func TestNameIDSpoof(t *testing.T) {
 	}
 	// Shape 1: a foreign-namespace NameID before the real one, inside the
 	// signed assertion (the signature is valid).
-	state, resp := f.respond(t, idptest.Forge{AssertionElement: func(a *etree.Element) {
+	state, resp := f.respond(t, samlidp.Forge{AssertionElement: func(a *etree.Element) {
 		s := a.FindElement("./Subject")
 		s.InsertChildAt(0, foreign("mallory@example.com"))
 	}})
 	mustReject(t, f.sp, state, resp, "exactly one saml:NameID in the SAML assertion namespace")
 	// Shape 2: the only NameID is in a foreign namespace.
-	state, resp = f.respond(t, idptest.Forge{AssertionElement: func(a *etree.Element) {
+	state, resp = f.respond(t, samlidp.Forge{AssertionElement: func(a *etree.Element) {
 		s := a.FindElement("./Subject")
 		real := s.FindElement("./NameID")
 		s.InsertChildAt(real.Index(), foreign("mallory@example.com"))
@@ -432,7 +432,7 @@ func TestNameIDSpoof(t *testing.T) {
 	}})
 	mustReject(t, f.sp, state, resp, "exactly one saml:NameID in the SAML assertion namespace")
 	// Control: the same re-signing path without a spoof is accepted.
-	state, resp = f.respond(t, idptest.Forge{AssertionElement: func(a *etree.Element) {}})
+	state, resp = f.respond(t, samlidp.Forge{AssertionElement: func(a *etree.Element) {}})
 	if id, err := f.sp.Complete(state, resp); err != nil || id.User != "alice@example.com" {
 		t.Fatalf("control: %v %+v", err, id)
 	}
@@ -440,7 +440,7 @@ func TestNameIDSpoof(t *testing.T) {
 
 func TestOversizeResponse(t *testing.T) {
 	f := setup(t, sp.Config{})
-	state, resp := f.respond(t, idptest.Forge{Assertion: func(a *saml.Assertion) {
+	state, resp := f.respond(t, samlidp.Forge{Assertion: func(a *saml.Assertion) {
 		a.AttributeStatements[0].Attributes = append(a.AttributeStatements[0].Attributes, saml.Attribute{
 			Name: "padding", Values: []saml.AttributeValue{{Value: strings.Repeat("x", 100*1024)}},
 		})

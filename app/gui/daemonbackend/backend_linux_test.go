@@ -11,6 +11,7 @@ import (
 	"github.com/cvpn/cvpn/app/gui"
 	"github.com/cvpn/cvpn/app/ipc"
 	"github.com/cvpn/cvpn/app/profilestore"
+	"github.com/cvpn/cvpn/internal/testkit/fixtures"
 	"github.com/cvpn/cvpn/ovpn/clientapi"
 )
 
@@ -72,7 +73,7 @@ func TestBackendOverIPC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := st.ImportFile("../../../testdata/profiles/good/aws-ad.ovpn", "work"); err != nil {
+	if _, _, err := st.ImportFile(filepath.Join(fixtures.Profiles(), "good", "aws-ad.ovpn"), "work"); err != nil {
 		t.Fatal(err)
 	}
 	b := &Backend{StoreProfiles: gui.StoreProfiles{Store: st}, Socket: sock}

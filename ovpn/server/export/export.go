@@ -9,8 +9,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/cvpn/cvpn/ovpn/labpki"
 	"github.com/cvpn/cvpn/ovpn/server/config"
+	"github.com/cvpn/cvpn/ovpn/server/pki"
 	"github.com/cvpn/cvpn/ovpn/server/users"
 )
 
@@ -31,7 +31,7 @@ func Profile(c *config.Config, client string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("tls.cert: %w", err)
 	}
-	srv, err := labpki.ParseCertificatePEM(srvPEM)
+	srv, err := pki.ParseCertificatePEM(srvPEM)
 	if err != nil {
 		return "", fmt.Errorf("tls.cert %s: %w", c.TLS.Cert, err)
 	}

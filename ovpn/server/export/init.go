@@ -8,8 +8,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/cvpn/cvpn/ovpn/labpki"
 	"github.com/cvpn/cvpn/ovpn/server/config"
+	"github.com/cvpn/cvpn/ovpn/server/pki"
 )
 
 // InitOptions shape a new lab.
@@ -21,7 +21,7 @@ type InitOptions struct {
 	// Listen is the listen address (config.DefaultListen when empty).
 	Listen string
 	// PKI options (key type, clock); zero value = RSA 2048, time.Now.
-	PKI labpki.Options
+	PKI pki.Options
 }
 
 // serverTOML is the server.toml of a new lab.
@@ -95,13 +95,13 @@ func InitLab(dir string, o InitOptions) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	spec := labpki.Spec{ServerName: o.CN, Clients: []string{DefaultClient}, Options: o.PKI}
+	spec := pki.Spec{ServerName: o.CN, Clients: []string{DefaultClient}, Options: o.PKI}
 	if a, err := netip.ParseAddr(o.PublicAddress); err == nil {
 		spec.ServerIPs = []net.IP{a.AsSlice()}
 	} else {
 		spec.ServerDNS = []string{o.PublicAddress}
 	}
-	p, err := labpki.Generate(spec)
+	p, err := pki.Generate(spec)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +110,7 @@ func InitLab(dir string, o InitOptions) ([]string, error) {
 		return nil, err
 	}
 	text := fmt.Sprintf(serverTOML, o.Listen, o.PublicAddress, config.DefaultClientCIDR)
-	if err := labpki.WriteFileAtomic(cfgPath, []byte(text), 0o644); err != nil {
+	if err := pki.WriteFileAtomic(cfgPath, []byte(text), 0o644); err != nil {
 		return nil, err
 	}
 	c, err := config.Load(cfgPath)
@@ -122,7 +122,7 @@ func InitLab(dir string, o InitOptions) ([]string, error) {
 		return nil, err
 	}
 	profPath := filepath.Join(dir, DefaultClient+".ovpn")
-	if err := labpki.WriteFileAtomic(profPath, []byte(prof), 0o600); err != nil {
+	if err := pki.WriteFileAtomic(profPath, []byte(prof), 0o600); err != nil {
 		return nil, err
 	}
 	return []string{cfgPath, pkiDir, profPath}, nil

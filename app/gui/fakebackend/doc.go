@@ -1,4 +1,0 @@
-// Package fakebackend is an in-memory gui.Backend for tests, screenshots
-// and demos: real profiles in a profilestore, and connections whose states,
-// traffic, banners and credential requests are scripted by the caller.
-package fakebackend

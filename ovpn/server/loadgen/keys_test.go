@@ -1,6 +1,0 @@
-package loadgen
-
-import "github.com/cvpn/cvpn/ovpn/labpki"
-
-// keyOpts uses ECDSA keys so that lab setup is fast.
-func keyOpts() labpki.Options { return labpki.Options{KeyType: labpki.ECDSAP256} }

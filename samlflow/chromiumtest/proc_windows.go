@@ -1,7 +1,0 @@
-package chromiumtest
-
-import "os/exec"
-
-func ownGroup(cmd *exec.Cmd) {}
-
-func killGroup(cmd *exec.Cmd) { _ = cmd.Process.Kill() }
