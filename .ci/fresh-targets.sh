@@ -19,7 +19,8 @@
 #   --keep         leave the runs' overlay directories for inspection
 # env: FRESH_DIR (/var/cache/cvpn-fresh: base/ and runs/), FRESH_MIRROR (the
 #      first Debian mirror in this machine's apt sources), GO (go),
-#      FRESH_TIMEOUT (per target, default 40m)
+#      FRESH_TIMEOUT (per target, default 40m), FRESH_REV (the commit to
+#      check out, default HEAD)
 # Logs: build/fresh/TARGET.log; a summary with each target's time at the end.
 # Uncommitted changes are not in the clone: commit first.
 set -euo pipefail
@@ -88,7 +89,7 @@ GO=${GO:-go}
 export FRESH_DIR=${FRESH_DIR:-/var/cache/cvpn-fresh}
 export FRESH_TIMEOUT=${FRESH_TIMEOUT:-40m}
 export SRC HEAD_SHA
-HEAD_SHA=$(git rev-parse HEAD)
+HEAD_SHA=$(git rev-parse "${FRESH_REV:-HEAD}^{commit}")
 [ -z "$(git status --porcelain --untracked-files=no)" ] ||
 	echo "fresh-targets.sh: warning: uncommitted changes are not checked (the chroot gets a clone of HEAD $HEAD_SHA)"
 bash "$here/deps.sh" debootstrap
