@@ -103,10 +103,10 @@ mirror() {
 			if (match($0, /(^|\n)URIs:[ \t]*[^ \t\n]+/)) { u = substr($0, RSTART, RLENGTH); sub(/^\n?URIs:[ \t]*/, "", u); print u }
 		}' "$f"
 	done
-	cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+	{ cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null || true; } |
 		awk '$1 == "deb" { i = 2; if ($2 ~ /^\[/) while ($i !~ /\]$/) i++; if ($2 ~ /^\[/) i++; if ($(i+1) == "bookworm") print $i }'
 }
-MIRROR=${FRESH_MIRROR:-$(mirror | grep -v security | head -n1)}
+MIRROR=${FRESH_MIRROR:-$(mirror | grep -v security | head -n1 || true)}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 
 base=$FRESH_DIR/base
