@@ -49,6 +49,7 @@ if [ "${1:-}" = --inner ]; then
 	mnt "$root" -t overlay overlay -o "lowerdir=$base,upperdir=$run/upper,workdir=$run/work"
 	mnt "$root/proc" -t proc proc
 	mnt "$root/dev" --bind /dev
+	mnt "$root/dev/pts" --bind /dev/pts
 	mnt "$root/usr/local/go" --bind -o ro /usr/local/go
 	if [ -d "$mods" ]; then
 		mnt "$root/mnt/gomodcache" --bind -o ro "$mods"
