@@ -9,29 +9,46 @@ STATICCHECK := $(GOBIN)/staticcheck
 FUZZTIME ?= 2m
 CROSS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
-# Debian packages the builds and tests need (installed only when missing).
-DEB_PACKAGES := openvpn iperf3 iputils-ping iproute2 openssl ca-certificates procps \
-	libgl1-mesa-dev xorg-dev libwayland-dev libxkbcommon-dev wayland-protocols pkg-config gcc \
-	chromium xvfb xauth x11-apps libgl1-mesa-dri desktop-file-utils
+# Debian packages, by what needs them; .ci/deps.sh installs only the missing ones.
+# DEB_GO: what any go command needs on a bare (minbase) machine to reach the module proxy over HTTPS.
+# DEB_BUILD: the cgo GUI build (fyne: GL, X11, Wayland headers, gcc); build, deb, dist, lint.
+# DEB_DISPLAY: the real window under Xvfb (screenshots). DEB_TEST: the tests' and demo's peers and tools
+# (systemd for systemd-analyze: always there on a booted Debian, not in a container or chroot).
+DEB_GO := ca-certificates
+DEB_BUILD := $(DEB_GO) libgl1-mesa-dev xorg-dev libwayland-dev libxkbcommon-dev wayland-protocols pkg-config gcc
+DEB_DISPLAY := xvfb xauth x11-apps libgl1-mesa-dri
+DEB_TEST := openvpn iperf3 iputils-ping iproute2 openssl procps chromium desktop-file-utils systemd
+DEB_PACKAGES := $(DEB_BUILD) $(DEB_DISPLAY) $(DEB_TEST)
 
-.PHONY: all deps build gui cross test unit fuzz fuzz-ci lint bench soak demo screenshots clean
+.PHONY: all deps deps-go deps-build deps-lint build cross test unit fuzz fuzz-ci lint tidy-check bench soak demo screenshots fresh-check fresh-check-ci clean
 
 all: build
 
-## deps: install missing Debian packages, staticcheck and Go modules (idempotent)
-deps:
+## deps: install everything any target needs: missing Debian packages, staticcheck, Go modules (idempotent)
+deps: deps-lint
 	@bash .ci/deps.sh $(DEB_PACKAGES)
-	@test -x $(STATICCHECK) && $(STATICCHECK) -version | grep -q '$(STATICCHECK_VERSION:v%=%)' || \
-		GOBIN=$(GOBIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+## deps-go: what a pure-Go target (cross, gui-vet, soak) needs: CA certificates and the Go modules
+deps-go:
+	@bash .ci/deps.sh $(DEB_GO)
 	@$(GO) mod download
 
+## deps-build: deps-go plus the GUI's cgo build libraries (build, deb, dist)
+deps-build: deps-go
+	@bash .ci/deps.sh $(DEB_BUILD)
+
+## deps-lint: deps-build plus staticcheck (go vet type-checks the cgo GUI too)
+deps-lint: deps-build
+	@test -x $(STATICCHECK) && $(STATICCHECK) -version | grep -q '$(STATICCHECK_VERSION:v%=%)' || \
+		GOBIN=$(GOBIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
 ## build: the CLI (pure Go) and the desktop app (cgo, fyne) into build/
-build:
+build: deps-build
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o build/cvpn ./cmd/cvpn
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o build/cvpn-gui ./cmd/cvpn-gui
 
 ## cross: cvpn for every supported OS and architecture with CGO_ENABLED=0
-cross:
+cross: deps-go
 	@set -e; for t in $(CROSS); do \
 		os=$${t%/*}; arch=$${t#*/}; ext=; [ $$os = windows ] && ext=.exe; \
 		echo "cross $$os/$$arch"; \
@@ -39,25 +56,30 @@ cross:
 		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) vet ./ovpn/... ./routing/... ./platform/... ./samlflow/... ./cmd/cvpn/...; \
 	done
 
-## lint: gofmt, go vet and staticcheck
-lint:
+## lint: gofmt, go.mod/go.sum tidy, go vet and staticcheck
+lint: deps-lint tidy-check
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^testdata/')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
 
+## tidy-check: go.mod and go.sum are what `go mod tidy` makes (prints the diff otherwise)
+tidy-check: deps-go
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum not tidy: run go mod tidy"; exit 1; }
+
 ## unit: go test for every package (end-to-end tests run when root and /dev/net/tun are present)
-unit:
+unit: deps
 	$(GO) test -count=1 -timeout 30m ./...
 
 ## fuzz: each fuzz target for FUZZTIME (default 2m); CI runs the short form (fuzz-ci, 20s each)
-fuzz:
+fuzz: deps-build
 	@bash .ci/fuzz.sh $(FUZZTIME)
 
-fuzz-ci:
+fuzz-ci: deps-build
 	@bash .ci/fuzz.sh 20s
 
-## test: everything CI checks: deps, lint, unit + end-to-end tests, short fuzzing, cross-compilation
-test: deps lint unit fuzz-ci cross gui-vet build demo screenshots
+## test: everything CI checks: deps, lint, unit + end-to-end tests, short fuzzing, cross-compilation,
+## the fresh-machine build (fresh-check-ci)
+test: deps lint unit fuzz-ci cross gui-vet build demo screenshots fresh-check-ci
 	@echo "make test: all checks passed"
 
 ## bench: micro-benchmarks, then the side-by-side tunnel benchmark (cvpn vs OpenVPN 2.6) written to bench/results.md
@@ -76,7 +98,7 @@ bench: deps
 	   echo '```'; grep -E '^Benchmark(Handshake|IdleSessions|ServerIdleSessions|DataPathUpload|DataPathDownload|ServerDataPath)' build/bench-micro.txt; echo '```'; } >> bench/results.md
 
 ## soak: 1,000 sessions with churn against an in-process server for SOAKTIME (default 10m); CI runs a 20 s form in make test
-soak:
+soak: deps-go
 	CVPN_SOAK=$(or $(SOAKTIME),10m) $(GO) test -run '^TestSoak$$' -count=1 -timeout 30m -v ./internal/e2e/hostile/
 
 ## demo: the whole job end to end on the bundled reference server, in network namespaces (root)
@@ -86,9 +108,19 @@ demo: deps build
 	$(GO) run ./cmd/cvpn-demo --cvpn build/cvpn --federated
 
 ## screenshots: PNGs of the desktop app (disconnected, connected, banner, error): headless renderer, then the real window under Xvfb (real-*.png), in build/screenshots
-screenshots:
+screenshots: deps-build
+	@bash .ci/deps.sh $(DEB_DISPLAY)
 	$(GO) test -count=1 -tags screenshots -run TestScreenshots ./internal/e2e/screenshots/
 	$(GO) run ./internal/tools/xvfbshot/cmd/cvpn-xvfbshot -out build/screenshots
+
+## fresh-check: make build, make deb and make dist, each in its own fresh Debian 12 chroot
+## (debootstrap minbase + make + git, Go bind-mounted, cold Go caches) where nothing else is installed
+fresh-check:
+	@bash .ci/fresh-targets.sh build deb dist
+
+## fresh-check-ci: the part of fresh-check that make test runs (see README)
+fresh-check-ci:
+	@bash .ci/fresh-targets.sh build
 
 clean:
 	rm -rf build
