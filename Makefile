@@ -85,7 +85,7 @@ test: deps lint unit fuzz-ci cross gui-vet build demo screenshots fresh-check-ci
 ## bench: micro-benchmarks, then the side-by-side tunnel benchmark (cvpn vs OpenVPN 2.6) written to bench/results.md
 bench: deps
 	@mkdir -p build
-	$(GO) test -run '^$$' -bench . -benchmem ./ovpn/... ./routing/... | tee build/bench-micro.txt
+	$(GO) test -run '^$$' -bench . -benchmem ./ovpn/... ./routing/... ./internal/testkit/loadgen/ | tee build/bench-micro.txt
 	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 60m -run 'TestTunnelBenchmark|TestServerBenchmark|TestWireguardBenchmark' ./bench/
 	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 10m -run 'TestConnectTimeline' ./bench/
 	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 10m -run 'TestThroughputUnderJunkFlood' ./internal/e2e/hostile/
