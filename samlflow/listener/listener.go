@@ -189,9 +189,8 @@ func (l *Listener) connState(c net.Conn, st http.ConnState) {
 }
 
 // Close stops the server, releases the port and waits for the serving
-// goroutine. Once the assertion was accepted every connection is closed at
-// once; before that a page being written gets up to 0.5 s. Connections
-// that never sent a request are closed at once. It is idempotent.
+// goroutine. A page being written gets up to 0.5 s; connections that
+// never sent a request are closed at once. It is idempotent.
 func (l *Listener) Close() error {
 	var err error
 	l.closeOne.Do(func() {
@@ -202,20 +201,14 @@ func (l *Listener) Close() error {
 			_ = c.Close()
 		}
 		l.connMu.Unlock()
-		l.once.Lock()
-		accepted := l.accepted
-		l.once.Unlock()
-		if accepted {
-			// The thank-you page was flushed before the assertion was
-			// handed over; nothing else here is worth waiting for.
+		// The page being written (the thank-you page after the assertion,
+		// whose handler returns right after handing it over) gets up to
+		// 0.5 s to finish; closing at once would cut its chunked body
+		// short and the browser would show an error instead.
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		if e := l.srv.Shutdown(ctx); e != nil {
 			err = l.srv.Close()
-		} else {
-			// Give an in-flight answer page a moment to be written.
-			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-			defer cancel()
-			if e := l.srv.Shutdown(ctx); e != nil {
-				err = l.srv.Close()
-			}
 		}
 		<-l.done
 	})

@@ -310,3 +310,42 @@ func TestCheckDirect(t *testing.T) {
 }
 
 func isLinux() bool { return runtime.GOOS == "linux" }
+
+// TestPageWholeWhenClosedRightAfterWait: the sign-in flow closes the
+// listener as soon as Wait returns the assertion; the browser must still
+// get the whole thank-you page (a cut chunked body shows an error page
+// instead of "You can close this window").
+func TestPageWholeWhenClosedRightAfterWait(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		l, err := Listen(context.Background(), Options{Port: freePort(t), Timeout: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		type result struct {
+			page string
+			err  error
+		}
+		got := make(chan result, 1)
+		go func() {
+			resp, err := client().PostForm(l.URL(), url.Values{"SAMLResponse": {validValue}})
+			if err != nil {
+				got <- result{err: err}
+				return
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			got <- result{string(b), err}
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err = l.Wait(ctx)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.Close()
+		r := <-got
+		if r.err != nil || !strings.Contains(r.page, "You can close this window") {
+			t.Fatalf("round %d: the browser got %q, %v; want the whole thank-you page", i, r.page, r.err)
+		}
+	}
+}
