@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,36 +22,13 @@ import (
 	"github.com/cvpn/cvpn/app/profilestore"
 	"github.com/cvpn/cvpn/app/session"
 	"github.com/cvpn/cvpn/internal/testkit/chromium"
+	"github.com/cvpn/cvpn/internal/testkit/logmark"
 	"github.com/cvpn/cvpn/internal/testkit/samlidp"
 	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/samlflow"
 	"github.com/cvpn/cvpn/samlflow/signin"
 	"github.com/cvpn/cvpn/samlflow/sp"
 )
-
-// receipts records when the listener logged that an assertion arrived.
-type receipts struct {
-	slog.Handler
-	mu   *sync.Mutex
-	last *time.Time
-}
-
-func (r receipts) Enabled(context.Context, slog.Level) bool { return true }
-func (r receipts) Handle(_ context.Context, rec slog.Record) error {
-	if strings.Contains(rec.Message, "received a SAML response") {
-		r.mu.Lock()
-		*r.last = time.Now()
-		r.mu.Unlock()
-	}
-	return nil
-}
-func (r receipts) WithAttrs([]slog.Attr) slog.Handler { return r }
-func (r receipts) WithGroup(string) slog.Handler      { return r }
-func (r receipts) at() time.Time {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return *r.last
-}
 
 // federatedSession stands in for session.Run of a federated profile: it
 // asks the owning front end for the browser sign-in of a real SP's
@@ -166,7 +142,7 @@ func TestBrowserSignInThroughTheDaemon(t *testing.T) {
 	if _, _, err := store.ImportFile(filepath.Join(profiles, "good/aws-ad.ovpn"), "work"); err != nil {
 		t.Fatal(err)
 	}
-	rec := receipts{Handler: slog.DiscardHandler, mu: &sync.Mutex{}, last: &time.Time{}}
+	rec := logmark.New("received a SAML response")
 	b := &daemonbackend.Backend{StoreProfiles: gui.StoreProfiles{Store: store}, Socket: sock, Logger: slog.New(rec),
 		SignIn: signin.Browser{Opener: opener, Timeout: time.Minute}}
 	u := gui.New(test.NewTempApp(t), b, gui.Options{})
@@ -216,10 +192,10 @@ func TestBrowserSignInThroughTheDaemon(t *testing.T) {
 		t.Fatal(err)
 	}
 	connected := until("connected after signing in", 15*time.Second, func() bool { return strings.HasPrefix(u.StateText(), "Connected") })
-	ours, browser := connected.Sub(rec.at()), connected.Sub(idp.Answered())
+	ours, browser := connected.Sub(rec.At()), connected.Sub(idp.Answered())
 	t.Logf("connected %s after the IdP's answer, %s after the assertion reached 127.0.0.1:35001",
 		browser.Round(time.Millisecond), ours.Round(time.Millisecond))
-	if rec.at().IsZero() || ours > time.Second {
+	if rec.At().IsZero() || ours > time.Second {
 		t.Errorf("connected %s after the assertion reached the listener, want under 1 s", ours)
 	}
 	if browser > 5*time.Second {

@@ -8,11 +8,11 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cvpn/cvpn/internal/testkit/chromium"
+	"github.com/cvpn/cvpn/internal/testkit/logmark"
 	"github.com/cvpn/cvpn/internal/testkit/samlidp"
 	"github.com/cvpn/cvpn/samlflow/signin"
 	"github.com/cvpn/cvpn/samlflow/sp"
@@ -40,34 +40,6 @@ func portFree(port int) error {
 func reaped(pid int) bool {
 	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
 	return os.IsNotExist(err)
-}
-
-// received records when the listener logged that the assertion arrived.
-type received struct {
-	slog.Handler
-	mu *sync.Mutex
-	at *time.Time
-}
-
-func newReceived() received {
-	return received{Handler: slog.DiscardHandler, mu: &sync.Mutex{}, at: &time.Time{}}
-}
-
-func (r received) Enabled(context.Context, slog.Level) bool { return true }
-func (r received) Handle(_ context.Context, rec slog.Record) error {
-	if strings.Contains(rec.Message, "received a SAML response") {
-		r.mu.Lock()
-		*r.at = time.Now()
-		r.mu.Unlock()
-	}
-	return nil
-}
-func (r received) WithAttrs([]slog.Attr) slog.Handler { return r }
-func (r received) WithGroup(string) slog.Handler      { return r }
-func (r received) time() time.Time {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return *r.at
 }
 
 type outcome struct {
@@ -161,7 +133,7 @@ func TestSignInForegroundOpener(t *testing.T) {
 	}
 
 	// 1. Sign in.
-	recv := newReceived()
+	recv := logmark.New("received a SAML response")
 	b := &signin.Browser{Port: port, Opener: opener, Timeout: 60 * time.Second, Logger: slog.New(recv)}
 	res, state := signIn(ctx, b)
 	run := nextRun(1)
@@ -194,10 +166,10 @@ func TestSignInForegroundOpener(t *testing.T) {
 	// The browser's part (load the IdP's page, post it to the listener)
 	// is Chromium's speed on a loaded machine; ours, from the listener's
 	// receipt to SignIn's answer, must be immediate.
-	lag, ours := got.at.Sub(answered), got.at.Sub(recv.time())
+	lag, ours := got.at.Sub(answered), got.at.Sub(recv.At())
 	t.Logf("assertion returned %s after the IdP's answer, %s after it reached the listener",
 		lag.Round(time.Millisecond), ours.Round(time.Millisecond))
-	if recv.time().IsZero() || ours > time.Second {
+	if recv.At().IsZero() || ours > time.Second {
 		t.Errorf("SignIn returned %s after the listener received the assertion, want under 1 s", ours)
 	}
 	if lag > 5*time.Second {
