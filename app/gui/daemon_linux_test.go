@@ -192,12 +192,12 @@ func TestGUIFollowsRealDaemon(t *testing.T) {
 
 	// Connect while the service is down: one explanation, one command, and
 	// the connection stays unknown.
+	// The connect runs off the UI goroutine; its failure reaches the
+	// window through the inbox, so wait (bounded) for the dialog.
 	test.Tap(u.ToggleButton())
-	u.Drain()
+	waitUI(t, u, time.Now(), 5*time.Second, "dialog after Connect with the service stopped",
+		func() bool { return u.Window().Canvas().Overlays().Top() != nil })
 	o := u.Window().Canvas().Overlays().Top()
-	if o == nil {
-		t.Fatal("no dialog after Connect with the service stopped")
-	}
 	txt := texts(o)
 	cmd := ipc.StartCommand(runtime.GOOS)
 	if !strings.Contains(txt, "The cvpn service is not running") || !strings.Contains(txt, "Start it with "+cmd) ||
