@@ -75,6 +75,7 @@ type Server struct {
 	sessions map[string]*session     // by connection id
 	byIP     map[netip.Addr]*session // established, by tunnel address
 	byPeer   map[netip.AddrPort]*session
+	byPeerID map[uint32]*session // established UDP sessions (float.go)
 	peerIDs  uint32
 
 	m metrics
@@ -92,7 +93,8 @@ type Server struct {
 // CRL, static keys, users file) and prepares a server. Run starts it.
 func New(cfg *config.Config, opts Options) (*Server, error) {
 	s := &Server{cfg: cfg, opts: opts, log: opts.Logger, now: opts.Now,
-		sessions: map[string]*session{}, byIP: map[netip.Addr]*session{}, byPeer: map[netip.AddrPort]*session{}}
+		sessions: map[string]*session{}, byIP: map[netip.Addr]*session{}, byPeer: map[netip.AddrPort]*session{},
+		byPeerID: map[uint32]*session{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -347,9 +349,10 @@ func (s *Server) register(ss *session) {
 func (s *Server) unregister(ss *session) {
 	s.mu.Lock()
 	delete(s.sessions, ss.id)
-	if !ss.tcp && s.byPeer[ss.peer] == ss {
-		delete(s.byPeer, ss.peer)
+	if !ss.tcp && s.byPeer[ss.remote()] == ss {
+		delete(s.byPeer, ss.remote())
 	}
+	s.unpublishPeerIDLocked(ss)
 	if ss.ip.IsValid() && s.byIP[ss.ip] == ss {
 		delete(s.byIP, ss.ip)
 	}
@@ -364,6 +367,7 @@ func (s *Server) publish(ss *session) {
 	s.mu.Lock()
 	s.byIP[ss.ip] = ss
 	s.mu.Unlock()
+	s.publishPeerID(ss)
 }
 
 func (s *Server) sessionByIP(a netip.Addr) *session {

@@ -38,7 +38,7 @@ const keyTransition = 60 * time.Second
 type session struct {
 	srv    *Server
 	id     string
-	peer   netip.AddrPort
+	peer   netip.AddrPort // first address; remote() is the current one
 	tcp    bool
 	sendFn func([]byte) error
 	ch     *control.Channel
@@ -85,6 +85,7 @@ type session struct {
 	inPkts      atomic.Uint64
 	outPkts     atomic.Uint64
 	dropped     atomic.Uint64
+	floated     atomic.Pointer[netip.AddrPort] // set when the client floats (float.go)
 
 	endOnce   sync.Once
 	endReason string // guarded by mu
@@ -732,7 +733,7 @@ func (ss *session) info() ConnectionInfo {
 		st = "active"
 	}
 	ci := ConnectionInfo{ID: ss.id, Status: st,
-		Endpoint: ss.peer.String(), Transport: ss.transport(), Start: ss.start,
+		Endpoint: ss.remote().String(), Transport: ss.transport(), Start: ss.start,
 		IngressBytes: ss.inBytes.Load(), EgressBytes: ss.outBytes.Load(),
 		IngressPackets: ss.inPkts.Load(), EgressPackets: ss.outPkts.Load(), Dropped: ss.dropped.Load()}
 	if st == "active" {
@@ -757,7 +758,7 @@ func (s *Server) writeLog(ss *session, status, reason string, end time.Time) {
 	r := connlog.Record{Type: connlog.TypeAttempt, AttemptStatus: status, ResetStatus: connlog.NA,
 		FailureReason: reason, ConnectionID: ss.id, EndpointID: s.cfg.EndpointID, Transport: ss.transport(),
 		Start: ss.start, LastUpdate: s.now(), End: end, CommonName: ss.cn, DeviceType: ss.pi["IV_PLAT"],
-		Device: ss.peer, IngressBytes: ss.inBytes.Load(), EgressBytes: ss.outBytes.Load(),
+		Device: ss.remote(), IngressBytes: ss.inBytes.Load(), EgressBytes: ss.outBytes.Load(),
 		IngressPackets: ss.inPkts.Load(), EgressPackets: ss.outPkts.Load(), Posture: ss.posture, Username: ss.username}
 	if status == connlog.StatusSuccessful {
 		r.ClientIP = ss.ip
@@ -775,7 +776,7 @@ func (s *Server) writeReset(ss *session) {
 	}
 	r := connlog.Record{Type: connlog.TypeReset, AttemptStatus: connlog.NA, ResetStatus: connlog.ResetAssertionReceived,
 		ConnectionID: ss.id, EndpointID: s.cfg.EndpointID, Transport: ss.transport(), Start: ss.start, LastUpdate: s.now(),
-		CommonName: ss.cn, DeviceType: ss.pi["IV_PLAT"], Device: ss.peer}
+		CommonName: ss.cn, DeviceType: ss.pi["IV_PLAT"], Device: ss.remote()}
 	if err := s.clog.Write(r); err != nil {
 		s.log.Warn("connection log write failed", "err", err)
 	}
