@@ -88,6 +88,7 @@ func (c *Client) Run(ctx context.Context) error {
 	}
 	failures := 0
 	reason := ""
+	var lastServer netip.AddrPort // for the network-down check
 	for {
 		if ctx.Err() != nil {
 			cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateDisconnected})
@@ -109,6 +110,7 @@ func (c *Client) Run(ctx context.Context) error {
 		if err == nil {
 			failures = 0
 			backoff = max(p.ConnectRetry, time.Second)
+			lastServer = l.server
 			err = c.serve(ctx, l, prep.wait())
 		}
 		prep.release()
@@ -138,6 +140,11 @@ func (c *Client) Run(ctx context.Context) error {
 			cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateDisconnected})
 			return err
 		}
+		if errors.Is(err, errReconnectNow) && !c.networkDown(lastServer) {
+			log.Info("reconnecting at once", "reason", err)
+			cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateReconnecting, Detail: err.Error()})
+			continue
+		}
 		failures++
 		log.Warn("connection failed", "err", err, "attempt", failures)
 		cfg.emit(clientapi.Event{Event: clientapi.EventError, Message: err.Error()})
@@ -145,13 +152,7 @@ func (c *Client) Run(ctx context.Context) error {
 			cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateDisconnected})
 			return fmt.Errorf("giving up after %d attempts: %w", failures, err)
 		}
-		cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateReconnecting, Detail: fmt.Sprintf("retrying in %s", backoff.Round(time.Millisecond))})
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-		case <-t.C:
-		}
+		c.waitRetry(ctx, backoff, lastServer)
 		backoff = min(backoff*2, maxBackoff)
 	}
 }
@@ -469,6 +470,8 @@ func (c *Client) supervise(ctx context.Context, l *link, dp *dataPath, tunErr <-
 	defer tick.Stop()
 	lastActive := cfg.now()
 	lastBytes := c.stats.BytesIn.Load() + c.stats.BytesOut.Load()
+	r := c.newRoam(l)
+	changes := cfg.NetChanges
 	for {
 		select {
 		case <-ctx.Done():
@@ -484,8 +487,19 @@ func (c *Client) supervise(ctx context.Context, l *link, dp *dataPath, tunErr <-
 			if err := c.onControlMessage(l, raw); err != nil {
 				return err
 			}
+		case ch, ok := <-changes:
+			if !ok {
+				changes = nil
+				continue
+			}
+			if err := c.onNetChange(l, dp, r, ch); err != nil {
+				return err
+			}
 		case <-tick.C:
 			now := cfg.now()
+			if err := c.checkRoam(l, dp, r, now, restart); err != nil {
+				return err
+			}
 			if ping > 0 && now.Sub(time.Unix(0, l.lastSend.Load())) >= ping {
 				dp.sendPing()
 			}

@@ -28,6 +28,11 @@ const (
 	EventRouteEnforced = "route-enforced"
 	EventError         = "error"
 	EventLog           = "log"
+	// EventNetworkChanged: the machine's network changed (address, default
+	// route, link) while connected; Detail says what.
+	EventNetworkChanged = "network-changed"
+	// EventResumed: the machine (or the client) was suspended and runs again.
+	EventResumed = "resumed"
 )
 
 // Event is one entry of the connection's event stream; its JSON form is the
