@@ -49,6 +49,10 @@ type Options struct {
 	// PolicyFile is the system policy file (client_route_enforcement =
 	// "force" forces enforcement on); DefaultPolicyFile when empty.
 	PolicyFile string
+	// NetChanges, when set, tells the client about network changes (see
+	// client.Config.NetChanges); cvpn connect and the daemon feed it from
+	// the network monitor.
+	NetChanges <-chan client.NetChange
 }
 
 // noDNSTunnel applies tunnel configurations without their DNS part.
@@ -167,6 +171,7 @@ func Run(ctx context.Context, o Options) error {
 		NoEKM:       o.NoEKM,
 		OnTunnelUp:  o.tunnelUp(sys, force),
 		Federation:  o.Federation,
+		NetChanges:  o.NetChanges,
 	})
 	if err != nil {
 		return err
