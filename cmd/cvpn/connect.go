@@ -201,6 +201,12 @@ func humanEvent(ev clientapi.Event) string {
 		return "Error: " + ev.Message
 	case clientapi.EventLog:
 		return ev.Message
+	case clientapi.EventNetworkChanged:
+		return "Network changed (" + ev.Detail + "); moving the connection ..."
+	case clientapi.EventResumed:
+		return "Resumed (" + ev.Detail + "); checking the connection ..."
+	case clientapi.EventReauthRequired:
+		return "Your sign-in expired: sign in again with your browser."
 	}
 	return ""
 }

@@ -228,6 +228,13 @@ func (c *Client) onAuthFailed(ae *authError) (string, error) {
 	c.token, c.tokenUser = "", ""
 	c.mu.Unlock()
 	m := ae.msg
+	if hadToken && c.cfg.Profile.Auth.Federated && m.Challenge == nil {
+		// The sign-in ended (session timeout): the browser flow starts
+		// again from phase 1; the spent assertion is never sent again.
+		c.cfg.logger().Info("the federated sign-in expired; signing in again with the browser", "reason", m.Reason)
+		c.cfg.emit(clientapi.Event{Event: clientapi.EventReauthRequired, Message: "your sign-in expired; sign in again"})
+		return "", nil
+	}
 	if ch := m.Challenge; ch != nil && c.cfg.Profile.Auth.Federated && isURL(ch.Text) {
 		resp, err := c.federatedSignIn(ae, ch)
 		if err != nil {

@@ -113,7 +113,16 @@ func freeUDPPort(t *testing.T) int {
 	return c.LocalAddr().(*net.UDPAddr).Port
 }
 
-func startRoamLab(t *testing.T) *roamLab {
+func startRoamLab(t *testing.T) *roamLab { return startLab(t, labOptions{}) }
+
+// labOptions vary the in-process lab.
+type labOptions struct {
+	edit       func(doc string) string // edits server.toml
+	now        func() time.Time        // the server's clock
+	federation clientapi.Federation
+}
+
+func startLab(t *testing.T, o labOptions) *roamLab {
 	t.Helper()
 	dir := t.TempDir()
 	listen := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(freeUDPPort(t))).String()
@@ -124,6 +133,9 @@ func startRoamLab(t *testing.T) *roamLab {
 	b, _ := os.ReadFile(p)
 	doc := strings.NewReplacer(`split_tunnel = false`, `split_tunnel = true`, `socket = "admin.sock"`, `socket = ""`,
 		`path = "connections.log"`, `path = ""`).Replace(string(b))
+	if o.edit != nil {
+		doc = o.edit(doc)
+	}
 	if err := os.WriteFile(p, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +146,7 @@ func startRoamLab(t *testing.T) *roamLab {
 	lab := &roamLab{dev: newEchoDevice(), sys: platformtest.New(), changes: make(chan client.NetChange, 4),
 		evc: make(chan clientapi.Event, 256), done: make(chan error, 1)}
 	ready := make(chan struct{})
-	lab.srv, err = server.New(cfg, server.Options{Device: lab.dev, Ready: func(server.Info) { close(ready) }})
+	lab.srv, err = server.New(cfg, server.Options{Device: lab.dev, Now: o.now, Ready: func(server.Info) { close(ready) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +168,7 @@ func startRoamLab(t *testing.T) *roamLab {
 		t.Fatal(ds)
 	}
 	c, err := client.New(client.Config{Profile: prof, Tunnel: &platform.Configurator{Sys: lab.sys, StateDir: t.TempDir()},
-		TunnelID: "roam", NetChanges: lab.changes, Events: func(e clientapi.Event) {
+		TunnelID: "roam", NetChanges: lab.changes, Federation: o.federation, Events: func(e clientapi.Event) {
 			lab.mu.Lock()
 			lab.events = append(lab.events, e)
 			lab.mu.Unlock()

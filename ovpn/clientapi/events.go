@@ -33,6 +33,10 @@ const (
 	EventNetworkChanged = "network-changed"
 	// EventResumed: the machine (or the client) was suspended and runs again.
 	EventResumed = "resumed"
+	// EventReauthRequired: the server no longer accepts the federated
+	// sign-in (its session timeout passed): the user must sign in again
+	// in the browser; Message says so.
+	EventReauthRequired = "reauth-required"
 )
 
 // Event is one entry of the connection's event stream; its JSON form is the

@@ -138,6 +138,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", cfg.Path, err)
 		}
+		a.SetSessionTimeout(time.Duration(cfg.SessionTimeoutHours) * time.Hour)
 		s.auth = a
 	}
 	s.handler = &handler.Handler{Command: cfg.ClientConnectHandler.Command, URL: cfg.ClientConnectHandler.URL}

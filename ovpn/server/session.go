@@ -66,6 +66,7 @@ type session struct {
 	cipher   datachannel.Cipher
 	auth     datachannel.Auth
 	token    string
+	expires  time.Time // end of the sign-in (Identity.Expires), zero = none
 	framing  km2.Framing
 	push     []string // PUSH_REPLY messages
 
@@ -201,7 +202,7 @@ func (ss *session) serve() error {
 			}
 		case <-tick.C:
 			now := ss.srv.now()
-			if now.Sub(ss.start) >= timeout {
+			if now.Sub(ss.start) >= timeout || !ss.expires.IsZero() && !now.Before(ss.expires) {
 				ss.sendMessage("RESTART,session timeout")
 				return errSessionTimeout
 			}
@@ -496,7 +497,7 @@ func (ss *session) admit(ctx context.Context, m *km2.Message) error {
 		if id.AssertionReceived {
 			s.writeReset(ss)
 		}
-		ss.username, ss.groups, ss.token = id.Username, id.Groups, id.AuthToken
+		ss.username, ss.groups, ss.token, ss.expires = id.Username, id.Groups, id.AuthToken, id.Expires
 	}
 	d := s.handler.Call(ctx, handler.Request{
 		ConnectionID: ss.id, EndpointID: c.EndpointID, CommonName: ss.cn, Username: ss.username,
