@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +22,7 @@ import (
 	"github.com/cvpn/cvpn/ovpn/server/pki"
 	"github.com/cvpn/cvpn/platform"
 	"github.com/cvpn/cvpn/platform/platformtest"
+	"golang.zx2c4.com/wireguard/tun/tuntest"
 )
 
 // echoDevice is the server's TUN device in these tests: it answers ICMP
@@ -99,6 +101,8 @@ type roamLab struct {
 	changes chan client.NetChange
 	mu      sync.Mutex
 	events  []clientapi.Event
+	inbound map[*tuntest.ChannelTUN]chan []byte // packets the client wrote to each TUN device
+	stop    chan struct{}
 	evc     chan clientapi.Event
 	done    chan error
 }
@@ -144,7 +148,9 @@ func startLab(t *testing.T, o labOptions) *roamLab {
 		t.Fatal(err)
 	}
 	lab := &roamLab{dev: newEchoDevice(), sys: platformtest.New(), changes: make(chan client.NetChange, 4),
-		evc: make(chan clientapi.Event, 256), done: make(chan error, 1)}
+		evc: make(chan clientapi.Event, 256), done: make(chan error, 1),
+		inbound: map[*tuntest.ChannelTUN]chan []byte{}, stop: make(chan struct{})}
+	t.Cleanup(func() { close(lab.stop) }) // runs after the client stopped
 	ready := make(chan struct{})
 	lab.srv, err = server.New(cfg, server.Options{Device: lab.dev, Now: o.now, Ready: func(server.Info) { close(ready) }})
 	if err != nil {
@@ -187,7 +193,9 @@ func startLab(t *testing.T, o labOptions) *roamLab {
 		select {
 		case <-lab.done:
 		case <-time.After(10 * time.Second):
-			t.Error("client did not stop")
+			var b strings.Builder
+			_ = pprof.Lookup("goroutine").WriteTo(&b, 1)
+			t.Errorf("client did not stop; goroutines:\n%s", b.String())
 		}
 	})
 	return lab
@@ -234,6 +242,27 @@ func (lab *roamLab) pingThroughTunnel(t *testing.T, conn clientapi.Event, seq ui
 	if !ok || tunIf.Chan == nil {
 		t.Fatalf("no TUN interface %q", conn.Interface)
 	}
+	lab.mu.Lock()
+	in, ok := lab.inbound[tunIf.Chan]
+	if !ok {
+		// The fake TUN's writes block until read: drain it for good.
+		in = make(chan []byte, 256)
+		lab.inbound[tunIf.Chan] = in
+		go func() {
+			for {
+				select {
+				case p := <-tunIf.Chan.Inbound:
+					select {
+					case in <- p:
+					default:
+					}
+				case <-lab.stop:
+					return
+				}
+			}
+		}()
+	}
+	lab.mu.Unlock()
 	src := netip.MustParseAddr(conn.TunnelIPv4)
 	dst := netip.MustParseAddr("10.100.0.1")
 	p := make([]byte, 36)
@@ -255,7 +284,7 @@ func (lab *roamLab) pingThroughTunnel(t *testing.T, conn clientapi.Event, seq ui
 			t.Fatal("the TUN device took no packet")
 		}
 		select {
-		case r := <-tunIf.Chan.Inbound:
+		case r := <-in:
 			if len(r) >= 28 && r[20] == 0 && binary.BigEndian.Uint16(r[26:]) == seq {
 				return time.Since(start)
 			}

@@ -56,7 +56,7 @@ type SAMLAuthenticator struct {
 	mu       sync.Mutex
 	tokenTTL time.Duration                   // how long a sign-in lasts (the session timeout)
 	states   map[string]samlState            // state id -> where phase 1 came from
-	tokens map[[sha256.Size]byte]samlToken // SHA-256 of an auth-token -> user
+	tokens   map[[sha256.Size]byte]samlToken // SHA-256 of an auth-token -> user
 }
 
 type samlToken struct {
