@@ -1,0 +1,81 @@
+package server_test
+
+import (
+	"context"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cvpn/cvpn/internal/testkit/nstest"
+)
+
+// pingUntil pings the server's tunnel address from the client namespace
+// until one answers (bounded) and returns how long that took.
+func pingUntil(t *testing.T, lab *nstest.Lab, within time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	deadline := start.Add(within)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		_, err := nstest.Run(ctx, lab.Client, "ping", "-c", "1", "-W", "0.3", serverTunnelIP.String())
+		cancel()
+		if err == nil {
+			return time.Since(start)
+		}
+	}
+	t.Fatalf("no ping answer through the tunnel within %s", within)
+	return 0
+}
+
+// TestClientComesBackAfterSIGSTOP: a client that did not run for a while
+// (SIGSTOP/SIGCONT, like a laptop asleep) comes back by itself. A short
+// stop keeps the session (the client notices the gap, probes and the
+// server answers: no reconnect); a stop longer than ping-restart, after
+// which the server has dropped the session, reconnects at once.
+func TestClientComesBackAfterSIGSTOP(t *testing.T) {
+	nstest.RequireBinaries(t, "ping")
+	ls := newLabServer(t, serverSpec{wrap: "tls-crypt", split: true, top: "ping = 2\nping_restart = 6\n"})
+	cl := startCVPN(t, ls, ls.profile(t, ""), "")
+	cl.waitConnected(t)
+	pingUntil(t, ls.lab, 10*time.Second)
+	connected := func() int { return strings.Count(cl.proc.Output(), `"state":"connected"`) }
+
+	stop := func(d time.Duration) {
+		t.Helper()
+		if err := cl.proc.Signal(syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(d)
+		if err := cl.proc.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitOutput := func(what string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := cl.proc.WaitFor(ctx, what); err != nil {
+			t.Fatalf("no %s after SIGCONT: %v", what, err)
+		}
+	}
+
+	stop(4 * time.Second) // longer than the 3 s gap check, shorter than ping-restart
+	took := pingUntil(t, ls.lab, 10*time.Second)
+	waitOutput(`"event":"resumed"`)
+	t.Logf("short stop (4 s): traffic flowed %s after SIGCONT", took.Round(time.Millisecond))
+	if n := connected(); n != 1 {
+		t.Errorf("the client reconnected after a short stop (%d connected events)", n)
+	}
+
+	stop(13 * time.Second) // the server drops the session after 2 x ping_restart = 12 s
+	took = pingUntil(t, ls.lab, 15*time.Second)
+	t.Logf("long stop (13 s): traffic flowed %s after SIGCONT", took.Round(time.Millisecond))
+	if n := connected(); n != 2 {
+		t.Errorf("%d connected events after a long stop, want 2 (one reconnect)", n)
+	}
+	if strings.Contains(cl.proc.Output(), "retrying in") {
+		t.Errorf("the client waited for a backoff instead of reconnecting at once")
+	}
+	cl.disconnect(t)
+}
