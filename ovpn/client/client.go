@@ -494,6 +494,10 @@ func (c *Client) supervise(ctx context.Context, l *link, dp *dataPath, tunErr <-
 			if err := c.onControlMessage(l, raw); err != nil {
 				return err
 			}
+		case err := <-dp.sendErr:
+			if err := c.onSendError(l, dp, r, err); err != nil {
+				return err
+			}
 		case ch, ok := <-changes:
 			if !ok {
 				changes = nil

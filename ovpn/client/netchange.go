@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"syscall"
 	"time"
 
 	"github.com/cvpn/cvpn/ovpn/clientapi"
@@ -43,10 +44,22 @@ type roam struct {
 	deadline time.Time
 	down     bool // no route to the server: waiting for the next change
 	lastTick time.Time
+	lastErr  time.Time // last send error acted on
 }
 
 func (c *Client) newRoam(l *link) *roam {
 	return &roam{local: transport.LocalAddrPort(l.conn), lastTick: c.cfg.now()}
+}
+
+// onSendError treats a send that failed for want of the local address or
+// route like a network change (at most once a second).
+func (c *Client) onSendError(l *link, dp *dataPath, r *roam, err error) error {
+	now := c.cfg.now()
+	if now.Sub(r.lastErr) < time.Second {
+		return nil
+	}
+	r.lastErr = now
+	return c.onNetChange(l, dp, r, NetChange{Time: now, Address: true, Detail: "sending failed: " + err.Error()})
 }
 
 // onNetChange reacts to a network change while connected. Over TCP it
@@ -199,7 +212,23 @@ func (d *dataPath) sendPacket(pkt []byte) {
 	}
 	out, err := d.l.keys.Seal(make([]byte, 0, len(plain)+256), plain)
 	if err == nil {
-		_ = d.l.send(out)
+		d.noteSendError(d.l.send(out))
+	}
+}
+
+// noteSendError passes a send error that means "the local address or the
+// route is gone" (the network changed under the socket) to the supervisor,
+// without blocking: the link moves even before a network monitor says so.
+func (d *dataPath) noteSendError(err error) {
+	if err == nil || d.l.conn.Reliable() {
+		return
+	}
+	if !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.EADDRNOTAVAIL) && !errors.Is(err, syscall.ENETUNREACH) {
+		return
+	}
+	select {
+	case d.sendErr <- err:
+	default:
 	}
 }
 

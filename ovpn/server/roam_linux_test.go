@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"syscall"
 	"testing"
@@ -76,6 +77,57 @@ func TestClientComesBackAfterSIGSTOP(t *testing.T) {
 	}
 	if strings.Contains(cl.proc.Output(), "retrying in") {
 		t.Errorf("the client waited for a backoff instead of reconnecting at once")
+	}
+	cl.disconnect(t)
+}
+
+// moveClientAddress moves the client namespace's link address from
+// 198.18.0.1 to to (the new one first, then the old one goes; the kernel
+// promotes the new one and keeps the link's route).
+func moveClientAddress(t *testing.T, lab *nstest.Lab, to string) {
+	t.Helper()
+	for _, argv := range [][]string{
+		{"sysctl", "-q", "-w", "net.ipv4.conf.all.promote_secondaries=1", "net.ipv4.conf." + nstest.ClientDev + ".promote_secondaries=1"},
+		{"ip", "addr", "add", to + "/24", "dev", nstest.ClientDev},
+		{"ip", "addr", "del", nstest.ClientIP.String() + "/24", "dev", nstest.ClientDev},
+	} {
+		nstest.MustRun(t, lab.Client, argv...)
+	}
+}
+
+// TestClientAddressMoveFloats: the client's address changes from
+// 198.18.0.1 to 198.18.0.3 while connected over UDP (the case of issue 19,
+// which used to cost 61.9 s of ping-restart). The client notices at its
+// next send, moves its socket to the new address, and the server floats
+// the session by peer-id: the same connection carries traffic again, now
+// from the new address.
+func TestClientAddressMoveFloats(t *testing.T) {
+	nstest.RequireBinaries(t, "ping")
+	ls := newLabServer(t, serverSpec{wrap: "tls-crypt", split: true})
+	cl := startCVPN(t, ls, ls.profile(t, ""), "")
+	cl.waitConnected(t)
+	pingUntil(t, ls.lab, 10*time.Second)
+	before := listConnections(t, ls)
+	if len(before) != 1 || !strings.HasPrefix(fmt.Sprint(before[0]["endpoint"]), nstest.ClientIP.String()+":") {
+		t.Fatalf("connections before the move: %+v", before)
+	}
+
+	start := time.Now()
+	moveClientAddress(t, ls.lab, "198.18.0.3")
+	pingUntil(t, ls.lab, 10*time.Second)
+	t.Logf("traffic flowed again %s after the address moved (float; goal < 1 s)", time.Since(start).Round(time.Millisecond))
+	after := listConnections(t, ls)
+	if len(after) != 1 || after[0]["connection-id"] != before[0]["connection-id"] || !strings.HasPrefix(fmt.Sprint(after[0]["endpoint"]), "198.18.0.3:") {
+		t.Errorf("connections after the move: %v, want connection %v at 198.18.0.3", after, before[0]["connection-id"])
+	}
+	if m := fetchMetrics(t, ls); !strings.Contains(m, "ClientAddressChanges{") || strings.Contains(m, "ClientAddressChanges{endpoint=\"cvpn-endpoint-test\"} 0") {
+		t.Errorf("metrics do not count the float")
+	}
+	if n := strings.Count(cl.proc.Output(), `"state":"connected"`); n != 1 {
+		t.Errorf("%d connected events: the client reconnected instead of floating", n)
+	}
+	if !strings.Contains(cl.proc.Output(), `"event":"network-changed"`) {
+		t.Errorf("no network-changed event")
 	}
 	cl.disconnect(t)
 }
