@@ -52,10 +52,11 @@ func (c *Client) newRoam(l *link) *roam {
 }
 
 // onSendError treats a send that failed for want of the local address or
-// route like a network change (at most once a second).
+// route like a network change: at once when the system now prefers
+// another local address for the server, else at most once a second.
 func (c *Client) onSendError(l *link, dp *dataPath, r *roam, err error) error {
 	now := c.cfg.now()
-	if now.Sub(r.lastErr) < time.Second {
+	if src, serr := transport.SourceFor(l.server); (serr != nil || src == r.local.Addr()) && now.Sub(r.lastErr) < time.Second {
 		return nil
 	}
 	r.lastErr = now

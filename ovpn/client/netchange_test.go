@@ -313,15 +313,23 @@ func TestNetChangeFloatsUDPSession(t *testing.T) {
 	lab.waitEvent(t, 5*time.Second, "network-changed event", func(e clientapi.Event) bool {
 		return e.Event == clientapi.EventNetworkChanged && e.Detail == "test: address moved"
 	})
-	rtt := lab.pingThroughTunnel(t, conn, 2)
-	t.Logf("traffic flowed again %s after the change (echo round trip %s)", time.Since(changed).Round(time.Millisecond), rtt.Round(time.Millisecond))
-	after := lab.srv.Connections()
+	// The server floats the session on the client's first packet from
+	// its new socket address.
+	var after []server.ConnectionInfo
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		after = lab.srv.Connections()
+		if len(after) != 1 || after[0].Endpoint != before[0].Endpoint || time.Now().After(deadline) {
+			break
+		}
+	}
 	if len(after) != 1 || after[0].ID != before[0].ID {
 		t.Fatalf("connections after the change: %+v, want the same one as %+v", after, before)
 	}
 	if after[0].Endpoint == before[0].Endpoint {
 		t.Fatalf("the server still sends to %s: the client did not move", after[0].Endpoint)
 	}
+	rtt := lab.pingThroughTunnel(t, conn, 2)
+	t.Logf("traffic flowed again %s after the change (echo round trip %s)", time.Since(changed).Round(time.Millisecond), rtt.Round(time.Millisecond))
 	// The probe window passes without a reconnect.
 	time.Sleep(1500 * time.Millisecond)
 	for _, e := range lab.eventLog() {
