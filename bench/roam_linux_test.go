@@ -63,7 +63,7 @@ func TestRoamBenchmark(t *testing.T) {
 		reconnects := strings.Count(c.p.Output(), `"state":"connected"`) - 1
 		c.stop()
 		sortDurations(took)
-		rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %d |", s.name, ms(took[len(took)/2]), ms(took[0]), ms(took[len(took)-1]), reconnects))
+		rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %d |", s.name, roamMS(took[len(took)/2]), roamMS(took[0]), roamMS(took[len(took)-1]), reconnects))
 		t.Logf("%s: address move to traffic: median %s (min %s, max %s), %d reconnects", s.name, took[len(took)/2], took[0], took[len(took)-1], reconnects)
 	}
 	section := "## Roaming: address change to traffic flowing again\n\n" +
@@ -95,4 +95,4 @@ func sortDurations(d []time.Duration) {
 	}
 }
 
-func ms(d time.Duration) string { return fmt.Sprintf("%d ms", d.Milliseconds()) }
+func roamMS(d time.Duration) string { return fmt.Sprintf("%d ms", d.Milliseconds()) }
