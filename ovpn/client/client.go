@@ -32,6 +32,10 @@ type Client struct {
 	// assertion is bound to the phase 1 connection's server).
 	pinned netip.AddrPort
 	saml   string // pending "CRV1::state::SAMLResponse" password
+
+	// refreshRoutes re-points the server host routes of the running
+	// tunnel at the current network; used only by Run's goroutine.
+	refreshRoutes func() (int, error)
 }
 
 // New checks the configuration and returns a client.
@@ -431,7 +435,9 @@ func (c *Client) serve(ctx context.Context, l *link, prepared *platform.Prepared
 		tunErr <- dp.fromTUN()
 	}()
 
+	c.refreshRoutes = applied.RefreshServerRoutes // for network changes (netchange.go)
 	runErr := c.supervise(ctx, l, dp, tunErr)
+	c.refreshRoutes = nil
 
 	if runErr == nil || errors.Is(runErr, clientapi.ErrInactive) {
 		cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateDisconnecting})

@@ -80,6 +80,15 @@ func (c *Client) onNetChange(l *link, dp *dataPath, r *roam, ch NetChange) error
 	if l.conn.Reliable() {
 		return fmt.Errorf("%s: %w: the network changed under a TCP connection", l.peer, errReconnectNow)
 	}
+	if c.refreshRoutes != nil && !ch.Resumed {
+		// A new network: the host route to the server must go through
+		// its gateway, not the old one's (full tunnels).
+		if n, err := c.refreshRoutes(); err != nil {
+			log.Info("server route not refreshed", "err", err)
+		} else if n > 0 {
+			log.Info("server route moved to the new network", "routes", n)
+		}
+	}
 	src, err := transport.SourceFor(l.server)
 	if err != nil {
 		// No route to the server: nothing to do until the next change.
