@@ -80,7 +80,9 @@ type UI struct {
 	hasTray   bool
 	trayTone  assets.Tone
 	samlHints map[string]*samlHint
-	shortcuts fyne.ShortcutHandler
+	// reauthDlgs are the open "Sign in again" dialogs (reauth.go).
+	reauthDlgs map[string]dialog.Dialog
+	shortcuts  fyne.ShortcutHandler
 }
 
 // New builds the main window and installs cvpn's Theme (unless the app
@@ -376,6 +378,8 @@ func (u *UI) handleEvent(ev ConnEvent) {
 		u.showBanner(ev.Name, ev.Text)
 	case clientapi.EventSAML:
 		u.showSAMLHint(ev.Name, ev.URL)
+	case clientapi.EventReauthRequired:
+		u.showReauth(ev.Name)
 	case clientapi.EventError:
 		// Hiding a dialog also removes the dialogs above it: close the
 		// sign-in dialog before the problem is shown.
