@@ -36,6 +36,7 @@ type Client struct {
 	// refreshRoutes re-points the server host routes of the running
 	// tunnel at the current network; used only by Run's goroutine.
 	refreshRoutes func() (int, error)
+	sourceFor     func(netip.AddrPort) (netip.Addr, error) // nil: transport.SourceFor
 }
 
 // New checks the configuration and returns a client.

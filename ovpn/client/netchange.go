@@ -56,7 +56,7 @@ func (c *Client) newRoam(l *link) *roam {
 // another local address for the server, else at most once a second.
 func (c *Client) onSendError(l *link, dp *dataPath, r *roam, err error) error {
 	now := c.cfg.now()
-	if src, serr := transport.SourceFor(l.server); (serr != nil || src == r.local.Addr()) && now.Sub(r.lastErr) < time.Second {
+	if src, serr := c.source(l.server); (serr != nil || src == r.local.Addr()) && now.Sub(r.lastErr) < time.Second {
 		return nil
 	}
 	r.lastErr = now
@@ -89,7 +89,7 @@ func (c *Client) onNetChange(l *link, dp *dataPath, r *roam, ch NetChange) error
 			log.Info("server route moved to the new network", "routes", n)
 		}
 	}
-	src, err := transport.SourceFor(l.server)
+	src, err := c.source(l.server)
 	if err != nil {
 		// No route to the server: nothing to do until the next change.
 		if !r.down {
@@ -226,6 +226,15 @@ func (d *dataPath) sendPacket(pkt []byte) {
 	}
 }
 
+// source is the local address the system would use for server now; an
+// error means no route (the network is down). Tests replace sourceFor.
+func (c *Client) source(server netip.AddrPort) (netip.Addr, error) {
+	if c.sourceFor != nil {
+		return c.sourceFor(server)
+	}
+	return transport.SourceFor(server)
+}
+
 // noteSendError passes a send error that means "the local address or the
 // route is gone" (the network changed under the socket) to the supervisor,
 // without blocking: the link moves even before a network monitor says so.
@@ -248,7 +257,7 @@ func (c *Client) networkDown(server netip.AddrPort) bool {
 	if c.cfg.NetChanges == nil || !server.IsValid() {
 		return false
 	}
-	_, err := transport.SourceFor(server)
+	_, err := c.source(server)
 	return err != nil
 }
 
