@@ -3,7 +3,6 @@ package client
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -21,7 +20,7 @@ import (
 	"github.com/cvpn/cvpn/ovpn/control"
 	"github.com/cvpn/cvpn/ovpn/ctrlmsg"
 	"github.com/cvpn/cvpn/ovpn/datachannel"
-	"github.com/cvpn/cvpn/ovpn/keys"
+	"github.com/cvpn/cvpn/ovpn/handshake"
 	"github.com/cvpn/cvpn/ovpn/km2"
 	"github.com/cvpn/cvpn/ovpn/profile"
 	"github.com/cvpn/cvpn/ovpn/tlswrap"
@@ -176,16 +175,16 @@ func (l *link) handshake(ctx context.Context, onAnswer func()) error {
 	go l.readLoop()
 
 	l.cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateAuthenticating, Server: l.server.String()})
-	kb, err := l.negotiateKey(ctx, 0, l.ch.Stream(0), true)
+	k, err := l.negotiateKey(ctx, 0, l.ch.Stream(0), true)
 	if err != nil {
 		return err
 	}
-	dk, err := l.newDataKey(kb, 0)
-	kb.Zero()
+	dk, err := k.DataKey(l.ekm, l.dataConfig(0))
+	k.Zero()
 	if err != nil {
 		return err
 	}
-	l.keys.Install(dk, true)
+	k.Install(&l.keys, dk)
 	now := l.cfg.now().UnixNano()
 	l.lastRecv.Store(now)
 	l.lastSend.Store(now)
@@ -281,15 +280,15 @@ func (l *link) renegotiate(keyID uint8, s *control.Stream) {
 	ctx, cancel := context.WithTimeout(l.ctx, control.DefaultHandWindow)
 	defer cancel()
 	l.log.Info("renegotiating data channel keys", "key_id", keyID)
-	kb, err := l.negotiateKey(ctx, keyID, s, false)
+	k, err := l.negotiateKey(ctx, keyID, s, false)
 	if err != nil {
 		if l.ctx.Err() == nil {
 			l.failWith(fmt.Errorf("%s: key renegotiation failed: %w", l.peer, err))
 		}
 		return
 	}
-	dk, err := l.newDataKey(kb, keyID)
-	kb.Zero()
+	dk, err := k.DataKey(l.ekm, l.dataConfig(keyID))
+	k.Zero()
 	if err != nil {
 		l.failWith(err)
 		return
@@ -311,7 +310,7 @@ func (l *link) renegotiate(keyID uint8, s *control.Stream) {
 		l.keys.Remove(id)
 		l.ch.RetireKey(id)
 	}
-	l.keys.Install(dk, true)
+	k.Install(&l.keys, dk)
 	l.log.Info("data channel keys renegotiated", "key_id", keyID, "cipher", l.cipher.String())
 	t := time.NewTimer(keyTransition)
 	defer t.Stop()
@@ -353,118 +352,48 @@ func (l *link) renegotiateNow() {
 
 // negotiateKey runs TLS and the key-method-2 exchange on one key's stream.
 // With first, it also requests and waits for the pushed configuration.
-func (l *link) negotiateKey(ctx context.Context, keyID uint8, s *control.Stream, first bool) (*keys.KeyBlock, error) {
-	tc := tls.Client(s, l.tlsConf)
-	if err := tc.HandshakeContext(ctx); err != nil {
-		return nil, fmt.Errorf("%s: TLS handshake failed: %w", l.peer, err)
-	}
-	cs := tc.ConnectionState()
-	l.log.Debug("TLS established", "version", tls.VersionName(cs.Version), "suite", tls.CipherSuiteName(cs.CipherSuite), "key_id", keyID)
-
-	var mine km2.Message
-	mine.Framing = l.framing
-	mine.Sender = wire.RoleClient
-	for _, b := range [][]byte{mine.PreMaster[:], mine.Random1[:], mine.Random2[:]} {
-		if _, err := rand.Read(b); err != nil {
-			return nil, err
-		}
-	}
-	defer mine.Zero()
-	mine.Options = l.occ()
-	mine.Username, mine.Password = l.login.user, l.login.pass
+// The caller derives the data key from the result and zeroes it.
+func (l *link) negotiateKey(ctx context.Context, keyID uint8, s *control.Stream, first bool) (*handshake.Key, error) {
+	hello := handshake.Hello{Framing: l.framing, Options: l.occ(), Username: l.login.user, Password: l.login.pass,
+		PeerInfo: l.peerInfo()}
 	if !first {
 		// Renegotiations authenticate with the pushed session token, so a
 		// one-time code or a password that changed is not needed again.
 		l.mu.Lock()
 		if l.push != nil && l.push.AuthToken != "" {
-			mine.Password = l.push.AuthToken
+			hello.Password = l.push.AuthToken
 			if l.push.AuthTokenUser != "" {
-				mine.Username = l.push.AuthTokenUser
+				hello.Username = l.push.AuthTokenUser
 			}
 		}
 		l.mu.Unlock()
 	}
-	mine.PeerInfo = l.peerInfo()
-	if _, err := mine.WriteTo(tc); err != nil {
-		return nil, fmt.Errorf("%s: sending key exchange: %w", l.peer, err)
-	}
-	br := bufio.NewReaderSize(tc, 4096)
-	theirs, err := l.readServerKey(ctx, br)
+	k, err := handshake.Negotiate(ctx, s, handshake.Config{Role: wire.RoleClient, TLS: l.tlsConf, IDs: l.ch,
+		Peer: l.peer, Hello: hello})
 	if err != nil {
+		var re *handshake.RefusedError
+		if errors.As(err, &re) {
+			return nil, &authError{re.AuthFailed, l.server}
+		}
 		return nil, err
 	}
-	defer theirs.Zero()
-	s.HandshakeComplete()
+	cs := k.TLS.ConnectionState()
+	l.log.Debug("TLS established", "version", tls.VersionName(cs.Version), "suite", tls.CipherSuiteName(cs.CipherSuite), "key_id", keyID)
 
 	l.mu.Lock()
-	l.tlsFor[keyID] = tc
+	l.tlsFor[keyID] = k.TLS
 	l.mu.Unlock()
 	// From here on the TLS session carries text control messages.
 	l.wg.Add(1)
-	go l.messageLoop(tc, br)
+	go l.messageLoop(k.TLS, k.Reader)
 
 	if first {
 		if err := l.pull(ctx); err != nil {
+			k.Zero()
 			return nil, err
 		}
 	}
-	if l.ekm {
-		kb, err := keys.ExportKeyBlock(&cs)
-		if err != nil {
-			return nil, fmt.Errorf("%s: deriving keys with the TLS exporter: %w", l.peer, err)
-		}
-		return kb, nil
-	}
-	in := keys.PRFInput{PreMaster: mine.PreMaster, ClientRandom1: mine.Random1, ClientRandom2: mine.Random2,
-		ServerRandom1: theirs.Random1, ServerRandom2: theirs.Random2}
-	in.ClientSessionID = l.ch.LocalSessionID()
-	rid, _ := l.ch.RemoteSessionID()
-	in.ServerSessionID = rid
-	defer in.Zero()
-	return keys.DeriveKeyBlock(&in), nil
-}
-
-// readServerKey reads the server's key-method-2 message. A server that
-// refuses the client may send AUTH_FAILED instead.
-func (l *link) readServerKey(ctx context.Context, br *bufio.Reader) (*km2.Message, error) {
-	type result struct {
-		m   *km2.Message
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		head, err := br.Peek(4)
-		if err == nil && head[0] >= 'A' && head[0] <= 'Z' {
-			msg, err := ctrlmsg.ReadMessage(br)
-			if err != nil {
-				done <- result{nil, err}
-				return
-			}
-			if m, perr := ctrlmsg.Parse(msg); perr == nil {
-				if af, ok := m.(ctrlmsg.AuthFailed); ok {
-					done <- result{nil, &authError{af, l.server}}
-					return
-				}
-			}
-			done <- result{nil, fmt.Errorf("%s: unexpected control message %q before the key exchange", l.peer, ctrlmsg.Redact(msg))}
-			return
-		}
-		m, err := km2.Read(br, wire.RoleServer)
-		done <- result{m, err}
-	}()
-	select {
-	case r := <-done:
-		if r.err != nil {
-			var ae *authError
-			if errors.As(r.err, &ae) {
-				return nil, r.err
-			}
-			return nil, fmt.Errorf("%s: reading the server's key exchange: %w", l.peer, r.err)
-		}
-		return r.m, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return k, nil
 }
 
 // messageLoop forwards text control messages of one TLS session.
@@ -645,11 +574,12 @@ func redactOption(o string) string {
 	return o
 }
 
-func (l *link) newDataKey(kb *keys.KeyBlock, keyID uint8) (*datachannel.Key, error) {
-	return datachannel.NewKey(kb, datachannel.Config{
+// dataConfig is the data channel configuration of one key.
+func (l *link) dataConfig(keyID uint8) datachannel.Config {
+	return datachannel.Config{
 		Cipher: l.cipher, Auth: l.auth, Role: wire.RoleClient, KeyID: keyID,
 		DataV2: l.dataV2, PeerID: l.peerID, Now: l.cfg.Now,
-	})
+	}
 }
 
 func (l *link) occ() string {

@@ -23,7 +23,7 @@ import (
 	"github.com/cvpn/cvpn/ovpn/control"
 	"github.com/cvpn/cvpn/ovpn/ctrlmsg"
 	"github.com/cvpn/cvpn/ovpn/datachannel"
-	"github.com/cvpn/cvpn/ovpn/keys"
+	"github.com/cvpn/cvpn/ovpn/handshake"
 	"github.com/cvpn/cvpn/ovpn/km2"
 	"github.com/cvpn/cvpn/ovpn/server/connlog"
 	"github.com/cvpn/cvpn/ovpn/server/handler"
@@ -369,101 +369,46 @@ func (ss *session) renegotiate(keyID uint8, st *control.Stream) {
 // authenticates, authorizes and configures the client.
 func (ss *session) negotiate(ctx context.Context, keyID uint8, st *control.Stream, first bool) error {
 	s := ss.srv
-	tc := tls.Server(st, s.tlsConf)
-	if err := tc.HandshakeContext(ctx); err != nil {
-		return fmt.Errorf("%s: TLS handshake failed: %w", ss.peerName(), err)
-	}
-	cs := tc.ConnectionState()
-	cn := ""
-	if len(cs.PeerCertificates) > 0 {
-		cn = cs.PeerCertificates[0].Subject.CommonName
-	}
-	type kmResult struct {
-		m   *km2.Message
-		err error
-	}
-	kmc := make(chan kmResult, 1)
-	go func() {
-		m, err := km2.Read(tc, wire.RoleClient)
-		kmc <- kmResult{m, err}
-	}()
-	var theirs *km2.Message
-	select {
-	case r := <-kmc:
-		if r.err != nil {
-			return fmt.Errorf("%s: reading the client's key exchange: %w", ss.peerName(), r.err)
-		}
-		theirs = r.m
-	case <-ctx.Done():
-		tc.Close()
-		return ctx.Err()
-	}
-	defer theirs.Zero()
-	mine := km2.Message{Framing: theirs.Framing, Sender: wire.RoleServer}
-	for _, b := range [][]byte{mine.Random1[:], mine.Random2[:]} {
-		if _, err := rand.Read(b); err != nil {
-			return err
-		}
-	}
-	defer mine.Zero()
-
-	if first {
-		ss.cn = cn
-		ss.framing = theirs.Framing
-		ss.pi = km2.ParsePeerInfo(theirs.PeerInfo)
-		mine.Options = ss.occ(theirs.Options)
-	} else {
-		mine.Options = ss.occ(theirs.Options)
-		if cn != ss.cn {
-			return fmt.Errorf("%s: renegotiation presented certificate %q, the session began with %q", ss.peerName(), cn, ss.cn)
-		}
-	}
-	if _, err := mine.WriteTo(tc); err != nil {
-		return fmt.Errorf("%s: sending key exchange: %w", ss.peerName(), err)
-	}
 	// Control messages are short; ctrlmsg.ReadMessage joins longer ones.
-	br := bufio.NewReaderSize(tc, 256)
+	k, err := handshake.Negotiate(ctx, st, handshake.Config{Role: wire.RoleServer, TLS: s.tlsConf, IDs: ss.ch,
+		Peer: ss.peerName(), ReadBuffer: 256, Answer: func(k *handshake.Key) (string, error) {
+			if first {
+				ss.cn = k.CommonName
+				ss.framing = k.Peer.Framing
+				ss.pi = km2.ParsePeerInfo(k.Peer.PeerInfo)
+			} else if k.CommonName != ss.cn {
+				return "", fmt.Errorf("%s: renegotiation presented certificate %q, the session began with %q", ss.peerName(), k.CommonName, ss.cn)
+			}
+			return ss.occ(k.Peer.Options), nil
+		}})
+	if err != nil {
+		return err
+	}
+	defer k.Zero()
 	ss.mu.Lock()
-	ss.tlsFor[keyID] = tc
+	ss.tlsFor[keyID] = k.TLS
 	if first {
 		ss.keyID = keyID
 	}
 	ss.mu.Unlock()
 	ss.wg.Add(1)
-	go ss.messageLoop(tc, br)
+	go ss.messageLoop(k.TLS, k.Reader)
 
 	if first {
-		if err := ss.admit(ctx, theirs); err != nil {
+		if err := ss.admit(ctx, k.Peer); err != nil {
 			return err
 		}
-	} else if err := ss.reauth(theirs); err != nil {
-		ss.sendMessageOn(tc, "AUTH_FAILED")
+	} else if err := ss.reauth(k.Peer); err != nil {
+		ss.sendMessageOn(k.TLS, "AUTH_FAILED")
 		return err
 	}
 
-	var kb *keys.KeyBlock
-	if ss.ekm {
-		var err error
-		kb, err = keys.ExportKeyBlock(&cs)
-		if err != nil {
-			return fmt.Errorf("%s: TLS exporter: %w", ss.peerName(), err)
-		}
-	} else {
-		in := keys.PRFInput{PreMaster: theirs.PreMaster, ClientRandom1: theirs.Random1, ClientRandom2: theirs.Random2,
-			ServerRandom1: mine.Random1, ServerRandom2: mine.Random2}
-		in.ClientSessionID, _ = ss.ch.RemoteSessionID()
-		in.ServerSessionID = ss.ch.LocalSessionID()
-		kb = keys.DeriveKeyBlock(&in)
-		in.Zero()
-	}
-	dk, err := datachannel.NewKey(kb, datachannel.Config{Cipher: ss.cipher, Auth: ss.auth, Role: wire.RoleServer,
-		KeyID: keyID, DataV2: ss.dataV2, PeerID: ss.peerID, Now: s.now})
-	kb.Zero()
+	dk, err := k.DataKey(ss.ekm, datachannel.Config{Cipher: ss.cipher, Auth: ss.auth, KeyID: keyID, DataV2: ss.dataV2,
+		PeerID: ss.peerID, Now: s.now})
 	if err != nil {
 		return fmt.Errorf("%s: data channel key: %w", ss.peerName(), err)
 	}
-	st.HandshakeComplete()
-	ss.keys.Install(dk, true)
+	k.Install(&ss.keys, dk)
 	if first {
 		return ss.establish(ctx)
 	}
