@@ -1,18 +1,13 @@
 package server
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"crypto/tls"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/netip"
 	"sort"
 	"strings"
@@ -23,16 +18,10 @@ import (
 	"github.com/cvpn/cvpn/ovpn/control"
 	"github.com/cvpn/cvpn/ovpn/ctrlmsg"
 	"github.com/cvpn/cvpn/ovpn/datachannel"
-	"github.com/cvpn/cvpn/ovpn/handshake"
 	"github.com/cvpn/cvpn/ovpn/km2"
 	"github.com/cvpn/cvpn/ovpn/server/connlog"
-	"github.com/cvpn/cvpn/ovpn/server/handler"
 	"github.com/cvpn/cvpn/ovpn/wire"
 )
-
-// keyTransition is how long an old data key keeps decrypting after a
-// renegotiation.
-const keyTransition = 60 * time.Second
 
 // session is one client connection.
 type session struct {
@@ -228,11 +217,6 @@ var (
 	errPingTimeout    = errors.New("keepalive timeout (no packet within ping-restart)")
 )
 
-// authFailed is a refusal already logged and sent to the client.
-type authFailed struct{ err error }
-
-func (e *authFailed) Error() string { return e.err.Error() }
-
 // finish tears the session down exactly once and logs the end.
 func (ss *session) finish(err error) {
 	ss.endOnce.Do(func() {
@@ -306,371 +290,6 @@ func (ss *session) shutdown(msg, reason string) {
 	<-ss.stopped
 }
 
-// onSoftReset runs a renegotiation the client started.
-func (ss *session) onSoftReset(keyID uint8, st *control.Stream) {
-	if !ss.established.Load() {
-		return
-	}
-	ss.wg.Add(1)
-	go func() {
-		defer ss.wg.Done()
-		ss.renegotiate(keyID, st)
-	}()
-}
-
-// renegotiateNow starts a server-initiated renegotiation.
-func (ss *session) renegotiateNow() {
-	ss.mu.Lock()
-	next := wire.NextKeyID(ss.keyID)
-	ss.mu.Unlock()
-	st, err := ss.ch.NewKey(next)
-	if err != nil {
-		ss.log.Warn("cannot start renegotiation", "err", err)
-		return
-	}
-	ss.wg.Add(1)
-	go func() {
-		defer ss.wg.Done()
-		ss.renegotiate(next, st)
-	}()
-}
-
-func (ss *session) renegotiate(keyID uint8, st *control.Stream) {
-	ctx, cancel := context.WithTimeout(ss.ctx, control.DefaultHandWindow)
-	defer cancel()
-	ss.log.Debug("renegotiating", "key_id", keyID)
-	if err := ss.negotiate(ctx, keyID, st, false); err != nil {
-		if ss.ctx.Err() == nil {
-			ss.log.Warn("renegotiation failed; closing the session", "key_id", keyID, "err", err)
-			ss.setReason("renegotiation failed")
-			ss.cancel()
-		}
-		return
-	}
-	ss.mu.Lock()
-	old := ss.keyID
-	ss.keyID = keyID
-	ss.mu.Unlock()
-	ss.log.Info("data channel keys renegotiated", "key_id", keyID)
-	t := time.NewTimer(keyTransition)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		ss.keys.Remove(old)
-		ss.ch.RetireKey(old)
-		ss.mu.Lock()
-		delete(ss.tlsFor, old)
-		ss.mu.Unlock()
-	case <-ss.ctx.Done():
-	}
-}
-
-// negotiate runs TLS and key method 2 on one key. The first key also
-// authenticates, authorizes and configures the client.
-func (ss *session) negotiate(ctx context.Context, keyID uint8, st *control.Stream, first bool) error {
-	s := ss.srv
-	// Control messages are short; ctrlmsg.ReadMessage joins longer ones.
-	k, err := handshake.Negotiate(ctx, st, handshake.Config{Role: wire.RoleServer, TLS: s.tlsConf, IDs: ss.ch,
-		Peer: ss.peerName(), ReadBuffer: 256, Answer: func(k *handshake.Key) (string, error) {
-			if first {
-				ss.cn = k.CommonName
-				ss.framing = k.Peer.Framing
-				ss.pi = km2.ParsePeerInfo(k.Peer.PeerInfo)
-			} else if k.CommonName != ss.cn {
-				return "", fmt.Errorf("%s: renegotiation presented certificate %q, the session began with %q", ss.peerName(), k.CommonName, ss.cn)
-			}
-			return ss.occ(k.Peer.Options), nil
-		}})
-	if err != nil {
-		return err
-	}
-	defer k.Zero()
-	ss.mu.Lock()
-	ss.tlsFor[keyID] = k.TLS
-	if first {
-		ss.keyID = keyID
-	}
-	ss.mu.Unlock()
-	ss.wg.Add(1)
-	go ss.messageLoop(k.TLS, k.Reader)
-
-	if first {
-		if err := ss.admit(ctx, k.Peer); err != nil {
-			return err
-		}
-	} else if err := ss.reauth(k.Peer); err != nil {
-		ss.sendMessageOn(k.TLS, "AUTH_FAILED")
-		return err
-	}
-
-	dk, err := k.DataKey(ss.ekm, datachannel.Config{Cipher: ss.cipher, Auth: ss.auth, KeyID: keyID, DataV2: ss.dataV2,
-		PeerID: ss.peerID, Now: s.now})
-	if err != nil {
-		return fmt.Errorf("%s: data channel key: %w", ss.peerName(), err)
-	}
-	k.Install(&ss.keys, dk)
-	if first {
-		return ss.establish(ctx)
-	}
-	return nil
-}
-
-// admit authenticates the client, runs the connect handler and prepares
-// the pushed configuration. Refusals send AUTH_FAILED and are logged.
-func (ss *session) admit(ctx context.Context, m *km2.Message) error {
-	s := ss.srv
-	c := s.cfg
-	if c.Authentication.Mutual && ss.cn == "" {
-		return ss.refuse(&AuthError{Reason: "client-certificate-missing", Err: errors.New("no client certificate")})
-	}
-	ss.username = ss.cn
-	if s.auth != nil {
-		id, err := s.auth.Authenticate(ctx, AuthRequest{ConnectionID: ss.id, CommonName: ss.cn, Username: m.Username,
-			Password: m.Password, PeerInfo: ss.pi, Framing: m.Framing, Client: ss.peer})
-		if err != nil {
-			var ae *AuthError
-			if !errors.As(err, &ae) {
-				ae = &AuthError{Reason: "authentication-failed", Err: err}
-			}
-			if ae.AssertionReceived {
-				s.writeReset(ss)
-			}
-			return ss.refuse(ae)
-		}
-		if id.AssertionReceived {
-			s.writeReset(ss)
-		}
-		ss.username, ss.groups, ss.token = id.Username, id.Groups, id.AuthToken
-	}
-	d := s.handler.Call(ctx, handler.Request{
-		ConnectionID: ss.id, EndpointID: c.EndpointID, CommonName: ss.cn, Username: ss.username,
-		Platform: ss.pi["IV_PLAT"], PlatformVersion: ss.pi["IV_PLAT_VER"], PublicIP: ss.peer.Addr().Unmap().String(),
-		ClientOpenVPNVersion: ss.pi["IV_VER"], Groups: ss.groups,
-	})
-	if s.handler.Enabled() {
-		s.m.countHandler(d.Reason)
-	}
-	ss.posture = d.Posture
-	if !d.Allow {
-		return ss.refuse(&AuthError{ClientMessage: d.ClientMessage, Reason: d.Reason, Err: fmt.Errorf("client connect handler: %s", d.Detail)})
-	}
-
-	// Data channel parameters.
-	proto := ss.pi.Proto()
-	name, ok := km2.NegotiateCipher(c.Ciphers, ss.pi.Ciphers())
-	if !ok {
-		occ := km2.ParseOCC(m.Options)
-		if oc := occ["cipher"]; oc != "" {
-			for _, sc := range c.Ciphers {
-				if strings.EqualFold(sc, oc) {
-					name, ok = sc, true
-				}
-			}
-		}
-	}
-	if !ok {
-		return ss.refuse(&AuthError{Reason: "no-shared-cipher", Err: fmt.Errorf("client offers %q, the endpoint allows %v", ss.pi["IV_CIPHERS"], c.Ciphers)})
-	}
-	ss.cipher, _ = datachannel.ParseCipher(name)
-	if !ss.cipher.IsAEAD() {
-		ss.auth, _ = datachannel.ParseAuth(c.Digest)
-	}
-	ss.ekm = proto&km2.IVProtoTLSKeyExport != 0
-	ss.ccExit = proto&km2.IVProtoCCExitNotify != 0
-	if proto&km2.IVProtoDataV2 != 0 {
-		ss.dataV2 = true
-		ss.peerID = s.nextPeerID()
-	}
-	ip, err := s.pool.Allocate()
-	if err != nil {
-		return ss.refuse(&AuthError{ClientMessage: "TEMP[backoff 30]:no free address", Reason: "client-cidr-exhausted", Err: err})
-	}
-	ss.ip = ip
-	if s.auth != nil && ss.token == "" {
-		var tb [24]byte
-		_, _ = rand.Read(tb[:])
-		ss.token = base64.StdEncoding.EncodeToString(tb[:])
-	}
-	push, err := ctrlmsg.BuildPushReplies(ss.pushOptions(), ctrlmsg.DefaultMaxPushReply)
-	if err != nil {
-		return fmt.Errorf("building the push reply: %w", err)
-	}
-	ss.push = push
-	return nil
-}
-
-// reauth checks the credentials of a renegotiation: the pushed auth token
-// (or the users directory again).
-func (ss *session) reauth(m *km2.Message) error {
-	if ss.srv.auth == nil {
-		return nil
-	}
-	if ss.token != "" && subtle.ConstantTimeCompare([]byte(m.Password), []byte(ss.token)) == 1 {
-		return nil
-	}
-	if ua, ok := ss.srv.auth.(UsersAuthenticator); ok {
-		if _, err := ua.Dir.Authenticate(m.Username, m.Password, ss.srv.now()); err == nil && m.Username == ss.username {
-			return nil
-		}
-	}
-	return fmt.Errorf("%s: renegotiation credentials (auth-token) do not match the session", ss.peerName())
-}
-
-// refuse sends AUTH_FAILED, logs the failed attempt and returns the error.
-func (ss *session) refuse(ae *AuthError) error {
-	s := ss.srv
-	msg := "AUTH_FAILED"
-	if ae.ClientMessage != "" {
-		msg += "," + sanitize(ae.ClientMessage)
-	}
-	ss.sendMessage(msg)
-	status := connlog.StatusFailed
-	if ae.Waiting {
-		status = connlog.StatusWaitingForAssertion
-	} else {
-		s.m.authFailures.Add(1)
-	}
-	s.writeLog(ss, status, ae.Reason, time.Time{})
-	ss.log.Info("connection refused", "reason", ae.Reason, "err", ae.Error())
-	// Let the reliable layer deliver AUTH_FAILED before the session ends.
-	t := time.NewTimer(time.Second)
-	select {
-	case <-t.C:
-	case <-ss.ctx.Done():
-	}
-	t.Stop()
-	return &authFailed{ae}
-}
-
-func sanitize(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == 0 || r == '\n' || r == '\r' {
-			return ' '
-		}
-		return r
-	}, s)
-}
-
-// establish waits for PUSH_REQUEST, answers it and starts the data path.
-func (ss *session) establish(ctx context.Context) error {
-	for {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s: no PUSH_REQUEST: %w", ss.peerName(), ctx.Err())
-		case msg := <-ss.msgs:
-			if m, err := ctrlmsg.Parse(msg); err == nil {
-				if _, ok := m.(ctrlmsg.PushRequest); ok {
-					ss.srv.publish(ss)
-					ss.established.Store(true)
-					ss.srv.m.active.Add(1)
-					ss.sendPush()
-					ss.srv.writeLog(ss, connlog.StatusSuccessful, "", time.Time{})
-					ss.log.Info("client connected", "ip", ss.ip.String(), "cn", ss.cn, "user", ss.username,
-						"cipher", ss.cipher.String(), "ekm", ss.ekm, "framing", ss.framing.String())
-					return nil
-				}
-				if _, ok := m.(ctrlmsg.Exit); ok {
-					return errClientExit
-				}
-			}
-		}
-	}
-}
-
-func (ss *session) pushOptions() []string {
-	c := ss.srv.cfg
-	srvIP := ss.srv.pool.Server()
-	mask := net.IP(net.CIDRMask(c.ClientPrefix.Bits(), 32)).String()
-	o := []string{"route-gateway " + srvIP.String(), "topology subnet",
-		fmt.Sprintf("ping %d", c.Ping), fmt.Sprintf("ping-restart %d", c.PingRestart)}
-	if c.SplitTunnel {
-		for _, r := range c.RoutePrefixes {
-			o = append(o, fmt.Sprintf("route %s %s", r.Addr(), net.IP(net.CIDRMask(r.Bits(), 32))))
-		}
-	} else {
-		o = append(o, "redirect-gateway def1")
-	}
-	for _, d := range c.DNS {
-		o = append(o, "dhcp-option DNS "+d.String())
-	}
-	o = append(o, ctrlmsg.Extensions{Banner: c.LoginBanner, RouteEnforcement: c.ClientRouteEnforcement}.EchoOptions()...)
-	o = append(o, fmt.Sprintf("ifconfig %s %s", ss.ip, mask))
-	if ss.dataV2 {
-		o = append(o, fmt.Sprintf("peer-id %d", ss.peerID))
-	}
-	o = append(o, "cipher "+ss.cipher.String())
-	switch {
-	case ss.ccExit && ss.ekm:
-		o = append(o, "protocol-flags cc-exit tls-ekm")
-	case ss.ccExit:
-		o = append(o, "protocol-flags cc-exit")
-	case ss.ekm:
-		o = append(o, "key-derivation tls-ekm")
-	}
-	if ss.token != "" {
-		o = append(o, "auth-token "+ss.token)
-	}
-	return o
-}
-
-func (ss *session) sendPush() {
-	for _, m := range ss.push {
-		ss.sendMessage(m)
-	}
-}
-
-// occ is our options string; it mirrors the client's transport.
-func (ss *session) occ(string) string {
-	o := km2.OCC{Server: true, TCP: ss.tcp, Cipher: "AES-256-GCM", KeyBits: 256}
-	if ss.cipher != datachannel.CipherNone {
-		o.Cipher = ss.cipher.String()
-		o.KeyBits = ss.cipher.KeySize() * 8
-		if !ss.cipher.IsAEAD() {
-			o.Auth = ss.auth.String()
-		}
-	}
-	return o.String()
-}
-
-// messageLoop forwards text control messages of one TLS session.
-func (ss *session) messageLoop(tc *tls.Conn, br *bufio.Reader) {
-	defer ss.wg.Done()
-	for {
-		msg, err := ctrlmsg.ReadMessage(br)
-		if err != nil {
-			if !errors.Is(err, io.EOF) && ss.ctx.Err() == nil {
-				ss.log.Debug("control session ended", "err", err)
-			}
-			return
-		}
-		if msg == "" {
-			continue
-		}
-		select {
-		case ss.msgs <- msg:
-		case <-ss.ctx.Done():
-			return
-		}
-	}
-}
-
-// sendMessage writes a control message on the current TLS session.
-func (ss *session) sendMessage(msg string) {
-	ss.mu.Lock()
-	tc := ss.tlsFor[ss.keyID]
-	ss.mu.Unlock()
-	if tc != nil {
-		ss.sendMessageOn(tc, msg)
-	}
-}
-
-func (ss *session) sendMessageOn(tc *tls.Conn, msg string) {
-	tc.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	if _, err := tc.Write(append([]byte(msg), 0)); err != nil {
-		ss.log.Debug("sending control message failed", "err", err)
-	}
-}
-
 func (ss *session) info() ConnectionInfo {
 	st := "connecting"
 	if ss.established.Load() {
@@ -692,38 +311,6 @@ func (ss *session) info() ConnectionInfo {
 
 func sortConnections(c []ConnectionInfo) {
 	sort.Slice(c, func(i, j int) bool { return c[i].Start.Before(c[j].Start) })
-}
-
-// writeLog writes one connection-attempt entry.
-func (s *Server) writeLog(ss *session, status, reason string, end time.Time) {
-	if s.clog == nil {
-		return
-	}
-	r := connlog.Record{Type: connlog.TypeAttempt, AttemptStatus: status, ResetStatus: connlog.NA,
-		FailureReason: reason, ConnectionID: ss.id, EndpointID: s.cfg.EndpointID, Transport: ss.transport(),
-		Start: ss.start, LastUpdate: s.now(), End: end, CommonName: ss.cn, DeviceType: ss.pi["IV_PLAT"],
-		Device: ss.peer, IngressBytes: ss.inBytes.Load(), EgressBytes: ss.outBytes.Load(),
-		IngressPackets: ss.inPkts.Load(), EgressPackets: ss.outPkts.Load(), Posture: ss.posture, Username: ss.username}
-	if status == connlog.StatusSuccessful {
-		r.ClientIP = ss.ip
-	}
-	if err := s.clog.Write(r); err != nil {
-		s.log.Warn("connection log write failed", "err", err)
-	}
-}
-
-// writeReset writes the connection-reset entry of a federated phase 2:
-// the SAML assertion arrived on this connection.
-func (s *Server) writeReset(ss *session) {
-	if s.clog == nil {
-		return
-	}
-	r := connlog.Record{Type: connlog.TypeReset, AttemptStatus: connlog.NA, ResetStatus: connlog.ResetAssertionReceived,
-		ConnectionID: ss.id, EndpointID: s.cfg.EndpointID, Transport: ss.transport(), Start: ss.start, LastUpdate: s.now(),
-		CommonName: ss.cn, DeviceType: ss.pi["IV_PLAT"], Device: ss.peer}
-	if err := s.clog.Write(r); err != nil {
-		s.log.Warn("connection log write failed", "err", err)
-	}
 }
 
 func (ss *session) setReason(r string) {
