@@ -281,7 +281,11 @@ func (k *Key) DataKey(ekm bool, dc datachannel.Config) (*datachannel.Key, error)
 	}
 	defer kb.Zero()
 	dc.Role = k.cfg.Role
-	return datachannel.NewKey(kb, dc)
+	dk, err := datachannel.NewKey(kb, dc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: data channel key: %w", k.cfg.Peer, err)
+	}
+	return dk, nil
 }
 
 // Install marks the negotiation complete (the stream's hand window stops)

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -212,6 +213,10 @@ func TestNegotiatePRF(t *testing.T) {
 		t.Error("the exporter and the PRF gave the same key block")
 	}
 	dataKeys(t, c.key, s.key, false)
+	_, err := c.key.DataKey(false, datachannel.Config{Cipher: datachannel.CipherAES256GCM, DataV2: true, PeerID: 1 << 24})
+	if err == nil || !strings.Contains(err.Error(), "test server: data channel key") {
+		t.Errorf("a peer id over 24 bits gave %v, want a data channel key error naming the peer", err)
+	}
 	c.key.Zero()
 	if _, err := c.key.KeyBlock(false); err == nil {
 		t.Error("a zeroed key still derived a PRF key block")

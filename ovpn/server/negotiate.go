@@ -57,7 +57,7 @@ func (ss *session) negotiate(ctx context.Context, keyID uint8, st *control.Strea
 	dk, err := k.DataKey(ss.ekm, datachannel.Config{Cipher: ss.cipher, Auth: ss.auth, KeyID: keyID, DataV2: ss.dataV2,
 		PeerID: ss.peerID, Now: s.now})
 	if err != nil {
-		return fmt.Errorf("%s: data channel key: %w", ss.peerName(), err)
+		return err
 	}
 	k.Install(&ss.keys, dk)
 	if first {
