@@ -114,7 +114,8 @@ type Monitor struct {
 	opts    Options
 	log     *slog.Logger
 	clock   Clock
-	src     source
+	open    func() (source, error) // the OS source, opened by Run
+	src     source                 // set by Run
 	changes chan Change
 	inject  chan event
 	running atomic.Bool
@@ -128,16 +129,18 @@ type Monitor struct {
 	havePrev bool
 }
 
-// New opens the OS source (a netlink handle on Linux); nothing is watched
-// before Run.
+// New checks the options and the OS; it holds no OS resource: Run opens
+// the source (a netlink socket on Linux) and releases it when it returns.
 func New(opts Options) (*Monitor, error) {
-	src, err := newSource(&opts)
-	if err != nil {
+	if err := preflight(&opts); err != nil {
 		return nil, err
 	}
-	return newMonitor(opts, src), nil
+	m := newMonitor(opts, nil)
+	m.open = func() (source, error) { return newSource(&m.opts) }
+	return m, nil
 }
 
+// newMonitor returns a monitor over src (tests) with the defaults set.
 func newMonitor(opts Options, src source) *Monitor {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -164,7 +167,8 @@ func newMonitor(opts Options, src source) *Monitor {
 		opts.Recent = DefaultRecent
 	}
 	return &Monitor{
-		opts: opts, log: opts.Logger, clock: opts.Clock, src: src,
+		opts: opts, log: opts.Logger, clock: opts.Clock,
+		open:    func() (source, error) { return src, nil },
 		changes: make(chan Change, 16), inject: make(chan event, 16),
 		ignore: append([]string(nil), opts.IgnoreInterfaces...),
 	}
@@ -201,14 +205,19 @@ func (m *Monitor) ignored(name string) bool {
 	return false
 }
 
-// Run watches until ctx is done, then returns ctx.Err(). It owns its
-// goroutines (the watch loop's reader, the clock check, the logind
-// listener) and stops them before it returns; it releases the OS source,
-// so a Monitor runs once.
+// Run watches until ctx is done, then returns ctx.Err(); it fails at once
+// when the OS source cannot be opened. It owns its goroutines (the watch
+// loop's reader, the clock check, the logind listener) and stops them
+// before it returns. A Monitor runs once.
 func (m *Monitor) Run(ctx context.Context) error {
 	if !m.running.CompareAndSwap(false, true) {
 		return errors.New("netmon: Run called twice")
 	}
+	src, err := m.open()
+	if err != nil {
+		return err
+	}
+	m.src = src
 	defer func() {
 		if err := m.src.close(); err != nil {
 			m.log.Debug("netmon: close source", "err", err)

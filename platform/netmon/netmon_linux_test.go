@@ -275,3 +275,10 @@ func TestResumeFromLogindOnAPrivateBus(t *testing.T) {
 		t.Errorf("change %+v, want Resumed from logind", c)
 	}
 }
+
+func TestNewNamesAMissingNamespace(t *testing.T) {
+	_, err := netmon.New(netmon.Options{NetNSPath: "/var/run/netns/cvpn-no-such-ns"})
+	if err == nil || !strings.Contains(err.Error(), "NetNSPath") || !strings.Contains(err.Error(), "cvpn-no-such-ns") {
+		t.Errorf("New: %v, want an error naming the option and the path", err)
+	}
+}

@@ -23,6 +23,8 @@ type darwinSource struct {
 	host platform.Host
 }
 
+func preflight(*Options) error { return nil }
+
 func newSource(o *Options) (source, error) {
 	h, err := platform.Open(platform.OpenOptions{Logger: o.Logger, NoResolved: true})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 
 	"github.com/vishvananda/netlink"
@@ -25,6 +26,17 @@ const (
 type linuxSource struct {
 	ns *netns.NsHandle
 	h  *netlink.Handle
+}
+
+// preflight checks that the namespace to watch exists.
+func preflight(o *Options) error {
+	if o.NetNSPath == "" {
+		return nil
+	}
+	if _, err := os.Stat(o.NetNSPath); err != nil {
+		return fmt.Errorf("netmon: Options.NetNSPath: %w", err)
+	}
+	return nil
 }
 
 func newSource(o *Options) (source, error) {
@@ -195,8 +207,23 @@ func isDefault(dst *net.IPNet) bool {
 	return ones == 0
 }
 
-// state reads links, addresses and default routes through netlink.
+// state reads links, addresses and default routes through netlink; a dump
+// interrupted by a change is read again.
 func (s *linuxSource) state() (state, error) {
+	var (
+		st  state
+		err error
+	)
+	for attempt := 0; attempt < 5; attempt++ {
+		st, err = s.read()
+		if !errors.Is(err, netlink.ErrDumpInterrupted) {
+			break
+		}
+	}
+	return st, err
+}
+
+func (s *linuxSource) read() (state, error) {
 	links, err := s.h.LinkList()
 	if err != nil {
 		return state{}, fmt.Errorf("netmon: list links: %w", err)

@@ -7,6 +7,8 @@ import (
 	"runtime"
 )
 
-func newSource(*Options) (source, error) {
-	return nil, errors.New("netmon: not supported on " + runtime.GOOS)
+func preflight(*Options) error {
+	return errors.New("netmon: not supported on " + runtime.GOOS)
 }
+
+func newSource(o *Options) (source, error) { return nil, preflight(o) }

@@ -25,6 +25,8 @@ type windowsSource struct {
 	host platform.Host
 }
 
+func preflight(*Options) error { return nil }
+
 func newSource(o *Options) (source, error) {
 	h, err := platform.Open(platform.OpenOptions{Logger: o.Logger, NoResolved: true})
 	if err != nil {
