@@ -5,9 +5,10 @@
 // address and route events on Linux, the routing socket on macOS,
 // NotifyIpInterfaceChange, NotifyUnicastIpAddressChange and
 // NotifyRouteChange2 on Windows. Resume comes from logind's PrepareForSleep
-// signal on the system D-Bus (Linux) and, on every OS, from a jump of the
-// wall clock (the portable fallback, and the only source on macOS and
-// Windows for now).
+// signal on the system D-Bus (Linux), PowerRegisterSuspendResumeNotification's
+// PBT_APMRESUMEAUTOMATIC (Windows) and, on every OS, from a jump of the wall
+// clock (the portable fallback, and the only source on macOS: IOKit power
+// notifications need cgo).
 //
 // Events are only triggers: after each coalesced burst the monitor reads
 // the network state again and reports a [Change] only when the state
