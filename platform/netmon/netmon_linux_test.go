@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -280,5 +283,93 @@ func TestNewNamesAMissingNamespace(t *testing.T) {
 	_, err := netmon.New(netmon.Options{NetNSPath: "/var/run/netns/cvpn-no-such-ns"})
 	if err == nil || !strings.Contains(err.Error(), "NetNSPath") || !strings.Contains(err.Error(), "cvpn-no-such-ns") {
 		t.Errorf("New: %v, want an error naming the option and the path", err)
+	}
+}
+
+// TestClockJumpAfterSIGSTOP stops a process running a monitor with the
+// real clock for 2s ("gone for a while": the same wall-clock gap a
+// suspend leaves) and expects it to report Resumed once continued.
+func TestClockJumpAfterSIGSTOP(t *testing.T) {
+	if os.Getenv("CVPN_NETMON_CHILD") == "1" {
+		sigstopChild(t)
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestClockJumpAfterSIGSTOP$", "-test.v")
+	cmd.Env = append(os.Environ(), "CVPN_NETMON_CHILD=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGCONT)
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	lines := make(chan string, 64)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	waitLine := func(prefix string, d time.Duration) string {
+		t.Helper()
+		deadline := time.After(d)
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("child exited before %q", prefix)
+				}
+				if strings.HasPrefix(l, prefix) {
+					return l
+				}
+			case <-deadline:
+				t.Fatalf("no %q from the child within %v", prefix, d)
+			}
+		}
+	}
+	waitLine("ready", 10*time.Second)
+	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	if err := cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	cont := time.Now()
+	l := waitLine("change resumed=true", 5*time.Second)
+	t.Logf("resume reported %v after SIGCONT: %s", time.Since(cont), l)
+	if !strings.Contains(l, "wall clock jumped") {
+		t.Errorf("change %q does not say the clock jumped", l)
+	}
+}
+
+// sigstopChild runs a monitor (real clock, checked every 50ms, jumps over
+// 1s count) and prints its changes until the parent kills it or 30s pass.
+func sigstopChild(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	lw := newLogWatch()
+	m, err := netmon.New(netmon.Options{Logger: slog.New(lw), NoLogind: true, ClockCheckInterval: 50 * time.Millisecond, ClockJump: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	lw.wait(t, "network state")
+	fmt.Println("ready")
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case c := <-m.Changes():
+			fmt.Printf("change resumed=%v detail=%s\n", c.Resumed, c.Detail)
+		}
 	}
 }
