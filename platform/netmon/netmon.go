@@ -224,11 +224,11 @@ func (m *Monitor) Run(ctx context.Context) error {
 		}
 	}()
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel() // before the Wait
 	wg.Go(func() { m.watchClock(ctx) })
 	wg.Go(func() { m.watchResume(ctx) })
-	defer wg.Wait()
 	l := watchloop.Loop[event]{
 		Name:     "network monitor",
 		Logger:   m.log,

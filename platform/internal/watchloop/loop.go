@@ -45,7 +45,7 @@ type Loop[E any] struct {
 	Deliver func([]E)
 	// Inject carries events from outside the subscription (for example
 	// resume detectors); they are coalesced with the received ones. Nil for
-	// none.
+	// none; closing it ends injection.
 	Inject <-chan E
 	// Coalesce groups events arriving within it into one batch.
 	Coalesce time.Duration
@@ -153,6 +153,7 @@ func (l *Loop[E]) once(ctx context.Context, log *slog.Logger) error {
 	var (
 		pending      []E
 		lastDelivery time.Time
+		inject       = l.Inject
 	)
 	deliver := func() {
 		flush.Stop()
@@ -183,7 +184,11 @@ func (l *Loop[E]) once(ctx context.Context, log *slog.Logger) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case e := <-l.Inject:
+		case e, ok := <-inject:
+			if !ok {
+				inject = nil // closed: no more injected events
+				continue
+			}
 			add([]E{e})
 		case b, ok := <-batches:
 			if !ok {

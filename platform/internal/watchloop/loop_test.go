@@ -256,3 +256,13 @@ func TestSnapshotErrorResubscribes(t *testing.T) {
 		t.Errorf("backoff %v", d)
 	}
 }
+
+func TestClosedInjectIsIgnored(t *testing.T) {
+	inj := make(chan int)
+	close(inj)
+	r := newRig(t, func(_ *rig, l *Loop[int]) { l.Inject = inj })
+	fr := r.recv()
+	r.expect("snap")
+	send(fr, nil, 5)
+	r.expect("ev [5]")
+}
