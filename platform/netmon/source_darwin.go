@@ -8,34 +8,12 @@ import (
 	"golang.org/x/net/route"
 	"golang.org/x/sys/unix"
 
-	"github.com/cvpn/cvpn/platform"
 	"github.com/cvpn/cvpn/platform/internal/watchloop"
 )
 
 // rcvBuf is the routing socket buffer asked for; an overflow makes read(2)
 // fail with ENOBUFS and the loop re-reads the state.
 const rcvBuf = 1 << 20
-
-// darwinSource reads the routing socket (RTM_IFINFO, RTM_NEWADDR,
-// RTM_DELADDR and default-route RTM_ADD/DELETE/CHANGE) and the state with
-// package net and platform's route table.
-type darwinSource struct {
-	host platform.Host
-}
-
-func preflight(*Options) error { return nil }
-
-func newSource(o *Options) (source, error) {
-	h, err := platform.Open(platform.OpenOptions{Logger: o.Logger, NoResolved: true})
-	if err != nil {
-		return nil, fmt.Errorf("netmon: %w", err)
-	}
-	return &darwinSource{host: h}, nil
-}
-
-func (s *darwinSource) close() error { return s.host.Close() }
-
-func (s *darwinSource) state() (state, error) { return portableState(s.host) }
 
 // rtReceiver is one open routing socket; reads wait in Go's poller through
 // os.File, and Close wakes them.
@@ -44,7 +22,9 @@ type rtReceiver struct {
 	buf []byte
 }
 
-func (s *darwinSource) open() (watchloop.Receiver[event], error) {
+// open opens the routing socket: RTM_IFINFO, RTM_NEWADDR, RTM_DELADDR and
+// default-route RTM_ADD/DELETE/CHANGE count.
+func (s *hostSource) open() (watchloop.Receiver[event], error) {
 	fd, err := unix.Socket(unix.AF_ROUTE, unix.SOCK_RAW, unix.AF_UNSPEC)
 	if err != nil {
 		return nil, fmt.Errorf("netmon: routing socket: %w", err)

@@ -8,7 +8,6 @@ import (
 
 	"golang.zx2c4.com/wireguard/windows/tunnel/winipcfg"
 
-	"github.com/cvpn/cvpn/platform"
 	"github.com/cvpn/cvpn/platform/internal/watchloop"
 )
 
@@ -17,28 +16,7 @@ import (
 // re-reads the state.
 const cbBuffer = 256
 
-// windowsSource registers NotifyIpInterfaceChange,
-// NotifyUnicastIpAddressChange and NotifyRouteChange2 (default routes
-// only) through winipcfg, and reads the state with package net and
-// platform's route table.
-type windowsSource struct {
-	host platform.Host
-}
-
-func preflight(*Options) error { return nil }
-
-func newSource(o *Options) (source, error) {
-	h, err := platform.Open(platform.OpenOptions{Logger: o.Logger, NoResolved: true})
-	if err != nil {
-		return nil, fmt.Errorf("netmon: %w", err)
-	}
-	return &windowsSource{host: h}, nil
-}
-
-func (s *windowsSource) close() error { return s.host.Close() }
-
-func (s *windowsSource) state() (state, error) { return portableState(s.host) }
-
+// cbReceiver is one set of registered notification callbacks.
 type cbReceiver struct {
 	ch       chan event
 	overflow atomic.Bool
@@ -55,7 +33,9 @@ func (r *cbReceiver) put(e event) {
 	}
 }
 
-func (s *windowsSource) open() (watchloop.Receiver[event], error) {
+// open registers NotifyIpInterfaceChange, NotifyUnicastIpAddressChange
+// and NotifyRouteChange2 (default routes only) through winipcfg.
+func (s *hostSource) open() (watchloop.Receiver[event], error) {
 	r := &cbReceiver{ch: make(chan event, cbBuffer), closed: make(chan struct{})}
 	ifcb, err := winipcfg.RegisterInterfaceChangeCallback(func(kind winipcfg.MibNotificationType, _ *winipcfg.MibIPInterfaceRow) {
 		if kind != winipcfg.MibInitialNotification {

@@ -10,6 +10,27 @@ import (
 	"github.com/cvpn/cvpn/platform"
 )
 
+// hostSource reads the state with package net and platform's route table;
+// open, the OS's event subscription, is in source_darwin.go and
+// source_windows.go.
+type hostSource struct {
+	host platform.Host
+}
+
+func preflight(*Options) error { return nil }
+
+func newSource(o *Options) (source, error) {
+	h, err := platform.Open(platform.OpenOptions{Logger: o.Logger, NoResolved: true})
+	if err != nil {
+		return nil, fmt.Errorf("netmon: %w", err)
+	}
+	return &hostSource{host: h}, nil
+}
+
+func (s *hostSource) close() error { return s.host.Close() }
+
+func (s *hostSource) state() (state, error) { return portableState(s.host) }
+
 // portableState reads links and addresses with package net and the
 // default routes from the platform's route table.
 func portableState(routes platform.Routes) (state, error) {
