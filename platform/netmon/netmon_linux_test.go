@@ -210,6 +210,12 @@ func TestDefaultRouteSwapIgnoringOwnTunnelAndLinkDown(t *testing.T) {
 	if !ch.Link || !strings.Contains(ch.Detail, "link up2 down") || strings.Contains(ch.Detail, "cvpn0") {
 		t.Errorf("change %+v, want link up2 down (and nothing of cvpn0)", ch)
 	}
+
+	ip(t, c, "-6", "route", "del", "default")
+	ch = within(t, m, bound)
+	if want := "IPv6 default route via fd18::2 dev eth0 -> none"; !ch.DefaultRoute || ch.Detail != want {
+		t.Errorf("change %+v, want DefaultRoute with %q", ch, want)
+	}
 }
 
 // privateBus starts a dbus-daemon on a socket of its own and returns its
