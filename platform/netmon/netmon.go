@@ -40,10 +40,10 @@ const (
 	DefaultRecent             = 32
 )
 
-// DefaultIgnoreInterfaces are the interfaces a monitor ignores unless
-// Options.IgnoreInterfaces says otherwise: cvpn's TUN devices on Linux and
-// Windows (platform.DefaultTUNName).
-var DefaultIgnoreInterfaces = []string{"cvpn*"}
+// DefaultIgnoreInterfaces is the pattern of the interfaces a monitor
+// ignores unless Options.IgnoreInterfaces says otherwise: cvpn's TUN
+// devices on Linux and Windows (platform.DefaultTUNName).
+const DefaultIgnoreInterfaces = "cvpn*"
 
 // Options configure a Monitor. The zero value watches the running OS.
 type Options struct {
@@ -149,7 +149,7 @@ func newMonitor(opts Options, src source) *Monitor {
 		opts.Clock = realClock{}
 	}
 	if opts.IgnoreInterfaces == nil {
-		opts.IgnoreInterfaces = DefaultIgnoreInterfaces
+		opts.IgnoreInterfaces = []string{DefaultIgnoreInterfaces}
 	}
 	if opts.Coalesce <= 0 {
 		opts.Coalesce = DefaultCoalesce
