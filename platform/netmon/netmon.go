@@ -40,10 +40,10 @@ const (
 	DefaultRecent             = 32
 )
 
-// DefaultIgnoreInterfaces is the pattern of the interfaces a monitor
+// DefaultIgnorePattern matches the interfaces a monitor
 // ignores unless Options.IgnoreInterfaces says otherwise: cvpn's TUN
 // devices on Linux and Windows (platform.DefaultTUNName).
-const DefaultIgnoreInterfaces = "cvpn*"
+const DefaultIgnorePattern = "cvpn*"
 
 // Options configure a Monitor. The zero value watches the running OS.
 type Options struct {
@@ -53,7 +53,7 @@ type Options struct {
 	Clock Clock
 	// IgnoreInterfaces are path.Match patterns of interface names whose
 	// links, addresses and routes never count (cvpn's own tunnel); nil for
-	// DefaultIgnoreInterfaces. Monitor.Ignore adds names later (a macOS
+	// DefaultIgnorePattern. Monitor.Ignore adds names later (a macOS
 	// utunN is known only once created).
 	IgnoreInterfaces []string
 	// Coalesce groups a burst of events into one Change; default 150ms.
@@ -149,7 +149,7 @@ func newMonitor(opts Options, src source) *Monitor {
 		opts.Clock = realClock{}
 	}
 	if opts.IgnoreInterfaces == nil {
-		opts.IgnoreInterfaces = []string{DefaultIgnoreInterfaces}
+		opts.IgnoreInterfaces = []string{DefaultIgnorePattern}
 	}
 	if opts.Coalesce <= 0 {
 		opts.Coalesce = DefaultCoalesce
