@@ -13,11 +13,12 @@ CROSS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows
 # DEB_GO: what any go command needs on a bare (minbase) machine to reach the module proxy over HTTPS.
 # DEB_BUILD: the cgo GUI build (fyne: GL, X11, Wayland headers, gcc); build, deb, dist, lint.
 # DEB_DISPLAY: the real window under Xvfb (screenshots). DEB_TEST: the tests' and demo's peers and tools
-# (systemd for systemd-analyze: always there on a booted Debian, not in a container or chroot).
+# (systemd for systemd-analyze: always there on a booted Debian, not in a container or chroot;
+# dbus-daemon for the private bus of the network monitor's resume test).
 DEB_GO := ca-certificates
 DEB_BUILD := $(DEB_GO) libgl1-mesa-dev xorg-dev libwayland-dev libxkbcommon-dev wayland-protocols pkg-config gcc
 DEB_DISPLAY := xvfb xauth x11-apps libgl1-mesa-dri
-DEB_TEST := openvpn iperf3 iputils-ping iproute2 openssl procps chromium desktop-file-utils systemd
+DEB_TEST := openvpn iperf3 iputils-ping iproute2 openssl procps chromium desktop-file-utils systemd dbus-daemon
 DEB_PACKAGES := $(DEB_BUILD) $(DEB_DISPLAY) $(DEB_TEST)
 
 .PHONY: all deps deps-go deps-build deps-lint build cross test unit fuzz fuzz-ci lint tidy-check bench soak demo screenshots fresh-check fresh-check-ci clean
