@@ -56,3 +56,6 @@ func runAsOther(t *testing.T, dir, exe string, args ...string) (int, string) {
 	}
 	return 0, string(out)
 }
+
+// squatRefused: a Unix socket has no second instance to take.
+func squatRefused(string) int { return helperDenied }

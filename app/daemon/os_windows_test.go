@@ -72,3 +72,27 @@ func runAsOther(t *testing.T, dir, exe string, args ...string) (int, string) {
 	}
 	return int(code), ""
 }
+
+// squatRefused checks the pipe's ACL from the unprivileged side: creating
+// another server instance of the daemon's pipe (to receive the next front
+// end's requests) needs FILE_CREATE_PIPE_INSTANCE, which authenticated
+// users lack, so it must fail with ERROR_ACCESS_DENIED.
+func squatRefused(path string) int {
+	name, err := windows.UTF16PtrFromString(path)
+	if err != nil {
+		fmt.Println(err)
+		return helperFailed
+	}
+	h, err := windows.CreateNamedPipe(name, windows.PIPE_ACCESS_DUPLEX, windows.PIPE_TYPE_BYTE|windows.PIPE_READMODE_BYTE,
+		windows.PIPE_UNLIMITED_INSTANCES, 4096, 4096, 0, nil)
+	if err == nil {
+		windows.CloseHandle(h)
+		fmt.Println("created an instance of", path)
+		return helperSquat
+	}
+	if err != windows.ERROR_ACCESS_DENIED {
+		fmt.Println("create instance:", err)
+		return helperFailed
+	}
+	return helperDenied
+}
