@@ -42,3 +42,10 @@ func dnsApplied(t *testing.T, ifname string) bool {
 	}
 	return true
 }
+
+// fullDNSApplied reports whether the global DNS configuration of the
+// dynamic store names the test's server.
+func fullDNSApplied(t *testing.T, ifname string) bool {
+	t.Helper()
+	return strings.Contains(dnsState(t), osDNS.String())
+}

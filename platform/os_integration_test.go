@@ -71,6 +71,12 @@ func (s systemState) mustEqual(t *testing.T, after systemState) {
 	if d := osinteg.Diff(s.routes, after.routes); d != "" {
 		t.Errorf("routes changed (- before, + after):\n%s", d)
 	}
+	// The OS may take a moment to recompute its DNS view (configd on
+	// macOS): look again for up to 5s.
+	for i := 0; i < 50 && s.dns != after.dns; i++ {
+		time.Sleep(100 * time.Millisecond)
+		after.dns = dnsState(t)
+	}
 	if s.dns != after.dns {
 		t.Errorf("DNS settings changed:\nbefore:\n%s\nafter:\n%s", s.dns, after.dns)
 	}
@@ -268,6 +274,37 @@ func TestOSApplyCloseRestores(t *testing.T) {
 	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 0 {
 		t.Errorf("state files left: %v", files)
 	}
+}
+
+// TestOSFullTunnelDNSRestores: DNS for every name (FullTunnel: macOS
+// replaces the primary service's DNS, Windows sets the interface's DNS
+// servers and an NRPT rule for every name) is applied and restored. Only
+// DNS is full: the routes stay TEST-NET.
+func TestOSFullTunnelDNSRestores(t *testing.T) {
+	osinteg.Require(t, "TestOSFullTunnelDNSRestores (full-tunnel DNS applied and restored)")
+	h := openHost(t)
+	before := snapshot(t, h)
+	cfg := osTunnelConfig("osfulldns")
+	cfg.DNS.FullTunnel = true
+	a, err := (&platform.Configurator{Sys: h, StateDir: t.TempDir()}).Apply(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := a.Name
+	ok := false
+	for i := 0; i < 50 && !ok; i++ { // the OS applies it within a moment
+		ok = fullDNSApplied(t, name)
+		if !ok {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if !ok {
+		t.Errorf("full-tunnel DNS via %s (%s) not in effect within 5s", name, osDNS)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before.mustEqual(t, snapshot(t, h, name))
 }
 
 // TestOSEnforceConflictRestore: another program's route that steals part

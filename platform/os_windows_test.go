@@ -2,12 +2,14 @@ package platform_test
 
 import (
 	"errors"
+	"net"
 	"slices"
 	"strings"
 	"testing"
 
 	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/registry"
+	"golang.zx2c4.com/wireguard/windows/tunnel/winipcfg"
 
 	"github.com/cvpn/cvpn/platform/windows/nrpt"
 )
@@ -41,7 +43,7 @@ func dnsState(t *testing.T) string {
 }
 
 // dnsApplied reports whether the NRPT rule of ifname exists and names the
-// test's server and domain.
+// test's server and domain (or every name).
 func dnsApplied(t *testing.T, ifname string) bool {
 	t.Helper()
 	key := nrpt.PolicyKey + `\` + nrpt.KeyName(ifname)
@@ -52,8 +54,25 @@ func dnsApplied(t *testing.T, ifname string) bool {
 	defer k.Close()
 	servers, _, _ := k.GetStringValue("GenericDNSServers")
 	names, _, _ := k.GetStringsValue("Name")
-	if !strings.Contains(servers, osDNS.String()) || !strings.Contains(strings.Join(names, ","), osDNSZone) {
+	// Split DNS names the test's domain; full-tunnel DNS every name (".").
+	if !strings.Contains(servers, osDNS.String()) || !strings.Contains(strings.Join(names, ","), osDNSZone) && !slices.Contains(names, ".") {
 		t.Errorf("HKLM\\%s: servers %q names %q, want %s and %s", key, servers, names, osDNS, osDNSZone)
 	}
 	return true
+}
+
+// fullDNSApplied reports whether the tunnel interface has the test's DNS
+// server and its NRPT rule exists.
+func fullDNSApplied(t *testing.T, ifname string) bool {
+	t.Helper()
+	ifi, err := net.InterfaceByName(ifname)
+	if err != nil {
+		return false
+	}
+	luid, err := winipcfg.LUIDFromIndex(uint32(ifi.Index))
+	if err != nil {
+		return false
+	}
+	servers, err := luid.DNS()
+	return err == nil && slices.Contains(servers, osDNS) && dnsApplied(t, ifname)
 }
