@@ -84,10 +84,13 @@ fuzz-ci: deps-build
 actionlint: deps-go
 	$(GO) run github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION) -color=false
 
-## os-tests-compile: the macOS and Windows integration tests compile (go vet with GOOS set, test files included)
+## os-tests-compile: the macOS and Windows integration tests compile and link (go vet and go test -c with GOOS set)
 os-tests-compile: deps-go
-	CGO_ENABLED=0 GOOS=darwin GOARCH=arm64 $(GO) vet $(OS_TEST_PKGS)
-	CGO_ENABLED=0 GOOS=windows GOARCH=amd64 $(GO) vet $(OS_TEST_PKGS)
+	@set -e; for t in darwin/arm64 windows/amd64; do os=$${t%/*}; \
+		echo "os-tests-compile $$t"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$${t#*/} $(GO) vet $(OS_TEST_PKGS); \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$${t#*/} $(GO) test -c -o build/ostest/$$os/ $(OS_TEST_PKGS); \
+	done
 
 ## test: everything CI checks: deps, lint, the workflow (actionlint), unit + end-to-end tests, short fuzzing,
 ## cross-compilation, the macOS/Windows tests compiled, the fresh-machine build (fresh-check-ci)
