@@ -14,7 +14,7 @@
 //     requests look valid; Parse reads it from the header itself.
 //   - AF_LINK addresses written: the library's LinkAddr is 8 bytes plus
 //     name and link address, shorter than struct sockaddr_dl; Marshal
-//     writes the 20-byte form route(8) sends (LinkSockaddr).
+//     writes the 20-byte form route(8) sends (linkSockaddr).
 //   - The KAME scope of link-local IPv6 addresses written: the library
 //     puts the zone in sin6_scope_id only; the kernel reads it from
 //     bytes 2 and 3 of the address, as route(8) writes it.

@@ -93,9 +93,9 @@ const (
 	AFLink  = 18
 )
 
-// SizeofSockaddrDL is sizeof(struct sockaddr_dl), the length route(8) and
+// sizeofSockaddrDL is sizeof(struct sockaddr_dl), the length route(8) and
 // this package give an AF_LINK address they write.
-const SizeofSockaddrDL = 20
+const sizeofSockaddrDL = 20
 
 // Sockaddr is one socket address of a message. For AFInet and AFInet6 Addr
 // is set (a netmask is decoded as an address of the destination's family);
@@ -119,12 +119,12 @@ type Message struct {
 	Addrs [axMax]*Sockaddr
 }
 
-// LinkSockaddr encodes an AF_LINK socket address of sizeof(struct
+// linkSockaddr encodes an AF_LINK socket address of sizeof(struct
 // sockaddr_dl) bytes naming an interface by index (0: any) and name (may
 // be empty): the form route(8) writes for a gateway "-interface" and for
 // the RTA_IFP of an RTM_GET.
-func LinkSockaddr(index uint16, name string) []byte {
-	n := max(8+len(name), SizeofSockaddrDL)
+func linkSockaddr(index uint16, name string) []byte {
+	n := max(8+len(name), sizeofSockaddrDL)
 	if n > 255 {
 		return nil
 	}
@@ -136,8 +136,8 @@ func LinkSockaddr(index uint16, name string) []byte {
 	return b
 }
 
-// IsRouteType reports whether t is a message type with a rt_msghdr header.
-func IsRouteType(t uint8) bool {
+// isRouteType reports whether t is a message type with a rt_msghdr header.
+func isRouteType(t uint8) bool {
 	switch t {
 	case TypeAdd, TypeDelete, TypeChange, TypeGet, TypeLosing, TypeRedirect, TypeMiss, TypeLock, TypeResolve:
 		return true

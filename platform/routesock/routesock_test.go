@@ -121,14 +121,14 @@ func TestFromRouteErrors(t *testing.T) {
 // route(8) writes.
 func TestLinkSockaddrAndKAME(t *testing.T) {
 	want := []byte{20, AFLink, 17, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
-	if got := LinkSockaddr(17, ""); !bytes.Equal(got, want) {
-		t.Errorf("LinkSockaddr(17) = %x, want %x", got, want)
+	if got := linkSockaddr(17, ""); !bytes.Equal(got, want) {
+		t.Errorf("linkSockaddr(17) = %x, want %x", got, want)
 	}
-	named := LinkSockaddr(6, "en0")
+	named := linkSockaddr(6, "en0")
 	if len(named) != 20 || named[5] != 3 || string(named[8:11]) != "en0" {
-		t.Errorf("LinkSockaddr(6, en0) = %x", named)
+		t.Errorf("linkSockaddr(6, en0) = %x", named)
 	}
-	if LinkSockaddr(1, strings.Repeat("x", 250)) != nil {
+	if linkSockaddr(1, strings.Repeat("x", 250)) != nil {
 		t.Error("a name longer than a sockaddr can hold was encoded")
 	}
 	kame := toKAME(netip.MustParseAddr("fe80::1%6"))

@@ -14,7 +14,7 @@ import (
 // present socket addresses in RTAX order. IPv4 and IPv6 addresses are the
 // library's; a link-local IPv6 address carries its zone in the KAME form
 // the kernel expects (bytes 2 and 3); AF_LINK addresses are written with
-// LinkSockaddr (see the package documentation for why).
+// linkSockaddr (see the package documentation for why).
 func (m *Message) Marshal() ([]byte, error) {
 	rm := &route.RouteMessage{
 		Version: Version,
@@ -55,7 +55,7 @@ func (sa *Sockaddr) toLib() (route.Addr, error) {
 		}
 		return &route.Inet6Addr{IP: toKAME(sa.Addr)}, nil
 	case AFLink:
-		raw := LinkSockaddr(sa.Index, sa.Name)
+		raw := linkSockaddr(sa.Index, sa.Name)
 		if raw == nil {
 			return nil, fmt.Errorf("interface name %q too long", sa.Name)
 		}
@@ -84,7 +84,7 @@ func Parse(b []byte) ([]Message, error) {
 		raw := b[off : off+n]
 		at := off
 		off += n
-		if raw[2] != Version || !IsRouteType(raw[3]) {
+		if raw[2] != Version || !isRouteType(raw[3]) {
 			continue
 		}
 		if n < HeaderLen {
