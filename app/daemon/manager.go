@@ -322,6 +322,8 @@ func (m *Manager) run(ctx context.Context, c *conn, p *profile.Profile, stateDir
 		NoDNS:       !c.dns,
 		OnTunnelUp:  func(info client.TunnelInfo) func() { return m.tunnelUp(ctx, c, info, lf.Logger) },
 		OnClient:    func(cl *client.Client) { c.stats.Store(cl.Stats()) },
+		// Each session follows the network itself (one netlink socket).
+		WatchNetwork: true,
 	})
 	cause := context.Cause(ctx)
 	m.mu.Lock()

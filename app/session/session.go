@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/cvpn/cvpn/app/profilestore"
 	"github.com/cvpn/cvpn/ovpn/client"
@@ -53,6 +54,10 @@ type Options struct {
 	// client.Config.NetChanges); cvpn connect and the daemon feed it from
 	// the network monitor.
 	NetChanges <-chan client.NetChange
+	// WatchNetwork runs a network monitor (platform/netmon) for the
+	// session when NetChanges is nil: the client then follows address,
+	// route and link changes and resumes at once.
+	WatchNetwork bool
 }
 
 // noDNSTunnel applies tunnel configurations without their DNS part.
@@ -155,6 +160,18 @@ func Run(ctx context.Context, o Options) error {
 		}
 		defer h.Close()
 		sys = h
+	}
+	if o.NetChanges == nil && o.WatchNetwork {
+		wctx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		defer stop()
+		ch, err := watchNetwork(wctx, o.Logger, &wg)
+		if err != nil {
+			o.Logger.Warn("no network monitor; network changes are noticed at the next failed send", "err", err)
+		} else {
+			o.NetChanges = ch
+		}
 	}
 	var tunnel client.Tunnel = &platform.Configurator{Sys: sys, StateDir: o.StateDir, Logger: o.Logger}
 	if o.NoDNS {

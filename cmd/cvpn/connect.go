@@ -84,6 +84,7 @@ func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		Version:       version,
 		NoEKM:         os.Getenv("CVPN_KEY_DERIVATION") == "prf",
 		EnforceRoutes: *enforceRoutes,
+		WatchNetwork:  true,
 	})
 	switch {
 	case err == nil:

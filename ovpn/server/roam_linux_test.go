@@ -131,3 +131,41 @@ func TestClientAddressMoveFloats(t *testing.T) {
 	}
 	cl.disconnect(t)
 }
+
+// TestClientFollowsNetworkMonitor: with no traffic at all, the client's
+// network monitor (platform/netmon) reports the address move and the
+// client moves its session at once: the server lists the connection at
+// the new address before anything is sent through the tunnel.
+func TestClientFollowsNetworkMonitor(t *testing.T) {
+	nstest.RequireBinaries(t, "ping")
+	ls := newLabServer(t, serverSpec{wrap: "tls-crypt", split: true})
+	cl := startCVPN(t, ls, ls.profile(t, ""), "")
+	cl.waitConnected(t)
+	before := listConnections(t, ls)
+	if len(before) != 1 {
+		t.Fatalf("connections before the move: %v", before)
+	}
+	start := time.Now()
+	moveClientAddress(t, ls.lab, "198.18.0.3")
+	var after []map[string]any
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		after = listConnections(t, ls)
+		if len(after) == 1 && strings.HasPrefix(fmt.Sprint(after[0]["endpoint"]), "198.18.0.3:") {
+			break
+		}
+	}
+	took := time.Since(start)
+	if len(after) != 1 || after[0]["connection-id"] != before[0]["connection-id"] || !strings.HasPrefix(fmt.Sprint(after[0]["endpoint"]), "198.18.0.3:") {
+		t.Fatalf("connections after the move (no traffic sent): %v, want connection %v at 198.18.0.3", after, before[0]["connection-id"])
+	}
+	t.Logf("the server saw the session at the new address %s after the move (network monitor, no traffic)", took.Round(time.Millisecond))
+	out := cl.proc.Output()
+	if !strings.Contains(out, `"event":"network-changed"`) || strings.Contains(out, `"detail":"sending failed`) {
+		t.Errorf("want a network-changed event from the monitor (not from a failed send):\n%s", out)
+	}
+	pingUntil(t, ls.lab, 5*time.Second)
+	if n := strings.Count(cl.proc.Output(), `"state":"connected"`); n != 1 {
+		t.Errorf("%d connected events: the client reconnected instead of floating", n)
+	}
+	cl.disconnect(t)
+}
