@@ -137,13 +137,25 @@ func TestClientAddressMoveFloats(t *testing.T) {
 // client moves its session at once: the server lists the connection at
 // the new address before anything is sent through the tunnel.
 func TestClientFollowsNetworkMonitor(t *testing.T) {
+	for _, split := range []bool{true, false} {
+		t.Run(map[bool]string{true: "split-tunnel", false: "full-tunnel"}[split], func(t *testing.T) { followsNetworkMonitor(t, split) })
+	}
+}
+
+func followsNetworkMonitor(t *testing.T, split bool) {
 	nstest.RequireBinaries(t, "ping")
-	ls := newLabServer(t, serverSpec{wrap: "tls-crypt", split: true})
+	ls := newLabServer(t, serverSpec{wrap: "tls-crypt", split: split})
 	cl := startCVPN(t, ls, ls.profile(t, ""), "")
 	cl.waitConnected(t)
 	before := listConnections(t, ls)
 	if len(before) != 1 {
 		t.Fatalf("connections before the move: %v", before)
+	}
+	// The tunnel's own set-up (its device, addresses, routes) is no
+	// network change.
+	time.Sleep(500 * time.Millisecond)
+	if strings.Contains(cl.proc.Output(), `"event":"network-changed"`) {
+		t.Errorf("network-changed reported for the tunnel's own set-up:\n%s", cl.proc.Output())
 	}
 	start := time.Now()
 	moveClientAddress(t, ls.lab, "198.18.0.3")
