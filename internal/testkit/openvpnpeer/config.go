@@ -55,12 +55,13 @@ type User struct {
 	ChallengeResponse string
 }
 
-// ServerConfig describes an OpenVPN 2.6 server. Zero values get defaults.
+// ServerConfig describes an OpenVPN server. Zero values get defaults.
 type ServerConfig struct {
-	NS     string     // namespace to run in (required)
-	Listen netip.Addr // --local; zero listens on all addresses
-	Proto  string     // "udp" (default) or "tcp"
-	Port   int        // default 1194
+	NS      string     // namespace to run in (required)
+	Version Version    // V26 (default) or V27
+	Listen  netip.Addr // --local; zero listens on all addresses
+	Proto   string     // "udp" (default) or "tcp"
+	Port    int        // default 1194
 
 	// PKI supplies the CA, server certificate and static keys; nil makes
 	// StartServer generate one with clients "client1" and "client2".
