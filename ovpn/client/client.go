@@ -385,6 +385,12 @@ func (c *Client) serve(ctx context.Context, l *link, prepared *platform.Prepared
 		return fmt.Errorf("%s: %w", l.peer, err)
 	}
 	tc.Prepared = prepared
+	if _, notes := dnsConfig(cfg.Profile, po, tc.RedirectIPv4); len(notes) > 0 {
+		for _, n := range notes {
+			log.Warn(n)
+			cfg.emit(clientapi.Event{Event: clientapi.EventLog, Message: n})
+		}
+	}
 	applied, err := cfg.Tunnel.Apply(tc)
 	if err != nil {
 		l.close()
