@@ -13,6 +13,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/cvpn/cvpn/ovpn/datachannel"
+	"github.com/cvpn/cvpn/ovpn/dnsopt"
 )
 
 // Limits of the endpoint (the AWS quotas and constraints it imitates).
@@ -20,6 +21,7 @@ const (
 	MinClientPrefix   = 12
 	MaxClientPrefix   = 22
 	MaxDNSServers     = 2
+	MaxDNSDomains     = 16
 	MaxBannerChars    = 1400
 	MaxRoutes         = 10
 	MaxAuthzRules     = 50
@@ -61,6 +63,16 @@ type File struct {
 	ConnectionLog        ConnLogFile `toml:"connection_log"`
 	Metrics              MetricsFile `toml:"metrics"`
 	Admin                AdminFile   `toml:"admin"`
+	DNSTable             DNSFile     `toml:"dns"`
+}
+
+// DNSFile is the optional [dns] table: search domains and split DNS for
+// dns_servers. Clients that understand the dns option (IV_PROTO bit 11)
+// get `dns search-domains` and `dns server 0 resolve-domains`; the others
+// get dhcp-option DOMAIN / DOMAIN-SEARCH and DOMAIN-ROUTE.
+type DNSFile struct {
+	SearchDomains  []string `toml:"search_domains"`
+	ResolveDomains []string `toml:"resolve_domains"`
 }
 
 // TLSFile is the [tls] table.
@@ -242,6 +254,23 @@ func Parse(path string, data []byte) (*Config, error) {
 			continue
 		}
 		c.DNS = append(c.DNS, a)
+	}
+	for _, kd := range []struct {
+		key string
+		ds  []string
+	}{{"dns.search_domains", c.DNSTable.SearchDomains}, {"dns.resolve_domains", c.DNSTable.ResolveDomains}} {
+		key, ds := kd.key, kd.ds
+		if len(ds) > MaxDNSDomains {
+			bad(key, "%d domains, at most %d", len(ds), MaxDNSDomains)
+		}
+		for i, d := range ds {
+			if !dnsopt.ValidDomain(d) {
+				bad(fmt.Sprintf("%s[%d]", key, i), "%q is not a domain name", d)
+			}
+		}
+	}
+	if len(c.DNSTable.ResolveDomains) > 0 && len(c.DNSServers) == 0 {
+		bad("dns.resolve_domains", "needs dns_servers: the domains are resolved by those servers")
 	}
 	if c.SessionTimeoutHours == 0 {
 		c.SessionTimeoutHours = DefaultTimeoutH

@@ -55,6 +55,10 @@ saml_idp_metadata = ""
 # [[routes]]
 # destination = "172.31.0.0/16"
 
+# [dns]                         # optional, with dns_servers: pushed as the dns option to clients that support it
+# search_domains = ["corp.example"]
+# resolve_domains = ["corp.example"]  # split DNS: only these names go to dns_servers
+
 [[authorization_rules]]
 destination = "0.0.0.0/0"
 access_group = ""               # empty = all users
