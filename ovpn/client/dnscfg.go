@@ -13,7 +13,7 @@ import (
 
 // dnsConfig chooses the tunnel's DNS as OpenVPN 2.7 does: the dns option
 // (the profile's, amended by the pushed one) when it names a server, else
-// the pushed dhcp-option DNS. notes says, one line each, what of it cvpn
+// the pushed dhcp-option DNS (with DOMAIN-ROUTE as routing domains). notes says, one line each, what of it cvpn
 // cannot honour (ports, DoH/DoT, DNSSEC): the caller logs them and tells
 // the user.
 func dnsConfig(p *profile.Profile, po *ctrlmsg.PushOptions, fullTunnel bool) (cfg *platform.DNSConfig, notes []string) {
@@ -32,7 +32,15 @@ func dnsConfig(p *profile.Profile, po *ctrlmsg.PushOptions, fullTunnel bool) (cf
 		if len(po.DNS) == 0 {
 			return nil, nil
 		}
-		return &platform.DNSConfig{Servers: po.DNS, SearchDomains: search, FullTunnel: fullTunnel}, nil
+		cfg := &platform.DNSConfig{Servers: po.DNS, SearchDomains: search, FullTunnel: fullTunnel}
+		for _, d := range po.DomainRoute {
+			if d == "." {
+				cfg.FullTunnel = true // DOMAIN-ROUTE . : every name to the tunnel's servers
+			} else {
+				cfg.RoutingDomains = append(cfg.RoutingDomains, d)
+			}
+		}
+		return cfg, nil
 	}
 	if len(po.DNS) > 0 {
 		notes = append(notes, fmt.Sprintf("dhcp-option DNS %s not used: the dns option takes precedence (as in OpenVPN 2.7)", joinAddrs(po.DNS)))

@@ -49,6 +49,11 @@ func TestDNSConfigPrefersDNSOption(t *testing.T) {
 		t.Errorf("dhcp-option only: cfg %+v notes %q", cfg, notes)
 	}
 
+	po, _ = ctrlmsg.ParsePushOptions([]string{"dhcp-option DNS 10.0.0.2", "dhcp-option DOMAIN-ROUTE corp.example"})
+	if cfg, _ = dnsConfig(p, po, false); cfg == nil || !reflect.DeepEqual(cfg.RoutingDomains, []string{"corp.example"}) || cfg.FullTunnel {
+		t.Errorf("DOMAIN-ROUTE: %+v", cfg)
+	}
+
 	// The profile's dns server applies when nothing is pushed; a pushed
 	// server with the same id replaces it.
 	prof, ds := profile.Parse([]byte("client\ndev tun\nremote vpn.example.com\nauth-user-pass\ndns server 0 address 10.9.9.9\n"), profile.Options{Name: "t.ovpn", NoFiles: true})

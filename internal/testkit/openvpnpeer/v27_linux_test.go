@@ -3,6 +3,8 @@ package openvpnpeer
 import (
 	"context"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +30,7 @@ func TestOpenVPN27Pair(t *testing.T) {
 	} {
 		t.Run(tc.proto+"-"+tc.wrap.String()+"-client"+tc.client.String(), func(t *testing.T) {
 			lab := nstest.New(t, nstest.Options{})
-			srv := StartServer(t, ServerConfig{NS: lab.Server, Listen: nstest.ServerIP, Version: V27, Proto: tc.proto, Wrap: tc.wrap,
+			srv := StartServer(t, ServerConfig{NS: lab.Server, Listen: nstest.ServerIP, Version: V27, Proto: tc.proto, Wrap: tc.wrap, Verb: 4,
 				Push: []string{"dns server 0 address 192.0.2.53", "dns search-domains corp.example"}})
 			if !strings.Contains(srv.Log(), "OpenVPN "+v) {
 				t.Fatalf("server log does not name OpenVPN %s:\n%s", v, srv.Log())
@@ -43,6 +45,20 @@ func TestOpenVPN27Pair(t *testing.T) {
 			}
 			if tc.client == V27 && !strings.Contains(cl.Log(), "dns server 0 address 192.0.2.53") {
 				t.Errorf("2.7 client log does not show the pushed dns option:\n%s", cl.Log())
+			}
+			// The peer's IV_PROTO, as the 2.7 server logs it at verb 4:
+			// 2.7 advertises dynamic tls-crypt, epoch keys, the dns
+			// option v2 and PUSH_UPDATE (bits 9-12) and no longer bit 6.
+			if tc.client == V27 {
+				m := regexp.MustCompile(`peer info: IV_PROTO=(\d+)`).FindStringSubmatch(srv.Log())
+				if m == nil {
+					t.Fatalf("no peer info IV_PROTO in the server log:\n%s", srv.Log())
+				}
+				n, _ := strconv.Atoi(m[1])
+				t.Logf("OpenVPN %s client IV_PROTO=%d; %s", v, n, regexp.MustCompile(`PUSH_REPLY[^\n]*`).FindString(cl.Log()))
+				if want := 1<<9 | 1<<10 | 1<<11 | 1<<12; n&want != want || n&(1<<6) != 0 {
+					t.Errorf("IV_PROTO=%d (%b): want bits 9-12 set and bit 6 clear", n, n)
+				}
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
