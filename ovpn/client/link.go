@@ -55,6 +55,20 @@ func (e *authError) Error() string {
 	return "the server refused the credentials: " + e.msg.Reason
 }
 
+// tempAuthError is an AUTH_FAILED,TEMP: the server cannot take the
+// connection now; the client retries with the same credentials.
+type tempAuthError struct{ ae *authError }
+
+func (e *tempAuthError) Error() string {
+	r := strings.TrimSpace(e.ae.msg.Reason)
+	if r == "" {
+		r = "no reason given"
+	}
+	return fmt.Sprintf("%s refused the connection for now (temporary failure, AUTH_FAILED,TEMP): %s", e.ae.server, r)
+}
+
+func (e *tempAuthError) Unwrap() error { return e.ae }
+
 // link is one established connection to one server address: transport,
 // control channel, TLS sessions per key and data channel keys.
 type link struct {
@@ -82,6 +96,12 @@ type link struct {
 
 	msgs chan string // control messages from every TLS session
 	fail chan error  // fatal link errors (first one wins)
+	// extendHandshake moves the handshake deadline (AUTH_PENDING);
+	// pendingFor is the last pending timeout and webURL the sign-in page
+	// already shown (one browser flow per page).
+	extendHandshake func(time.Duration)
+	pendingFor      time.Duration
+	webURL          string
 
 	mu     sync.Mutex
 	keyID  uint8
@@ -121,8 +141,13 @@ func dialLink(ctx context.Context, cfg *Config, remote profile.Remote, addr neti
 	if lg.aws {
 		l.framing = km2.AWS
 	}
-	hctx, hcancel := context.WithTimeout(ctx, timeout)
-	defer hcancel()
+	// The handshake's deadline is a timer so that AUTH_PENDING can move it
+	// (the server's timeout for a web sign-in or a CR_TEXT answer).
+	hctx, hcancel := context.WithCancelCause(ctx)
+	defer hcancel(nil)
+	deadline := time.AfterFunc(timeout, func() { hcancel(context.DeadlineExceeded) })
+	defer deadline.Stop()
+	l.extendHandshake = func(d time.Duration) { deadline.Reset(d) }
 	var d transport.Dialer
 	l.conn, err = d.Dial(hctx, proto, addr)
 	if err != nil {
@@ -131,7 +156,10 @@ func dialLink(ctx context.Context, cfg *Config, remote profile.Remote, addr neti
 	}
 	if err := l.handshake(hctx, onAnswer); err != nil {
 		l.close()
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		if errors.Is(context.Cause(hctx), context.DeadlineExceeded) && ctx.Err() == nil && l.pendingFor > 0 {
+			return nil, fmt.Errorf("%w: %s: the server's pending authentication (AUTH_PENDING) was not completed within %s", clientapi.ErrAuthFailed, l.peer, l.pendingFor.Round(time.Second))
+		}
+		if errors.Is(context.Cause(hctx), context.DeadlineExceeded) && ctx.Err() == nil {
 			return nil, fmt.Errorf("%s: no answer from the server within %s (TLS key negotiation failed); check the address, port and protocol, the firewall, and tls-auth/tls-crypt keys", l.peer, timeout.Round(time.Second))
 		}
 		return nil, err
@@ -540,9 +568,13 @@ func (l *link) pull(ctx context.Context) error {
 			case ctrlmsg.AuthFailed:
 				return &authError{m, l.server}
 			case ctrlmsg.AuthPending:
-				l.log.Info("server is waiting for authentication to complete", "timeout", m.Timeout)
+				l.onAuthPending(m)
 			case ctrlmsg.Info:
-				l.cfg.emit(clientapi.Event{Event: clientapi.EventLog, Message: m.String()})
+				if handled, err := l.onPendingInfo(ctx, m); err != nil {
+					return err
+				} else if !handled {
+					l.cfg.emit(clientapi.Event{Event: clientapi.EventLog, Message: m.String()})
+				}
 			case ctrlmsg.Restart:
 				return fmt.Errorf("%s: server asked to restart: %s", l.peer, m.Reason)
 			case ctrlmsg.Halt:
@@ -678,7 +710,9 @@ func (l *link) peerInfo() string {
 		pi.Proto &^= km2.IVProtoTLSKeyExport
 	}
 	if p.Auth.Federated {
-		pi.SSO = []string{"openurl", "crtext"}
+		pi.SSO = []string{"openurl", "crtext"} // what AWS's own client sends
+	} else {
+		pi.SSO = ssoMethods
 	}
 	for _, e := range p.Setenv {
 		if strings.HasPrefix(e.Name, "UV_") {

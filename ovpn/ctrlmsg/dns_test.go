@@ -38,3 +38,19 @@ func TestPushedDNSOption(t *testing.T) {
 		}
 	}
 }
+
+func TestAuthFailedTempHint(t *testing.T) {
+	m, err := Parse("AUTH_FAILED,TEMP[backoff 42,advance no]: No free IP addresses")
+	if err != nil {
+		t.Fatal(err)
+	}
+	af := m.(AuthFailed)
+	if h := af.Hint(); !af.Temp || h.Backoff.Seconds() != 42 || h.Advance != "no" || strings.TrimSpace(af.Reason) != "No free IP addresses" {
+		t.Errorf("%+v hint %+v", af, h)
+	}
+	for flags, want := range map[string]float64{"backoff x": 0, "backoff -3": 0, "backoff 99999999": 3600, "": 0} {
+		if got := (AuthFailed{Temp: true, TempFlags: flags}).Hint().Backoff.Seconds(); got != want {
+			t.Errorf("%q: backoff %vs, want %vs", flags, got, want)
+		}
+	}
+}

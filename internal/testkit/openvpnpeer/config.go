@@ -53,6 +53,10 @@ type User struct {
 	// ChallengeResponse, when set, makes the script require the static
 	// challenge form "SCRV1:base64(Password):base64(ChallengeResponse)".
 	ChallengeResponse string
+	// FailReason, when set, refuses this user even with the right
+	// password, with this text as the AUTH_FAILED reason (written to
+	// $auth_failed_reason_file), e.g. "TEMP[backoff 3,advance no]: busy".
+	FailReason string
 }
 
 // ServerConfig describes an OpenVPN server. Zero values get defaults.
@@ -272,6 +276,10 @@ func verifyScript(users []User, logPath string) string {
 		want := u.Password
 		if u.ChallengeResponse != "" {
 			want = SCRV1(u.Password, u.ChallengeResponse)
+		}
+		if u.FailReason != "" {
+			fmt.Fprintf(&b, "%s) [ -n \"$auth_failed_reason_file\" ] && printf '%%s' %s > \"$auth_failed_reason_file\" ;;\n", shellQuote(u.Name), shellQuote(u.FailReason))
+			continue
 		}
 		fmt.Fprintf(&b, "%s) [ \"$p\" = %s ] && ok=1 ;;\n", shellQuote(u.Name), shellQuote(want))
 	}
