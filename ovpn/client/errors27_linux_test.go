@@ -15,7 +15,7 @@ import (
 
 // start27 starts an OpenVPN 2.7 server with cfg and cvpn connect against
 // it (profile from the server plus extra text, credentials file creds).
-func start27(t *testing.T, cfg openvpnpeer.ServerConfig, opts openvpnpeer.ProfileOptions, extra, creds string) (*openvpnpeer.Server, *nstest.Proc) {
+func start27(t *testing.T, cfg openvpnpeer.ServerConfig, opts openvpnpeer.ProfileOptions, extra, creds string, args ...string) (*openvpnpeer.Server, *nstest.Proc) {
 	t.Helper()
 	nstest.RequireRoot(t)
 	openvpnpeer.Require27(t)
@@ -32,7 +32,7 @@ func start27(t *testing.T, cfg openvpnpeer.ServerConfig, opts openvpnpeer.Profil
 	if err := os.WriteFile(pf, []byte(prof+extra), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	argv := []string{"env", "CVPN_HOME=" + home, bin, "connect", pf, "--json"}
+	argv := append([]string{"env", "CVPN_HOME=" + home, bin, "connect", pf, "--json"}, args...)
 	if creds != "" {
 		cf := filepath.Join(home, "creds")
 		if err := os.WriteFile(cf, []byte(creds), 0o600); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -57,6 +58,12 @@ type User struct {
 	// password, with this text as the AUTH_FAILED reason (written to
 	// $auth_failed_reason_file), e.g. "TEMP[backoff 3,advance no]: busy".
 	FailReason string
+	// WebAuth, when set, defers this user's authentication after the
+	// password check: the server sends AUTH_PENDING and
+	// INFO_PRE,WEB_AUTH::<WebAuth> (a sign-in page URL) to clients whose
+	// IV_SSO has webauth (others are refused) and waits until
+	// Server.DecidePending.
+	WebAuth string
 }
 
 // ServerConfig describes an OpenVPN server. Zero values get defaults.
@@ -194,6 +201,14 @@ func (c *ServerConfig) render(f serverFiles) string {
 		w("script-security 2")
 		w("auth-user-pass-verify %s via-file", f.Verify)
 	}
+	for _, u := range c.Users {
+		if u.WebAuth != "" {
+			// Deferred auth: the control and pending files go to the run
+			// directory, where DecidePending finds them.
+			w("tmp-dir %s", filepath.Dir(f.Verify))
+			break
+		}
+	}
 	if c.NoClientCert {
 		w("verify-client-cert none")
 		w("username-as-common-name")
@@ -285,6 +300,20 @@ func verifyScript(users []User, logPath string) string {
 	}
 	b.WriteString("esac\n")
 	lq := shellQuote(logPath)
+	// Deferred web sign-in: the pending file asks the server for
+	// AUTH_PENDING with WEB_AUTH; the control file's path is kept for
+	// Server.DecidePending.
+	for _, u := range users {
+		if u.WebAuth == "" {
+			continue
+		}
+		rec := shellQuote(filepath.Join(filepath.Dir(logPath), "pending-"+u.Name))
+		fmt.Fprintf(&b, "if [ \"$ok\" = 1 ] && [ \"$u\" = %s ]; then\n", shellQuote(u.Name))
+		fmt.Fprintf(&b, "  case \",$IV_SSO,\" in *,webauth,*) ;; *) printf 'fail %%s (no webauth in IV_SSO=%%s)\\n' \"$u\" \"$IV_SSO\" >> %s; exit 1 ;; esac\n", lq)
+		fmt.Fprintf(&b, "  printf '120\\nwebauth\\nWEB_AUTH::%%s\\n' %s > \"$auth_pending_file\"\n", shellQuote(u.WebAuth))
+		fmt.Fprintf(&b, "  printf '%%s' \"$auth_control_file\" > %s\n", rec)
+		fmt.Fprintf(&b, "  printf 'pending %%s\\n' \"$u\" >> %s; exit 2\nfi\n", lq)
+	}
 	fmt.Fprintf(&b, "if [ \"$ok\" = 1 ]; then printf 'ok %%s\\n' \"$u\" >> %s; exit 0; fi\n", lq)
 	fmt.Fprintf(&b, "printf 'fail %%s\\n' \"$u\" >> %s\nexit 1\n", lq)
 	return b.String()

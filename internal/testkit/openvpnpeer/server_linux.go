@@ -120,6 +120,28 @@ func StartServer(t testing.TB, cfg ServerConfig) *Server {
 	return s
 }
 
+// DecidePending ends the deferred (web sign-in) authentication of user
+// name: ok accepts it, otherwise the server refuses the client.
+func (s *Server) DecidePending(name string, ok bool) error {
+	b, err := os.ReadFile(filepath.Join(s.Dir, "pending-"+name))
+	if err != nil {
+		return fmt.Errorf("openvpnpeer: no pending authentication of %s: %w", name, err)
+	}
+	p := string(b)
+	if run := s.Config.Version.runDir(s.Dir); run != s.Dir {
+		rest, found := strings.CutPrefix(p, run+"/")
+		if !found {
+			return fmt.Errorf("openvpnpeer: control file %s is outside the run directory %s (tmp-dir)", p, run)
+		}
+		p = filepath.Join(s.Dir, rest)
+	}
+	v := "0"
+	if ok {
+		v = "1"
+	}
+	return os.WriteFile(p, []byte(v), 0o600)
+}
+
 // Stop terminates the server (SIGTERM, SIGKILL after 5 s). Idempotent.
 func (s *Server) Stop() error { return s.Proc.Stop(5 * time.Second) }
 
