@@ -465,6 +465,9 @@ func (ss *session) negotiate(ctx context.Context, keyID uint8, st *control.Strea
 	st.HandshakeComplete()
 	ss.keys.Install(dk, true)
 	if first {
+		if err := ss.webSignIn(ctx); err != nil {
+			return err
+		}
 		return ss.establish(ctx)
 	}
 	return nil

@@ -137,3 +137,25 @@ func TestDNSTable(t *testing.T) {
 		}
 	}
 }
+
+// TestWebAuthKeys: web_auth needs a users file; its page listens on the
+// listen address's IP, port 8080, unless web_auth_listen says otherwise.
+func TestWebAuthKeys(t *testing.T) {
+	dir := lab(t)
+	os.WriteFile(filepath.Join(dir, "users.toml"), []byte(""), 0o600)
+	doc := strings.Replace(base, "mutual = true\n", "mutual = false\nusers_file = \"users.toml\"\nweb_auth = true\n", 1)
+	c, err := parse(t, dir, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Authentication.WebAuthListen != "0.0.0.0:8080" {
+		t.Errorf("web_auth_listen default = %q", c.Authentication.WebAuthListen)
+	}
+	bad := strings.Replace(base, "mutual = true\n", "mutual = true\nweb_auth = true\nweb_auth_listen = \"nowhere\"\n", 1)
+	_, err = parse(t, dir, bad)
+	for _, want := range []string{"authentication.web_auth: needs authentication.users_file", `authentication.web_auth_listen: "nowhere" is not ADDRESS:PORT`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want %q", err, want)
+		}
+	}
+}

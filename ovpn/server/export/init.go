@@ -51,6 +51,7 @@ tls_crypt = ""                  # e.g. "pki/tls-crypt.key"
 mutual = true                   # require client certificates
 users_file = ""                 # users with bcrypt hashes, groups, optional TOTP secret
 saml_idp_metadata = ""
+web_auth = false                # true: after the password, a web sign-in on the server's own page (AUTH_PENDING)
 
 # [[routes]]
 # destination = "172.31.0.0/16"
