@@ -107,3 +107,23 @@ func TestOpenVPN27WebAuth(t *testing.T) {
 		t.Fatalf("ping through the tunnel after the web sign-in: %v", err)
 	}
 }
+
+// TestOpenVPN27CRText: an OpenVPN 2.7 server defers carol's sign-in with a
+// CR_TEXT question (only because cvpn's IV_SSO has crtext); cvpn asks it
+// (here answered by the credentials file's third line), sends
+// CR_RESPONSE, and the server's check of the answer lets it connect.
+func TestOpenVPN27CRText(t *testing.T) {
+	users := []openvpnpeer.User{{Name: "carol", Password: "pw", CRText: "Favourite colour?", CRAnswer: "deep blue"}}
+	srv, cl := start27(t, openvpnpeer.ServerConfig{Users: users, NoClientCert: true}, openvpnpeer.ProfileOptions{}, "", "carol\npw\ndeep blue\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := cl.WaitFor(ctx, `"state":"connected"`); err != nil {
+		t.Fatalf("cvpn did not connect after answering CR_TEXT: %v\n%s\nserver:\n%s", err, cl.Output(), srv.Log())
+	}
+	if got := strings.Join(srv.AuthLog(), ","); got != "pending carol,cr-ok carol" {
+		t.Errorf("server auth log %q: want the password accepted, the question pending, then the right answer", got)
+	}
+	if err := nstest.Ping(ctx, cl.NS, srv.TunnelIP()); err != nil {
+		t.Fatalf("ping through the tunnel: %v", err)
+	}
+}

@@ -64,6 +64,11 @@ type User struct {
 	// IV_SSO has webauth (others are refused) and waits until
 	// Server.DecidePending.
 	WebAuth string
+	// CRText and CRAnswer, when CRText is set, defer this user's
+	// authentication after the password check with a CR_TEXT question
+	// (flags E,R); the server's --client-crresponse script accepts the
+	// client's CR_RESPONSE when it decodes to CRAnswer.
+	CRText, CRAnswer string
 }
 
 // ServerConfig describes an OpenVPN server. Zero values get defaults.
@@ -153,7 +158,7 @@ func (c *ServerConfig) validate() error {
 		return fmt.Errorf("openvpnpeer: ServerConfig.NoClientCert without Users would accept anyone")
 	}
 	for i, u := range c.Users {
-		if u.Name == "" || strings.ContainsAny(u.Name+u.Password+u.ChallengeResponse, "\n\r") {
+		if u.Name == "" || strings.ContainsAny(u.Name+u.Password+u.ChallengeResponse+u.FailReason+u.WebAuth+u.CRText+u.CRAnswer, "\n\r") {
 			return fmt.Errorf("openvpnpeer: ServerConfig.Users[%d]: empty name or a line break in the credentials", i)
 		}
 	}
@@ -202,10 +207,12 @@ func (c *ServerConfig) render(f serverFiles) string {
 		w("auth-user-pass-verify %s via-file", f.Verify)
 	}
 	for _, u := range c.Users {
-		if u.WebAuth != "" {
+		if u.WebAuth != "" || u.CRText != "" {
 			// Deferred auth: the control and pending files go to the run
-			// directory, where DecidePending finds them.
+			// directory, where DecidePending (and the crresponse script)
+			// find them.
 			w("tmp-dir %s", filepath.Dir(f.Verify))
+			w("client-crresponse %s", filepath.Join(filepath.Dir(f.Verify), "crresponse.sh"))
 			break
 		}
 	}
@@ -280,6 +287,28 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
+// crResponseScript renders the --client-crresponse script: $1 holds the
+// client's CR_RESPONSE (base64); a right answer for $username writes 1 to
+// the control file recorded by the verify script, a wrong one 0. It logs
+// "cr-ok NAME" or "cr-fail NAME" (never the answer).
+func crResponseScript(users []User, logPath string) string {
+	var b strings.Builder
+	b.WriteString("#!/bin/sh\n# written by openvpnpeer: checks a CR_RESPONSE in $1\n")
+	b.WriteString("a=$(base64 -d < \"$1\" 2>/dev/null)\nok=0\ncase \"$username\" in\n")
+	for _, u := range users {
+		if u.CRText != "" {
+			fmt.Fprintf(&b, "%s) [ \"$a\" = %s ] && ok=1 ;;\n", shellQuote(u.Name), shellQuote(u.CRAnswer))
+		}
+	}
+	b.WriteString("*) exit 1 ;;\nesac\n")
+	dir := filepath.Dir(logPath)
+	fmt.Fprintf(&b, "c=$(cat %s/pending-\"$username\") || exit 1\n", shellQuote(dir))
+	lq := shellQuote(logPath)
+	fmt.Fprintf(&b, "if [ \"$ok\" = 1 ]; then printf 'cr-ok %%s\\n' \"$username\" >> %s; echo 1 > \"$c\"; exit 0; fi\n", lq)
+	fmt.Fprintf(&b, "printf 'cr-fail %%s\\n' \"$username\" >> %s; echo 0 > \"$c\"\nexit 1\n", lq)
+	return b.String()
+}
+
 // verifyScript renders the --auth-user-pass-verify via-file script: $1 is a
 // file holding the username and the password on two lines. It appends
 // "ok NAME" or "fail NAME" to logPath (never the password).
@@ -303,6 +332,17 @@ func verifyScript(users []User, logPath string) string {
 	// Deferred web sign-in: the pending file asks the server for
 	// AUTH_PENDING with WEB_AUTH; the control file's path is kept for
 	// Server.DecidePending.
+	for _, u := range users {
+		if u.CRText == "" {
+			continue
+		}
+		rec := shellQuote(filepath.Join(filepath.Dir(logPath), "pending-"+u.Name))
+		fmt.Fprintf(&b, "if [ \"$ok\" = 1 ] && [ \"$u\" = %s ]; then\n", shellQuote(u.Name))
+		fmt.Fprintf(&b, "  case \",$IV_SSO,\" in *,crtext,*) ;; *) printf 'fail %%s (no crtext in IV_SSO=%%s)\\n' \"$u\" \"$IV_SSO\" >> %s; exit 1 ;; esac\n", lq)
+		fmt.Fprintf(&b, "  printf '120\\ncrtext\\nCR_TEXT:E,R:%%s\\n' %s > \"$auth_pending_file\"\n", shellQuote(u.CRText))
+		fmt.Fprintf(&b, "  printf '%%s' \"$auth_control_file\" > %s\n", rec)
+		fmt.Fprintf(&b, "  printf 'pending %%s\\n' \"$u\" >> %s; exit 2\nfi\n", lq)
+	}
 	for _, u := range users {
 		if u.WebAuth == "" {
 			continue

@@ -70,6 +70,10 @@ func LaunchServer(ctx context.Context, cfg ServerConfig, dir string) (*Server, e
 		if err := pki.WriteFileAtomic(filepath.Join(dir, "verify.sh"), []byte(script), 0o700); err != nil {
 			return nil, err
 		}
+		cr := crResponseScript(cfg.Users, filepath.Join(run, "auth.log"))
+		if err := pki.WriteFileAtomic(filepath.Join(dir, "crresponse.sh"), []byte(cr), 0o700); err != nil {
+			return nil, err
+		}
 	}
 	s := &Server{Dir: dir}
 	if cfg.Management {
