@@ -58,8 +58,8 @@ func TestOpenVPN27WebAuth(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	if err := cl.WaitFor(ctx, `"event":"web-auth"`); err != nil {
-		t.Fatalf("no web-auth event: %v\n%s\nserver:\n%s", err, cl.Output(), srv.Log())
+	if err := cl.WaitFor(ctx, `"state":"waiting-for-browser"`); err != nil {
+		t.Fatalf("no waiting-for-browser state: %v\n%s\nserver:\n%s", err, cl.Output(), srv.Log())
 	}
 	out := cl.Output()
 	if !strings.Contains(out, `"url":"`+signinURL+`"`) || !strings.Contains(out, `"state":"waiting-for-browser"`) {
