@@ -37,6 +37,9 @@ const (
 	// sign-in (its session timeout passed): the user must sign in again
 	// in the browser; Message says so.
 	EventReauthRequired = "reauth-required"
+	// EventWebAuth carries the sign-in page (URL) of an OpenVPN server's
+	// pending authentication (AUTH_PENDING with WEB_AUTH or OPEN_URL).
+	EventWebAuth = "web-auth"
 )
 
 // Event is one entry of the connection's event stream; its JSON form is the
