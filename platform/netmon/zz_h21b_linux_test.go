@@ -1,3 +1,0 @@
-package netmon_test
-
-const isWindows = false
