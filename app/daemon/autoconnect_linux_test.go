@@ -1,0 +1,164 @@
+package daemon_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cvpn/cvpn/internal/testkit/nstest"
+)
+
+// withPolicy is argv running cvpn as uid with $CVPN_POLICY set.
+func (e *e2eEnv) withPolicy(uid int, policy string, args ...string) []string {
+	argv := e.asUser(uid, args...)
+	for i, a := range argv {
+		if a == "env" {
+			return append(append(append([]string{}, argv[:i+1]...), "CVPN_POLICY="+policy), argv[i+1:]...)
+		}
+	}
+	panic("no env in argv")
+}
+
+// TestAutoconnectManagedProfile: a real daemon started with a policy whose
+// autoconnect names a root-only system profile connects it to a real
+// `cvpn server` without any front end; users see it as managed and cannot
+// remove or disconnect it; a policy change is picked up on restart and a
+// bad policy stops the daemon naming the line and key.
+func TestAutoconnectManagedProfile(t *testing.T) {
+	nstest.RequireRoot(t)
+	nstest.RequireBinaries(t, "setpriv")
+	e := newEnv(t)
+	lab := nstest.New(t, nstest.Options{})
+	before := nstest.MustSnapshot(t, lab.Client)
+
+	srvDir := t.TempDir()
+	server := nstest.ServerIP.String()
+	if out, err := nstest.Run(context.Background(), lab.Server, e.bin, "server", "init", srvDir, "--ecdsa",
+		"--public-address", server, "--listen", server+":1194"); err != nil {
+		t.Fatalf("server init: %v\n%s", err, out)
+	}
+	srv := nstest.Start(t, lab.Server, e.bin, "server", "run", "--config", filepath.Join(srvDir, "server.toml"))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.WaitFor(ctx, "listening on"); err != nil {
+		t.Fatalf("server did not start: %v\n%s", err, srv.Output())
+	}
+
+	// The system profile: root-only (0600), as IT installs a profile
+	// carrying a key; the folder is world-readable.
+	profiles := filepath.Join(e.dir, "profiles")
+	if err := os.Mkdir(profiles, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	text, err := os.ReadFile(filepath.Join(srvDir, "client1.ovpn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(profiles, "corp.ovpn"), text, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	policyPath := filepath.Join(e.dir, "policy.toml")
+	writePolicy := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(policyPath, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	startDaemon := func() *nstest.Proc {
+		t.Helper()
+		d := nstest.Start(t, lab.Client, "env", "CVPN_HOME="+e.daemonHome, "CVPN_SOCKET="+e.socket, e.bin, "daemon", "--policy", policyPath)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := d.WaitFor(ctx, "cvpn daemon listening"); err != nil {
+			t.Fatalf("daemon did not start: %v\n%s", err, d.Output())
+		}
+		return d
+	}
+	stopDaemon := func(d *nstest.Proc) {
+		t.Helper()
+		if err := d.Stop(20 * time.Second); err != nil {
+			t.Fatalf("daemon stop: %v\n%s", err, d.Output())
+		}
+	}
+	user := func(args ...string) (string, error) {
+		t.Helper()
+		return runAs(t, lab.Client, e.withPolicy(uidUser, policyPath, args...))
+	}
+
+	// 1. No autoconnect: the daemon starts nothing.
+	base := "profiles_dir = \"" + profiles + "\"\nallow_user_profiles = false\n"
+	writePolicy(base)
+	d := startDaemon()
+	time.Sleep(time.Second)
+	if out, err := user("status"); err != nil || !strings.Contains(out, "No connections.") {
+		t.Fatalf("status without autoconnect: %v\n%s", err, out)
+	}
+	stopDaemon(d)
+
+	// 2. The policy now autoconnects corp: picked up on restart, connected
+	// with no front end at all.
+	writePolicy(base + "autoconnect = [\"corp\"]\n")
+	started := time.Now()
+	d = startDaemon()
+	deadline := time.Now().Add(60 * time.Second)
+	var status string
+	for {
+		out, err := user("status", "--json")
+		if err == nil && strings.Contains(out, `"state": "connected"`) && strings.Contains(out, `"managed": true`) &&
+			strings.Contains(out, `"tunnel_ipv4": "10.100.`) {
+			status = out
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("corp not connected by the daemon within 60 s: %v\n%s\ndaemon:\n%s\nserver:\n%s", err, out, d.Output(), srv.Output())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("daemon start -> autoconnect profile connected (seen by a user's status): %s", time.Since(started).Round(time.Millisecond))
+	if !strings.Contains(status, `"name": "corp"`) || !strings.Contains(status, `"owner_uid": 0`) {
+		t.Errorf("status: %s", status)
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel2()
+	if out, err := nstest.Run(ctx2, lab.Server, e.bin, "server", "connections", "--config", filepath.Join(srvDir, "server.toml")); err != nil || !strings.Contains(out, "client1") {
+		t.Errorf("the server does not list the daemon's connection: %v\n%s", err, out)
+	}
+
+	// 3. What a user sees and may do.
+	out, err := user("profile", "list")
+	if err != nil || !strings.Contains(out, "corp") || !strings.Contains(out, "managed") {
+		t.Errorf("profile list: %v\n%s", err, out)
+	}
+	out, err = user("profile", "remove", "corp")
+	if err == nil || !strings.Contains(out, `"corp" is a system profile`) || !strings.Contains(out, "cannot be imported over, renamed or removed") {
+		t.Errorf("user removing a managed profile: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(profiles, "corp.ovpn")); err != nil {
+		t.Errorf("system profile gone: %v", err)
+	}
+	out, err = user("profile", "import", filepath.Join(e.dir, "nothing.ovpn"))
+	if err == nil || !strings.Contains(out, "allow_user_profiles = false") {
+		t.Errorf("user import under allow_user_profiles = false: %v\n%s", err, out)
+	}
+	out, err = user("disconnect", "corp")
+	if err == nil || !strings.Contains(out, "connection corp is managed by the administrator") {
+		t.Errorf("user disconnecting a managed connection: %v\n%s", err, out)
+	}
+	if out, err := user("status"); err != nil || !strings.Contains(out, "managed (policy)") {
+		t.Errorf("status table: %v\n%s", err, out)
+	}
+	stopDaemon(d)
+
+	// 4. A bad policy stops the daemon with the file, line and key.
+	writePolicy(base + "autoconect = [\"corp\"]\n")
+	ctx3, cancel3 := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel3()
+	out, err = nstest.Run(ctx3, lab.Client, "env", "CVPN_HOME="+e.daemonHome, "CVPN_SOCKET="+e.socket, e.bin, "daemon", "--policy", policyPath)
+	if err == nil || !strings.Contains(out, policyPath+":3: autoconect: unknown key") {
+		t.Errorf("daemon with a bad policy: %v\n%s", err, out)
+	}
+	nstest.AssertUnchanged(t, before)
+}
