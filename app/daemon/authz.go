@@ -70,6 +70,13 @@ func (a Authorizer) MayControl(peer, owner ipc.Peer, conn string) error {
 		conn, userLabel(owner), strings.Join(groups, ", "), userLabel(peer))}
 }
 
+// IsAdmin reports whether peer may control every connection: root, an
+// admin group's member, or on Windows an elevated administrator.
+func (a Authorizer) IsAdmin(peer ipc.Peer) bool {
+	// Nobody owns a connection with this id, so only admin rights pass.
+	return a.MayControl(peer, ipc.Peer{UID: -2, SID: "", GID: -2}, "") == nil && !(peer.SID == "" && peer.UID == -2)
+}
+
 // osGroupsOf reads the group names of uid from the user database.
 func osGroupsOf(uid int) ([]string, error) {
 	u, err := user.LookupId(strconv.Itoa(uid))

@@ -67,6 +67,7 @@ type Manager struct {
 	nextSub int
 	closed  bool
 	stop    chan struct{} // closed by Close
+	recent  []recentEvent // the recent event stream, for diagnostics
 	wg      sync.WaitGroup
 }
 
@@ -398,6 +399,7 @@ func (m *Manager) event(c *conn, log *slog.Logger, ev clientapi.Event) {
 			"route", ev.Route, "interface", ev.Interface, "tunnel_ipv4", ev.TunnelIPv4, "server", ev.Server)
 	}
 	m.mu.Lock()
+	m.remember(c, ev)
 	if ev.Event == clientapi.EventState {
 		c.state = ev.State
 		if ev.State == clientapi.StateConnected {

@@ -79,6 +79,8 @@ type Message struct {
 	Error       string   `json:"error,omitempty"`
 	Names       []string `json:"names,omitempty"`
 	Connections []Status `json:"connections,omitempty"`
+	// Diagnostics answers TypeDiagnostics.
+	Diagnostics *Diagnostics `json:"diagnostics,omitempty"`
 
 	// Event is the connection event (event).
 	Event *clientapi.Event `json:"event,omitempty"`
