@@ -1,7 +1,12 @@
 package daemon_test
 
 import (
+	"archive/zip"
 	"context"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
 	"os"
 	"path/filepath"
 	"strings"
@@ -150,6 +155,37 @@ func TestAutoconnectManagedProfile(t *testing.T) {
 	if out, err := user("status"); err != nil || !strings.Contains(out, "managed (policy)") {
 		t.Errorf("status table: %v\n%s", err, out)
 	}
+
+	// Diagnostics: root's bundle holds the managed connection's log and
+	// state, a user's does not (it is not theirs); neither holds a line of
+	// the profile's private or tls-crypt key.
+	secrets := keyLines(t, string(text))
+	userZip := filepath.Join(e.dir, fmt.Sprintf("home-%d", uidUser), "diag.zip")
+	if out, err := user("diagnose", "--out", userZip); err != nil || !strings.Contains(out, "only your own connections") {
+		t.Errorf("user diagnose: %v\n%s", err, out)
+	}
+	rootZip := filepath.Join(e.dir, "root-diag.zip")
+	if out, err := runAs(t, lab.Client, []string{"env", "CVPN_HOME=" + e.daemonHome, "CVPN_SOCKET=" + e.socket, "CVPN_POLICY=" + policyPath,
+		e.bin, "diagnose", "--out", rootZip}); err != nil {
+		t.Errorf("root diagnose: %v\n%s", err, out)
+	}
+	userFiles, rootFiles := readZip(t, userZip), readZip(t, rootZip)
+	if !hasFile(rootFiles, "daemon/logs/corp-") || !strings.Contains(rootFiles["daemon/status.json"], `"name": "corp"`) ||
+		!strings.Contains(rootFiles["daemon/events.jsonl"], `"state":"connected"`) {
+		t.Errorf("root's bundle lacks the managed connection: %v", names(rootFiles))
+	}
+	if hasFile(userFiles, "daemon/logs/corp-") || strings.Contains(userFiles["daemon/status.json"], "corp") || !strings.Contains(userFiles["profiles.json"], `"managed": true`) {
+		t.Errorf("user's bundle: %v\n%s", names(userFiles), userFiles["daemon/status.json"])
+	}
+	for _, files := range []map[string]string{userFiles, rootFiles} {
+		for n, body := range files {
+			for _, s := range secrets {
+				if strings.Contains(body, s) {
+					t.Errorf("%s holds key material %q", n, s)
+				}
+			}
+		}
+	}
 	stopDaemon(d)
 
 	// 4. A bad policy stops the daemon with the file, line and key.
@@ -161,4 +197,60 @@ func TestAutoconnectManagedProfile(t *testing.T) {
 		t.Errorf("daemon with a bad policy: %v\n%s", err, out)
 	}
 	nstest.AssertUnchanged(t, before)
+}
+
+func readZip(t *testing.T, path string) map[string]string {
+	t.Helper()
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		t.Fatalf("bundle %s: %v", path, err)
+	}
+	defer zr.Close()
+	out := map[string]string{}
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		out[f.Name] = string(b)
+	}
+	return out
+}
+
+func hasFile(files map[string]string, prefix string) bool {
+	for n := range files {
+		if strings.HasPrefix(n, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func names(files map[string]string) []string {
+	var out []string
+	for n := range files {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// keyLines are the base64 lines of the profile's private key and static
+// (tls-crypt) key.
+func keyLines(t *testing.T, text string) []string {
+	t.Helper()
+	var out []string
+	for _, m := range regexp.MustCompile(`(?s)-----BEGIN [A-Z ]*(?:PRIVATE KEY|OpenVPN Static key V1)-----(.*?)-----END`).FindAllStringSubmatch(text, -1) {
+		for _, l := range strings.Fields(m[1]) {
+			if len(l) >= 16 {
+				out = append(out, l)
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("the profile carries no key")
+	}
+	return out
 }

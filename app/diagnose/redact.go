@@ -38,7 +38,14 @@ func Redact(text string) string {
 	text = pemRe.ReplaceAllString(text, "-----"+Redacted+" PEM block-----")
 	text = inlineRe.ReplaceAllString(text, "<$1>"+Redacted+"</$1>")
 	text = kvRe.ReplaceAllString(text, "$1="+Redacted)
-	text = jsonRe.ReplaceAllString(text, `$1"`+Redacted+`"`)
+	text = jsonRe.ReplaceAllStringFunc(text, func(m string) string {
+		sm := jsonRe.FindStringSubmatch(m)
+		switch sm[2] {
+		case "true", "false", "null", `""`:
+			return m // "private_key": true says only that there is one
+		}
+		return sm[1] + `"` + Redacted + `"`
+	})
 	text = wordRe.ReplaceAllString(text, "$1$2"+Redacted)
 	text = crvRe.ReplaceAllString(text, Redacted)
 	text = markerRe.ReplaceAllString(text, Redacted)
