@@ -85,6 +85,10 @@ func (u *UI) followOnce(connected func()) error {
 	u.post(u.ctx, func() {
 		u.serviceBack()
 		u.applyStatus(list)
+		if u.loginPending {
+			u.loginPending = false
+			u.connectAtLogin()
+		}
 	})
 	return u.pump(events)
 }

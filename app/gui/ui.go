@@ -46,6 +46,13 @@ type Options struct {
 	// detached and reaps it (samlflow/browser), never waiting for the
 	// browser.
 	OpenURL func(ctx context.Context, url string) error
+	// AtLogin: the app was started by the login entry; once the daemon's
+	// status is known it connects the profiles marked "connect when I log
+	// in".
+	AtLogin bool
+	// SaveDiagnostics writes a support bundle and returns its path; nil
+	// hides "Save diagnostics".
+	SaveDiagnostics func(ctx context.Context) (string, error)
 }
 
 // UI is the desktop application: main window, dialogs, tray and
@@ -78,6 +85,9 @@ type UI struct {
 	trayTone  assets.Tone
 	samlHints map[string]*samlHint
 	shortcuts fyne.ShortcutHandler
+
+	loginPending    bool   // Options.AtLogin, until the first status
+	lastDiagnostics string // path of the last bundle saved
 }
 
 // New builds the main window and installs cvpn's Theme (unless the app
@@ -115,6 +125,8 @@ func New(a fyne.App, b Backend, o Options) *UI {
 		ctx:     ctx,
 		cancel:  cancel,
 		logWins: map[string]*logWindow{},
+
+		loginPending: o.AtLogin,
 	}
 	u.runAsync = func(f func()) {
 		u.wg.Add(1)

@@ -352,6 +352,9 @@ func (s *Store) Remove(name string) error {
 		}
 		return fmt.Errorf("profile store: %w", err)
 	}
+	if err := os.Remove(s.settingsPath(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("profile store: %w", err)
+	}
 	s.log.Info("profile removed", "name", name)
 	return atomicfile.SyncDir(s.dir)
 }

@@ -55,3 +55,32 @@ func TestSystemProfilesAreReadOnlyAndWinOnClash(t *testing.T) {
 		t.Errorf("missing system folder: %v, %v; want an empty list", l, err)
 	}
 }
+
+func TestSettingsStoredBesideTheProfile(t *testing.T) {
+	s, _ := newStore(t)
+	if _, _, err := s.ImportFile(filepath.Join(profiles, "good", "aws-ad.ovpn"), "work"); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.Settings("work"); err != nil || st != DefaultSettings() || !st.ReconnectAfterResume {
+		t.Fatalf("default settings %+v, %v", st, err)
+	}
+	want := Settings{ConnectAtLogin: true, ReconnectAfterResume: false}
+	if err := s.SetSettings("work", want); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.Settings("work"); err != nil || st != want {
+		t.Fatalf("settings %+v, %v; want %+v", st, err, want)
+	}
+	if l, _ := s.List(); len(l) != 1 {
+		t.Errorf("the settings file shows up as a profile: %+v", l)
+	}
+	if err := s.SetSettings("none", want); !errors.Is(err, ErrNotFound) {
+		t.Errorf("settings of a missing profile: %v", err)
+	}
+	if err := s.Remove("work"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(s.Dir(), "work.settings.json")); !os.IsNotExist(err) {
+		t.Errorf("settings left after remove: %v", err)
+	}
+}
