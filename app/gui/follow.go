@@ -85,6 +85,10 @@ func (u *UI) followOnce(connected func()) error {
 	u.post(u.ctx, func() {
 		u.serviceBack()
 		u.applyStatus(list)
+		if !u.firstSync {
+			u.firstSync = true
+			u.connectManaged()
+		}
 		if u.loginPending {
 			u.loginPending = false
 			u.connectAtLogin()

@@ -125,6 +125,18 @@ func (u *UI) connectAtLogin() {
 	}
 }
 
+// connectManaged connects the policy's autoconnect profiles the daemon
+// has not got up (they need a user to sign in), so that this user is asked
+// (main goroutine, once, after the first status).
+func (u *UI) connectManaged() {
+	for _, n := range u.opts.ManagedAutoconnect {
+		if u.b.Managed(n) && Idle(u.m.state(n)) {
+			u.log.Info("connecting a managed profile the service could not connect alone", "name", n)
+			u.Connect(n)
+		}
+	}
+}
+
 // saveDiagnostics writes a support bundle through Options.SaveDiagnostics
 // and says where it went.
 func (u *UI) saveDiagnostics() {

@@ -206,3 +206,33 @@ func fileURI(t *testing.T, rel string) fyne.URI {
 	}
 	return storage.NewFileURI(path)
 }
+
+// TestManagedAutoconnectAskedByTheApp: an autoconnect profile the daemon
+// could not connect alone (it needs the user) is connected by the app at
+// its first status, so the user is asked; one already open is left alone.
+func TestManagedAutoconnectAskedByTheApp(t *testing.T) {
+	store, err := profilestore.Open(t.TempDir(), profilestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := systemDir(t)
+	text, _ := os.ReadFile(filepath.Join(dir, "corp.ovpn"))
+	if err := os.WriteFile(filepath.Join(dir, "up.ovpn"), text, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fake := guitest.New(store, nil)
+	fake.System = profilestore.OpenSystem(dir, profilestore.Options{})
+	fake.ConnectScript("up", "vpn.lab.test:443/udp", "10.100.0.9") // already up (the daemon's)
+	u := gui.New(test.NewTempApp(t), fake, gui.Options{ManagedAutoconnect: []string{"corp", "up"}, PollInterval: time.Hour})
+	t.Cleanup(u.Stop)
+	u.StartFollowForTest()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(strings.Join(fake.Calls(), ";"), "connect corp") && time.Now().Before(deadline) {
+		u.Drain()
+		time.Sleep(5 * time.Millisecond)
+	}
+	u.Drain()
+	if calls := strings.Join(fake.Calls(), ";"); calls != "connect corp" {
+		t.Errorf("calls %q, want only corp connected by the app", calls)
+	}
+}

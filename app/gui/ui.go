@@ -50,6 +50,11 @@ type Options struct {
 	// status is known it connects the profiles marked "connect when I log
 	// in".
 	AtLogin bool
+	// ManagedAutoconnect are the policy's autoconnect profiles. The daemon
+	// cannot connect one that needs a password, MFA code or browser
+	// sign-in; the app asks for it: at its first status, each of these
+	// that is not open is connected from here, as this user.
+	ManagedAutoconnect []string
 	// SaveDiagnostics writes a support bundle and returns its path; nil
 	// hides "Save diagnostics".
 	SaveDiagnostics func(ctx context.Context) (string, error)
@@ -87,6 +92,7 @@ type UI struct {
 	shortcuts fyne.ShortcutHandler
 
 	loginPending    bool   // Options.AtLogin, until the first status
+	firstSync       bool   // the first status has been applied
 	lastDiagnostics string // path of the last bundle saved
 }
 

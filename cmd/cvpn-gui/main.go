@@ -60,6 +60,9 @@ func run(logger *slog.Logger, atLogin bool, policyFile string) error {
 		Logger:       logger,
 		SetAutostart: func(on bool) error { return autostart.Set(appID, exe, on) },
 		AtLogin:      atLogin,
+		// Autoconnect profiles the daemon could not connect alone
+		// (password, MFA, SAML) are asked for by this app.
+		ManagedAutoconnect: pol.Autoconnect,
 		SaveDiagnostics: func(ctx context.Context) (string, error) {
 			dir, err := os.UserHomeDir()
 			if err != nil {
