@@ -101,6 +101,18 @@ func TestAutoconnectManagedProfile(t *testing.T) {
 	if out, err := user("status"); err != nil || !strings.Contains(out, "No connections.") {
 		t.Fatalf("status without autoconnect: %v\n%s", err, out)
 	}
+	// A user connects the root-only system profile by name: the CLI cannot
+	// read it, the daemon does.
+	conn := nstest.Start(t, lab.Client, e.withPolicy(uidUser, policyPath, "connect", "corp", "--json")...)
+	ctxc, cancelc := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancelc()
+	if err := conn.WaitFor(ctxc, `"state":"connected"`); err != nil {
+		t.Fatalf("user connect of a system profile: %v\n%s\ndaemon:\n%s", err, conn.Output(), d.Output())
+	}
+	if out, err := user("disconnect", "corp"); err != nil {
+		t.Fatalf("owner's disconnect: %v\n%s", err, out)
+	}
+	waitExit(t, conn, "exit status 0")
 	stopDaemon(d)
 
 	// 2. The policy now autoconnects corp: picked up on restart, connected
@@ -174,8 +186,27 @@ func TestAutoconnectManagedProfile(t *testing.T) {
 		!strings.Contains(rootFiles["daemon/events.jsonl"], `"state":"connected"`) {
 		t.Errorf("root's bundle lacks the managed connection: %v", names(rootFiles))
 	}
-	if hasFile(userFiles, "daemon/logs/corp-") || strings.Contains(userFiles["daemon/status.json"], "corp") || !strings.Contains(userFiles["profiles.json"], `"managed": true`) {
-		t.Errorf("user's bundle: %v\n%s", names(userFiles), userFiles["daemon/status.json"])
+	// The user's bundle: their own earlier connection of corp (its log
+	// segment), not the daemon's managed one.
+	userLog := ""
+	for n, body := range userFiles {
+		if strings.HasPrefix(n, "daemon/logs/corp-") {
+			userLog += body
+		}
+	}
+	if strings.Contains(userLog, `owner="uid 0"`) || !strings.Contains(userLog, fmt.Sprintf(`owner="uid %d `, uidUser)) ||
+		strings.Contains(userFiles["daemon/status.json"], "corp") || strings.Contains(userFiles["daemon/events.jsonl"], `"owner":"uid 0"`) ||
+		!strings.Contains(userFiles["profiles.json"], `"managed": true`) {
+		t.Errorf("user's bundle: %v\nstatus %s\nlog:\n%s", names(userFiles), userFiles["daemon/status.json"], userLog)
+	}
+	rootLog := ""
+	for n, body := range rootFiles {
+		if strings.HasPrefix(n, "daemon/logs/corp-") {
+			rootLog += body
+		}
+	}
+	if !strings.Contains(rootLog, `owner="uid 0"`) {
+		t.Errorf("root's bundle lacks the managed connection's log:\n%s", rootLog)
 	}
 	for _, files := range []map[string]string{userFiles, rootFiles} {
 		for n, body := range files {
