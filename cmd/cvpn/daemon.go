@@ -54,17 +54,9 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "cvpn daemon: %v\n", err)
 		return 1
 	}
-	groups := pol.AdminGroups
 	adminFlag := false
 	f.Visit(func(fl *flag.Flag) { adminFlag = adminFlag || fl.Name == "admin-groups" })
-	if adminFlag || groups == nil {
-		groups = nil // an empty flag means the defaults, as before
-		for _, g := range strings.Split(*admins, ",") {
-			if g = strings.TrimSpace(g); g != "" {
-				groups = append(groups, g)
-			}
-		}
-	}
+	groups := adminGroups(pol, adminFlag, *admins)
 	m, err := daemon.New(daemon.Config{
 		StateDir:       stateDir,
 		Logger:         logger,
@@ -103,4 +95,20 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	logger.Info("cvpn daemon stopped")
 	return 0
+}
+
+// adminGroups decides the admin groups: the --admin-groups flag when given,
+// else the policy's admin_groups when it has them, else the flag's default.
+// An empty flag value means the defaults, as before the policy existed.
+func adminGroups(pol policy.Policy, flagSet bool, flagValue string) []string {
+	if !flagSet && pol.AdminGroups != nil {
+		return pol.AdminGroups
+	}
+	var groups []string
+	for _, g := range strings.Split(flagValue, ",") {
+		if g = strings.TrimSpace(g); g != "" {
+			groups = append(groups, g)
+		}
+	}
+	return groups
 }
