@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -31,6 +32,10 @@ type Options struct {
 	// Daemon asks the daemon for its part; nil or an error is noted in the
 	// bundle and the rest is still collected.
 	Daemon func(ctx context.Context) (*ipc.Diagnostics, error)
+	// LocalLogs is the daemon's (or a foreground cvpn connect's) log
+	// folder, read directly when the daemon cannot be asked (root can read
+	// it; a user is told why not). Empty skips it.
+	LocalLogs string
 	// NetworkChanges returns what the network monitor saw recently, one
 	// line each. Hook for platform/netmon (not in this build yet): nil
 	// notes that there is no network monitor.
@@ -76,7 +81,8 @@ func Write(ctx context.Context, w io.Writer, o Options) (Report, error) {
 	if o.Daemon == nil {
 		missing("daemon: not asked")
 	} else if d, err := o.Daemon(ctx); err != nil {
-		missing("daemon (connections, routes, DNS, journals, events, logs): %v", err)
+		missing("daemon (connections, routes, DNS, journals, events): %v", err)
+		localLogs(o.LocalLogs, add, missing)
 	} else {
 		for _, f := range d.Files {
 			add(f.Name, f.Text)
@@ -124,6 +130,26 @@ func Write(ctx context.Context, w io.Writer, o Options) (Report, error) {
 	}
 	r.Files = names
 	return r, zw.Close()
+}
+
+// localLogs adds the newest connection logs of dir, read directly.
+func localLogs(dir string, add func(name, text string), missing func(string, ...any)) {
+	if dir == "" {
+		return
+	}
+	logs, err := NewestLogs(dir, 10)
+	if err != nil {
+		missing("connection logs in %s: %v", dir, err)
+		return
+	}
+	for _, p := range logs {
+		data, err := ReadTail(p, 256<<10)
+		if err != nil {
+			missing("connection log %s: %v", p, err)
+			continue
+		}
+		add("logs/"+filepath.Base(p), data)
+	}
 }
 
 func systemText(o Options) string {

@@ -119,9 +119,14 @@ func TestBundleHoldsNoSecret(t *testing.T) {
 		t.Errorf("report lists %d files, the zip holds %d", len(rep.Files), len(files))
 	}
 
-	// Without a daemon: the rest is collected and the bundle says what not.
+	// Without a daemon: the rest is collected (the local logs read
+	// directly, redacted) and the bundle says what not.
+	logs := t.TempDir()
+	if err := os.WriteFile(filepath.Join(logs, "work-2026-12-07.log"), []byte("level=INFO msg=x password="+password+"\nlevel=INFO msg=\"connection ended\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	buf.Reset()
-	rep, err = Write(context.Background(), &buf, Options{PolicyPath: policyPath, UserRoot: root,
+	rep, err = Write(context.Background(), &buf, Options{PolicyPath: policyPath, UserRoot: root, LocalLogs: logs,
 		Daemon: func(context.Context) (*ipc.Diagnostics, error) {
 			return nil, errors.New("the cvpn daemon is not running")
 		}})
@@ -129,7 +134,10 @@ func TestBundleHoldsNoSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	files = unzip(t, buf.Bytes())
-	if !strings.Contains(files["README.txt"], "daemon (connections, routes, DNS, journals, events, logs): the cvpn daemon is not running") ||
+	if l := files["logs/work-2026-12-07.log"]; !strings.Contains(l, "connection ended") || strings.Contains(l, password) {
+		t.Errorf("local log without a daemon:\n%s", l)
+	}
+	if !strings.Contains(files["README.txt"], "daemon (connections, routes, DNS, journals, events): the cvpn daemon is not running") ||
 		!strings.Contains(files["profiles.json"], `"name": "work"`) || len(rep.Missing) < 2 {
 		t.Errorf("bundle without a daemon: %+v\n%s", rep, files["README.txt"])
 	}

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"time"
 
 	"github.com/cvpn/cvpn/app/diagnose"
 	"github.com/cvpn/cvpn/app/ipc"
 	"github.com/cvpn/cvpn/app/policy"
 	"github.com/cvpn/cvpn/app/profilestore"
+	"github.com/cvpn/cvpn/app/session"
 )
 
 func diagnoseCommand() command {
@@ -36,7 +38,12 @@ func runDiagnose(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if err != nil {
 		root = ""
 	}
+	logs := ""
+	if st, err := session.DefaultStateDir(); err == nil {
+		logs = filepath.Join(st, "logs")
+	}
 	rep, err := diagnose.Save(ctx, path, diagnose.Options{
+		LocalLogs:  logs,
 		Version:    version,
 		PolicyPath: policy.Resolve(*policyFile),
 		UserRoot:   root,
