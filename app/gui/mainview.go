@@ -388,7 +388,11 @@ func (r *profileRow) set(name string) {
 	r.title.SetText(name)
 	sub := StateLabel(st.State)
 	if r.u.b.Managed(name) {
-		sub = "Managed · " + sub
+		prefix := "Managed · "
+		if i := r.u.profileIndex(name); i >= 0 && r.u.profiles[i].HidesUserProfile {
+			prefix = "Managed, replaces your profile of this name · "
+		}
+		sub = prefix + sub
 	}
 	switch {
 	case st.State == clientapi.StateConnected && st.TunnelIPv4 != "":

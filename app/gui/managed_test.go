@@ -69,7 +69,7 @@ func TestManagedProfilesAreReadOnly(t *testing.T) {
 	}
 	u.Select("corp")
 	content := texts(u.Window().Content())
-	if !strings.Contains(content, "Managed by your administrator") || !strings.Contains(content, "Managed · Not connected") {
+	if !strings.Contains(content, "Managed by your administrator") || !strings.Contains(content, "Managed, replaces your profile of this name · Not connected") {
 		t.Errorf("a managed profile is not marked:\n%s", content)
 	}
 	if visibleButton(u, "Remove") != nil || visibleButton(u, "Rename") != nil {
