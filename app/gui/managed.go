@@ -99,6 +99,15 @@ func (u *UI) refreshProfileOptions(w *managedWidgets) {
 	}
 }
 
+// PolicyProblem shows that the administrator's policy file could not be
+// used (main goroutine); the app then runs with user profiles refused, as
+// the safe reading of a policy it cannot read.
+func (u *UI) PolicyProblem(err error) {
+	u.showProblem("", Problem{Title: "The cvpn policy file has an error",
+		Advice: "Your administrator's settings could not be read; the cvpn service does not start until the file is fixed. Tell your IT department.",
+		Detail: err.Error()})
+}
+
 // mayChangeProfiles tells the user when the policy forbids it; true when
 // allowed.
 func (u *UI) mayChangeProfiles() bool {

@@ -133,7 +133,9 @@ func parse(p Policy, path, text string) (Policy, error) {
 			continue // reported with its table below
 		}
 		if err := p.set(key, raw[key]); err != nil {
-			return Default(), fmt.Errorf("%s: %w", at, err)
+			d := Default()
+			d.Path, d.Found = p.Path, p.Found
+			return d, fmt.Errorf("%s: %w", at, err)
 		}
 	}
 	return p, nil

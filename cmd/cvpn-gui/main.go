@@ -41,9 +41,10 @@ func run(logger *slog.Logger, atLogin bool, policyFile string) error {
 	if err != nil {
 		return err
 	}
-	pol, err := policy.Load(policy.Resolve(policyFile))
-	if err != nil {
-		return err
+	pol, polErr := policy.Load(policy.Resolve(policyFile))
+	if polErr != nil {
+		logger.Error("policy file", "err", polErr)
+		pol.AllowUserProfiles = false // the safe reading of a policy that cannot be read
 	}
 	store, err := profilestore.Open(root, profilestore.Options{Logger: logger})
 	if err != nil {
@@ -76,6 +77,9 @@ func run(logger *slog.Logger, atLogin bool, policyFile string) error {
 	})
 	u.Start()
 	defer u.Stop()
+	if polErr != nil {
+		u.PolicyProblem(polErr)
+	}
 	u.Window().ShowAndRun()
 	return nil
 }
