@@ -182,7 +182,8 @@ func TestAutoconnectManagedProfile(t *testing.T) {
 		t.Errorf("root diagnose: %v\n%s", err, out)
 	}
 	userFiles, rootFiles := readZip(t, userZip), readZip(t, rootZip)
-	if !hasFile(rootFiles, "daemon/logs/corp-") || !strings.Contains(rootFiles["daemon/status.json"], `"name": "corp"`) ||
+	t.Logf("root's bundle: %v", names(rootFiles))
+	if !hasFile(rootFiles, "daemon/logs/corp-") || !hasFile(rootFiles, "daemon/sessions/corp/") || !strings.Contains(rootFiles["daemon/status.json"], `"name": "corp"`) ||
 		!strings.Contains(rootFiles["daemon/events.jsonl"], `"state":"connected"`) {
 		t.Errorf("root's bundle lacks the managed connection: %v", names(rootFiles))
 	}
