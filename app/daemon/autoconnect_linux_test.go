@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/cvpn/cvpn/internal/testkit/nstest"
 )
 
@@ -285,4 +287,123 @@ func keyLines(t *testing.T, text string) []string {
 		t.Fatal("the profile carries no key")
 	}
 	return out
+}
+
+// TestDiagnoseHoldsNoSecretOfARealSession: a user connects with a password
+// and a client key through a real daemon to a real `cvpn server`; an
+// autoconnect profile that needs a password is left for a user (the daemon
+// never waits); the bundles of the user and of root, written while
+// connected and after, hold neither the password nor a line of a key.
+func TestDiagnoseHoldsNoSecretOfARealSession(t *testing.T) {
+	nstest.RequireRoot(t)
+	nstest.RequireBinaries(t, "setpriv")
+	e := newEnv(t)
+	lab := nstest.New(t, nstest.Options{})
+	before := nstest.MustSnapshot(t, lab.Client)
+
+	const password = "Corr3ct-h0rse-battery"
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvDir := t.TempDir()
+	server := nstest.ServerIP.String()
+	if out, err := nstest.Run(context.Background(), lab.Server, e.bin, "server", "init", srvDir, "--ecdsa",
+		"--public-address", server, "--listen", server+":1194"); err != nil {
+		t.Fatalf("server init: %v\n%s", err, out)
+	}
+	cfgPath := filepath.Join(srvDir, "server.toml")
+	cfg, _ := os.ReadFile(cfgPath)
+	cfg = []byte(strings.Replace(string(cfg), `users_file = ""`, `users_file = "users.toml"`, 1))
+	users := fmt.Sprintf("[[user]]\nname = \"alice\"\npassword_bcrypt = %q\n", hash)
+	if err := os.WriteFile(filepath.Join(srvDir, "users.toml"), []byte(users), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfgPath, cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := nstest.Start(t, lab.Server, e.bin, "server", "run", "--config", cfgPath)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.WaitFor(ctx, "listening on"); err != nil {
+		t.Fatalf("server did not start: %v\n%s", err, srv.Output())
+	}
+	text, err := nstest.Run(ctx, lab.Server, e.bin, "server", "export-client-config", "--config", cfgPath)
+	if err != nil || !strings.Contains(text, "auth-user-pass") {
+		t.Fatalf("export: %v\n%s", err, text)
+	}
+	secrets := append(keyLines(t, text), password)
+
+	profiles := filepath.Join(e.dir, "profiles")
+	if err := os.Mkdir(profiles, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(profiles, "pw.ovpn"), []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	policyPath := filepath.Join(e.dir, "policy.toml")
+	if err := os.WriteFile(policyPath, []byte("profiles_dir = \""+profiles+"\"\nautoconnect = [\"pw\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	userProfile := e.writeProfile(t, "mine", text)
+	authFile := filepath.Join(e.dir, "auth.txt")
+	if err := os.WriteFile(authFile, []byte("alice\n"+password+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	d := nstest.Start(t, lab.Client, "env", "CVPN_HOME="+e.daemonHome, "CVPN_SOCKET="+e.socket, e.bin, "daemon", "--policy", policyPath)
+	if err := d.WaitFor(ctx, "autoconnect: the profile needs a user to sign in"); err != nil {
+		t.Fatalf("the daemon did not leave the password profile for a user: %v\n%s", err, d.Output())
+	}
+	conn := nstest.Start(t, lab.Client, e.withPolicy(uidUser, policyPath, "connect", userProfile, "--auth-user-pass", authFile, "--json")...)
+	waitCtx, cancelW := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancelW()
+	if err := conn.WaitFor(waitCtx, `"state":"connected"`); err != nil {
+		t.Fatalf("password connect: %v\n%s\nserver:\n%s", err, conn.Output(), srv.Output())
+	}
+	bundle := func(name string, root bool) map[string]string {
+		t.Helper()
+		path := filepath.Join(e.dir, fmt.Sprintf("home-%d", uidUser), name)
+		argv := e.withPolicy(uidUser, policyPath, "diagnose", "--out", path)
+		if root {
+			path = filepath.Join(e.dir, name)
+			argv = []string{"env", "CVPN_HOME=" + e.daemonHome, "CVPN_SOCKET=" + e.socket, "CVPN_POLICY=" + policyPath, e.bin, "diagnose", "--out", path}
+		}
+		if out, err := runAs(t, lab.Client, argv); err != nil {
+			t.Fatalf("diagnose: %v\n%s", err, out)
+		}
+		return readZip(t, path)
+	}
+	check := func(files map[string]string) {
+		t.Helper()
+		for n, body := range files {
+			for _, s := range secrets {
+				if strings.Contains(body, s) {
+					t.Errorf("%s holds the secret %q", n, s)
+				}
+			}
+		}
+	}
+	connected := bundle("connected.zip", false)
+	if !hasFile(connected, "daemon/logs/mine-") || !strings.Contains(connected["daemon/status.json"], `"name": "mine"`) {
+		t.Errorf("user's bundle while connected lacks the connection: %v", names(connected))
+	}
+	check(connected)
+	check(bundle("root-connected.zip", true))
+	if out, err := runAs(t, lab.Client, e.withPolicy(uidUser, policyPath, "disconnect", "mine")); err != nil {
+		t.Fatalf("disconnect: %v\n%s", err, out)
+	}
+	waitExit(t, conn, "exit status 0")
+	check(bundle("after.zip", false))
+	check(bundle("root-after.zip", true))
+	if err := d.Stop(20 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// Without the daemon, root's bundle still holds the logs, redacted.
+	offline := bundle("root-offline.zip", true)
+	if !hasFile(offline, "logs/mine-") || !strings.Contains(offline["README.txt"], "daemon (connections") {
+		t.Errorf("root's bundle without the daemon: %v\n%s", names(offline), offline["README.txt"])
+	}
+	check(offline)
+	nstest.AssertUnchanged(t, before)
 }
