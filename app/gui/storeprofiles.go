@@ -44,7 +44,7 @@ func (s StoreProfiles) UserProfilesAllowed() bool { return !s.UserProfilesOff }
 
 func (s StoreProfiles) mayChange(action, name string) error {
 	if s.Managed(name) {
-		return s.System.Remove(name) // the "system profile" error
+		return profilestore.SystemProfileError(name)
 	}
 	if s.UserProfilesOff {
 		return profilestore.ErrUserProfilesOff(action)

@@ -14,6 +14,9 @@ import (
 // of their own.
 var ErrManaged = errors.New("profiles are managed by the administrator")
 
+// SystemProfileError is the error of changing the system profile name.
+func SystemProfileError(name string) error { return errSystem(name) }
+
 func errSystem(name string) error {
 	return fmt.Errorf("%w: %q is a system profile (from the cvpn policy's profiles_dir); it cannot be imported over, renamed or removed here", ErrManaged, name)
 }

@@ -285,7 +285,7 @@ func runProfileRemove(_ context.Context, args []string, stdout, stderr io.Writer
 		return 1
 	}
 	if sys := systemStore(pol); sys.Has(pos[0]) {
-		fmt.Fprintf(stderr, "cvpn: %v\n", sys.Remove(pos[0]))
+		fmt.Fprintf(stderr, "cvpn: %v\n", profilestore.SystemProfileError(pos[0]))
 		return 1
 	}
 	if !pol.AllowUserProfiles {
