@@ -32,8 +32,12 @@ type recentEvent struct {
 	owner ipc.Peer
 }
 
-// remember keeps ev in the recent event stream; m.mu is held.
+// remember keeps ev in the recent event stream (log lines stay in the
+// connection logs); m.mu is held.
 func (m *Manager) remember(c *conn, ev clientapi.Event) {
+	if ev.Event == clientapi.EventLog {
+		return
+	}
 	if len(m.recent) >= diagRecentEvents {
 		m.recent = append(m.recent[:0], m.recent[1:]...)
 	}
