@@ -170,6 +170,26 @@ func TestAutoconnectManagedProfile(t *testing.T) {
 		t.Errorf("status table: %v\n%s", err, out)
 	}
 
+	// The daemon's network monitor sees a link come up (a veth pair made
+	// and removed here); root's bundle then says so.
+	for _, argv := range [][]string{
+		{"ip", "link", "add", "diag0", "type", "veth", "peer", "name", "diag1"},
+		{"ip", "link", "set", "diag0", "up"},
+		{"ip", "link", "set", "diag1", "up"},
+	} {
+		if out, err := nstest.Run(ctx2, lab.Client, argv...); err != nil {
+			t.Fatalf("%v: %v\n%s", argv, err, out)
+		}
+	}
+	ctx4, cancel4 := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel4()
+	if err := d.WaitFor(ctx4, "network change"); err != nil {
+		t.Errorf("the daemon's network monitor saw no change: %v", err)
+	}
+	if out, err := nstest.Run(ctx2, lab.Client, "ip", "link", "del", "diag0"); err != nil {
+		t.Fatalf("ip link del: %v\n%s", err, out)
+	}
+
 	// Diagnostics: root's bundle holds the managed connection's log and
 	// state, a user's does not (it is not theirs); neither holds a line of
 	// the profile's private or tls-crypt key.
@@ -185,6 +205,9 @@ func TestAutoconnectManagedProfile(t *testing.T) {
 	}
 	userFiles, rootFiles := readZip(t, userZip), readZip(t, rootZip)
 	t.Logf("root's bundle: %v", names(rootFiles))
+	if nm := rootFiles["daemon/network-monitor.txt"]; !strings.Contains(nm, "link=true") {
+		t.Errorf("root's bundle lacks what the network monitor saw:\n%s", nm)
+	}
 	if !hasFile(rootFiles, "daemon/logs/corp-") || !hasFile(rootFiles, "daemon/sessions/corp/") || !strings.Contains(rootFiles["daemon/status.json"], `"name": "corp"`) ||
 		!strings.Contains(rootFiles["daemon/events.jsonl"], `"state":"connected"`) {
 		t.Errorf("root's bundle lacks the managed connection: %v", names(rootFiles))

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cvpn/cvpn/app/diagnose"
 	"github.com/cvpn/cvpn/app/ipc"
@@ -88,6 +89,16 @@ func (m *Manager) Diagnostics(peer ipc.Peer) ipc.Diagnostics {
 	add("daemon/events.jsonl", strings.Join(events, "\n")+"\n")
 	if !admin {
 		d.Notes = append(d.Notes, "only your own connections are included (an administrator's bundle holds every connection)")
+	}
+	if nm := m.cfg.NetworkMonitor; nm != nil {
+		var b strings.Builder
+		for _, c := range nm.Recent() {
+			fmt.Fprintf(&b, "%s default_route=%v address=%v link=%v resumed=%v %s\n", c.Time.UTC().Format(time.RFC3339Nano),
+				c.DefaultRoute, c.Address, c.Link, c.Resumed, c.Detail)
+		}
+		add(diagnose.NetworkMonitorFile, b.String())
+	} else {
+		d.Notes = append(d.Notes, "network monitor: the daemon runs none")
 	}
 
 	// Routes, DNS and the enforcement journal as applied, per connection.

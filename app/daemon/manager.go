@@ -21,6 +21,7 @@ import (
 	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/ovpn/profile"
 	"github.com/cvpn/cvpn/platform"
+	"github.com/cvpn/cvpn/platform/netmon"
 )
 
 // DefaultMaxConnections is how many connections may be open at once.
@@ -51,6 +52,9 @@ type Config struct {
 	SystemProfiles string
 	// Autoconnect names the system profiles Autoconnect starts and keeps up.
 	Autoconnect []string
+	// NetworkMonitor is what the daemon's network monitor saw recently
+	// (platform/netmon), for diagnostics; nil for none.
+	NetworkMonitor interface{ Recent() []netmon.Change }
 	// RetryMin and RetryMax bound the wait before an autoconnect profile is
 	// started again after its session ended (doubling); 0 means 1 s and 60 s.
 	RetryMin, RetryMax time.Duration

@@ -36,11 +36,15 @@ type Options struct {
 	// folder, read directly when the daemon cannot be asked (root can read
 	// it; a user is told why not). Empty skips it.
 	LocalLogs string
-	// NetworkChanges returns what the network monitor saw recently, one
-	// line each. Hook for platform/netmon (not in this build yet): nil
-	// notes that there is no network monitor.
+	// NetworkChanges returns what a network monitor of this process saw
+	// recently, one line each; nil for none (the daemon's monitor comes
+	// with the daemon's part, as NetworkMonitorFile).
 	NetworkChanges func() []string
 }
+
+// NetworkMonitorFile is the daemon's record of recent network changes
+// (platform/netmon) in the bundle.
+const NetworkMonitorFile = "daemon/network-monitor.txt"
 
 // Report is what Write put in the bundle and what it could not collect.
 type Report struct {
@@ -92,10 +96,10 @@ func Write(ctx context.Context, w io.Writer, o Options) (Report, error) {
 		}
 	}
 
-	if o.NetworkChanges == nil {
-		missing("network monitor: none in this build")
-	} else {
+	if o.NetworkChanges != nil {
 		add("network-monitor.txt", strings.Join(o.NetworkChanges(), "\n")+"\n")
+	} else if _, ok := files[NetworkMonitorFile]; !ok {
+		missing("network monitor: nothing from the daemon")
 	}
 
 	names := make([]string, 0, len(files))

@@ -102,7 +102,7 @@ func TestBundleHoldsNoSecret(t *testing.T) {
 		}
 	}
 	for name, want := range map[string]string{
-		"README.txt":         "network monitor: none in this build",
+		"README.txt":         "network monitor: nothing from the daemon",
 		"system.txt":         "cvpn 1.2.3",
 		"policy.txt":         "MaxConnections:2",
 		"profiles.json":      `"private_key": true`,

@@ -12,6 +12,7 @@ import (
 	"github.com/cvpn/cvpn/app/ipc"
 	"github.com/cvpn/cvpn/app/policy"
 	"github.com/cvpn/cvpn/app/session"
+	"github.com/cvpn/cvpn/platform/netmon"
 )
 
 func daemonCommand() command {
@@ -57,7 +58,29 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	adminFlag := false
 	f.Visit(func(fl *flag.Flag) { adminFlag = adminFlag || fl.Name == "admin-groups" })
 	groups := adminGroups(pol, adminFlag, *admins)
+	// The network monitor (platform/netmon): what it saw goes into the
+	// diagnostics; sessions do not consume its changes yet.
+	var netMon interface{ Recent() []netmon.Change }
+	monCtx, stopMon := context.WithCancel(ctx)
+	monDone := make(chan struct{})
+	if mon, err := netmon.New(netmon.Options{Logger: logger}); err != nil {
+		logger.Warn("no network monitor", "err", err)
+		close(monDone)
+	} else {
+		netMon = mon
+		go func() {
+			defer close(monDone)
+			if err := mon.Run(monCtx); err != nil && monCtx.Err() == nil {
+				logger.Warn("network monitor stopped", "err", err)
+			}
+		}()
+	}
+	defer func() {
+		stopMon()
+		<-monDone
+	}()
 	m, err := daemon.New(daemon.Config{
+		NetworkMonitor: netMon,
 		StateDir:       stateDir,
 		Logger:         logger,
 		Version:        version,
