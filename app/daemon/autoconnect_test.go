@@ -94,8 +94,8 @@ func TestAutoconnectKeepsManagedProfileUp(t *testing.T) {
 		t.Fatalf("restarted %q, want corp", n)
 	}
 	st := m.Status(ipc.Peer{UID: 1000})
-	if len(st) != 1 || st[0].Name != "corp" || !st[0].Managed || st[0].OwnerUID != 0 || st[0].State != clientapi.StateConnected {
-		t.Fatalf("status for a user = %+v; want corp, managed, owned by root, connected", st)
+	if len(st) != 1 || st[0].Name != "corp" || !st[0].Managed || st[0].OwnerUID != systemPeer().UID || st[0].State != clientapi.StateConnected {
+		t.Fatalf("status for a user = %+v; want corp, managed, owned by the system (root, LocalSystem), connected", st)
 	}
 	// A user may not disconnect it; an admin may, and then it stays down.
 	_, err = m.Disconnect(ipc.Peer{UID: 1000}, "corp", false)

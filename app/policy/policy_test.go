@@ -10,10 +10,11 @@ import (
 
 func TestLoadEveryKey(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "policy.toml")
+	profiles := filepath.Join(t.TempDir(), "profiles") // absolute on every OS
 	text := `# managed by IT
 client_route_enforcement = "force"
 autoconnect = ["corp", "lab-2"]
-profiles_dir = "/srv/cvpn/profiles/"
+profiles_dir = '` + profiles + string(filepath.Separator) + `'
 allow_user_profiles = false
 max_connections = 2
 block_when_down = true
@@ -27,7 +28,7 @@ admin_groups = ["netops"]
 		t.Fatal(err)
 	}
 	want := Policy{Path: path, Found: true, ClientRouteEnforcement: EnforcementForce, Autoconnect: []string{"corp", "lab-2"},
-		ProfilesDir: "/srv/cvpn/profiles", AllowUserProfiles: false, MaxConnections: 2, BlockWhenDown: true, AdminGroups: []string{"netops"}}
+		ProfilesDir: profiles, AllowUserProfiles: false, MaxConnections: 2, BlockWhenDown: true, AdminGroups: []string{"netops"}}
 	if !reflect.DeepEqual(p, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", p, want)
 	}
