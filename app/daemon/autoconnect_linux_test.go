@@ -375,7 +375,9 @@ func TestDiagnoseHoldsNoSecretOfARealSession(t *testing.T) {
 	}
 
 	d := nstest.Start(t, lab.Client, "env", "CVPN_HOME="+e.daemonHome, "CVPN_SOCKET="+e.socket, e.bin, "daemon", "--policy", policyPath)
-	if err := d.WaitFor(ctx, "autoconnect: the profile needs a user to sign in"); err != nil {
+	ctxD, cancelD := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancelD()
+	if err := d.WaitFor(ctxD, "autoconnect: the profile needs a user to sign in"); err != nil {
 		t.Fatalf("the daemon did not leave the password profile for a user: %v\n%s", err, d.Output())
 	}
 	conn := nstest.Start(t, lab.Client, e.withPolicy(uidUser, policyPath, "connect", userProfile, "--auth-user-pass", authFile, "--json")...)
