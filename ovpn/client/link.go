@@ -142,6 +142,10 @@ func dialLink(ctx context.Context, cfg *Config, remote profile.Remote, addr neti
 func (l *link) wrapper() (tlswrap.Wrapper, error) {
 	p := l.prof
 	switch {
+	case p.TLSCryptV2 != nil:
+		var k [tlswrap.StaticKeyLen]byte
+		copy(k[:], p.TLSCryptV2.Key.Bytes())
+		return tlswrap.NewTLSCryptV2Client(k, p.TLSCryptV2.Wrapped, l.cfg.Now)
 	case p.TLSCrypt != nil:
 		var k [tlswrap.StaticKeyLen]byte
 		copy(k[:], p.TLSCrypt.Bytes())

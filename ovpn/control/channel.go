@@ -162,7 +162,11 @@ func NewClient(ctx context.Context, cfg Config) (*Channel, error) {
 	}
 	s := newStream(c, 0, c.relConfig(), c.now())
 	s.initiated = true
-	s.rel.Send(wire.OpHardResetClientV2, nil)
+	op := wire.OpHardResetClientV2
+	if _, ok := c.wrap.(*tlswrap.TLSCryptV2Client); ok {
+		op = wire.OpHardResetClientV3
+	}
+	s.rel.Send(op, nil)
 	c.keys[0] = s
 	// The reset leaves now, from the caller's goroutine: the connect time
 	// does not wait for the channel's goroutine to be scheduled (on a busy
@@ -442,9 +446,7 @@ func (c *Channel) deliverLocked(s *Stream) {
 				continue
 			}
 			s.peerResetSeen = true
-			if len(p.Payload) > 0 {
-				c.log.Debug("reset packet payload ignored", "op", p.Opcode.String(), "bytes", len(p.Payload))
-			}
+			c.resetPayloadLocked(s, p)
 		case packetPayloadOpcode(p.Opcode):
 			s.rx = append(s.rx, p.Payload...)
 			got = true
@@ -454,6 +456,29 @@ func (c *Channel) deliverLocked(s *Stream) {
 	if got {
 		signal(s.rdNotify)
 	}
+}
+
+// resetPayloadLocked handles the payload of the peer's reset: a
+// tls-crypt-v2 server's early-negotiation flags may ask for WKc again, in
+// an empty P_CONTROL_WKC_V1 that carries the ACK of its reset (the packet
+// after the reset, packet id 1). Other payloads are ignored.
+func (c *Channel) resetPayloadLocked(s *Stream, p reliable.Packet) {
+	if len(p.Payload) == 0 {
+		return
+	}
+	if _, ok := c.wrap.(*tlswrap.TLSCryptV2Client); ok && p.Opcode == wire.OpHardResetServerV2 && s.keyID == 0 {
+		flags, err := tlswrap.ServerResetFlags(p.Payload)
+		if err != nil {
+			c.log.Info("server reset payload ignored", "err", err)
+			return
+		}
+		if flags&tlswrap.FlagResendWKC != 0 {
+			c.log.Debug("server asks for the tls-crypt-v2 client key again")
+			s.rel.Send(wire.OpControlWKCV1, nil)
+		}
+		return
+	}
+	c.log.Debug("reset packet payload ignored", "op", p.Opcode.String(), "bytes", len(p.Payload))
 }
 
 // run is the channel's goroutine: it transmits, retransmits, sends ACKs
