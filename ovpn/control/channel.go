@@ -184,7 +184,7 @@ func NewClient(ctx context.Context, cfg Config) (*Channel, error) {
 }
 
 // NewServer starts a server control channel from a client's first packet,
-// a raw (still wrapped) HARD_RESET_CLIENT_V2 for key 0. It answers with
+// a raw (still wrapped) HARD_RESET_CLIENT_V2 (or V3, tls-crypt-v2) for key 0. It answers with
 // HARD_RESET_SERVER_V2. Run crypto/tls.Server over Stream(0).
 func NewServer(ctx context.Context, cfg Config, reset []byte) (*Channel, error) {
 	cfg.Role = wire.RoleServer
@@ -202,7 +202,7 @@ func NewServer(ctx context.Context, cfg Config, reset []byte) (*Channel, error) 
 		c.cancel()
 		return nil, fmt.Errorf("control: first packet from %s: %w", cfg.Peer, err)
 	}
-	if p.Opcode != wire.OpHardResetClientV2 || p.KeyID != 0 {
+	if (p.Opcode != wire.OpHardResetClientV2 && p.Opcode != wire.OpHardResetClientV3) || p.KeyID != 0 {
 		c.cancel()
 		return nil, fmt.Errorf("control: first packet from %s is %v key %d, want %v key 0", cfg.Peer, p.Opcode, p.KeyID, wire.OpHardResetClientV2)
 	}

@@ -43,6 +43,10 @@ const (
 // unwrapped (bad length, tag mismatch: wrong server key).
 var ErrWKc = errors.New("tls-crypt-v2 wrapped client key rejected")
 
+// ErrKeyAge is wrapped by errors about a client key refused for its age
+// (or for having no timestamp while a maximum age is set).
+var ErrKeyAge = errors.New("tls-crypt-v2 client key refused by its age")
+
 // TLSCryptV2Client is the client side of --tls-crypt-v2: tls-crypt with
 // the client's own key Kc, and the wrapped key WKc appended (unencrypted)
 // to HARD_RESET_CLIENT_V3 and P_CONTROL_WKC_V1 packets.

@@ -166,3 +166,35 @@ func TestServerResetFlags(t *testing.T) {
 		}
 	}
 }
+
+// AcceptV2 applies --tls-crypt-v2-max-age: a key older than the limit, or
+// without a timestamp, is refused; a younger one gives a working wrapper.
+func TestAcceptV2MaxAge(t *testing.T) {
+	srv, kc, wkc := labV2(t, "client-timestamp.key")
+	_, md, _ := srv.UnwrapClientKey(wkc)
+	made, _ := KeyTimestamp(md)
+	cl, _ := NewTLSCryptV2Client(kc, wkc, func() time.Time { return made })
+	reset, _ := wire.AppendControl(nil, &wire.Control{Opcode: wire.OpHardResetClientV3, SessionID: wire.SessionID{1}})
+	pkt, _ := cl.Wrap(nil, reset)
+	day := 24 * time.Hour
+	at := func(d time.Duration) func() time.Time { return func() time.Time { return made.Add(d) } }
+	w, info, err := srv.AcceptV2(pkt, 2*day, at(2*day-time.Minute))
+	if err != nil || !info.Created.Equal(made) {
+		t.Fatalf("key within the age: %v (created %v)", err, info.Created)
+	}
+	if plain, err := w.UnwrapNoReplay(bytes.Clone(pkt)); err != nil || !bytes.Equal(plain, reset) {
+		t.Fatalf("wrapper from AcceptV2: %v", err)
+	}
+	if _, _, err := srv.AcceptV2(pkt, 2*day, at(2*day+time.Minute)); !errors.Is(err, ErrKeyAge) {
+		t.Fatalf("key over the age: %v", err)
+	}
+	if _, _, err := srv.AcceptV2(pkt, 0, at(3650*day)); err != nil {
+		t.Fatalf("no age limit: %v", err)
+	}
+	_, kcU, wkcU := labV2(t, "client-user.key")
+	clU, _ := NewTLSCryptV2Client(kcU, wkcU, nil)
+	pktU, _ := clU.Wrap(nil, reset)
+	if _, _, err := srv.AcceptV2(pktU, day, nil); !errors.Is(err, ErrKeyAge) {
+		t.Fatalf("key without timestamp under a max age: %v", err)
+	}
+}
