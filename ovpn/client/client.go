@@ -405,6 +405,9 @@ func (c *Client) serve(ctx context.Context, l *link, prepared *platform.Prepared
 	if l.ekm {
 		ev.KeyDerivation = "tls-ekm"
 	}
+	if l.epoch {
+		ev.DataKeys = "epoch"
+	}
 	for _, a := range tc.Addresses {
 		if a.Prefix.Addr().Is4() {
 			ev.TunnelIPv4 = a.Prefix.Addr().String()

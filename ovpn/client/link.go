@@ -74,6 +74,7 @@ type link struct {
 	cipher datachannel.Cipher
 	auth   datachannel.Auth
 	ekm    bool
+	epoch  bool // epoch data keys (pushed protocol-flags aead-epoch)
 	dataV2 bool
 	peerID uint32
 
@@ -600,6 +601,10 @@ func (l *link) applyPush(options []string) error {
 		}
 	}
 	l.ekm = po.UsesEKM()
+	l.epoch = po.ProtocolFlags.AEADEpoch
+	if l.epoch && !c.IsAEAD() {
+		return fmt.Errorf("%s: the server asks for epoch data keys (aead-epoch) with cipher %s, which is not an AEAD cipher", l.peer, c)
+	}
 	if po.PeerID >= 0 {
 		l.dataV2 = true
 		l.peerID = uint32(po.PeerID)
@@ -652,7 +657,7 @@ func redactOption(o string) string {
 func (l *link) newDataKey(kb *keys.KeyBlock, keyID uint8) (*datachannel.Key, error) {
 	return datachannel.NewKey(kb, datachannel.Config{
 		Cipher: l.cipher, Auth: l.auth, Role: wire.RoleClient, KeyID: keyID,
-		DataV2: l.dataV2, PeerID: l.peerID, Now: l.cfg.Now,
+		DataV2: l.dataV2, PeerID: l.peerID, Now: l.cfg.Now, Epoch: l.epoch,
 	})
 }
 

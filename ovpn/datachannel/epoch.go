@@ -155,6 +155,12 @@ func (s *EpochState) RecvEpoch() uint16 {
 	return s.cur.epoch
 }
 
+func (s *EpochState) sentPackets() uint64 {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	return s.send.ctr
+}
+
 // NeedsRenegotiation reports that the epochs are close to running out and
 // a new key (a TLS renegotiation) is due.
 func (s *EpochState) NeedsRenegotiation() bool { return s.SendEpoch() >= EpochRenegotiate }

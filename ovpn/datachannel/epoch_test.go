@@ -188,3 +188,38 @@ func BenchmarkEpochSealOpen1400(b *testing.B) {
 		}
 	}
 }
+
+// A Key built with Config.Epoch speaks the epoch format through the Keys
+// set the client and server use.
+func TestKeyWithEpochFormat(t *testing.T) {
+	kb := new(keys.KeyBlock)
+	for i := range kb {
+		kb[i] = byte(i)
+	}
+	cfg := Config{Cipher: CipherAES256GCM, Role: wire.RoleClient, KeyID: 0, DataV2: true, PeerID: 7, Epoch: true}
+	ck, err := NewKey(kb, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Role = wire.RoleServer
+	sk, _ := NewKey(kb, cfg)
+	var cks, sks Keys
+	cks.Install(ck, true)
+	sks.Install(sk, true)
+	p, err := cks.Seal(nil, []byte("hello epoch"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hex.EncodeToString(p) != epochVectors[0].packet {
+		t.Fatalf("Keys.Seal with epoch keys = %x, want the known answer", p)
+	}
+	if got, id, err := sks.Open(nil, p); err != nil || id != 0 || string(got) != "hello epoch" {
+		t.Fatalf("Keys.Open = %q %d %v", got, id, err)
+	}
+	if ck.Overhead(100) != 4+8+16 || ck.Epoch() == nil || ck.NeedsRenegotiation() || ck.SentPackets() != 1 {
+		t.Fatalf("overhead %d epoch %v reneg %v sent %d", ck.Overhead(100), ck.Epoch(), ck.NeedsRenegotiation(), ck.SentPackets())
+	}
+	if _, err := NewKey(kb, Config{Cipher: CipherAES256CBC, Auth: AuthSHA256, Epoch: true}); err == nil {
+		t.Fatal("epoch keys with AES-256-CBC accepted")
+	}
+}

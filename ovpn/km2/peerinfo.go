@@ -9,22 +9,23 @@ import (
 
 // IV_PROTO bits (OpenVPN 2.6 ssl.h).
 const (
-	IVProtoDataV2        = 1 << 1 // P_DATA_V2 with peer-id
-	IVProtoRequestPush   = 1 << 2 // client sends PUSH_REQUEST without waiting
-	IVProtoTLSKeyExport  = 1 << 3 // key derivation with the TLS exporter (EKM)
-	IVProtoAuthPendingKW = 1 << 4 // AUTH_PENDING with keywords (timeout N)
-	IVProtoNCPP2P        = 1 << 5 // NCP in p2p mode
-	IVProtoDNSOption     = 1 << 6 // --dns option
-	IVProtoCCExitNotify  = 1 << 7 // EXIT control message and protocol-flags
-	IVProtoAuthFailTemp  = 1 << 8 // AUTH_FAILED,TEMP
-	IVProtoDynTLSCrypt   = 1 << 9 // dynamic tls-crypt on renegotiation
+	IVProtoDataV2        = 1 << 1  // P_DATA_V2 with peer-id
+	IVProtoRequestPush   = 1 << 2  // client sends PUSH_REQUEST without waiting
+	IVProtoTLSKeyExport  = 1 << 3  // key derivation with the TLS exporter (EKM)
+	IVProtoAuthPendingKW = 1 << 4  // AUTH_PENDING with keywords (timeout N)
+	IVProtoNCPP2P        = 1 << 5  // NCP in p2p mode
+	IVProtoDNSOption     = 1 << 6  // --dns option
+	IVProtoCCExitNotify  = 1 << 7  // EXIT control message and protocol-flags
+	IVProtoAuthFailTemp  = 1 << 8  // AUTH_FAILED,TEMP
+	IVProtoDynTLSCrypt   = 1 << 9  // dynamic tls-crypt on renegotiation
+	IVProtoDataEpoch     = 1 << 10 // epoch data keys (aead-epoch, OpenVPN 2.7)
 )
 
 // ClientIVProto is the IV_PROTO a cvpn client advertises: DATA_V2,
 // REQUEST_PUSH, TLS_KEY_EXPORT, AUTH_PENDING_KW, CC_EXIT_NOTIFY and
-// AUTH_FAIL_TEMP.
+// AUTH_FAIL_TEMP and DATA_EPOCH.
 const ClientIVProto = IVProtoDataV2 | IVProtoRequestPush | IVProtoTLSKeyExport |
-	IVProtoAuthPendingKW | IVProtoCCExitNotify | IVProtoAuthFailTemp
+	IVProtoAuthPendingKW | IVProtoCCExitNotify | IVProtoAuthFailTemp | IVProtoDataEpoch
 
 // PeerInfo builds the peer_info block a client sends in key method 2.
 type PeerInfo struct {

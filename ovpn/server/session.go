@@ -63,6 +63,7 @@ type session struct {
 	dataV2   bool
 	ekm      bool
 	ccExit   bool
+	epoch    bool // epoch data keys (client has IV_PROTO bit 10, AEAD cipher)
 	cipher   datachannel.Cipher
 	auth     datachannel.Auth
 	token    string
@@ -457,7 +458,7 @@ func (ss *session) negotiate(ctx context.Context, keyID uint8, st *control.Strea
 		in.Zero()
 	}
 	dk, err := datachannel.NewKey(kb, datachannel.Config{Cipher: ss.cipher, Auth: ss.auth, Role: wire.RoleServer,
-		KeyID: keyID, DataV2: ss.dataV2, PeerID: ss.peerID, Now: s.now})
+		KeyID: keyID, DataV2: ss.dataV2, PeerID: ss.peerID, Now: s.now, Epoch: ss.epoch})
 	kb.Zero()
 	if err != nil {
 		return fmt.Errorf("%s: data channel key: %w", ss.peerName(), err)
@@ -532,6 +533,7 @@ func (ss *session) admit(ctx context.Context, m *km2.Message) error {
 	}
 	ss.ekm = proto&km2.IVProtoTLSKeyExport != 0
 	ss.ccExit = proto&km2.IVProtoCCExitNotify != 0
+	ss.epoch = proto&km2.IVProtoDataEpoch != 0 && ss.cipher.IsAEAD()
 	if proto&km2.IVProtoDataV2 != 0 {
 		ss.dataV2 = true
 		ss.peerID = s.nextPeerID()
@@ -654,13 +656,20 @@ func (ss *session) pushOptions() []string {
 		o = append(o, fmt.Sprintf("peer-id %d", ss.peerID))
 	}
 	o = append(o, "cipher "+ss.cipher.String())
+	var pf []string
 	switch {
 	case ss.ccExit && ss.ekm:
-		o = append(o, "protocol-flags cc-exit tls-ekm")
+		pf = append(pf, "cc-exit", "tls-ekm")
 	case ss.ccExit:
-		o = append(o, "protocol-flags cc-exit")
+		pf = append(pf, "cc-exit")
 	case ss.ekm:
 		o = append(o, "key-derivation tls-ekm")
+	}
+	if ss.epoch {
+		pf = append(pf, "aead-epoch")
+	}
+	if len(pf) > 0 {
+		o = append(o, "protocol-flags "+strings.Join(pf, " "))
 	}
 	if ss.token != "" {
 		o = append(o, "auth-token "+ss.token)
