@@ -159,6 +159,20 @@ func (l *link) wrapper() (tlswrap.Wrapper, error) {
 	return tlswrap.None{}, nil
 }
 
+// staticWrapKey is the control channel key the session started with (nil
+// without one): dynamic tls-crypt mixes it into the renegotiation key.
+func (l *link) staticWrapKey() []byte {
+	switch p := l.prof; {
+	case p.TLSCryptV2 != nil:
+		return p.TLSCryptV2.Key.Bytes()
+	case p.TLSCrypt != nil:
+		return p.TLSCrypt.Bytes()
+	case p.TLSAuth != nil:
+		return p.TLSAuth.Bytes()
+	}
+	return nil
+}
+
 func (l *link) handshake(ctx context.Context, onAnswer func()) error {
 	w, err := l.wrapper()
 	if err != nil {
@@ -411,6 +425,13 @@ func (l *link) negotiateKey(ctx context.Context, keyID uint8, s *control.Stream,
 	if first {
 		if err := l.pull(ctx); err != nil {
 			return nil, err
+		}
+		if l.push.ProtocolFlags.DynTLSCrypt {
+			w, err := tlswrap.NewDynamicTLSCrypt(&cs, l.staticWrapKey(), wire.RoleClient, l.cfg.Now)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", l.peer, err)
+			}
+			l.ch.SetRenegWrapper(w)
 		}
 	}
 	if l.ekm {

@@ -61,10 +61,11 @@ type Config struct {
 
 // Channel is the control channel with one peer.
 type Channel struct {
-	cfg  Config
-	wrap tlswrap.Wrapper
-	log  *slog.Logger
-	now  func() time.Time
+	cfg   Config
+	wrap  tlswrap.Wrapper
+	reneg tlswrap.Wrapper // dynamic tls-crypt for key_id > 0; nil = wrap
+	log   *slog.Logger
+	now   func() time.Time
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -361,7 +362,10 @@ func (c *Channel) HandleIncoming(pkt []byte) {
 }
 
 func (c *Channel) handleLocked(pkt []byte, cb *func()) error {
-	plain, err := c.wrap.Unwrap(pkt)
+	if len(pkt) == 0 {
+		return errors.New("control: empty packet")
+	}
+	plain, err := c.wrapperLocked(pkt[0] & wire.KeyIDMask).Unwrap(pkt)
 	if err != nil {
 		return err
 	}
@@ -456,29 +460,6 @@ func (c *Channel) deliverLocked(s *Stream) {
 	if got {
 		signal(s.rdNotify)
 	}
-}
-
-// resetPayloadLocked handles the payload of the peer's reset: a
-// tls-crypt-v2 server's early-negotiation flags may ask for WKc again, in
-// an empty P_CONTROL_WKC_V1 that carries the ACK of its reset (the packet
-// after the reset, packet id 1). Other payloads are ignored.
-func (c *Channel) resetPayloadLocked(s *Stream, p reliable.Packet) {
-	if len(p.Payload) == 0 {
-		return
-	}
-	if _, ok := c.wrap.(*tlswrap.TLSCryptV2Client); ok && p.Opcode == wire.OpHardResetServerV2 && s.keyID == 0 {
-		flags, err := tlswrap.ServerResetFlags(p.Payload)
-		if err != nil {
-			c.log.Info("server reset payload ignored", "err", err)
-			return
-		}
-		if flags&tlswrap.FlagResendWKC != 0 {
-			c.log.Debug("server asks for the tls-crypt-v2 client key again")
-			s.rel.Send(wire.OpControlWKCV1, nil)
-		}
-		return
-	}
-	c.log.Debug("reset packet payload ignored", "op", p.Opcode.String(), "bytes", len(p.Payload))
 }
 
 // run is the channel's goroutine: it transmits, retransmits, sends ACKs
@@ -582,7 +563,8 @@ func (c *Channel) appendPacket(out [][]byte) [][]byte {
 		c.log.Error("encoding control packet", "err", err)
 		return out
 	}
-	pkt, err := c.wrap.Wrap(make([]byte, 0, len(plain)+c.wrap.Overhead()), plain)
+	w := c.wrapperLocked(c.ctl.KeyID)
+	pkt, err := w.Wrap(make([]byte, 0, len(plain)+w.Overhead()), plain)
 	if err != nil {
 		c.log.Error("wrapping control packet", "err", err)
 		return out

@@ -8,10 +8,11 @@ import (
 	"github.com/cvpn/cvpn/internal/testkit/nstest"
 )
 
-// TestEpochDataKeysOurPair: cvpn client (IV_PROTO bit 10) and cvpn server
-// agree on epoch data keys (OpenVPN 2.7 aead-epoch) for each AEAD cipher;
-// the connected event says so, traffic is intact, also across server
-// renegotiations every 3 s (a new epoch key pair per key id).
+// TestEpochDataKeysOurPair: cvpn client (IV_PROTO bits 9 and 10) and cvpn
+// server agree on epoch data keys (OpenVPN 2.7 aead-epoch) for each AEAD
+// cipher and on dynamic tls-crypt; the connected event says so, traffic is
+// intact, also across server renegotiations every 3 s (a new epoch key pair
+// per key id, negotiated under the dynamic tls-crypt key).
 func TestEpochDataKeysOurPair(t *testing.T) {
 	for _, tc := range []struct {
 		name, transport, cipher string
@@ -31,6 +32,9 @@ func TestEpochDataKeysOurPair(t *testing.T) {
 			proveTraffic(t, ls.lab, ip)
 			time.Sleep(4 * time.Second) // at least one renegotiation
 			proveTraffic(t, ls.lab, ip)
+			if n := strings.Count(ls.proc.Output(), "data channel keys renegotiated"); n < 1 {
+				t.Errorf("no renegotiation completed in 4 s with reneg_sec = 3")
+			}
 			cl.disconnect(t)
 			nstest.AssertUnchanged(t, before)
 		})

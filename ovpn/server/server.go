@@ -179,6 +179,19 @@ func (s *Server) newWrapper() (tlswrap.Wrapper, error) {
 	return tlswrap.None{}, nil
 }
 
+// staticWrapKey is the control channel key a session started with (the
+// tls-crypt-v2 client key, the tls-crypt or tls-auth key; nil without
+// one): dynamic tls-crypt mixes it into the renegotiation key.
+func (s *Server) staticWrapKey(w tlswrap.Wrapper) []byte {
+	if v2, ok := w.(*tlswrap.TLSCryptV2Server); ok {
+		return v2.ClientKey()
+	}
+	if s.wrapMode != "" {
+		return append([]byte(nil), s.wrapKey[:]...)
+	}
+	return nil
+}
+
 // v2Only reports whether only tls-crypt-v2 clients are accepted (a
 // tls-crypt-v2 server key and no tls-auth or tls-crypt group key).
 func (s *Server) v2Only() bool { return s.v2Key != nil && s.wrapMode == "" }

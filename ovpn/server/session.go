@@ -27,6 +27,7 @@ import (
 	"github.com/cvpn/cvpn/ovpn/km2"
 	"github.com/cvpn/cvpn/ovpn/server/connlog"
 	"github.com/cvpn/cvpn/ovpn/server/handler"
+	"github.com/cvpn/cvpn/ovpn/tlswrap"
 	"github.com/cvpn/cvpn/ovpn/wire"
 )
 
@@ -64,6 +65,7 @@ type session struct {
 	ekm      bool
 	ccExit   bool
 	epoch    bool // epoch data keys (client has IV_PROTO bit 10, AEAD cipher)
+	dynTLS   bool // dynamic tls-crypt (client has IV_PROTO bit 9, EKM)
 	cipher   datachannel.Cipher
 	auth     datachannel.Auth
 	token    string
@@ -465,6 +467,13 @@ func (ss *session) negotiate(ctx context.Context, keyID uint8, st *control.Strea
 	}
 	st.HandshakeComplete()
 	ss.keys.Install(dk, true)
+	if first && ss.dynTLS {
+		w, err := tlswrap.NewDynamicTLSCrypt(&cs, s.staticWrapKey(ss.ch.Wrapper()), wire.RoleServer, s.now)
+		if err != nil {
+			return fmt.Errorf("%s: %w", ss.peerName(), err)
+		}
+		ss.ch.SetRenegWrapper(w)
+	}
 	if first {
 		return ss.establish(ctx)
 	}
@@ -534,6 +543,7 @@ func (ss *session) admit(ctx context.Context, m *km2.Message) error {
 	ss.ekm = proto&km2.IVProtoTLSKeyExport != 0
 	ss.ccExit = proto&km2.IVProtoCCExitNotify != 0
 	ss.epoch = proto&km2.IVProtoDataEpoch != 0 && ss.cipher.IsAEAD()
+	ss.dynTLS = proto&km2.IVProtoDynTLSCrypt != 0 && ss.ekm
 	if proto&km2.IVProtoDataV2 != 0 {
 		ss.dataV2 = true
 		ss.peerID = s.nextPeerID()
@@ -664,6 +674,9 @@ func (ss *session) pushOptions() []string {
 		pf = append(pf, "cc-exit")
 	case ss.ekm:
 		o = append(o, "key-derivation tls-ekm")
+	}
+	if ss.dynTLS {
+		pf = append(pf, "dyn-tls-crypt")
 	}
 	if ss.epoch {
 		pf = append(pf, "aead-epoch")

@@ -87,7 +87,6 @@ func (k *V2ServerKey) AcceptV2(pkt []byte, maxAge time.Duration, now func() time
 	if err != nil {
 		return nil, info, err
 	}
-	defer clear(kc[:])
 	info.Metadata = md
 	info.Created, _ = KeyTimestamp(md)
 	if maxAge > 0 {
@@ -103,7 +102,7 @@ func (k *V2ServerKey) AcceptV2(pkt []byte, maxAge time.Duration, now func() time
 	if err != nil {
 		return nil, info, err
 	}
-	return &TLSCryptV2Server{TLSCrypt: tc}, info, nil
+	return &TLSCryptV2Server{TLSCrypt: tc, kc: kc}, info, nil
 }
 
 // TLSCryptV2Server is the server side of one tls-crypt-v2 client: tls-crypt
@@ -111,7 +110,12 @@ func (k *V2ServerKey) AcceptV2(pkt []byte, maxAge time.Duration, now func() time
 // and P_CONTROL_WKC_V1 is removed before unwrapping.
 type TLSCryptV2Server struct {
 	*TLSCrypt
+	kc [StaticKeyLen]byte // for dynamic tls-crypt
 }
+
+// ClientKey returns a copy of the client's key Kc (dynamic tls-crypt
+// mixes it into the renegotiation key).
+func (c *TLSCryptV2Server) ClientKey() []byte { return append([]byte(nil), c.kc[:]...) }
 
 // Mode returns "tls-crypt-v2".
 func (c *TLSCryptV2Server) Mode() string { return "tls-crypt-v2" }
