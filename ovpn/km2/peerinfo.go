@@ -19,6 +19,7 @@ const (
 	IVProtoAuthFailTemp  = 1 << 8  // AUTH_FAILED,TEMP
 	IVProtoDynTLSCrypt   = 1 << 9  // dynamic tls-crypt on renegotiation
 	IVProtoDataEpoch     = 1 << 10 // epoch data keys (aead-epoch, OpenVPN 2.7)
+	IVProtoPushUpdate    = 1 << 12 // PUSH_UPDATE (OpenVPN 2.7)
 )
 
 // ClientIVProto is the IV_PROTO a cvpn client advertises: DATA_V2,
