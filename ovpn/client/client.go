@@ -32,6 +32,11 @@ type Client struct {
 	// assertion is bound to the phase 1 connection's server).
 	pinned netip.AddrPort
 	saml   string // pending "CRV1::state::SAMLResponse" password
+
+	// live is the applied tunnel of the running connection and update the
+	// PUSH_UPDATE options received so far; serve's goroutine only.
+	live   *platform.Applied
+	update []ctrlmsg.UpdateOption
 }
 
 // New checks the configuration and returns a client.
@@ -426,7 +431,9 @@ func (c *Client) serve(ctx context.Context, l *link, prepared *platform.Prepared
 		tunErr <- dp.fromTUN()
 	}()
 
+	c.live, c.update = applied, nil
 	runErr := c.supervise(ctx, l, dp, tunErr)
+	c.live, c.update = nil, nil
 
 	if runErr == nil || errors.Is(runErr, clientapi.ErrInactive) {
 		cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateDisconnecting})
@@ -512,6 +519,10 @@ func (c *Client) supervise(ctx context.Context, l *link, dp *dataPath, tunErr <-
 }
 
 func (c *Client) onControlMessage(l *link, raw string) error {
+	if pu, ok, err := ctrlmsg.ParsePushUpdate(raw); ok {
+		c.onPushUpdate(l, pu, err)
+		return nil
+	}
 	m, err := ctrlmsg.Parse(raw)
 	if err != nil {
 		l.log.Warn("ignored malformed control message", "err", err)

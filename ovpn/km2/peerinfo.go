@@ -24,9 +24,10 @@ const (
 
 // ClientIVProto is the IV_PROTO a cvpn client advertises: DATA_V2,
 // REQUEST_PUSH, TLS_KEY_EXPORT, AUTH_PENDING_KW, CC_EXIT_NOTIFY and
-// AUTH_FAIL_TEMP, DYN_TLS_CRYPT and DATA_EPOCH.
+// AUTH_FAIL_TEMP, DYN_TLS_CRYPT, DATA_EPOCH and PUSH_UPDATE.
 const ClientIVProto = IVProtoDataV2 | IVProtoRequestPush | IVProtoTLSKeyExport |
-	IVProtoAuthPendingKW | IVProtoCCExitNotify | IVProtoAuthFailTemp | IVProtoDynTLSCrypt | IVProtoDataEpoch
+	IVProtoAuthPendingKW | IVProtoCCExitNotify | IVProtoAuthFailTemp | IVProtoDynTLSCrypt | IVProtoDataEpoch |
+	IVProtoPushUpdate
 
 // PeerInfo builds the peer_info block a client sends in key method 2.
 type PeerInfo struct {
