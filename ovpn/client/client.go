@@ -471,7 +471,7 @@ func (c *Client) supervise(ctx context.Context, l *link, dp *dataPath, tunErr <-
 		inactive = time.Duration(po.Inactive.Seconds) * time.Second
 		inactiveBytes = po.Inactive.Bytes
 	}
-	var renegAt time.Time
+	var renegAt, limitReneg time.Time
 	if p.RenegInterval > 0 {
 		renegAt = cfg.now().Add(p.RenegInterval)
 	}
@@ -504,6 +504,10 @@ func (c *Client) supervise(ctx context.Context, l *link, dp *dataPath, tunErr <-
 			}
 			if !renegAt.IsZero() && now.After(renegAt) {
 				renegAt = now.Add(p.RenegInterval)
+				l.renegotiateNow()
+			} else if k := l.keys.Primary(); k != nil && k.NeedsRenegotiation() && now.Sub(limitReneg) > 10*time.Second {
+				// The packet id or the AES-GCM usage limit is near.
+				limitReneg = now
 				l.renegotiateNow()
 			}
 			if inactive > 0 {

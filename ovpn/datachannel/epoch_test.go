@@ -223,3 +223,33 @@ func TestKeyWithEpochFormat(t *testing.T) {
 		t.Fatal("epoch keys with AES-256-CBC accepted")
 	}
 }
+
+// Without epoch keys an AES-GCM key asks for renegotiation when packets
+// plus plaintext blocks sent, or received, pass 2^36 - 1; ChaCha20-Poly1305
+// has no such limit.
+func TestAEADUsageLimitRenegotiates(t *testing.T) {
+	kb := new(keys.KeyBlock)
+	for _, c := range []Cipher{CipherAES128GCM, CipherAES256GCM, CipherChaCha20Poly1305} {
+		k, err := NewKey(kb, Config{Cipher: c, Role: wire.RoleClient})
+		if err != nil {
+			t.Fatal(err)
+		}
+		peer, _ := NewKey(kb, Config{Cipher: c, Role: wire.RoleServer})
+		p, _ := k.Seal(nil, make([]byte, 100))
+		if _, err := peer.Open(nil, p); err != nil {
+			t.Fatal(err)
+		}
+		if k.NeedsRenegotiation() || peer.NeedsRenegotiation() {
+			t.Fatalf("%s: renegotiation asked after one packet", c)
+		}
+		if got := k.sBlocks.Load(); c != CipherChaCha20Poly1305 && got != 7 {
+			t.Fatalf("%s: %d blocks counted for 104 bytes, want 7", c, got)
+		}
+		k.sBlocks.Store(1<<36 - 1)
+		peer.rBlocks.Store(1<<36 - 1)
+		want := c != CipherChaCha20Poly1305
+		if k.NeedsRenegotiation() != want || peer.NeedsRenegotiation() != want {
+			t.Fatalf("%s: at the usage limit send %v receive %v, want %v", c, k.NeedsRenegotiation(), peer.NeedsRenegotiation(), want)
+		}
+	}
+}

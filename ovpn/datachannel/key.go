@@ -88,6 +88,13 @@ type Key struct {
 	peerID uint32
 	now    func() time.Time
 	epoch  *EpochState // non-nil: the epoch data format
+	// limit is the AEAD usage limit (AES-GCM; 0 = none); sBlocks/rBlocks
+	// count the 16-byte plaintext blocks sent and received and rPID is the
+	// highest packet id received, for NeedsRenegotiation.
+	limit   uint64
+	sBlocks atomic.Uint64
+	rBlocks atomic.Uint64
+	rPID    atomic.Uint32
 
 	sendMu  sync.Mutex
 	sendPID atomic.Uint64 // last packet id sent
@@ -136,6 +143,9 @@ func NewKey(kb *keys.KeyBlock, cfg Config) (*Key, error) {
 		k.replay.Backtrack = DefaultBacktrack
 	}
 	ks := cfg.Cipher.KeySize()
+	if cfg.Cipher.IsAEAD() && cfg.Cipher != CipherChaCha20Poly1305 {
+		k.limit = aesGCMUsageLimit
+	}
 	switch {
 	case cfg.Cipher.IsAEAD():
 		var err error
@@ -223,14 +233,20 @@ func (k *Key) SentPackets() uint64 {
 // Epoch returns the epoch state, or nil for the 2.6 data format.
 func (k *Key) Epoch() *EpochState { return k.epoch }
 
-// NeedsRenegotiation reports that the outbound packet_id is close to
-// wrapping (or the epochs to running out) and a new key should be
-// negotiated.
+// NeedsRenegotiation reports that a new key should be negotiated: the
+// outbound packet_id is close to wrapping, or (AES-GCM) the packets plus
+// plaintext blocks sent or received reach the AEAD usage limit, as OpenVPN
+// 2.7 does without epoch keys; with epoch keys, that the epochs are close
+// to running out.
 func (k *Key) NeedsRenegotiation() bool {
 	if k.epoch != nil {
 		return k.epoch.NeedsRenegotiation()
 	}
-	return k.sendPID.Load() >= packetIDRenegotiate
+	sent := k.sendPID.Load()
+	if sent >= packetIDRenegotiate {
+		return true
+	}
+	return k.limit > 0 && (k.sBlocks.Load()+sent > k.limit || k.rBlocks.Load()+uint64(k.rPID.Load()) > k.limit)
 }
 
 func (k *Key) headerLen() int {
@@ -308,6 +324,9 @@ func (k *Key) Seal(dst, plaintext []byte) ([]byte, error) {
 		}
 		ctOff := h + packetIDSize + tagSize
 		sealed := k.sAEAD.Seal(out[ctOff:ctOff], k.sNonce[:], plaintext, ad)
+		if k.limit > 0 {
+			k.sBlocks.Add(uint64(packetIDSize+len(plaintext)+15) / 16)
+		}
 		copy(out[h+packetIDSize:ctOff], sealed[len(plaintext):])
 		return dst, nil
 	}
@@ -387,6 +406,12 @@ func (k *Key) Open(dst, packet []byte) ([]byte, error) {
 			return dst[:start], ErrAuthFailed
 		}
 		k.replay.Commit(pid, now)
+		if k.limit > 0 {
+			k.rBlocks.Add(uint64(packetIDSize+len(ct)+15) / 16)
+			if pid > k.rPID.Load() {
+				k.rPID.Store(pid)
+			}
+		}
 		return dst[:start+len(ct)], nil
 	}
 	macLen := k.auth.Size()
