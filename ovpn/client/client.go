@@ -35,8 +35,9 @@ type Client struct {
 
 	// live is the applied tunnel of the running connection and update the
 	// PUSH_UPDATE options received so far; serve's goroutine only.
-	live   *platform.Applied
-	update []ctrlmsg.UpdateOption
+	live     *platform.Applied
+	liveInfo TunnelInfo
+	update   []ctrlmsg.UpdateOption
 }
 
 // New checks the configuration and returns a client.
@@ -396,11 +397,12 @@ func (c *Client) serve(ctx context.Context, l *link, prepared *platform.Prepared
 		return fmt.Errorf("configuring the tunnel: %w", err)
 	}
 	var tunnelDown func()
+	c.liveInfo = TunnelInfo{
+		Interface: applied.Name, IfIndex: applied.IfIndex, Config: tc, Push: po,
+		Server: l.server.Addr(), EnforceRoutes: ext.RouteEnforcement,
+	}
 	if cfg.OnTunnelUp != nil {
-		tunnelDown = cfg.OnTunnelUp(TunnelInfo{
-			Interface: applied.Name, IfIndex: applied.IfIndex, Config: tc, Push: po,
-			Server: l.server.Addr(), EnforceRoutes: ext.RouteEnforcement,
-		})
+		tunnelDown = cfg.OnTunnelUp(c.liveInfo)
 	}
 	dp := newDataPath(l, applied.Device, &c.stats, tc.MTU)
 	fn := dp.fromNetwork

@@ -79,5 +79,11 @@ func (c *Client) onPushUpdate(l *link, pu ctrlmsg.PushUpdate, err error) {
 	l.mu.Lock()
 	l.push.Routes, l.push.RoutesIPv6 = po.Routes, po.RoutesIPv6
 	l.mu.Unlock()
+	c.liveInfo.Config.Routes, c.liveInfo.Config.NetGatewayRoutes = tc.Routes, tc.NetGatewayRoutes
+	c.liveInfo.Config.RedirectIPv4, c.liveInfo.Config.RedirectIPv6 = tc.RedirectIPv4, tc.RedirectIPv6
+	c.liveInfo.Push = &po
+	if f := c.cfg.OnRoutesUpdated; f != nil {
+		f(c.liveInfo)
+	}
 	c.cfg.emit(clientapi.Event{Event: clientapi.EventLog, Message: fmt.Sprintf("the server updated the routes: %d added, %d removed", len(added), len(removed))})
 }

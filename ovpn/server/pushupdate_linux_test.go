@@ -37,10 +37,11 @@ func pushUpdate(t *testing.T, ls *labServer, args ...string) (string, error) {
 // live cvpn client: the new route is installed and traffic flows through
 // it, the replaced one is gone, an update cvpn cannot apply live is named
 // in an event; options no PUSH_UPDATE may change, a removal with arguments
-// and an unknown connection are refused by the command. After disconnecting
-// the client namespace is as before.
+// and an unknown connection are refused by the command; route enforcement
+// follows the new routes. After disconnecting the client namespace is as
+// before.
 func TestPushUpdateOurPair(t *testing.T) {
-	ls := newLabServer(t, serverSpec{wrap: "tls-crypt", split: true,
+	ls := newLabServer(t, serverSpec{wrap: "tls-crypt", split: true, enforce: true,
 		prepareLab: func(t *testing.T, lab *nstest.Lab, dir string) {
 			nstest.MustRun(t, lab.Server, "ip", "addr", "add", "192.0.2.1/32", "dev", "lo")
 		}})
@@ -63,6 +64,12 @@ func TestPushUpdateOurPair(t *testing.T) {
 	if err := nstest.Ping(ctx, ls.lab.Client, netip.MustParseAddr("192.0.2.1")); err != nil {
 		t.Fatalf("ping through the updated route: %v", err)
 	}
+	// Route enforcement follows: a route stealing part of the new VPN route
+	// is removed.
+	nstest.MustRun(t, ls.lab.Client, "ip", "route", "add", "192.0.2.128/25", "via", nstest.ServerIP.String())
+	if err := cl.proc.WaitFor(ctx, "192.0.2.128/25"); err != nil || !strings.Contains(cl.proc.Output(), `"event":"route-enforced"`) {
+		t.Errorf("route enforcement did not follow the update: %v", err)
+	}
 	if !strings.Contains(cl.proc.Output(), "cannot change on a live tunnel") || !strings.Contains(cl.proc.Output(), "dhcp-option DNS 192.0.2.53") {
 		t.Errorf("no event naming the dhcp-option update cvpn cannot apply live")
 	}
@@ -80,5 +87,7 @@ func TestPushUpdateOurPair(t *testing.T) {
 		}
 	}
 	cl.disconnect(t)
+	// Enforcement put our stealing route back at disconnect; it is ours.
+	nstest.MustRun(t, ls.lab.Client, "ip", "route", "del", "192.0.2.128/25")
 	nstest.AssertUnchanged(t, before)
 }
