@@ -43,17 +43,17 @@ type Event struct {
 	Cipher     string    `json:"cipher,omitempty"`
 	// KeyDerivation is "tls-ekm" or "prf" on the connected event.
 	KeyDerivation string `json:"key_derivation,omitempty"`
-	// DataKeys is "epoch" on the connected event when the data channel
-	// uses OpenVPN 2.7's epoch data keys.
-	DataKeys string `json:"data_keys,omitempty"`
-	Text     string `json:"text,omitempty"`
-	URL      string `json:"url,omitempty"`
-	Action   string `json:"action,omitempty"`
-	Route    string `json:"route,omitempty"`
-	Message  string `json:"message,omitempty"`
+	Text          string `json:"text,omitempty"`
+	URL           string `json:"url,omitempty"`
+	Action        string `json:"action,omitempty"`
+	Route         string `json:"route,omitempty"`
+	Message       string `json:"message,omitempty"`
 	// Detail is a short human explanation that accompanies a state (for
 	// example which remote is being tried or why a reconnect happens).
 	Detail string `json:"detail,omitempty"`
+	// DataKeys is "epoch" on the connected event when the data channel
+	// uses OpenVPN 2.7's epoch data keys.
+	DataKeys string `json:"data_keys,omitempty"`
 }
 
 // EventSink receives events. It must not block for long.
