@@ -28,6 +28,9 @@ const (
 	EventRouteEnforced = "route-enforced"
 	EventError         = "error"
 	EventLog           = "log"
+	// EventWebAuth carries the sign-in page (URL) of an OpenVPN server's
+	// pending authentication (AUTH_PENDING with WEB_AUTH or OPEN_URL).
+	EventWebAuth = "web-auth"
 )
 
 // Event is one entry of the connection's event stream; its JSON form is the

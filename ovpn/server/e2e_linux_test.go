@@ -55,6 +55,8 @@ type serverSpec struct {
 	samlMetadata string
 	// noMetrics and noAdmin leave out the [metrics] and [admin] sections.
 	noMetrics, noAdmin bool
+	// webAuth sets authentication.web_auth (the server's sign-in page).
+	webAuth bool
 }
 
 // Addresses of the lab server's metrics endpoint (in the server
@@ -155,6 +157,9 @@ func (ls *labServer) writeConfig(t *testing.T, spec serverSpec) {
 		fmt.Fprintf(&b, "tls_crypt_v2 = \"pki/tls-crypt-v2-server.key\"\ntls_crypt_v2_max_age = %d\n", spec.v2MaxAge)
 	}
 	fmt.Fprintf(&b, "\n[authentication]\nmutual = %v\nusers_file = %q\nsaml_idp_metadata = %q\n", mutual, usersFile, spec.samlMetadata)
+	if spec.webAuth {
+		b.WriteString("web_auth = true\n")
+	}
 	if spec.split {
 		fmt.Fprintf(&b, "\n[[routes]]\ndestination = %q\n", nstest.LANPrefix.String())
 	}

@@ -70,6 +70,9 @@ func (ss *session) negotiate(ctx context.Context, keyID uint8, st *control.Strea
 		ss.ch.SetRenegWrapper(w)
 	}
 	if first {
+		if err := ss.webSignIn(ctx); err != nil {
+			return err
+		}
 		return ss.establish(ctx)
 	}
 	return nil
