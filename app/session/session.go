@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/cvpn/cvpn/app/policy"
 	"github.com/cvpn/cvpn/app/profilestore"
 	"github.com/cvpn/cvpn/ovpn/client"
 	"github.com/cvpn/cvpn/ovpn/clientapi"
@@ -46,8 +47,9 @@ type Options struct {
 	// EnforceRoutes forces client route enforcement on whatever the
 	// endpoint says (`cvpn connect --enforce-routes`, an admin policy).
 	EnforceRoutes bool
-	// PolicyFile is the system policy file (client_route_enforcement =
-	// "force" forces enforcement on); DefaultPolicyFile when empty.
+	// PolicyFile is the administrator's policy file (app/policy;
+	// client_route_enforcement = "force" forces enforcement on);
+	// policy.Resolve("") when empty.
 	PolicyFile string
 }
 
@@ -135,10 +137,7 @@ func Run(ctx context.Context, o Options) error {
 	if err := recoverWith(ctx, o.StateDir, o.Host, o.Logger); err != nil {
 		return err
 	}
-	if o.PolicyFile == "" {
-		o.PolicyFile = DefaultPolicyFile
-	}
-	pol, err := LoadAdminPolicy(o.PolicyFile)
+	pol, err := policy.Load(policy.Resolve(o.PolicyFile))
 	if err != nil {
 		return err
 	}
