@@ -155,17 +155,19 @@ func Run(ctx context.Context, o Options) error {
 	if o.NoDNS {
 		tunnel = noDNSTunnel{tunnel}
 	}
+	follow := &routesFollower{}
 	c, err := client.New(client.Config{
-		Profile:     o.Profile,
-		Credentials: o.Credentials,
-		Tunnel:      tunnel,
-		TunnelID:    o.TunnelID,
-		Events:      o.Events,
-		Logger:      o.Logger,
-		Version:     o.Version,
-		NoEKM:       o.NoEKM,
-		OnTunnelUp:  o.tunnelUp(sys, force),
-		Federation:  o.Federation,
+		Profile:         o.Profile,
+		Credentials:     o.Credentials,
+		Tunnel:          tunnel,
+		TunnelID:        o.TunnelID,
+		Events:          o.Events,
+		Logger:          o.Logger,
+		Version:         o.Version,
+		NoEKM:           o.NoEKM,
+		OnTunnelUp:      o.tunnelUp(sys, force, follow),
+		OnRoutesUpdated: follow.routesUpdated,
+		Federation:      o.Federation,
 	})
 	if err != nil {
 		return err

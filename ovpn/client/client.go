@@ -32,6 +32,12 @@ type Client struct {
 	// assertion is bound to the phase 1 connection's server).
 	pinned netip.AddrPort
 	saml   string // pending "CRV1::state::SAMLResponse" password
+
+	// live is the applied tunnel of the running connection and update the
+	// PUSH_UPDATE options received so far; serve's goroutine only.
+	live     *platform.Applied
+	liveInfo TunnelInfo
+	update   []ctrlmsg.UpdateOption
 }
 
 // New checks the configuration and returns a client.
@@ -402,11 +408,12 @@ func (c *Client) serve(ctx context.Context, l *link, prepared *platform.Prepared
 		return fmt.Errorf("configuring the tunnel: %w", err)
 	}
 	var tunnelDown func()
+	c.liveInfo = TunnelInfo{
+		Interface: applied.Name, IfIndex: applied.IfIndex, Config: tc, Push: po,
+		Server: l.server.Addr(), EnforceRoutes: ext.RouteEnforcement,
+	}
 	if cfg.OnTunnelUp != nil {
-		tunnelDown = cfg.OnTunnelUp(TunnelInfo{
-			Interface: applied.Name, IfIndex: applied.IfIndex, Config: tc, Push: po,
-			Server: l.server.Addr(), EnforceRoutes: ext.RouteEnforcement,
-		})
+		tunnelDown = cfg.OnTunnelUp(c.liveInfo)
 	}
 	dp := newDataPath(l, applied.Device, &c.stats, tc.MTU)
 	fn := dp.fromNetwork
@@ -415,6 +422,9 @@ func (c *Client) serve(ctx context.Context, l *link, prepared *platform.Prepared
 	ev := clientapi.Event{Event: clientapi.EventState, State: clientapi.StateConnected, Interface: applied.Name, Server: l.server.String(), Cipher: l.cipher.String(), KeyDerivation: "prf"}
 	if l.ekm {
 		ev.KeyDerivation = "tls-ekm"
+	}
+	if l.epoch {
+		ev.DataKeys = "epoch"
 	}
 	for _, a := range tc.Addresses {
 		if a.Prefix.Addr().Is4() {
@@ -434,7 +444,9 @@ func (c *Client) serve(ctx context.Context, l *link, prepared *platform.Prepared
 		tunErr <- dp.fromTUN()
 	}()
 
+	c.live, c.update = applied, nil
 	runErr := c.supervise(ctx, l, dp, tunErr)
+	c.live, c.update = nil, nil
 
 	if runErr == nil || errors.Is(runErr, clientapi.ErrInactive) {
 		cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateDisconnecting})
@@ -472,7 +484,7 @@ func (c *Client) supervise(ctx context.Context, l *link, dp *dataPath, tunErr <-
 		inactive = time.Duration(po.Inactive.Seconds) * time.Second
 		inactiveBytes = po.Inactive.Bytes
 	}
-	var renegAt time.Time
+	var renegAt, limitReneg time.Time
 	if p.RenegInterval > 0 {
 		renegAt = cfg.now().Add(p.RenegInterval)
 	}
@@ -506,6 +518,10 @@ func (c *Client) supervise(ctx context.Context, l *link, dp *dataPath, tunErr <-
 			if !renegAt.IsZero() && now.After(renegAt) {
 				renegAt = now.Add(p.RenegInterval)
 				l.renegotiateNow()
+			} else if k := l.keys.Primary(); k != nil && k.NeedsRenegotiation() && now.Sub(limitReneg) > 10*time.Second {
+				// The packet id or the AES-GCM usage limit is near.
+				limitReneg = now
+				l.renegotiateNow()
 			}
 			if inactive > 0 {
 				b := c.stats.BytesIn.Load() + c.stats.BytesOut.Load()
@@ -520,6 +536,10 @@ func (c *Client) supervise(ctx context.Context, l *link, dp *dataPath, tunErr <-
 }
 
 func (c *Client) onControlMessage(l *link, raw string) error {
+	if pu, ok, err := ctrlmsg.ParsePushUpdate(raw); ok {
+		c.onPushUpdate(l, pu, err)
+		return nil
+	}
 	m, err := ctrlmsg.Parse(raw)
 	if err != nil {
 		l.log.Warn("ignored malformed control message", "err", err)

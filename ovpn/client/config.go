@@ -45,6 +45,10 @@ type Config struct {
 	// enforcement starts there); the function it returns is called before
 	// the tunnel is torn down.
 	OnTunnelUp func(TunnelInfo) (down func())
+	// OnRoutesUpdated, when set, is called after the server changed the
+	// tunnel's routes on the live session (PUSH_UPDATE), with the tunnel as
+	// it is now (route enforcement follows there).
+	OnRoutesUpdated func(TunnelInfo)
 	// NoEKM leaves the TLS key export bit out of IV_PROTO so the server
 	// derives data keys with the OpenVPN PRF (for old servers and tests).
 	NoEKM bool

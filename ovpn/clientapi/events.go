@@ -54,6 +54,9 @@ type Event struct {
 	// Detail is a short human explanation that accompanies a state (for
 	// example which remote is being tried or why a reconnect happens).
 	Detail string `json:"detail,omitempty"`
+	// DataKeys is "epoch" on the connected event when the data channel
+	// uses OpenVPN 2.7's epoch data keys.
+	DataKeys string `json:"data_keys,omitempty"`
 }
 
 // EventSink receives events. It must not block for long.
