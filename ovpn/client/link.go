@@ -123,7 +123,7 @@ func dialLink(ctx context.Context, cfg *Config, remote profile.Remote, addr neti
 	}
 	hctx, hcancel := context.WithTimeout(ctx, timeout)
 	defer hcancel()
-	var d transport.Dialer
+	d := transport.Dialer{Control: cfg.SocketControl}
 	l.conn, err = d.Dial(hctx, proto, addr)
 	if err != nil {
 		cancel()

@@ -28,6 +28,12 @@ const (
 	EventRouteEnforced = "route-enforced"
 	EventError         = "error"
 	EventLog           = "log"
+	// EventBlocked: traffic outside the tunnel is blocked (block_when_down);
+	// Message says what is let through, Detail is the mode ("full" or
+	// "split").
+	EventBlocked = "blocked"
+	// EventUnblocked: the block is lifted; Message says what was removed.
+	EventUnblocked = "unblocked"
 )
 
 // Event is one entry of the connection's event stream; its JSON form is the

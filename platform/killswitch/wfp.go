@@ -40,4 +40,3 @@ func WFPFilters(r Rules) ([]WFPFilter, error) {
 	)
 	return fs, nil
 }
-
