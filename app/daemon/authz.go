@@ -109,3 +109,12 @@ func userLabel(p ipc.Peer) string {
 	}
 	return fmt.Sprintf("uid %d", p.UID)
 }
+
+// IsAdmin reports whether peer is an administrator: root, a member of the
+// admin groups, or on Windows SYSTEM or an elevated administrator.
+func (a Authorizer) IsAdmin(peer ipc.Peer) bool {
+	// An owner no real peer is (the null SID, no uid): only the
+	// administrator rules of MayControl can let peer through.
+	nobody := ipc.Peer{UID: -1, GID: -1, SID: "S-1-0-0"}
+	return peer.SID != nobody.SID && a.MayControl(peer, nobody, "") == nil
+}

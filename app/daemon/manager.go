@@ -21,6 +21,7 @@ import (
 	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/ovpn/profile"
 	"github.com/cvpn/cvpn/platform"
+	"github.com/cvpn/cvpn/platform/killswitch"
 )
 
 // DefaultMaxConnections is how many connections may be open at once.
@@ -40,6 +41,9 @@ type Config struct {
 	Authorizer     Authorizer
 	// Run runs one session; nil means session.Run (tests use a fake).
 	Run func(ctx context.Context, o session.Options) error
+	// Firewall holds blocks of traffic outside the tunnel; nil opens the
+	// OS backend when a connection asks for one.
+	Firewall killswitch.Firewall
 	// DisconnectTimeout bounds how long Disconnect waits for a session to
 	// end; default 20 s.
 	DisconnectTimeout time.Duration
@@ -76,6 +80,10 @@ type conn struct {
 	up          bool // plan is the applied configuration
 	dns         bool
 	requested   bool
+	// blockWhenDown: the user asked to block traffic outside the tunnel;
+	// block is the block once held.
+	blockWhenDown bool
+	block         *killswitch.Block
 }
 
 // errRequested is the cancel cause of a disconnect request.
@@ -204,7 +212,12 @@ func refused(format string, a ...any) error {
 }
 
 // Connect implements ipc.Handler.
-func (m *Manager) Connect(_ context.Context, fe ipc.FrontEnd, name, text string, bind bool) error {
+func (m *Manager) Connect(ctx context.Context, fe ipc.FrontEnd, name, text string, bind bool) error {
+	return m.connect(ctx, fe, name, text, ipc.ConnectOptions{Bind: bind})
+}
+
+func (m *Manager) connect(_ context.Context, fe ipc.FrontEnd, name, text string, o ipc.ConnectOptions) error {
+	bind := o.Bind
 	if err := profilestore.ValidateName(name); err != nil {
 		return &ipc.Error{Code: ipc.CodeBadRequest, Message: err.Error()}
 	}
@@ -242,7 +255,7 @@ func (m *Manager) Connect(_ context.Context, fe ipc.FrontEnd, name, text string,
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	c := &conn{name: name, owner: fe.Peer(), ownerNm: userName(fe.Peer()), fe: fe, cancel: cancel,
-		done: make(chan struct{}), started: now, plan: pl, dns: dns, state: clientapi.StateResolving}
+		done: make(chan struct{}), started: now, plan: pl, dns: dns, state: clientapi.StateResolving, blockWhenDown: o.BlockWhenDown}
 	m.conns[name] = c
 	m.wg.Add(1)
 	m.mu.Unlock()
@@ -311,17 +324,26 @@ func (m *Manager) run(ctx context.Context, c *conn, p *profile.Profile, stateDir
 	// user and never as the daemon's root.
 	fed, _ := creds.(clientapi.Federation)
 	err := m.cfg.Run(ctx, session.Options{
-		Profile:     p,
-		Credentials: creds,
-		Federation:  fed,
-		StateDir:    stateDir,
-		TunnelID:    c.name,
-		Events:      func(ev clientapi.Event) { m.event(c, lf.Logger, ev) },
-		Logger:      lf.Logger,
-		Version:     m.cfg.Version,
-		NoDNS:       !c.dns,
-		OnTunnelUp:  func(info client.TunnelInfo) func() { return m.tunnelUp(ctx, c, info, lf.Logger) },
-		OnClient:    func(cl *client.Client) { c.stats.Store(cl.Stats()) },
+		Profile:       p,
+		Credentials:   creds,
+		Federation:    fed,
+		StateDir:      stateDir,
+		TunnelID:      c.name,
+		Events:        func(ev clientapi.Event) { m.event(c, lf.Logger, ev) },
+		Logger:        lf.Logger,
+		Version:       m.cfg.Version,
+		NoDNS:         !c.dns,
+		OnTunnelUp:    func(info client.TunnelInfo) func() { return m.tunnelUp(ctx, c, info, lf.Logger) },
+		OnClient:      func(cl *client.Client) { c.stats.Store(cl.Stats()) },
+		BlockWhenDown: c.blockWhenDown,
+		BlockUID:      c.owner.UID,
+		BlockDir:      m.cfg.StateDir,
+		Firewall:      m.cfg.Firewall,
+		OnBlock: func(b *killswitch.Block) {
+			m.mu.Lock()
+			c.block = b
+			m.mu.Unlock()
+		},
 	})
 	cause := context.Cause(ctx)
 	m.mu.Lock()

@@ -27,6 +27,7 @@ const (
 	TypeDisconnect        = "disconnect"
 	TypeSubscribe         = "subscribe"
 	TypeCredentialsAnswer = "credentials-answer"
+	TypeUnblock           = "unblock"
 	// Daemon to front end.
 	TypeResponse    = "response"
 	TypeEvent       = "event"
@@ -71,6 +72,9 @@ type Message struct {
 	Bind bool `json:"bind,omitempty"`
 	// All (disconnect) disconnects every connection the caller may control.
 	All bool `json:"all,omitempty"`
+	// BlockWhenDown (connect) blocks traffic outside the tunnel from the
+	// start until the connection is ended (block_when_down).
+	BlockWhenDown bool `json:"block_when_down,omitempty"`
 
 	// Response fields.
 	OK          bool     `json:"ok,omitempty"`
@@ -88,7 +92,7 @@ type Message struct {
 	CredID   uint64 `json:"cred_id,omitempty"`
 	Kind     string `json:"kind,omitempty"`
 	Reason   string `json:"reason,omitempty"` // userpass: why asked again
-	Text     string `json:"text,omitempty"`   // challenge text
+	Text     string `json:"text,omitempty"`   // challenge text; unblock response: what was lifted
 	Echo     bool   `json:"echo,omitempty"`   // challenge: answer may be shown
 	User     string `json:"user,omitempty"`
 	Password string `json:"password,omitempty"`

@@ -193,12 +193,15 @@ func (o *Options) blockTunnelUp(b *killswitch.Block, fw killswitch.Firewall, inf
 // endBlock lifts the block after the user disconnected; after a fatal
 // error it stays (the tunnel is down) and the user is told how to lift it.
 func (o *Options) endBlock(b *killswitch.Block, userDisconnect bool) {
-	if !userDisconnect {
+	if !userDisconnect && !b.Lifted() {
 		msg := "traffic outside the tunnel stays blocked because the connection failed; run `cvpn unblock` to lift the block"
 		if b.Record().Forced {
 			msg = "traffic outside the tunnel stays blocked because the connection failed (forced by the administrator's policy; an administrator can lift it with `cvpn unblock`)"
 		}
 		o.emit(clientapi.Event{Event: clientapi.EventLog, Message: msg})
+		return
+	}
+	if b.Lifted() {
 		return
 	}
 	if err := b.Lift(); err != nil {

@@ -63,6 +63,9 @@ type Options struct {
 	// BlockDir holds the block's record (one block per machine: the
 	// daemon passes its state root); StateDir when empty.
 	BlockDir string
+	// OnBlock, when set, is called with the block once it is held (the
+	// daemon lifts it on a user's request).
+	OnBlock func(*killswitch.Block)
 	// Firewall holds the block; nil opens the OS backend.
 	Firewall killswitch.Firewall
 	// PolicyFile is the system policy file (client_route_enforcement =
@@ -181,6 +184,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 	var resolver transport.Resolver
 	var control func(network, address string, c syscall.RawConn) error
+	if block != nil && o.OnBlock != nil {
+		o.OnBlock(block)
+	}
 	if block != nil {
 		mark := block.Rules().Mark
 		control = killswitch.MarkControl(mark)

@@ -49,7 +49,7 @@ func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	// From here on a signal must disconnect cleanly.
 	waitSignals(ctx)
 	if os.Geteuid() != 0 {
-		return connectViaDaemon(ctx, target, p, *authFile, *asJSON, *noBrowser, stdout, stderr)
+		return connectViaDaemon(ctx, target, p, *authFile, *asJSON, *noBrowser, *blockWhenDown, stdout, stderr)
 	}
 
 	var creds clientapi.Credentials

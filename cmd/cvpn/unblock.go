@@ -6,7 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
+	"github.com/cvpn/cvpn/app/ipc"
 	"github.com/cvpn/cvpn/app/session"
 	"github.com/cvpn/cvpn/platform/killswitch"
 )
@@ -15,19 +17,19 @@ func unblockCommand() command {
 	return command{name: "unblock", summary: "lift the block of traffic outside the tunnel (--block-when-down)", run: runUnblock}
 }
 
-func runUnblock(_ context.Context, args []string, stdout, stderr io.Writer) int {
+func runUnblock(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f := newFlags("unblock", "cvpn unblock",
 		"Lifts the block of traffic outside the tunnel that `cvpn connect --block-when-down` (or the\n"+
 			"administrator's policy, block_when_down) holds while the tunnel is down, also one left by a\n"+
-			"crashed cvpn, and says what it removed. Needs root (or CAP_NET_ADMIN); a block forced by the\n"+
-			"policy may be lifted only by an administrator. A captive portal (hotel or airport Wi-Fi sign-in)\n"+
+			"crashed cvpn, and says what it removed. As root it removes the block itself; otherwise it asks\n"+
+			"the cvpn daemon, which lifts blocks you chose; a block forced by the policy may be lifted only\n"+
+			"by an administrator (root or the admin groups). A lifted block stays off until that connection ends. A captive portal (hotel or airport Wi-Fi sign-in)\n"+
 			"cannot be reached while traffic is blocked: lift the block, sign in, then connect again.")
 	if _, code, ok := f.parse(args, 0, 0, stdout, stderr); !ok {
 		return code
 	}
 	if os.Geteuid() != 0 {
-		fmt.Fprintln(stderr, "cvpn unblock: needs root (sudo cvpn unblock): the block is a firewall rule set")
-		return 1
+		return unblockViaDaemon(ctx, stdout, stderr)
 	}
 	dir, err := session.DefaultStateDir()
 	if err != nil {
@@ -46,5 +48,26 @@ func runUnblock(_ context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	fmt.Fprintln(stdout, l.String())
+	return 0
+}
+
+// unblockViaDaemon asks the daemon to lift the blocks the user may lift.
+func unblockViaDaemon(ctx context.Context, stdout, stderr io.Writer) int {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	c, err := ipc.Dial(ctx, ipc.SocketPath(), ipc.ClientOptions{})
+	if err != nil {
+		fmt.Fprintf(stderr, "cvpn unblock: %v (as root, sudo cvpn unblock works without the daemon)\n", err)
+		return 1
+	}
+	defer c.Close()
+	text, err := c.Unblock(ctx)
+	if text != "" {
+		fmt.Fprintln(stdout, text)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "cvpn unblock: %v\n", err)
+		return 1
+	}
 	return 0
 }

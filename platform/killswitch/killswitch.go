@@ -27,10 +27,11 @@ var ErrUnsupported = errors.New("not supported on this system")
 // Block is a held block: its record is in the state directory and its
 // rules are installed. Methods are safe for concurrent use.
 type Block struct {
-	mu  sync.Mutex
-	fw  Firewall
-	dir string
-	rec Record
+	mu     sync.Mutex
+	fw     Firewall
+	dir    string
+	rec    Record
+	lifted bool
 }
 
 // Hold records rec in dir (before anything changes) and installs its rules.
@@ -71,10 +72,13 @@ func (b *Block) Record() Record {
 }
 
 // Update changes the rules (record first, then the firewall). Unchanged
-// rules are not reinstalled.
+// rules are not reinstalled; a lifted block stays lifted.
 func (b *Block) Update(change func(*Rules)) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.lifted {
+		return nil
+	}
 	r := b.rec.Rules
 	r.Servers = append([]Server(nil), r.Servers...)
 	change(&r)
@@ -96,14 +100,33 @@ func (b *Block) Update(change func(*Rules)) error {
 	return nil
 }
 
-// Lift removes the rules, then the record.
+// Lift removes the rules, then the record; later Updates change nothing
+// (the user lifted the block, for example to sign in to a captive portal).
 func (b *Block) Lift() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.lifted {
+		return nil
+	}
 	if _, err := b.fw.Remove(); err != nil {
 		return fmt.Errorf("lifting the block (%s): %w", b.fw, err)
 	}
+	b.lifted = true
 	return DeleteRecord(b.dir)
+}
+
+// Lifted reports whether Lift ran.
+func (b *Block) Lifted() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.lifted
+}
+
+// String names the block for messages.
+func (b *Block) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return fmt.Sprintf("the %s block of %q (%s)", b.rec.Rules.Mode, b.rec.Profile, b.fw)
 }
 
 // Lifted says what Lift removed.

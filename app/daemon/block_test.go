@@ -1,0 +1,68 @@
+package daemon
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cvpn/cvpn/app/ipc"
+	"github.com/cvpn/cvpn/platform/killswitch"
+	"github.com/cvpn/cvpn/platform/killswitch/killswitchtest"
+)
+
+// TestUnblockPermissions: a block a user chose may be lifted by that user
+// or an administrator; a block the policy forced only by an administrator.
+func TestUnblockPermissions(t *testing.T) {
+	fw := &killswitchtest.Firewall{}
+	dir := t.TempDir()
+	m, err := New(Config{StateDir: dir, Run: (&fakeSessions{}).run, Firewall: fw, DisconnectTimeout: 5 * time.Second,
+		Authorizer: Authorizer{AdminGroups: []string{"vpnadmin"}, GroupsOf: func(uid int) ([]string, error) {
+			if uid == 1500 {
+				return []string{"vpnadmin"}, nil
+			}
+			return nil, nil
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	hold := func(uid int, forced bool) {
+		t.Helper()
+		// A block left by a crashed session (no process holds it).
+		if _, err := killswitch.Hold(fw, dir, killswitch.Record{Profile: "work", PID: -1, UID: uid, Forced: forced,
+			Rules: killswitch.Rules{Mode: killswitch.ModeFull}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	user, other, admin, root := ipc.Peer{UID: 1000}, ipc.Peer{UID: 1001}, ipc.Peer{UID: 1500}, ipc.Peer{UID: 0}
+
+	hold(1000, false)
+	if _, err := m.Unblock(other); ipc.ErrorCode(err) != ipc.CodeDenied || !strings.Contains(err.Error(), "another user") {
+		t.Errorf("another user lifts a user's block: %v, want denied", err)
+	}
+	text, err := m.Unblock(user)
+	if err != nil || !strings.Contains(text, `Removed the full block of "work" (chosen by the user)`) {
+		t.Errorf("the user lifts their block: %q, %v", text, err)
+	}
+	if on, _ := fw.Installed(); on {
+		t.Error("still blocked after the user's unblock")
+	}
+
+	hold(1000, true)
+	if _, err := m.Unblock(user); ipc.ErrorCode(err) != ipc.CodeDenied || !strings.Contains(err.Error(), "administrator's policy") {
+		t.Errorf("the user lifts a forced block: %v, want denied", err)
+	}
+	if on, _ := fw.Installed(); !on {
+		t.Fatal("a denied unblock lifted the block")
+	}
+	if text, err := m.Unblock(admin); err != nil || !strings.Contains(text, "forced by the administrator's policy") {
+		t.Errorf("an admin group member lifts a forced block: %q, %v", text, err)
+	}
+	hold(1000, true)
+	if _, err := m.Unblock(root); err != nil {
+		t.Errorf("root lifts a forced block: %v", err)
+	}
+	if text, err := m.Unblock(user); err != nil || text != "No block was in place." {
+		t.Errorf("unblock with nothing blocked: %q, %v", text, err)
+	}
+}
