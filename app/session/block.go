@@ -110,6 +110,38 @@ func describeBlock(r killswitch.Rules, fw killswitch.Firewall) string {
 	return s + " (" + fw.String() + "); a captive portal cannot be reached while blocked"
 }
 
+// systemd-resolved's stub listener and the file listing its upstream
+// servers (systemd-resolved.service(8)).
+const (
+	resolvedStub     = "127.0.0.53:53"
+	resolvedUpstream = "/run/systemd/resolve/resolv.conf"
+)
+
+// upstreamFor maps the systemd-resolved stub to its first upstream
+// server: resolved's own queries do not carry cvpn's mark, so a full block
+// would stop them. Other addresses are returned as they are.
+func upstreamFor(address string, readFile func(string) ([]byte, error)) string {
+	if address != resolvedStub {
+		return address
+	}
+	data, err := readFile(resolvedUpstream)
+	if err != nil {
+		return address
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || f[0] != "nameserver" {
+			continue
+		}
+		a, err := netip.ParseAddr(f[1])
+		if err != nil || a.IsLoopback() {
+			continue
+		}
+		return netip.AddrPortFrom(a.WithZone(""), 53).String()
+	}
+	return address
+}
+
 // markedResolver resolves the server's name on sockets carrying cvpn's
 // mark, the only DNS a full block lets out.
 func markedResolver(mark uint32) *net.Resolver {
@@ -119,7 +151,7 @@ func markedResolver(mark uint32) *net.Resolver {
 	}
 	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
 		d := net.Dialer{Control: ctl}
-		return d.DialContext(ctx, network, address)
+		return d.DialContext(ctx, network, upstreamFor(address, os.ReadFile))
 	}}
 }
 

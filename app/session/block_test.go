@@ -85,8 +85,7 @@ func TestStartBlockLifecycle(t *testing.T) {
 	if b, _, err := o.startBlock(false, false); b != nil || err != nil {
 		t.Fatalf("startBlock(false) = %v, %v", b, err)
 	}
-	b, _, err := o.startBlock(true, false)
-	if err != nil {
+	if _, _, err := o.startBlock(true, false); err != nil {
 		t.Fatal(err)
 	}
 	if on, _ := fw.Installed(); !on || !evs.has(clientapi.EventBlocked, "all traffic outside the tunnel is blocked") {
@@ -116,7 +115,7 @@ func TestStartBlockLifecycle(t *testing.T) {
 		t.Errorf("a crashed block is not lifted by a start without blocking: installed %v, events %+v", on, evs.evs)
 	}
 	// A live other process's block is refused for a new block.
-	b, _, _ = o.startBlock(true, true)
+	b, _, _ := o.startBlock(true, true)
 	rec, _ = killswitch.LoadRecord(dir)
 	rec.PID = os.Getppid()
 	_ = killswitch.SaveRecord(dir, *rec)
@@ -148,4 +147,24 @@ func deadPID(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return p.Pid
+}
+
+func TestUpstreamForResolvedStub(t *testing.T) {
+	files := map[string]string{resolvedUpstream: "# generated\nnameserver 127.0.0.1\nnameserver 192.168.1.1\nnameserver 9.9.9.9\n"}
+	read := func(p string) ([]byte, error) {
+		if c, ok := files[p]; ok {
+			return []byte(c), nil
+		}
+		return nil, os.ErrNotExist
+	}
+	if got := upstreamFor("127.0.0.53:53", read); got != "192.168.1.1:53" {
+		t.Errorf("stub: %s, want resolved's first upstream server", got)
+	}
+	if got := upstreamFor("10.0.0.2:53", read); got != "10.0.0.2:53" {
+		t.Errorf("a plain resolver: %s, want it unchanged", got)
+	}
+	delete(files, resolvedUpstream)
+	if got := upstreamFor("127.0.0.53:53", read); got != "127.0.0.53:53" {
+		t.Errorf("stub without resolved's file: %s, want it unchanged", got)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/nftables"
+	"golang.org/x/net/dns/dnsmessage"
 	"golang.org/x/sys/unix"
 
 	"github.com/cvpn/cvpn/internal/testkit/nstest"
@@ -24,7 +25,12 @@ import (
 // link: a host on the client's LAN that is not the VPN server.
 var onLinkHost = netip.MustParseAddr("198.18.0.3")
 
+// serverName is the remote's host name in the profile, answered by the
+// lab's resolver on the outside host.
+const serverName = "vpn.lab.test"
+
 type setup struct {
+	dns  *dnsServer
 	lab  *nstest.Lab
 	bin  string
 	cfg  string
@@ -38,7 +44,8 @@ func newSetup(t *testing.T) *setup {
 	nstest.RequireRoot(t)
 	nstest.RequireBinaries(t, "ping", "ip")
 	s := &setup{bin: nstest.GoBuild(t, "github.com/cvpn/cvpn/cmd/cvpn"), home: t.TempDir()}
-	s.lab = nstest.New(t, nstest.Options{LAN: true, ClientDefaultRoute: true})
+	s.lab = nstest.New(t, nstest.Options{LAN: true, ClientDefaultRoute: true, ResolvConf: "nameserver " + nstest.LANHostIP.String() + "\n"})
+	s.dns = startDNS(t, s.lab.LAN, netip.AddrPortFrom(nstest.LANHostIP, 53), serverName, nstest.ServerIP)
 	dir := t.TempDir()
 	if _, err := export.InitLab(dir, export.InitOptions{PublicAddress: nstest.ServerIP.String(), Listen: nstest.ServerIP.String() + ":1194"}); err != nil {
 		t.Fatal(err)
@@ -55,8 +62,12 @@ func newSetup(t *testing.T) *setup {
 	if err != nil {
 		t.Fatalf("export-client-config: %v", err)
 	}
+	prof := strings.Replace(string(out), "remote "+nstest.ServerIP.String()+" ", "remote "+serverName+" ", 1)
+	if prof == string(out) {
+		t.Fatalf("no remote %s in the exported profile:\n%s", nstest.ServerIP, out)
+	}
 	s.prof = filepath.Join(s.home, "lab.ovpn")
-	if err := os.WriteFile(s.prof, out, 0o600); err != nil {
+	if err := os.WriteFile(s.prof, []byte(prof), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -122,31 +133,29 @@ func foreignTable(t *testing.T, ns string) {
 	}
 }
 
-// udpReaches sends a datagram from the client namespace to dst and
-// reports whether a listener in namespace listenNS received it.
-func udpReaches(t *testing.T, clientNS, listenNS string, dst netip.AddrPort) (bool, error) {
-	t.Helper()
-	var ln net.PacketConn
-	if err := nstest.InNS(listenNS, func() (err error) {
-		ln, err = net.ListenPacket("udp", dst.String())
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	sendErr := nstest.InNS(clientNS, func() error {
+// dnsQuery sends one DNS question for name from an unmarked socket in the
+// client namespace to the resolver at dst and waits (1 s) for the answer.
+func dnsQuery(clientNS string, dst netip.AddrPort, name string) error {
+	return nstest.InNS(clientNS, func() error {
 		c, err := net.Dial("udp", dst.String())
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		_, err = c.Write([]byte("query"))
+		b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: 7, RecursionDesired: true})
+		_ = b.StartQuestions()
+		_ = b.Question(dnsmessage.Question{Name: dnsmessage.MustNewName(name + "."), Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET})
+		msg, err := b.Finish()
+		if err != nil {
+			return err
+		}
+		if _, err := c.Write(msg); err != nil {
+			return err
+		}
+		_ = c.SetReadDeadline(time.Now().Add(time.Second))
+		_, err = c.Read(make([]byte, 1500))
 		return err
 	})
-	_ = ln.SetReadDeadline(time.Now().Add(time.Second))
-	buf := make([]byte, 64)
-	_, _, err := ln.ReadFrom(buf)
-	return err == nil, sendErr
 }
 
 // tcpConnects reports whether a TCP connect from the client namespace to
@@ -187,8 +196,8 @@ func TestBlockWhenDown(t *testing.T) {
 	if err := tcpConnects(t, cl, lan, lanHost); err != nil {
 		t.Fatalf("before connecting, TCP to the outside host: %v", err)
 	}
-	if ok, err := udpReaches(t, cl, lan, dns); !ok || err != nil {
-		t.Fatalf("before connecting, DNS to the outside resolver: received %v, %v", ok, err)
+	if err := dnsQuery(cl, dns, "before.example"); err != nil || s.dns.count("before.example") != 1 {
+		t.Fatalf("before connecting, DNS to the outside resolver: %v, asked %d times", err, s.dns.count("before.example"))
 	}
 	foreignTable(t, cl)
 	before := ruleset(t, cl)
@@ -196,6 +205,10 @@ func TestBlockWhenDown(t *testing.T) {
 	p := s.start(t, "--block-when-down")
 	waitFor(t, p, `"event":"blocked"`)
 	waitFor(t, p, `"state":"connected"`)
+	asked := s.dns.count(serverName) // cvpn's lookups so far, all made while blocked
+	if asked == 0 {
+		t.Errorf("cvpn connected to %s without asking the lab's resolver", serverName)
+	}
 	if err := nstest.Ping(ctx, cl, nstest.LANHostIP); err != nil {
 		t.Fatalf("ping through the tunnel while blocked outside it: %v\n%s", err, p.Output())
 	}
@@ -220,8 +233,17 @@ func TestBlockWhenDown(t *testing.T) {
 	if err := tcpConnects(t, cl, s.lab.Server, netip.AddrPortFrom(onLinkHost, 8080)); err == nil {
 		t.Error("while down, a TCP connect to the host on the client's LAN succeeded")
 	}
-	if ok, err := udpReaches(t, cl, lan, dns); ok || !errors.Is(err, syscall.EPERM) {
-		t.Errorf("while down, DNS to a resolver outside the VPN: received %v, send error %v (want not received, EPERM)", ok, err)
+	if err := dnsQuery(cl, dns, "leak.example"); !errors.Is(err, syscall.EPERM) || s.dns.count("leak.example") != 0 {
+		t.Errorf("while down, DNS to a resolver outside the VPN: %v, asked %d times (want EPERM, never)", err, s.dns.count("leak.example"))
+	}
+	// cvpn itself still resolves the server's name (marked socket) to
+	// reconnect.
+	deadline := time.Now().Add(30 * time.Second)
+	for s.dns.count(serverName) == asked && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if s.dns.count(serverName) == asked {
+		t.Errorf("while down, cvpn's own lookup of %s never reached the resolver\n%s", serverName, p.Output())
 	}
 	// The VPN server stays reachable: cvpn's own reconnect attempts arrive.
 	var srvSock net.PacketConn
