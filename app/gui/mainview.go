@@ -43,6 +43,7 @@ type mainView struct {
 	errorAdvice *widget.Label
 	values      map[string]*widget.Label
 	head        *fyne.Container
+	block       *blockControls
 }
 
 var statFields = []string{"Server", "Tunnel IPv4", "Tunnel IPv6", "Interface", "Cipher", "Connected for", "Received", "Sent"}
@@ -135,7 +136,8 @@ func (u *UI) buildMain() *mainView {
 	removeBtn := widget.NewButtonWithIcon("Remove", theme.DeleteIcon(), func() { u.confirmRemove(u.selected) })
 	actions := container.NewHBox(logBtn, detailsBtn, layout.NewSpacer(), renameBtn, removeBtn)
 
-	v.head = container.NewVBox(top, v.progress, v.errorBox)
+	v.block = u.newBlockControls()
+	v.head = container.NewVBox(top, v.progress, v.errorBox, v.block.box)
 	v.detail = container.NewBorder(
 		v.head, actions, nil, nil,
 		container.NewVScroll(card))
@@ -243,6 +245,7 @@ func (v *mainView) refreshDetail() {
 	st := c.status
 	failed := st.LastError != ""
 	v.name.SetText(u.selected)
+	v.block.refresh(u.selected, c.blocked)
 	label := StateLabel(st.State)
 	if st.State == clientapi.StateConnected && !st.ConnectedSince.IsZero() {
 		label += " · " + FormatDuration(u.now().Sub(st.ConnectedSince))
