@@ -39,7 +39,9 @@ type setup struct {
 	srv  *nstest.Proc
 }
 
-func newSetup(t *testing.T) *setup {
+// newSetup starts a lab, our server (full tunnel, or split with the
+// lan's prefix) and writes the exported profile with the server's name.
+func newSetup(t *testing.T, split bool) *setup {
 	t.Helper()
 	nstest.RequireRoot(t)
 	nstest.RequireBinaries(t, "ping", "ip")
@@ -51,6 +53,20 @@ func newSetup(t *testing.T) *setup {
 		t.Fatal(err)
 	}
 	s.cfg = filepath.Join(dir, "server.toml")
+	if split {
+		cfg, err := os.ReadFile(s.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.Replace(string(cfg), "split_tunnel = false", "split_tunnel = true", 1)
+		text = strings.Replace(text, "# [[routes]]\n# destination = \"172.31.0.0/16\"", "[[routes]]\ndestination = \""+nstest.LANPrefix.String()+"\"", 1)
+		if !strings.Contains(text, "split_tunnel = true") || !strings.Contains(text, "\n[[routes]]\n") {
+			t.Fatalf("cannot make the lab server split-tunnel:\n%s", text)
+		}
+		if err := os.WriteFile(s.cfg, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	nstest.MustRun(t, s.lab.Server, "ip", "addr", "add", onLinkHost.String()+"/24", "dev", nstest.ServerDev)
 	s.srv = nstest.Start(t, s.lab.Server, s.bin, "server", "run", "--config", s.cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -180,7 +196,7 @@ func tcpConnects(t *testing.T, clientNS, listenNS string, dst netip.AddrPort) er
 }
 
 func TestBlockWhenDown(t *testing.T) {
-	s := newSetup(t)
+	s := newSetup(t, false)
 	cl, lan := s.lab.Client, s.lab.LAN
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
