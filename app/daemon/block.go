@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/cvpn/cvpn/app/ipc"
+	"github.com/cvpn/cvpn/platform"
 	"github.com/cvpn/cvpn/platform/killswitch"
 )
 
@@ -79,6 +80,25 @@ func (m *Manager) Unblock(peer ipc.Peer) (string, error) {
 		return "", denied
 	}
 	return strings.Join(done, "\n"), nil
+}
+
+// restoreBlock puts back a block recorded by a session of a daemon that
+// crashed or a machine that rebooted: it holds until a connection takes it
+// over or someone lifts it.
+func (m *Manager) restoreBlock() error {
+	rec, err := killswitch.LoadRecord(m.cfg.StateDir)
+	if err != nil || rec == nil {
+		return err
+	}
+	fw, err := m.firewall()
+	if err != nil {
+		return err
+	}
+	if _, err := killswitch.Restore(fw, m.cfg.StateDir, platform.ProcessAlive); err != nil {
+		return err
+	}
+	m.log.Warn("traffic outside the tunnel stays blocked: a previous session's block is in place (cvpn unblock lifts it)", "profile", rec.Profile)
+	return nil
 }
 
 func (m *Manager) firewall() (killswitch.Firewall, error) {

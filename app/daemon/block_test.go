@@ -66,3 +66,26 @@ func TestUnblockPermissions(t *testing.T) {
 		t.Errorf("unblock with nothing blocked: %q, %v", text, err)
 	}
 }
+
+// TestRecoverRestoresBlock: a block recorded by a crashed daemon (or lost
+// in a reboot) is installed again when the daemon starts.
+func TestRecoverRestoresBlock(t *testing.T) {
+	dir := t.TempDir()
+	rules := killswitch.Rules{Mode: killswitch.ModeFull, Tunnel: "cvpn0"}
+	if err := killswitch.SaveRecord(dir, killswitch.Record{Profile: "work", PID: -1, UID: 1000, Rules: rules}); err != nil {
+		t.Fatal(err)
+	}
+	fw := &killswitchtest.Firewall{}
+	m, err := New(Config{StateDir: dir, Run: (&fakeSessions{}).run, Firewall: fw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	if err := m.Recover(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := fw.Rules()
+	if err != nil || !got.Equal(rules) {
+		t.Errorf("installed after Recover: %+v, %v; want the recorded rules", got, err)
+	}
+}

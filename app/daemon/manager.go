@@ -144,6 +144,9 @@ func (m *Manager) Recover() error {
 		}
 		removeSessionDir(dir) // no session runs yet: its lock files are stale
 	}
+	if err := m.restoreBlock(); err != nil {
+		errs = append(errs, err)
+	}
 	if _, err := rotateLogs(m.logsDir(), m.cfg.Now(), LogMaxAge, LogMaxTotal); err != nil {
 		errs = append(errs, err)
 	}

@@ -79,6 +79,12 @@ func (b *Block) Update(change func(*Rules)) error {
 	if b.lifted {
 		return nil
 	}
+	if rec, err := LoadRecord(b.dir); err == nil && rec == nil {
+		// Someone lifted it (cvpn unblock as root removes the record):
+		// it stays lifted until this connection ends.
+		b.lifted = true
+		return nil
+	}
 	r := b.rec.Rules
 	r.Servers = append([]Server(nil), r.Servers...)
 	change(&r)
@@ -127,6 +133,25 @@ func (b *Block) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return fmt.Sprintf("the %s block of %q (%s)", b.rec.Rules.Mode, b.rec.Profile, b.fw)
+}
+
+// Restore installs the block recorded in dir again when the process that
+// held it is gone (alive reports whether a pid runs), so that a block
+// outlives a crash and a reboot until a connection takes it over or it
+// is lifted. It returns the record restored, nil when there was none to
+// restore.
+func Restore(fw Firewall, dir string, alive func(pid int) bool) (*Record, error) {
+	rec, err := LoadRecord(dir)
+	if err != nil || rec == nil {
+		return nil, err
+	}
+	if alive(rec.PID) {
+		return nil, nil
+	}
+	if err := fw.Apply(rec.Rules); err != nil {
+		return nil, fmt.Errorf("restoring the block of %q (%s): %w", rec.Profile, fw, err)
+	}
+	return rec, nil
 }
 
 // Lifted says what Lift removed.

@@ -263,3 +263,36 @@ func TestLoadRecordRejectsDamage(t *testing.T) {
 		t.Errorf("LoadRecord of a bad record: %v, want an error naming the file", err)
 	}
 }
+
+func TestRestoreAndLiftedByOthers(t *testing.T) {
+	dir := t.TempDir()
+	fw := &killswitchtest.Firewall{}
+	b, err := killswitch.Hold(fw, dir, killswitch.Record{Profile: "lab", PID: 1, Rules: full})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The holder runs: nothing to restore.
+	if rec, err := killswitch.Restore(fw, dir, func(int) bool { return true }); rec != nil || err != nil {
+		t.Errorf("Restore with the holder alive = %v, %v", rec, err)
+	}
+	// After a reboot the rules are gone, the record is not.
+	_, _ = fw.Remove()
+	rec, err := killswitch.Restore(fw, dir, func(int) bool { return false })
+	if err != nil || rec == nil || rec.Profile != "lab" {
+		t.Fatalf("Restore = %+v, %v", rec, err)
+	}
+	if r, _ := fw.Rules(); !r.Equal(full) {
+		t.Errorf("restored %+v", r)
+	}
+	// cvpn unblock (root) lifts it behind the holder's back: the holder's
+	// next update does not put it back.
+	if _, err := killswitch.LiftRecorded(fw, dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Update(func(r *killswitch.Rules) { r.Tunnel = "tun9" }); err != nil {
+		t.Fatal(err)
+	}
+	if on, _ := fw.Installed(); on || !b.Lifted() {
+		t.Errorf("an update after cvpn unblock re-installed the block (installed %v, lifted %v)", on, b.Lifted())
+	}
+}
