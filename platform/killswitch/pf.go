@@ -77,7 +77,7 @@ func pfRule(x Rule) string {
 	if x.SrcPort != 0 || x.DstPort != 0 || x.Dst.IsValid() {
 		w = append(w, from...)
 		w = append(w, to...)
-	} else if !x.HasICMP {
+	} else {
 		w = append(w, "all")
 	}
 	if x.HasICMP {

@@ -151,7 +151,7 @@ func TestPFRules(t *testing.T) {
 		"pass out quick proto tcp from any to any port 443 user root keep state\n",
 		"pass out quick proto udp from any to any port 53 user root keep state\n",
 		"pass out quick inet proto udp from any port 68 to any port 67 keep state\n",
-		"pass out quick inet6 proto icmp6 icmp6-type 135\n",
+		"pass out quick inet6 proto icmp6 all icmp6-type 135\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("pf rules lack %q:\n%s", want, got)
