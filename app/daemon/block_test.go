@@ -1,11 +1,13 @@
 package daemon
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cvpn/cvpn/app/ipc"
+	"github.com/cvpn/cvpn/app/session"
 	"github.com/cvpn/cvpn/platform/killswitch"
 	"github.com/cvpn/cvpn/platform/killswitch/killswitchtest"
 )
@@ -87,5 +89,64 @@ func TestRecoverRestoresBlock(t *testing.T) {
 	got, err := fw.Rules()
 	if err != nil || !got.Equal(rules) {
 		t.Errorf("installed after Recover: %+v, %v; want the recorded rules", got, err)
+	}
+}
+
+// TestConnectWithBlock: the daemon passes block_when_down, the caller as
+// the block's user and its state root to the session, shows the block in
+// status and lifts it for its owner.
+func TestConnectWithBlock(t *testing.T) {
+	fw := &killswitchtest.Firewall{}
+	dir := t.TempDir()
+	got := make(chan session.Options, 1)
+	run := func(ctx context.Context, o session.Options) error {
+		got <- o
+		if o.BlockWhenDown {
+			b, err := killswitch.Hold(o.Firewall, o.BlockDir, killswitch.Record{Profile: o.TunnelID, PID: 1, UID: o.BlockUID,
+				Rules: killswitch.Rules{Mode: killswitch.ModeFull}})
+			if err != nil {
+				return err
+			}
+			o.OnBlock(b)
+		}
+		<-ctx.Done()
+		return nil
+	}
+	m, err := New(Config{StateDir: dir, Run: run, Firewall: fw, DisconnectTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	fe := newFE(1000, nil)
+	if err := m.ConnectWith(context.Background(), fe, "work", profileText("a.test"), ipc.ConnectOptions{BlockWhenDown: true}); err != nil {
+		t.Fatal(err)
+	}
+	o := <-got
+	if !o.BlockWhenDown || o.BlockUID != 1000 || o.BlockDir != dir {
+		t.Fatalf("session options: block %v uid %d dir %q", o.BlockWhenDown, o.BlockUID, o.BlockDir)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st := m.Status(fe.Peer())
+		if len(st) == 1 && st[0].Blocked == "full" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status %+v, want the block shown", st)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := m.Unblock(ipc.Peer{UID: 1001}); ipc.ErrorCode(err) != ipc.CodeDenied {
+		t.Errorf("another user's unblock: %v", err)
+	}
+	text, err := m.Unblock(fe.Peer())
+	if err != nil || !strings.Contains(text, `Lifted the full block of "work"`) {
+		t.Errorf("owner's unblock: %q, %v", text, err)
+	}
+	if st := m.Status(fe.Peer()); st[0].Blocked != "" {
+		t.Errorf("status after unblock: %+v", st[0])
+	}
+	if on, _ := fw.Installed(); on {
+		t.Error("still blocked after the owner's unblock")
 	}
 }

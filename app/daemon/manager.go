@@ -190,6 +190,9 @@ func (m *Manager) Status(ipc.Peer) []ipc.Status {
 		for _, r := range c.plan.routes() {
 			s.Routes = append(s.Routes, r.String())
 		}
+		if c.block != nil && !c.block.Lifted() {
+			s.Blocked = string(c.block.Rules().Mode)
+		}
 		out = append(out, s)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })

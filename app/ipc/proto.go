@@ -158,6 +158,9 @@ type Status struct {
 	// from the profile (before).
 	Routes     []string `json:"routes,omitempty"`
 	FullTunnel bool     `json:"full_tunnel,omitempty"`
+	// Blocked is the mode ("full" or "split") of the connection's block of
+	// traffic outside the tunnel (block_when_down), empty when none holds.
+	Blocked string `json:"blocked,omitempty"`
 	// DNS is true when this connection set the OS DNS servers.
 	DNS bool `json:"dns,omitempty"`
 }

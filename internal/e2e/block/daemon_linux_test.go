@@ -75,6 +75,9 @@ func TestBlockThroughDaemon(t *testing.T) {
 	p := nstest.Start(t, cl, asUser(uidUser, "connect", prof, "--json", "--block-when-down")...)
 	waitFor(t, p, `"state":"connected"`)
 	waitFor(t, p, `"detail":"split"}`)
+	if out, err := nstest.Run(ctx, cl, asUser(uidOther, "status")...); err != nil || !strings.Contains(out, "lab: traffic outside the tunnel is blocked while it is down (split)") {
+		t.Errorf("cvpn status does not show the block: %v\n%s", err, out)
+	}
 
 	if err := s.srv.Stop(5 * time.Second); err != nil {
 		t.Logf("stopping the server: %v", err)
