@@ -4,6 +4,9 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 STATICCHECK_VERSION := v0.8.2
+ACTIONLINT_VERSION := v1.7.12
+# Packages with macOS/Windows integration tests (TestOS*): os-tests-compile type-checks them, tests included, for those OSes.
+OS_TEST_PKGS := ./platform/... ./app/daemon/ ./app/ipc/ ./internal/testkit/osinteg/ ./internal/e2e/osloop/
 GOBIN := $(shell $(GO) env GOPATH)/bin
 STATICCHECK := $(GOBIN)/staticcheck
 FUZZTIME ?= 2m
@@ -13,14 +16,15 @@ CROSS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows
 # DEB_GO: what any go command needs on a bare (minbase) machine to reach the module proxy over HTTPS.
 # DEB_BUILD: the cgo GUI build (fyne: GL, X11, Wayland headers, gcc); build, deb, dist, lint.
 # DEB_DISPLAY: the real window under Xvfb (screenshots). DEB_TEST: the tests' and demo's peers and tools
-# (systemd for systemd-analyze: always there on a booted Debian, not in a container or chroot).
+# (systemd for systemd-analyze: always there on a booted Debian, not in a container or chroot;
+# dbus-daemon for the private bus of the network monitor's resume test).
 DEB_GO := ca-certificates
 DEB_BUILD := $(DEB_GO) libgl1-mesa-dev xorg-dev libwayland-dev libxkbcommon-dev wayland-protocols pkg-config gcc
 DEB_DISPLAY := xvfb xauth x11-apps libgl1-mesa-dri
-DEB_TEST := openvpn iperf3 iputils-ping iproute2 openssl procps chromium desktop-file-utils systemd
+DEB_TEST := openvpn iperf3 iputils-ping iproute2 openssl procps chromium desktop-file-utils systemd dbus-daemon
 DEB_PACKAGES := $(DEB_BUILD) $(DEB_DISPLAY) $(DEB_TEST)
 
-.PHONY: all deps deps-go deps-build deps-lint build cross test unit fuzz fuzz-ci lint tidy-check bench soak demo screenshots fresh-check fresh-check-ci clean
+.PHONY: all deps deps-go deps-build deps-lint build cross test unit actionlint os-tests-compile fuzz fuzz-ci lint tidy-check bench soak demo screenshots fresh-check fresh-check-ci clean
 
 all: build
 
@@ -77,9 +81,21 @@ fuzz: deps-build
 fuzz-ci: deps-build
 	@bash .ci/fuzz.sh 20s
 
-## test: everything CI checks: deps, lint, unit + end-to-end tests, short fuzzing, cross-compilation,
-## the fresh-machine build (fresh-check-ci)
-test: deps lint unit fuzz-ci cross gui-vet build demo screenshots fresh-check-ci
+## actionlint: check .github/workflows with actionlint (pinned; built by go run from the module proxy)
+actionlint: deps-go
+	$(GO) run github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION) -color=false
+
+## os-tests-compile: the macOS and Windows integration tests compile and link (go vet and go test -c with GOOS set)
+os-tests-compile: deps-go
+	@set -e; for t in darwin/arm64 windows/amd64; do os=$${t%/*}; \
+		echo "os-tests-compile $$t"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$${t#*/} $(GO) vet $(OS_TEST_PKGS); \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$${t#*/} $(GO) test -c -o build/ostest/$$os/ $(OS_TEST_PKGS); \
+	done
+
+## test: everything CI checks: deps, lint, the workflow (actionlint), unit + end-to-end tests, short fuzzing,
+## cross-compilation, the macOS/Windows tests compiled, the fresh-machine build (fresh-check-ci)
+test: deps lint actionlint unit fuzz-ci cross os-tests-compile gui-vet build demo screenshots fresh-check-ci
 	@echo "make test: all checks passed"
 
 ## bench: micro-benchmarks, then the side-by-side tunnel benchmark (cvpn vs OpenVPN 2.6) written to bench/results.md

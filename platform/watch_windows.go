@@ -2,18 +2,19 @@ package platform
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
-	"time"
 
 	"golang.zx2c4.com/wireguard/windows/tunnel/winipcfg"
 
-	"github.com/cvpn/cvpn/platform/windows/winroute"
+	"github.com/cvpn/cvpn/platform/internal/watchloop"
 	"github.com/cvpn/cvpn/routing"
 )
 
 // watchBuffer is the channel between the NotifyRouteChange2 callback and
-// the coalescer; when it is full the callback drops the change and the
+// the receiver; when it is full the callback drops the change and the
 // watcher resyncs.
 const watchBuffer = 4096
 
@@ -27,79 +28,78 @@ type routeNote struct {
 // deletions routing.ChangeDeleted. A full buffer forces a snapshot; every
 // ResyncInterval one is delivered anyway.
 func (h *windowsHost) Watch(ctx context.Context, fn func(RouteUpdate)) error {
-	ch := make(chan routeNote, watchBuffer)
-	var overflow atomic.Bool
+	return watchRoutes(ctx, h.log, h.coalesce, h.resync, h.subscribeRoutes, h.List, fn)
+}
+
+// routeReceiver is one registered route change callback.
+type routeReceiver struct {
+	h        *windowsHost
+	ch       chan routeNote
+	overflow atomic.Bool
+	cb       *winipcfg.RouteChangeCallback
+	closed   chan struct{}
+	once     sync.Once
+}
+
+func (h *windowsHost) subscribeRoutes() (watchloop.Receiver[routing.Change], error) {
+	r := &routeReceiver{h: h, ch: make(chan routeNote, watchBuffer), closed: make(chan struct{})}
 	cb, err := winipcfg.RegisterRouteChangeCallback(func(kind winipcfg.MibNotificationType, row *winipcfg.MibIPforwardRow2) {
 		if kind == winipcfg.MibInitialNotification || row == nil {
 			return
 		}
 		select {
-		case ch <- routeNote{kind: kind, row: *row}:
+		case r.ch <- routeNote{kind: kind, row: *row}:
 		default:
-			overflow.Store(true)
+			r.overflow.Store(true)
 		}
 	})
 	if err != nil {
-		return fmt.Errorf("platform: route change notification: %w", err)
+		return nil, fmt.Errorf("platform: route change notification: %w", err)
 	}
-	defer cb.Unregister()
+	r.cb = cb
+	return r, nil
+}
 
-	snapshot := func() error {
-		routes, err := h.List()
-		if err != nil {
-			return err
+// Receive returns the changes queued, at least one, converted with fresh
+// interface names and local addresses; after a dropped change it also
+// returns ErrOverflow.
+func (r *routeReceiver) Receive() ([]routing.Change, error) {
+	var n routeNote
+	select {
+	case <-r.closed:
+		return nil, errors.New("route events: closed")
+	case n = <-r.ch:
+	}
+	names, loc := ifNames{}, locals()
+	var out []routing.Change
+	add := func(n *routeNote) {
+		kind := routing.ChangeAdded
+		if n.kind == winipcfg.MibDeleteInstance {
+			kind = routing.ChangeDeleted
 		}
-		fn(ResyncUpdate(routes))
-		return nil
+		out = append(out, routing.Change{Kind: kind, Route: r.h.convert(&n.row, names, loc)})
 	}
-	if err := snapshot(); err != nil {
-		return err
-	}
-	resync := time.NewTicker(h.resync)
-	defer resync.Stop()
-	flush := time.NewTimer(time.Hour)
-	flush.Stop()
-	defer flush.Stop()
-	var (
-		pending []routing.Change
-		names   ifNames
-		loc     winroute.Locals
-	)
-	deliver := func() {
-		if len(pending) > 0 {
-			fn(RouteUpdate{Changes: pending})
-			pending = nil
-		}
-	}
-	for {
+	add(&n)
+drain:
+	for len(out) < watchBuffer {
 		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case n := <-ch:
-			if len(pending) == 0 {
-				flush.Reset(h.coalesce)
-				// Fresh names and local addresses per batch.
-				names, loc = ifNames{}, locals()
-			}
-			kind := routing.ChangeAdded
-			if n.kind == winipcfg.MibDeleteInstance {
-				kind = routing.ChangeDeleted
-			}
-			pending = append(pending, routing.Change{Kind: kind, Route: h.convert(&n.row, names, loc)})
-		case <-flush.C:
-			deliver()
-			if overflow.Swap(false) {
-				h.log.Warn("route change buffer overflow; resyncing")
-				if err := snapshot(); err != nil {
-					return err
-				}
-			}
-		case <-resync.C:
-			deliver()
-			overflow.Store(false)
-			if err := snapshot(); err != nil {
-				return err
-			}
+		case n := <-r.ch:
+			add(&n)
+		default:
+			break drain
 		}
 	}
+	if r.overflow.Swap(false) {
+		return out, fmt.Errorf("route change buffer: %w", watchloop.ErrOverflow)
+	}
+	return out, nil
+}
+
+func (r *routeReceiver) Close() error {
+	var err error
+	r.once.Do(func() {
+		err = r.cb.Unregister()
+		close(r.closed)
+	})
+	return err
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the macOS installer build/macos/cvpn-VERSION.pkg. Runs on a Mac
 # with Go and the Xcode command line tools (clang, lipo, pkgbuild,
-# productbuild). Not run in CI: Linux has neither the macOS SDK for the cgo
+# productbuild). Run by the macOS job of .github/workflows/ci.yml; not on Linux, which has neither the macOS SDK for the cgo
 # GUI nor the package tools.
 #
 # The package installs:

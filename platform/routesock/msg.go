@@ -2,8 +2,6 @@ package routesock
 
 import (
 	"encoding/binary"
-	"errors"
-	"fmt"
 	"net/netip"
 	"strconv"
 )
@@ -95,12 +93,9 @@ const (
 	AFLink  = 18
 )
 
-// Sizes of the socket addresses written by this package.
-const (
-	sizeofSockaddrInet  = 16
-	sizeofSockaddrInet6 = 28
-	sizeofSockaddrDL    = 20
-)
+// sizeofSockaddrDL is sizeof(struct sockaddr_dl), the length route(8) and
+// this package give an AF_LINK address they write.
+const sizeofSockaddrDL = 20
 
 // Sockaddr is one socket address of a message. For AFInet and AFInet6 Addr
 // is set (a netmask is decoded as an address of the destination's family);
@@ -120,12 +115,25 @@ type Message struct {
 	PID   int32
 	Seq   int32
 	Errno int32
-	Use   int32
-	Inits uint32
-	// MTU is rmx_mtu of rtm_rmx; the other metrics are not used.
-	MTU uint32
 	// Addrs holds the socket addresses by RTAX index; nil when absent.
 	Addrs [axMax]*Sockaddr
+}
+
+// linkSockaddr encodes an AF_LINK socket address of sizeof(struct
+// sockaddr_dl) bytes naming an interface by index (0: any) and name (may
+// be empty): the form route(8) writes for a gateway "-interface" and for
+// the RTA_IFP of an RTM_GET.
+func linkSockaddr(index uint16, name string) []byte {
+	n := max(8+len(name), sizeofSockaddrDL)
+	if n > 255 {
+		return nil
+	}
+	b := make([]byte, n)
+	b[0], b[1] = byte(n), AFLink
+	binary.LittleEndian.PutUint16(b[2:], index)
+	b[5] = byte(len(name)) // sdl_nlen; sdl_type, sdl_alen and sdl_slen stay 0
+	copy(b[8:], name)
+	return b
 }
 
 // isRouteType reports whether t is a message type with a rt_msghdr header.
@@ -137,251 +145,13 @@ func isRouteType(t uint8) bool {
 	return false
 }
 
-// roundup is the Darwin ROUNDUP of socket address lengths: a multiple of 4
-// bytes, and 4 for a zero length.
-func roundup(n int) int {
-	if n == 0 {
-		return 4
+// toKAME returns the 16 bytes of an IPv6 address as the BSD kernels take
+// them: a link-local address with a numeric zone carries the interface
+// index in bytes 2 and 3.
+func toKAME(a netip.Addr) [16]byte {
+	b := a.As16()
+	if z, err := strconv.ParseUint(a.Zone(), 10, 16); err == nil && (a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast()) {
+		binary.BigEndian.PutUint16(b[2:4], uint16(z))
 	}
-	return (n + 3) &^ 3
-}
-
-// Marshal encodes m: the header, then the present socket addresses in
-// RTAX order, each padded to a multiple of 4 bytes.
-func (m *Message) Marshal() ([]byte, error) {
-	b := make([]byte, HeaderLen, HeaderLen+3*sizeofSockaddrInet6)
-	var addrs uint32
-	for i, sa := range m.Addrs {
-		if sa == nil {
-			continue
-		}
-		enc, err := sa.marshal()
-		if err != nil {
-			return nil, fmt.Errorf("routesock: address %d: %w", i, err)
-		}
-		addrs |= 1 << i
-		b = append(b, enc...)
-		for len(b)%4 != 0 {
-			b = append(b, 0)
-		}
-	}
-	if len(b) > 0xffff {
-		return nil, errors.New("routesock: message longer than 65535 bytes")
-	}
-	le := binary.LittleEndian
-	le.PutUint16(b[0:], uint16(len(b)))
-	b[2] = Version
-	b[3] = m.Type
-	le.PutUint16(b[4:], m.Index)
-	// b[6:8] is padding before the 4-byte aligned rtm_flags.
-	le.PutUint32(b[8:], m.Flags)
-	le.PutUint32(b[12:], addrs)
-	le.PutUint32(b[16:], uint32(m.PID))
-	le.PutUint32(b[20:], uint32(m.Seq))
-	le.PutUint32(b[24:], uint32(m.Errno))
-	le.PutUint32(b[28:], uint32(m.Use))
-	le.PutUint32(b[32:], m.Inits)
-	// rtm_rmx starts at 36: rmx_locks, then rmx_mtu at 40.
-	le.PutUint32(b[40:], m.MTU)
-	return b, nil
-}
-
-func (sa *Sockaddr) marshal() ([]byte, error) {
-	switch sa.Family {
-	case AFInet:
-		if !sa.Addr.Is4() {
-			return nil, fmt.Errorf("AF_INET address %v is not IPv4", sa.Addr)
-		}
-		b := make([]byte, sizeofSockaddrInet)
-		b[0], b[1] = sizeofSockaddrInet, AFInet
-		a := sa.Addr.As4()
-		copy(b[4:8], a[:])
-		return b, nil
-	case AFInet6:
-		if !sa.Addr.Is6() {
-			return nil, fmt.Errorf("AF_INET6 address %v is not IPv6", sa.Addr)
-		}
-		b := make([]byte, sizeofSockaddrInet6)
-		b[0], b[1] = sizeofSockaddrInet6, AFInet6
-		a := sa.Addr.As16()
-		if z, err := strconv.ParseUint(sa.Addr.Zone(), 10, 16); err == nil && (sa.Addr.IsLinkLocalUnicast() || sa.Addr.IsLinkLocalMulticast()) {
-			// KAME: the kernel expects the scope in bytes 2 and 3.
-			binary.BigEndian.PutUint16(a[2:4], uint16(z))
-		}
-		copy(b[8:24], a[:])
-		return b, nil
-	case AFLink:
-		n := 8 + len(sa.Name)
-		if n < sizeofSockaddrDL {
-			n = sizeofSockaddrDL
-		}
-		if n > 255 {
-			return nil, fmt.Errorf("interface name %q too long", sa.Name)
-		}
-		b := make([]byte, n)
-		b[0], b[1] = byte(n), AFLink
-		binary.LittleEndian.PutUint16(b[2:], sa.Index)
-		b[5] = byte(len(sa.Name)) // sdl_nlen; sdl_type, sdl_alen and sdl_slen stay 0
-		copy(b[8:], sa.Name)
-		return b, nil
-	}
-	return nil, fmt.Errorf("unsupported address family %d", sa.Family)
-}
-
-// Parse decodes the route messages in b, a sequence of messages as read
-// from the routing socket or returned by sysctl NET_RT_DUMP. Messages of
-// other types (interface and address messages) and other versions are
-// skipped.
-func Parse(b []byte) ([]Message, error) {
-	var out []Message
-	for off := 0; off < len(b); {
-		if len(b)-off < 4 {
-			return out, fmt.Errorf("routesock: %d trailing bytes at offset %d", len(b)-off, off)
-		}
-		n := int(binary.LittleEndian.Uint16(b[off:]))
-		if n < 4 || off+n > len(b) {
-			return out, fmt.Errorf("routesock: message at offset %d: length %d, %d bytes left", off, n, len(b)-off)
-		}
-		msg := b[off : off+n]
-		off += n
-		if msg[2] != Version || !isRouteType(msg[3]) {
-			continue
-		}
-		m, err := parseOne(msg)
-		if err != nil {
-			return out, fmt.Errorf("routesock: message at offset %d: %w", off-n, err)
-		}
-		out = append(out, m)
-	}
-	return out, nil
-}
-
-func parseOne(b []byte) (Message, error) {
-	if len(b) < HeaderLen {
-		return Message{}, fmt.Errorf("type %d: %d bytes, header needs %d", b[3], len(b), HeaderLen)
-	}
-	le := binary.LittleEndian
-	m := Message{
-		Type:  b[3],
-		Index: le.Uint16(b[4:]),
-		Flags: le.Uint32(b[8:]),
-		PID:   int32(le.Uint32(b[16:])),
-		Seq:   int32(le.Uint32(b[20:])),
-		Errno: int32(le.Uint32(b[24:])),
-		Use:   int32(le.Uint32(b[28:])),
-		Inits: le.Uint32(b[32:]),
-		MTU:   le.Uint32(b[40:]),
-	}
-	addrs := le.Uint32(b[12:])
-	rest := b[HeaderLen:]
-	var dstFamily uint8
-	for i := 0; i < axMax; i++ {
-		if addrs&(1<<i) == 0 {
-			continue
-		}
-		if len(rest) == 0 {
-			return m, fmt.Errorf("address %d announced but message ends", i)
-		}
-		l := int(rest[0])
-		step := roundup(l)
-		if l > len(rest) {
-			return m, fmt.Errorf("address %d: length %d, %d bytes left", i, l, len(rest))
-		}
-		sa, err := parseSockaddr(rest[:l], i, dstFamily)
-		if err != nil {
-			return m, fmt.Errorf("address %d: %w", i, err)
-		}
-		if i == AxDst {
-			dstFamily = sa.Family
-		}
-		m.Addrs[i] = sa
-		if step > len(rest) {
-			step = len(rest)
-		}
-		rest = rest[step:]
-	}
-	return m, nil
-}
-
-// parseSockaddr decodes one socket address of length len(b). Netmasks
-// (index AxNetmask, AxGenmask) are often shortened by the kernel to their
-// last non-zero byte and may carry family 0; they are read as an address of
-// the destination's family with the missing bytes zero.
-func parseSockaddr(b []byte, index int, dstFamily uint8) (*Sockaddr, error) {
-	if index == AxNetmask || index == AxGenmask {
-		fam := dstFamily
-		if fam == 0 && len(b) >= 2 {
-			fam = b[1]
-		}
-		switch fam {
-		case AFInet:
-			var a [4]byte
-			if len(b) > 4 {
-				copy(a[:], b[4:])
-			}
-			return &Sockaddr{Family: AFInet, Addr: netip.AddrFrom4(a)}, nil
-		case AFInet6:
-			var a [16]byte
-			if len(b) > 8 {
-				copy(a[:], b[8:])
-			}
-			return &Sockaddr{Family: AFInet6, Addr: netip.AddrFrom16(a)}, nil
-		}
-		return &Sockaddr{Family: fam}, nil
-	}
-	if len(b) == 0 {
-		return &Sockaddr{}, nil
-	}
-	if len(b) < 2 {
-		return nil, fmt.Errorf("length %d too short", len(b))
-	}
-	switch b[1] {
-	case AFInet:
-		if len(b) < 8 {
-			return nil, fmt.Errorf("AF_INET address of %d bytes", len(b))
-		}
-		return &Sockaddr{Family: AFInet, Addr: netip.AddrFrom4([4]byte(b[4:8]))}, nil
-	case AFInet6:
-		if len(b) < 24 {
-			return nil, fmt.Errorf("AF_INET6 address of %d bytes", len(b))
-		}
-		a := [16]byte(b[8:24])
-		var scope uint32
-		if len(b) >= 28 {
-			scope = binary.LittleEndian.Uint32(b[24:28])
-		}
-		return &Sockaddr{Family: AFInet6, Addr: fromKAME(a, scope)}, nil
-	case AFLink:
-		if len(b) < 8 {
-			return nil, fmt.Errorf("AF_LINK address of %d bytes", len(b))
-		}
-		sa := &Sockaddr{Family: AFLink, Index: binary.LittleEndian.Uint16(b[2:])}
-		nlen := int(b[5])
-		if 8+nlen > len(b) {
-			return nil, fmt.Errorf("AF_LINK name of %d bytes in %d", nlen, len(b))
-		}
-		sa.Name = string(b[8 : 8+nlen])
-		return sa, nil
-	}
-	return &Sockaddr{Family: b[1]}, nil
-}
-
-// fromKAME undoes the KAME convention of the BSD kernels: a link-local
-// IPv6 address carries its interface index in bytes 2 and 3. The index (or
-// sin6_scope_id) becomes the address's zone.
-func fromKAME(a [16]byte, scope uint32) netip.Addr {
-	addr := netip.AddrFrom16(a)
-	if !addr.IsLinkLocalUnicast() && !addr.IsLinkLocalMulticast() && !addr.IsInterfaceLocalMulticast() {
-		return addr
-	}
-	embedded := uint32(binary.BigEndian.Uint16(a[2:4]))
-	a[2], a[3] = 0, 0
-	addr = netip.AddrFrom16(a)
-	if embedded != 0 {
-		scope = embedded
-	}
-	if scope != 0 {
-		addr = addr.WithZone(fmt.Sprint(scope))
-	}
-	return addr
+	return b
 }

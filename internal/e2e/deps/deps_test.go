@@ -30,7 +30,7 @@ var helpers = []string{"internal/atomicfile", "internal/netmask"}
 var protocol = []string{
 	"ovpn/wire", "ovpn/reliable", "ovpn/tlswrap", "ovpn/control", "ovpn/keys", "ovpn/km2",
 	"ovpn/datachannel", "ovpn/ctrlmsg", "ovpn/profile", "ovpn/transport", "ovpn/mssfix", "ovpn/clientapi",
-	"ovpn/routeopt", "ovpn/statickey",
+	"ovpn/routeopt", "ovpn/statickey", "ovpn/handshake",
 }
 
 var rules = []deptest.Rule{

@@ -3,7 +3,6 @@ package hostile
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"github.com/cvpn/cvpn/ovpn/control"
 	"github.com/cvpn/cvpn/ovpn/ctrlmsg"
 	"github.com/cvpn/cvpn/ovpn/datachannel"
+	"github.com/cvpn/cvpn/ovpn/handshake"
 	"github.com/cvpn/cvpn/ovpn/keys"
 	"github.com/cvpn/cvpn/ovpn/km2"
 	"github.com/cvpn/cvpn/ovpn/server/pki"
@@ -335,52 +335,26 @@ func (ss *session) renegotiateAsync(keyID uint8, st *control.Stream) {
 // negotiate runs TLS and key method 2 on one key and installs the data
 // channel key.
 func (ss *session) negotiate(ctx context.Context, keyID uint8, st *control.Stream) error {
-	if dl, ok := ctx.Deadline(); ok {
-		_ = st.SetDeadline(dl)
-	}
-	tc := tls.Server(st, ss.s.tlsCfg)
-	if err := tc.HandshakeContext(ctx); err != nil {
-		return fmt.Errorf("TLS handshake (key %d): %w", keyID, err)
-	}
-	theirs, err := km2.Read(tc, wire.RoleClient)
+	k, err := handshake.Negotiate(ctx, st, handshake.Config{Role: wire.RoleServer, TLS: ss.s.tlsCfg, IDs: ss.ch,
+		Peer: fmt.Sprintf("udp %s key %d", ss.peer, keyID), Answer: func(*handshake.Key) (string, error) {
+			return km2.OCC{Server: true, Cipher: "AES-256-GCM", KeyBits: 256}.String(), nil
+		}})
 	if err != nil {
-		return fmt.Errorf("client key exchange (key %d): %w", keyID, err)
-	}
-	defer theirs.Zero()
-	mine := km2.Message{Framing: theirs.Framing, Sender: wire.RoleServer,
-		Options: km2.OCC{Server: true, Cipher: "AES-256-GCM", KeyBits: 256}.String()}
-	if _, err := rand.Read(mine.Random1[:]); err != nil {
 		return err
 	}
-	if _, err := rand.Read(mine.Random2[:]); err != nil {
-		return err
-	}
-	defer mine.Zero()
-	if _, err := mine.WriteTo(tc); err != nil {
-		return fmt.Errorf("sending key exchange (key %d): %w", keyID, err)
-	}
-	_ = st.SetDeadline(time.Time{})
-	proto := km2.ParsePeerInfo(theirs.PeerInfo).Proto()
+	defer k.Zero()
+	proto := km2.ParsePeerInfo(k.Peer.PeerInfo).Proto()
 	ss.mu.Lock()
 	if keyID == 0 {
 		ss.ekm = proto&km2.IVProtoTLSKeyExport != 0
 		ss.dataV2 = proto&km2.IVProtoDataV2 != 0
 	}
 	ekm, dataV2 := ss.ekm, ss.dataV2
-	ss.tlsFor[keyID] = tc
+	ss.tlsFor[keyID] = k.TLS
 	ss.mu.Unlock()
-	var kb *keys.KeyBlock
-	if ekm {
-		cs := tc.ConnectionState()
-		if kb, err = keys.ExportKeyBlock(&cs); err != nil {
-			return err
-		}
-	} else {
-		in := keys.PRFInput{PreMaster: theirs.PreMaster, ClientRandom1: theirs.Random1, ClientRandom2: theirs.Random2,
-			ServerRandom1: mine.Random1, ServerRandom2: mine.Random2, ServerSessionID: ss.ch.LocalSessionID()}
-		in.ClientSessionID, _ = ss.ch.RemoteSessionID()
-		kb = keys.DeriveKeyBlock(&in)
-		in.Zero()
+	kb, err := k.KeyBlock(ekm)
+	if err != nil {
+		return err
 	}
 	dk, err := datachannel.NewKey(kb, datachannel.Config{Cipher: datachannel.CipherAES256GCM, Role: wire.RoleServer,
 		KeyID: keyID, DataV2: dataV2, Now: ss.s.cfg.Now})
@@ -388,22 +362,22 @@ func (ss *session) negotiate(ctx context.Context, keyID uint8, st *control.Strea
 		kb.Zero()
 		return err
 	}
-	st.HandshakeComplete()
+	k.Complete()
 	ss.mu.Lock()
 	ss.keys.Install(dk, true)
 	if ss.kb != nil {
 		ss.kb.Zero()
 	}
-	ss.kb = kb
+	ss.kb = kb // kept for wrong-key-id probes
 	ss.keyID = keyID
 	ss.mu.Unlock()
 	ss.wg.Add(1)
-	go ss.messageLoop(tc)
+	go ss.messageLoop(k.TLS, k.Reader)
 	return nil
 }
 
 // messageLoop answers the text control messages of one TLS session.
-func (ss *session) messageLoop(tc *tls.Conn) {
+func (ss *session) messageLoop(tc *tls.Conn, br *bufio.Reader) {
 	defer ss.wg.Done()
 	ss.wg.Add(1)
 	go func() { // closes tc when the session ends, which ends this loop
@@ -411,7 +385,6 @@ func (ss *session) messageLoop(tc *tls.Conn) {
 		<-ss.ctx.Done()
 		tc.Close()
 	}()
-	br := bufio.NewReaderSize(tc, 4096)
 	for {
 		msg, err := br.ReadString(0)
 		if err != nil {

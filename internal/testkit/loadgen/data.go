@@ -9,8 +9,6 @@ import (
 	"strings"
 
 	"github.com/cvpn/cvpn/ovpn/datachannel"
-	"github.com/cvpn/cvpn/ovpn/keys"
-	"github.com/cvpn/cvpn/ovpn/wire"
 )
 
 // Data sends IPv4 packets through an open session's data channel, so that
@@ -33,14 +31,7 @@ func (s *Session) OpenData() (*Data, error) {
 	if err != nil {
 		return nil, err
 	}
-	cs := s.tc.ConnectionState()
-	kb, err := keys.ExportKeyBlock(&cs)
-	if err != nil {
-		return nil, fmt.Errorf("loadgen: TLS exporter: %w", err)
-	}
-	defer kb.Zero()
-	k, err := datachannel.NewKey(kb, datachannel.Config{Cipher: datachannel.CipherAES256GCM, Role: wire.RoleClient,
-		DataV2: true, PeerID: peerID})
+	k, err := s.key.DataKey(true, datachannel.Config{Cipher: datachannel.CipherAES256GCM, DataV2: true, PeerID: peerID})
 	if err != nil {
 		return nil, fmt.Errorf("loadgen: data channel key: %w", err)
 	}

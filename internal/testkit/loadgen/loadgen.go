@@ -1,18 +1,16 @@
 package loadgen
 
 import (
-	"bufio"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/netip"
 	"strings"
 	"sync"
 
 	"github.com/cvpn/cvpn/ovpn/control"
+	"github.com/cvpn/cvpn/ovpn/handshake"
 	"github.com/cvpn/cvpn/ovpn/km2"
 	"github.com/cvpn/cvpn/ovpn/tlswrap"
 	"github.com/cvpn/cvpn/ovpn/transport"
@@ -38,6 +36,7 @@ type Session struct {
 	conn   transport.Conn
 	ch     *control.Channel
 	tc     *tls.Conn
+	key    *handshake.Key
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	// PushReply is the server's first PUSH_REPLY.
@@ -92,38 +91,29 @@ func (s *Session) readLoop() {
 func (s *Session) handshake(ctx context.Context, cfg Config) error {
 	tconf := cfg.TLS.Clone()
 	tconf.DynamicRecordSizingDisabled = true
-	s.tc = tls.Client(s.ch.Stream(0), tconf)
-	if err := s.tc.HandshakeContext(ctx); err != nil {
-		return fmt.Errorf("TLS handshake: %w", err)
-	}
-	m := km2.Message{Sender: wire.RoleClient, Username: cfg.Username, Password: cfg.Password,
-		Options:  km2.OCC{Cipher: "AES-256-GCM", KeyBits: 256}.String(),
-		PeerInfo: km2.PeerInfo{Version: "2.6.14", Platform: "linux", Proto: km2.ClientIVProto, Ciphers: []string{"AES-256-GCM"}}.String()}
-	for _, b := range [][]byte{m.PreMaster[:], m.Random1[:], m.Random2[:]} {
-		if _, err := rand.Read(b); err != nil {
-			return err
-		}
-	}
-	if _, err := m.WriteTo(s.tc); err != nil {
+	k, err := handshake.Negotiate(ctx, s.ch.Stream(0), handshake.Config{Role: wire.RoleClient, TLS: tconf, IDs: s.ch,
+		Peer: "udp " + cfg.Server.String(), Hello: handshake.Hello{Username: cfg.Username, Password: cfg.Password,
+			Options:  km2.OCC{Cipher: "AES-256-GCM", KeyBits: 256}.String(),
+			PeerInfo: km2.PeerInfo{Version: "2.6.14", Platform: "linux", Proto: km2.ClientIVProto, Ciphers: []string{"AES-256-GCM"}}.String()}})
+	if err != nil {
 		return err
 	}
+	// Only the TLS exporter keys are used (OpenData): the key-method-2
+	// secrets are not needed.
+	k.Zero()
+	s.tc, s.key = k.TLS, k
 	type res struct {
 		reply string
 		err   error
 	}
 	done := make(chan res, 1)
 	go func() {
-		if _, err := km2.Read(s.tc, wire.RoleServer); err != nil {
+		if _, err := k.TLS.Write([]byte("PUSH_REQUEST\x00")); err != nil {
 			done <- res{err: err}
 			return
 		}
-		if _, err := s.tc.Write([]byte("PUSH_REQUEST\x00")); err != nil {
-			done <- res{err: err}
-			return
-		}
-		br := bufio.NewReader(s.tc)
 		for {
-			msg, err := br.ReadString(0)
+			msg, err := k.Reader.ReadString(0)
 			if err != nil {
 				done <- res{err: err}
 				return
@@ -142,12 +132,9 @@ func (s *Session) handshake(ctx context.Context, cfg Config) error {
 	select {
 	case r := <-done:
 		s.PushReply = r.reply
-		if r.err == nil {
-			s.ch.Stream(0).HandshakeComplete()
-		}
 		return r.err
 	case <-ctx.Done():
-		s.tc.Close()
+		k.TLS.Close()
 		return ctx.Err()
 	}
 }
