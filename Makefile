@@ -24,7 +24,7 @@ DEB_DISPLAY := xvfb xauth x11-apps libgl1-mesa-dri
 DEB_TEST := openvpn iperf3 iputils-ping iproute2 openssl procps chromium desktop-file-utils systemd dbus-daemon
 DEB_PACKAGES := $(DEB_BUILD) $(DEB_DISPLAY) $(DEB_TEST)
 
-.PHONY: all deps deps-go deps-build deps-lint build cross test unit actionlint os-tests-compile fuzz fuzz-ci lint tidy-check bench soak demo screenshots fresh-check fresh-check-ci clean
+.PHONY: all deps deps-go deps-build deps-lint deps-openvpn27 build cross test unit actionlint os-tests-compile fuzz fuzz-ci lint tidy-check bench soak demo screenshots fresh-check fresh-check-ci clean
 
 all: build
 
@@ -45,6 +45,10 @@ deps-build: deps-go
 deps-lint: deps-build
 	@test -x $(STATICCHECK) && $(STATICCHECK) -version | grep -q '$(STATICCHECK_VERSION:v%=%)' || \
 		GOBIN=$(GOBIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+## deps-openvpn27: the Debian sid chroot with OpenVPN 2.7 the interop tests run (cached in /var/cache/cvpn-sid; idempotent)
+deps-openvpn27:
+	@bash .ci/sid-chroot.sh
 
 ## build: the CLI (pure Go) and the desktop app (cgo, fyne) into build/
 build: deps-build
@@ -71,7 +75,7 @@ tidy-check: deps-go
 	@$(GO) mod tidy -diff || { echo "go.mod/go.sum not tidy: run go mod tidy"; exit 1; }
 
 ## unit: go test for every package (end-to-end tests run when root and /dev/net/tun are present)
-unit: deps
+unit: deps deps-openvpn27
 	$(GO) test -count=1 -timeout 30m ./...
 
 ## fuzz: each fuzz target for FUZZTIME (default 2m); CI runs the short form (fuzz-ci, 20s each)
@@ -99,7 +103,7 @@ test: deps lint actionlint unit fuzz-ci cross os-tests-compile gui-vet build dem
 	@echo "make test: all checks passed"
 
 ## bench: micro-benchmarks, then the side-by-side tunnel benchmark (cvpn vs OpenVPN 2.6) written to bench/results.md
-bench: deps
+bench: deps deps-openvpn27
 	@mkdir -p build
 	$(GO) test -run '^$$' -bench . -benchmem ./ovpn/... ./routing/... ./internal/testkit/loadgen/ | tee build/bench-micro.txt
 	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 60m -run 'TestTunnelBenchmark|TestServerBenchmark|TestWireguardBenchmark' ./bench/

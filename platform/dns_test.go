@@ -268,3 +268,28 @@ func TestAutoDNSSelection(t *testing.T) {
 		t.Errorf("unknown backend: %v", err)
 	}
 }
+
+// TestResolvedRoutingDomains: the dns option's resolve-domains become
+// routing-only domains ("~corp.example") on the link, beside the search
+// domains; DefaultRoute stays off so other names keep the system's
+// servers (split DNS).
+func TestResolvedRoutingDomains(t *testing.T) {
+	bus := &fakeBus{running: true}
+	var rec platform.DNSRecord
+	cfg := platform.DNSConfig{Servers: []netip.Addr{addr("192.0.2.53")}, SearchDomains: []string{"corp.example"},
+		RoutingDomains: []string{"corp.example.", "lab.example"}}
+	if err := (platform.Resolved{Bus: bus}).Apply("cvpn0", 7, cfg, saveTo(&rec)); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"SetLinkDNS[7 [{2 [192 0 2 53]}]]",
+		"SetLinkDomains[7 [{corp.example false} {corp.example true} {lab.example true}]]",
+		"SetLinkDefaultRoute[7 false]",
+	}
+	if !reflect.DeepEqual(bus.calls, want) {
+		t.Errorf("calls:\n%s\nwant:\n%s", strings.Join(bus.calls, "\n"), strings.Join(want, "\n"))
+	}
+	if got := cfg.SplitDomains(); !reflect.DeepEqual(got, []string{"corp.example", "lab.example"}) {
+		t.Errorf("SplitDomains = %q", got)
+	}
+}

@@ -38,8 +38,8 @@ func (d *nrptDNS) flushDNS() {
 }
 
 func (d *nrptDNS) Apply(ifname string, ifindex int, cfg DNSConfig, save func(DNSRecord) error) error {
-	all := cfg.FullTunnel || len(cfg.SearchDomains) == 0
-	rule, err := nrpt.ForTunnel(ifname, cfg.Servers, cfg.SearchDomains, all)
+	all := cfg.FullTunnel || len(cfg.SplitDomains()) == 0
+	rule, err := nrpt.ForTunnel(ifname, cfg.Servers, cfg.SplitDomains(), all)
 	if err != nil {
 		return err
 	}

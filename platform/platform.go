@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 
 	"golang.zx2c4.com/wireguard/tun"
 
@@ -143,10 +144,31 @@ type System interface {
 type DNSConfig struct {
 	Servers       []netip.Addr `json:"servers"`
 	SearchDomains []string     `json:"search_domains,omitempty"`
+	// RoutingDomains send their names to Servers without being search
+	// domains (the dns option's resolve-domains; split DNS). Backends that
+	// cannot split (resolv.conf) send every query to Servers and say so.
+	RoutingDomains []string `json:"routing_domains,omitempty"`
 	// FullTunnel routes every DNS query to the tunnel's servers
-	// (redirect-gateway); otherwise only SearchDomains go to them where the
-	// backend can split (systemd-resolved).
+	// (redirect-gateway); otherwise only SearchDomains and RoutingDomains
+	// go to them where the backend can split (systemd-resolved, scutil,
+	// NRPT).
 	FullTunnel bool `json:"full_tunnel,omitempty"`
+}
+
+// SplitDomains returns the domains whose names go to the tunnel's
+// servers in a split configuration: SearchDomains then RoutingDomains,
+// without a final dot and without repeats.
+func (c DNSConfig) SplitDomains() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, d := range append(append([]string(nil), c.SearchDomains...), c.RoutingDomains...) {
+		d = strings.TrimSuffix(d, ".")
+		if d != "" && !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // DNSRecord is what a DNS backend needs to undo its change, also after a

@@ -80,6 +80,12 @@ func (r ResolvConf) Apply(ifname string, ifindex int, cfg DNSConfig, save func(D
 		rec.OrigContent = orig
 		rec.OrigMode = uint32(fi.Mode().Perm())
 	}
+	if len(cfg.RoutingDomains) > 0 && !cfg.FullTunnel && r.Logger != nil {
+		// resolv.conf has no per-domain servers: the tunnel's servers come
+		// first for every name instead of only for these domains.
+		r.Logger.Warn("resolv.conf cannot send only some domains to the tunnel's DNS servers; they answer every name first (no split DNS without systemd-resolved)",
+			"resolve_domains", strings.Join(cfg.RoutingDomains, " "))
+	}
 	content := resolvConfContent(ifname, cfg, orig)
 	sum := sha256.Sum256(content)
 	rec.WrittenSHA256 = hex.EncodeToString(sum[:])

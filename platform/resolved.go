@@ -45,9 +45,10 @@ type Resolved struct {
 
 // Apply sets the link's DNS servers and domains. Full tunnel: the search
 // domains plus the routing domain "~." and DefaultRoute=yes, so every query
-// goes to the tunnel. Split tunnel: the search domains route their names to
-// the tunnel; DefaultRoute is yes only when there are no domains (otherwise
-// the servers would never be asked).
+// goes to the tunnel. Split tunnel: the search domains and the routing
+// domains ("~domain", the dns option's resolve-domains) route their names
+// to the tunnel; DefaultRoute is yes only when there are no domains
+// (otherwise the servers would never be asked).
 func (r Resolved) Apply(ifname string, ifindex int, cfg DNSConfig, save func(DNSRecord) error) error {
 	if ifindex <= 0 {
 		return fmt.Errorf("systemd-resolved: interface %s has no index", ifname)
@@ -70,10 +71,16 @@ func (r Resolved) Apply(ifname string, ifindex int, cfg DNSConfig, save func(DNS
 			domains = append(domains, ResolvedDomain{Domain: d})
 		}
 	}
+	for _, d := range cfg.RoutingDomains {
+		d = strings.TrimSuffix(d, ".")
+		if d != "" {
+			domains = append(domains, ResolvedDomain{Domain: d, RoutingOnly: true})
+		}
+	}
 	if cfg.FullTunnel {
 		domains = append(domains, ResolvedDomain{Domain: ".", RoutingOnly: true})
 	}
-	defaultRoute := cfg.FullTunnel || len(cfg.SearchDomains) == 0
+	defaultRoute := cfg.FullTunnel || len(cfg.SplitDomains()) == 0
 	if err := save(DNSRecord{Backend: BackendResolved, Interface: ifname, IfIndex: ifindex}); err != nil {
 		return err
 	}

@@ -95,7 +95,7 @@ func (d ScutilDNS) Apply(ifname string, ifindex int, cfg DNSConfig, save func(DN
 	if len(cfg.Servers) == 0 {
 		return errors.New("scutil DNS: no servers")
 	}
-	split := !cfg.FullTunnel && len(cfg.SearchDomains) > 0
+	split := !cfg.FullTunnel && len(cfg.SplitDomains()) > 0
 	rec := DNSRecord{Backend: BackendScutil, Interface: ifname, IfIndex: ifindex}
 	for _, s := range cfg.Servers {
 		rec.Servers = append(rec.Servers, s.Unmap().String())
@@ -127,7 +127,7 @@ func (d ScutilDNS) Apply(ifname string, ifindex int, cfg DNSConfig, save func(DN
 	}
 	var match []string
 	if split {
-		match = cfg.SearchDomains
+		match = cfg.SplitDomains()
 	}
 	servers := make([]netip.Addr, len(cfg.Servers))
 	for i, s := range cfg.Servers {

@@ -132,6 +132,22 @@ func TestScutilDNSSplit(t *testing.T) {
 	}
 }
 
+// TestScutilDNSRoutingDomains: resolve-domains join the supplemental match
+// domains without becoming search domains.
+func TestScutilDNSRoutingDomains(t *testing.T) {
+	s := setupStore()
+	d := ScutilDNS{Run: s.run}
+	cfg := DNSConfig{Servers: []netip.Addr{netip.MustParseAddr("10.0.0.2")}, RoutingDomains: []string{"lab.example"}}
+	if err := d.Apply("utun4", 17, cfg, func(DNSRecord) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	own := s.keys["State:/Network/Service/cvpn-utun4/DNS"]
+	want := map[string][]string{"ServerAddresses": {"10.0.0.2"}, "SupplementalMatchDomains": {"lab.example"}}
+	if !reflect.DeepEqual(own, want) {
+		t.Fatalf("own key %v, want %v", own, want)
+	}
+}
+
 func TestScutilDNSFullAndCrashRevert(t *testing.T) {
 	s := setupStore()
 	before := cloneKeys(s.keys)

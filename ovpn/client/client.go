@@ -122,6 +122,13 @@ func (c *Client) Run(ctx context.Context) error {
 		}
 		var ae *authError
 		switch {
+		case errors.As(err, &ae) && ae.msg.Temp:
+			// AUTH_FAILED,TEMP: the same credentials again, no sooner
+			// than the server's backoff hint.
+			if h := ae.msg.Hint(); h.Backoff > backoff {
+				backoff = h.Backoff
+			}
+			err = &tempAuthError{ae}
 		case errors.As(err, &ae):
 			reason, err = c.onAuthFailed(ae)
 			if err != nil {
@@ -139,6 +146,7 @@ func (c *Client) Run(ctx context.Context) error {
 			return err
 		}
 		failures++
+		err = explainTLSAlert(err)
 		log.Warn("connection failed", "err", err, "attempt", failures)
 		cfg.emit(clientapi.Event{Event: clientapi.EventError, Message: err.Error()})
 		if maxAttempts > 0 && failures >= maxAttempts {
@@ -258,9 +266,6 @@ func (c *Client) onAuthFailed(ae *authError) (string, error) {
 			c.haveCreds = false
 		}
 		return "", nil
-	}
-	if m.Temp {
-		return "the server reported a temporary failure: " + m.Reason, nil
 	}
 	return "", fmt.Errorf("%w: %s", clientapi.ErrAuthFailed, plainAuthReason(m.Reason))
 }
@@ -385,6 +390,12 @@ func (c *Client) serve(ctx context.Context, l *link, prepared *platform.Prepared
 		return fmt.Errorf("%s: %w", l.peer, err)
 	}
 	tc.Prepared = prepared
+	if _, notes := dnsConfig(cfg.Profile, po, tc.RedirectIPv4); len(notes) > 0 {
+		for _, n := range notes {
+			log.Warn(n)
+			cfg.emit(clientapi.Event{Event: clientapi.EventLog, Message: n})
+		}
+	}
 	applied, err := cfg.Tunnel.Apply(tc)
 	if err != nil {
 		l.close()

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"fmt"
 	"net/netip"
 	"runtime"
 	"strings"
@@ -44,7 +45,9 @@ func (l *link) peerInfo() string {
 		pi.Proto &^= km2.IVProtoTLSKeyExport
 	}
 	if p.Auth.Federated {
-		pi.SSO = []string{"openurl", "crtext"}
+		pi.SSO = []string{"openurl", "crtext"} // what AWS's own client sends
+	} else {
+		pi.SSO = ssoMethods
 	}
 	for _, e := range p.Setenv {
 		if strings.HasPrefix(e.Name, "UV_") {
@@ -66,3 +69,17 @@ func (e *authError) Error() string {
 	}
 	return "the server refused the credentials: " + e.msg.Reason
 }
+
+// tempAuthError is an AUTH_FAILED,TEMP: the server cannot take the
+// connection now; the client retries with the same credentials.
+type tempAuthError struct{ ae *authError }
+
+func (e *tempAuthError) Error() string {
+	r := strings.TrimSpace(e.ae.msg.Reason)
+	if r == "" {
+		r = "no reason given"
+	}
+	return fmt.Sprintf("%s refused the connection for now (temporary failure, AUTH_FAILED,TEMP): %s", e.ae.server, r)
+}
+
+func (e *tempAuthError) Unwrap() error { return e.ae }

@@ -50,6 +50,12 @@ type link struct {
 
 	msgs chan string // control messages from every TLS session
 	fail chan error  // fatal link errors (first one wins)
+	// extendHandshake moves the handshake deadline (AUTH_PENDING);
+	// pendingFor is the last pending timeout and webURL the sign-in page
+	// already shown (one browser flow per page).
+	extendHandshake func(time.Duration)
+	pendingFor      time.Duration
+	webURL          string
 
 	mu     sync.Mutex
 	keyID  uint8
@@ -89,8 +95,13 @@ func dialLink(ctx context.Context, cfg *Config, remote profile.Remote, addr neti
 	if lg.aws {
 		l.framing = km2.AWS
 	}
-	hctx, hcancel := context.WithTimeout(ctx, timeout)
-	defer hcancel()
+	// The handshake's deadline is a timer so that AUTH_PENDING can move it
+	// (the server's timeout for a web sign-in or a CR_TEXT answer).
+	hctx, hcancel := context.WithCancelCause(ctx)
+	defer hcancel(nil)
+	deadline := time.AfterFunc(timeout, func() { hcancel(context.DeadlineExceeded) })
+	defer deadline.Stop()
+	l.extendHandshake = func(d time.Duration) { deadline.Reset(d) }
 	d := transport.Dialer{Control: cfg.SocketControl}
 	l.conn, err = d.Dial(hctx, proto, addr)
 	if err != nil {
@@ -99,7 +110,10 @@ func dialLink(ctx context.Context, cfg *Config, remote profile.Remote, addr neti
 	}
 	if err := l.handshake(hctx, onAnswer); err != nil {
 		l.close()
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		if errors.Is(context.Cause(hctx), context.DeadlineExceeded) && ctx.Err() == nil && l.pendingFor > 0 {
+			return nil, fmt.Errorf("%w: %s: the server's pending authentication (AUTH_PENDING) was not completed within %s", clientapi.ErrAuthFailed, l.peer, l.pendingFor.Round(time.Second))
+		}
+		if errors.Is(context.Cause(hctx), context.DeadlineExceeded) && ctx.Err() == nil {
 			return nil, fmt.Errorf("%s: no answer from the server within %s (TLS key negotiation failed); check the address, port and protocol, the firewall, and tls-auth/tls-crypt keys", l.peer, timeout.Round(time.Second))
 		}
 		return nil, err

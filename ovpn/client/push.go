@@ -50,9 +50,13 @@ func (l *link) pull(ctx context.Context) error {
 			case ctrlmsg.AuthFailed:
 				return &authError{m, l.server}
 			case ctrlmsg.AuthPending:
-				l.log.Info("server is waiting for authentication to complete", "timeout", m.Timeout)
+				l.onAuthPending(m)
 			case ctrlmsg.Info:
-				l.cfg.emit(clientapi.Event{Event: clientapi.EventLog, Message: m.String()})
+				if handled, err := l.onPendingInfo(ctx, m); err != nil {
+					return err
+				} else if !handled {
+					l.cfg.emit(clientapi.Event{Event: clientapi.EventLog, Message: m.String()})
+				}
 			case ctrlmsg.Restart:
 				return fmt.Errorf("%s: server asked to restart: %s", l.peer, m.Reason)
 			case ctrlmsg.Halt:

@@ -83,13 +83,6 @@ func tunnelConfig(p *profile.Profile, po *ctrlmsg.PushOptions, server netip.Addr
 		tc.RedirectIPv4 = !rg.NoIPv4
 		tc.RedirectIPv6 = rg.IPv6 && v6 != nil
 	}
-	if len(po.DNS) > 0 {
-		d := &platform.DNSConfig{Servers: po.DNS, FullTunnel: tc.RedirectIPv4}
-		if po.Domain != "" {
-			d.SearchDomains = append(d.SearchDomains, po.Domain)
-		}
-		d.SearchDomains = append(d.SearchDomains, po.DomainSearch...)
-		tc.DNS = d
-	}
+	tc.DNS, _ = dnsConfig(p, po, tc.RedirectIPv4)
 	return tc, nil
 }

@@ -28,6 +28,15 @@ type Federation interface {
 	ACSPort() int
 }
 
+// WebAuth shows the sign-in page of an OpenVPN server's pending
+// authentication (AUTH_PENDING with WEB_AUTH or OPEN_URL) to the user: it
+// opens the URL in the user's browser (never as root), or prints it when
+// the browser is disabled, and returns without waiting for the sign-in;
+// the server tells the client the outcome. A Federation may implement it.
+type WebAuth interface {
+	OpenURL(ctx context.Context, url string) error
+}
+
 // Errors a client session (client.Run in ovpn/client) ends with; test with
 // errors.Is.
 var (

@@ -28,6 +28,9 @@ const (
 	EventRouteEnforced = "route-enforced"
 	EventError         = "error"
 	EventLog           = "log"
+	// EventWebAuth carries the sign-in page (URL) of an OpenVPN server's
+	// pending authentication (AUTH_PENDING with WEB_AUTH or OPEN_URL).
+	EventWebAuth = "web-auth"
 	// EventBlocked: traffic outside the tunnel is blocked (block_when_down);
 	// Message says what is let through, Detail is the mode ("full" or
 	// "split").

@@ -110,7 +110,10 @@ func TestAllOptions(t *testing.T) {
 	if !reflect.DeepEqual(p.DHCPOther, []string{"dhcp-option WINS 10.0.0.9"}) {
 		t.Fatal(p.DHCPOther)
 	}
-	if !reflect.DeepEqual(p.Ignored, []string{"route-metric 5", "dns server 1 address 1.1.1.1", "protocol-flags future-flag"}) {
+	if a, ok := p.DNSOption.Active(); !ok || a.ID != 1 || a.Addresses[0].Addr().String() != "1.1.1.1" {
+		t.Fatalf("dns option %+v", p.DNSOption)
+	}
+	if !reflect.DeepEqual(p.Ignored, []string{"route-metric 5", "protocol-flags future-flag"}) {
 		t.Fatalf("ignored %q", p.Ignored)
 	}
 }

@@ -30,6 +30,7 @@ func FuzzPushReply(f *testing.F) {
 	f.Add(realistic)
 	f.Add("PUSH_REPLY,route 10.0.0.0 255.0.0.0 vpn_gateway 5,route-ipv6 2000::/3,echo \"a,b\",dhcp-option DOMAIN x.y,push-continuation 2")
 	f.Add("PUSH_REPLY,ifconfig 10.8.0.6 10.8.0.5,topology net30,inactive 5 10,auth-token-user YQ==")
+	f.Add("PUSH_REPLY,dns server 0 address 192.0.2.53 [2001:db8::53]:5353,dns server 0 resolve-domains corp.example,dns server 0 transport DoT,dns search-domains corp.example")
 	f.Fuzz(func(t *testing.T, s string) {
 		m, err := Parse(s)
 		if err != nil {

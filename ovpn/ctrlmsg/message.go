@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Message is one parsed control message. Its String method renders the
@@ -318,4 +319,36 @@ func parseInfo(text string, pre bool) Info {
 		}
 	}
 	return in
+}
+
+// TempHint is what an AUTH_FAILED,TEMP[flags] asks of the client.
+type TempHint struct {
+	// Backoff is the least wait before the next attempt (0: none given).
+	Backoff time.Duration
+	// Advance is "addr", "remote", "no" or "" (not given).
+	Advance string
+}
+
+// maxTempBackoff bounds a server's backoff hint.
+const maxTempBackoff = time.Hour
+
+// Hint parses TempFlags ("backoff 42,advance no"); unknown keywords and
+// bad values are skipped.
+func (a AuthFailed) Hint() TempHint {
+	var h TempHint
+	for _, kw := range strings.Split(a.TempFlags, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(kw), " ")
+		v = strings.TrimSpace(v)
+		switch k {
+		case "backoff":
+			if n, err := strconv.Atoi(v); err == nil && n > 0 {
+				h.Backoff = min(time.Duration(n)*time.Second, maxTempBackoff)
+			}
+		case "advance":
+			if v == "addr" || v == "remote" || v == "no" {
+				h.Advance = v
+			}
+		}
+	}
+	return h
 }

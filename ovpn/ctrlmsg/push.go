@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strconv"
 
+	"github.com/cvpn/cvpn/ovpn/dnsopt"
 	"github.com/cvpn/cvpn/ovpn/routeopt"
 
 	"github.com/cvpn/cvpn/internal/netmask"
@@ -71,7 +72,10 @@ type PushOptions struct {
 	DomainRoute         []string
 	AdapterDomainSuffix string
 	// DHCPOther keeps other dhcp-option lines (WINS, NTP, ...) verbatim.
-	DHCPOther          []string
+	DHCPOther []string
+	// DNSOption is the pushed `dns` option (OpenVPN 2.6/2.7 grammar), nil
+	// when none was pushed. It takes precedence over dhcp-option DNS.
+	DNSOption          *dnsopt.Options
 	Ping               int // seconds, -1 = not pushed
 	PingRestart        int // seconds, -1 = not pushed
 	PeerID             int // -1 = not pushed
@@ -119,6 +123,11 @@ func ParsePushOptions(options []string) (*PushOptions, error) {
 	}
 	if err := p.checkIfConfig(); err != nil {
 		errs = append(errs, err)
+	}
+	if p.DNSOption != nil {
+		if err := p.DNSOption.Validate(); err != nil {
+			errs = append(errs, &OptionError{Option: "dns", Err: err.Error()})
+		}
 	}
 	return p, errors.Join(errs...)
 }

@@ -106,6 +106,9 @@ func (p *PushOptions) Options() []string {
 		add("dhcp-option", "ADAPTER_DOMAIN_SUFFIX", p.AdapterDomainSuffix)
 	}
 	o = append(o, p.DHCPOther...)
+	if p.DNSOption != nil {
+		o = append(o, p.DNSOption.Lines()...)
+	}
 	if p.BlockIPv6 {
 		add("block-ipv6")
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cvpn/cvpn/ovpn/dnsopt"
 	"github.com/cvpn/cvpn/ovpn/routeopt"
 )
 
@@ -30,6 +31,7 @@ var pushTable = map[string]pushOption{
 	"redirect-gateway":     {0, -1, applyRedirect},
 	"redirect-private":     {0, -1, applyRedirect},
 	"dhcp-option":          {0, -1, applyDHCP},
+	"dns":                  {0, -1, applyDNS},
 	"ping":                 {1, 1, seconds(func(p *PushOptions) *int { return &p.Ping })},
 	"ping-restart":         {1, 1, seconds(func(p *PushOptions) *int { return &p.PingRestart })},
 	"peer-id":              {1, 1, applyPeerID},
@@ -256,6 +258,16 @@ func applyInactive(p *PushOptions, opt string, args []string) error {
 	return nil
 }
 
+func applyDNS(p *PushOptions, opt string, args []string) error {
+	if p.DNSOption == nil {
+		p.DNSOption = &dnsopt.Options{}
+	}
+	if err := p.DNSOption.Apply(args, true); err != nil {
+		return bad(opt, "%v", err)
+	}
+	return nil
+}
+
 func applyDHCP(p *PushOptions, opt string, args []string) error {
 	if len(args) < 1 {
 		return bad(opt, "missing type")
@@ -284,7 +296,7 @@ func applyDHCP(p *PushOptions, opt string, args []string) error {
 		if err != nil {
 			return err
 		}
-		if !validDomain(v) {
+		if !dnsopt.ValidDomain(v) {
 			return bad(opt, "%q is not a domain name", v)
 		}
 		p.Domain = v
@@ -293,7 +305,7 @@ func applyDHCP(p *PushOptions, opt string, args []string) error {
 		if err != nil {
 			return err
 		}
-		if !validDomain(v) && v != "." {
+		if !dnsopt.ValidDomain(v) && v != "." {
 			return bad(opt, "%q is not a domain name", v)
 		}
 		if typ == "DOMAIN-SEARCH" {
@@ -306,7 +318,7 @@ func applyDHCP(p *PushOptions, opt string, args []string) error {
 		if err != nil {
 			return err
 		}
-		if !validDomain(v) {
+		if !dnsopt.ValidDomain(v) {
 			return bad(opt, "%q is not a domain name", v)
 		}
 		p.AdapterDomainSuffix = v
@@ -314,23 +326,4 @@ func applyDHCP(p *PushOptions, opt string, args []string) error {
 		p.DHCPOther = append(p.DHCPOther, opt)
 	}
 	return nil
-}
-
-func validDomain(s string) bool {
-	s = strings.TrimSuffix(s, ".")
-	if s == "" || len(s) > 253 {
-		return false
-	}
-	for _, l := range strings.Split(s, ".") {
-		if l == "" || len(l) > 63 {
-			return false
-		}
-		for i := 0; i < len(l); i++ {
-			c := l[i]
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-				return false
-			}
-		}
-	}
-	return true
 }

@@ -7,24 +7,27 @@ import (
 	"strings"
 )
 
-// IV_PROTO bits (OpenVPN 2.6 ssl.h).
+// IV_PROTO bits (OpenVPN 2.6 and 2.7 ssl.h; docs/openvpn-27-wire.md).
 const (
-	IVProtoDataV2        = 1 << 1 // P_DATA_V2 with peer-id
-	IVProtoRequestPush   = 1 << 2 // client sends PUSH_REQUEST without waiting
-	IVProtoTLSKeyExport  = 1 << 3 // key derivation with the TLS exporter (EKM)
-	IVProtoAuthPendingKW = 1 << 4 // AUTH_PENDING with keywords (timeout N)
-	IVProtoNCPP2P        = 1 << 5 // NCP in p2p mode
-	IVProtoDNSOption     = 1 << 6 // --dns option
-	IVProtoCCExitNotify  = 1 << 7 // EXIT control message and protocol-flags
-	IVProtoAuthFailTemp  = 1 << 8 // AUTH_FAILED,TEMP
-	IVProtoDynTLSCrypt   = 1 << 9 // dynamic tls-crypt on renegotiation
+	IVProtoDataV2        = 1 << 1  // P_DATA_V2 with peer-id
+	IVProtoRequestPush   = 1 << 2  // client sends PUSH_REQUEST without waiting
+	IVProtoTLSKeyExport  = 1 << 3  // key derivation with the TLS exporter (EKM)
+	IVProtoAuthPendingKW = 1 << 4  // AUTH_PENDING with keywords (timeout N)
+	IVProtoNCPP2P        = 1 << 5  // NCP in p2p mode
+	IVProtoDNSOption     = 1 << 6  // --dns option, 2.6 draft (2.7 no longer sends it)
+	IVProtoCCExitNotify  = 1 << 7  // EXIT control message and protocol-flags
+	IVProtoAuthFailTemp  = 1 << 8  // AUTH_FAILED,TEMP
+	IVProtoDynTLSCrypt   = 1 << 9  // dynamic tls-crypt on renegotiation
+	IVProtoDataEpoch     = 1 << 10 // epoch data keys (aead-epoch)
+	IVProtoDNSOptionV2   = 1 << 11 // the dns option as 2.7 defines it
+	IVProtoPushUpdate    = 1 << 12 // PUSH_UPDATE
 )
 
 // ClientIVProto is the IV_PROTO a cvpn client advertises: DATA_V2,
-// REQUEST_PUSH, TLS_KEY_EXPORT, AUTH_PENDING_KW, CC_EXIT_NOTIFY and
-// AUTH_FAIL_TEMP.
+// REQUEST_PUSH, TLS_KEY_EXPORT, AUTH_PENDING_KW, CC_EXIT_NOTIFY,
+// AUTH_FAIL_TEMP and DNS_OPTION_V2.
 const ClientIVProto = IVProtoDataV2 | IVProtoRequestPush | IVProtoTLSKeyExport |
-	IVProtoAuthPendingKW | IVProtoCCExitNotify | IVProtoAuthFailTemp
+	IVProtoAuthPendingKW | IVProtoCCExitNotify | IVProtoAuthFailTemp | IVProtoDNSOptionV2
 
 // PeerInfo builds the peer_info block a client sends in key method 2.
 type PeerInfo struct {

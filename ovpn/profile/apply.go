@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cvpn/cvpn/ovpn/dnsopt"
 	"github.com/cvpn/cvpn/ovpn/routeopt"
 )
 
@@ -499,6 +500,22 @@ func (ps *parser) routeDirective(d *Directive) bool {
 		ps.p.Routes = append(ps.p.Routes, r)
 	}
 	return ok
+}
+
+// dnsDirective adds a `dns` line (OpenVPN 2.6/2.7 grammar) to p.DNS;
+// finish checks that every server has an address.
+func (ps *parser) dnsDirective(d *Directive) bool {
+	if ps.p.DNS == nil {
+		ps.p.DNS = &dnsopt.Options{}
+	}
+	if err := ps.p.DNS.Apply(d.Args, false); err != nil {
+		ps.errorf(d.Line, "dns: %v", err)
+		return false
+	}
+	if ps.dnsLine == 0 {
+		ps.dnsLine = d.Line
+	}
+	return true
 }
 
 func (ps *parser) dhcpOptionDirective(d *Directive) bool {

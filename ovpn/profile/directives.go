@@ -97,6 +97,7 @@ var directiveTable = []dirSpec{
 	sup("route-ipv6", routeopt.MinArgs6, routeopt.MaxArgs6, strings.TrimPrefix(routeopt.Usage6, "route-ipv6 "), (*parser).routeDirective).many(),
 	sup("ifconfig-ipv6", 2, 2, "ADDRESS/BITS REMOTE", (*parser).ifconfigIPv6),
 	sup("dhcp-option", 1, 2, "TYPE [VALUE]", (*parser).dhcpOptionDirective).many(),
+	sup("dns", 2, -1, "search-domains DOMAIN... | server N address|resolve-domains|dnssec|transport|sni VALUE...", (*parser).dnsDirective).many(),
 	sup("remote-cert-tls", 1, 1, "server", (*parser).remoteCertTLS),
 	sup("verify-x509-name", 1, 2, "NAME [subject|name|name-prefix]", (*parser).verifyX509Name),
 	sup("reneg-sec", 1, 2, "SECONDS [MIN]", (*parser).renegSec),

@@ -29,6 +29,11 @@ func (ps *parser) finish() {
 			p.Remotes[i].Proto = p.Proto
 		}
 	}
+	if p.DNS != nil {
+		if err := p.DNS.Validate(); err != nil {
+			ps.errorf(ps.dnsLine, "%v: add a line dns server N address ADDRESS", err)
+		}
+	}
 	if len(p.Remotes) == 0 {
 		ps.errorf(end, "the profile has no remote line: add remote HOST [PORT] [udp|tcp]")
 	}

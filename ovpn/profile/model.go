@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cvpn/cvpn/ovpn/dnsopt"
 	"github.com/cvpn/cvpn/ovpn/routeopt"
 )
 
@@ -86,6 +87,9 @@ type Profile struct {
 	RoutesIPv6   []Route
 	IfconfigIPv6 *IfconfigIPv6
 	DHCPOptions  []DHCPOption
+	// DNS is the profile's `dns` configuration, nil without dns lines;
+	// servers pushed with the same id replace its servers.
+	DNS *dnsopt.Options
 
 	// RemoteCertTLS is "server" when the server certificate must carry the
 	// TLS Web Server Authentication extended key usage.

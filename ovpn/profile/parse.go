@@ -138,6 +138,7 @@ type parser struct {
 	// tlsAuthMarkerDir is the direction of a "tls-auth [inline] DIR" line.
 	tlsAuthMarkerDir string
 
+	dnsLine                                      int // the first dns line, for Validate's error
 	port                                         int
 	proto                                        Proto
 	protoSet                                     bool

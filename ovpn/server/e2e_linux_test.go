@@ -54,6 +54,8 @@ type serverSpec struct {
 	samlMetadata string
 	// noMetrics and noAdmin leave out the [metrics] and [admin] sections.
 	noMetrics, noAdmin bool
+	// webAuth sets authentication.web_auth (the server's sign-in page).
+	webAuth bool
 }
 
 // Addresses of the lab server's metrics endpoint (in the server
@@ -149,6 +151,9 @@ func (ls *labServer) writeConfig(t *testing.T, spec serverSpec) {
 	}
 	fmt.Fprintf(&b, "\n[tls]\nca = \"pki/ca.crt\"\ncert = \"pki/server.crt\"\nkey = \"pki/server.key\"\ncrl = %q\ntls_auth = %q\ntls_crypt = %q\n", crl, ta, tc)
 	fmt.Fprintf(&b, "\n[authentication]\nmutual = %v\nusers_file = %q\nsaml_idp_metadata = %q\n", mutual, usersFile, spec.samlMetadata)
+	if spec.webAuth {
+		b.WriteString("web_auth = true\n")
+	}
 	if spec.split {
 		fmt.Fprintf(&b, "\n[[routes]]\ndestination = %q\n", nstest.LANPrefix.String())
 	}

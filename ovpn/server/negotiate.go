@@ -61,6 +61,9 @@ func (ss *session) negotiate(ctx context.Context, keyID uint8, st *control.Strea
 	}
 	k.Install(&ss.keys, dk)
 	if first {
+		if err := ss.webSignIn(ctx); err != nil {
+			return err
+		}
 		return ss.establish(ctx)
 	}
 	return nil

@@ -51,9 +51,7 @@ func (ss *session) pushOptions() []string {
 	} else {
 		o = append(o, "redirect-gateway def1")
 	}
-	for _, d := range c.DNS {
-		o = append(o, "dhcp-option DNS "+d.String())
-	}
+	o = append(o, dnsPushOptions(c, ss.pi.Proto())...)
 	o = append(o, ctrlmsg.Extensions{Banner: c.LoginBanner, RouteEnforcement: c.ClientRouteEnforcement}.EchoOptions()...)
 	o = append(o, fmt.Sprintf("ifconfig %s %s", ss.ip, mask))
 	if ss.dataV2 {

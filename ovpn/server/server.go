@@ -63,6 +63,7 @@ type Server struct {
 	pool    *Pool
 	authz   *authz.Table
 	auth    Authenticator
+	web     *webAuth // the web sign-in page (web_auth), nil without
 	handler *handler.Handler
 	clog    *connlog.Writer
 	dev     Device
@@ -269,6 +270,19 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		info.Metrics = addr
 		services = append(services, stopMetrics)
+	}
+	if c.Authentication.WebAuth {
+		ua, ok := s.auth.(UsersAuthenticator)
+		if !ok {
+			stop(false)
+			return errors.New("authentication.web_auth needs the users file's authenticator")
+		}
+		stopWeb, err := s.serveWebAuth(c.Authentication.WebAuthListen, ua.Dir)
+		if err != nil {
+			stop(false)
+			return err
+		}
+		services = append(services, stopWeb)
 	}
 	if c.Admin.Socket != "" {
 		stopAdmin, err := s.serveAdmin(c.Admin.Socket)

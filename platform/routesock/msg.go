@@ -136,15 +136,6 @@ func linkSockaddr(index uint16, name string) []byte {
 	return b
 }
 
-// isRouteType reports whether t is a message type with a rt_msghdr header.
-func isRouteType(t uint8) bool {
-	switch t {
-	case TypeAdd, TypeDelete, TypeChange, TypeGet, TypeLosing, TypeRedirect, TypeMiss, TypeLock, TypeResolve:
-		return true
-	}
-	return false
-}
-
 // toKAME returns the 16 bytes of an IPv6 address as the BSD kernels take
 // them: a link-local address with a numeric zone carries the interface
 // index in bytes 2 and 3.

@@ -147,3 +147,12 @@ func fromLib(a route.Addr, index int, dstFamily uint8) *Sockaddr {
 	}
 	return &Sockaddr{Family: uint8(a.Family())}
 }
+
+// isRouteType reports whether t is a message type with a rt_msghdr header.
+func isRouteType(t uint8) bool {
+	switch t {
+	case TypeAdd, TypeDelete, TypeChange, TypeGet, TypeLosing, TypeRedirect, TypeMiss, TypeLock, TypeResolve:
+		return true
+	}
+	return false
+}

@@ -177,3 +177,38 @@ func (b *Browser) outcome(ctx context.Context, resp string, err error) (string, 
 	}
 	return "", err
 }
+
+// OpenURL shows the sign-in page of an OpenVPN server's pending
+// authentication (WEB_AUTH / OPEN_URL): the browser as the user, under the
+// same rules as SignIn (never as root; the URL goes to OnManual with
+// NoBrowser or when no browser can be started). It does not wait for the
+// sign-in: the VPN server decides and tells the client.
+func (b *Browser) OpenURL(ctx context.Context, url string) error {
+	log := b.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	start := b.start
+	if start == nil {
+		start = browser.Start
+	}
+	op, err := start(ctx, url, browser.Options{NoBrowser: b.NoBrowser, Opener: b.Opener, Logger: log})
+	var manual *browser.ManualError
+	switch {
+	case errors.As(err, &manual):
+		b.manual(log, url, manual.Reason)
+		return nil
+	case err != nil:
+		return err
+	}
+	if op != nil {
+		// Report an opener that fails (no browser) without waiting for it.
+		go func() {
+			<-op.Done()
+			if err := op.Err(); err != nil {
+				b.manual(log, url, err.Error())
+			}
+		}()
+	}
+	return nil
+}

@@ -103,3 +103,19 @@ func TestSignInIdPNeverAnswers(t *testing.T) {
 	}
 	l.Close()
 }
+
+// TestOpenURLNoBrowser: with --no-browser the pending sign-in page goes to
+// OnManual (printed for the user) and OpenURL returns at once.
+func TestOpenURLNoBrowser(t *testing.T) {
+	var got, why string
+	b := &Browser{NoBrowser: true, OnManual: func(u, r string) { got, why = u, r }}
+	if err := b.OpenURL(context.Background(), "http://198.18.0.2:8080/signin?s=abc"); err != nil {
+		t.Fatal(err)
+	}
+	if got != "http://198.18.0.2:8080/signin?s=abc" || !strings.Contains(why, "--no-browser") {
+		t.Errorf("OnManual(%q, %q)", got, why)
+	}
+	if err := b.OpenURL(context.Background(), "file:///etc/passwd"); err == nil {
+		t.Error("a file: URL was accepted")
+	}
+}

@@ -30,7 +30,7 @@ var helpers = []string{"internal/atomicfile", "internal/netmask"}
 var protocol = []string{
 	"ovpn/wire", "ovpn/reliable", "ovpn/tlswrap", "ovpn/control", "ovpn/keys", "ovpn/km2",
 	"ovpn/datachannel", "ovpn/ctrlmsg", "ovpn/profile", "ovpn/transport", "ovpn/mssfix", "ovpn/clientapi",
-	"ovpn/routeopt", "ovpn/statickey", "ovpn/handshake",
+	"ovpn/routeopt", "ovpn/statickey", "ovpn/handshake", "ovpn/dnsopt",
 }
 
 var rules = []deptest.Rule{
@@ -69,12 +69,12 @@ var rules = []deptest.Rule{
 		Only: []string{},
 	},
 	{
-		Why: "leaves of the layering import nothing of cvpn but the shared helpers, the wire vocabulary (roles), the one route-option grammar and the one static-key parser: " +
+		Why: "leaves of the layering import nothing of cvpn but the shared helpers, the wire vocabulary (roles), the one route-option grammar, the one dns-option grammar and the one static-key parser: " +
 			"the wire format, key material, control messages, profiles, transports, the client vocabulary, " +
 			"the route model and the SAML constants",
 		Pkgs: []string{"ovpn/wire", "ovpn/keys", "ovpn/ctrlmsg", "ovpn/profile", "ovpn/transport",
-			"ovpn/mssfix", "ovpn/clientapi", "ovpn/routeopt", "ovpn/statickey", "routing", "samlflow"},
-		Only: append([]string{"ovpn/wire", "ovpn/routeopt", "ovpn/statickey"}, helpers...),
+			"ovpn/mssfix", "ovpn/clientapi", "ovpn/routeopt", "ovpn/dnsopt", "ovpn/statickey", "routing", "samlflow"},
+		Only: append([]string{"ovpn/wire", "ovpn/routeopt", "ovpn/dnsopt", "ovpn/statickey"}, helpers...),
 	},
 	{
 		Why:  "the protocol core sits below everything else: it imports only protocol packages and the shared helpers (no platform, routing, SAML, client, server or app)",

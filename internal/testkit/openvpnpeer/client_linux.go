@@ -15,10 +15,11 @@ import (
 	"github.com/cvpn/cvpn/ovpn/server/pki"
 )
 
-// ClientConfig describes an OpenVPN 2.6 client run from a profile.
+// ClientConfig describes an OpenVPN client run from a profile.
 type ClientConfig struct {
-	NS      string // namespace to run in (required)
-	Profile string // .ovpn text, e.g. from Server.ClientProfile (required)
+	NS      string  // namespace to run in (required)
+	Version Version // V26 (default) or V27
+	Profile string  // .ovpn text, e.g. from Server.ClientProfile (required)
 
 	// Username and Password, when Username is set, are written to a 0600
 	// file passed with --auth-user-pass.
@@ -68,11 +69,11 @@ func LaunchClient(cfg ClientConfig, dir string) (*Client, error) {
 		}
 		profile = strings.Join(kept, "\n")
 	}
-	conf := filepath.Join(dir, "client.ovpn")
-	if err := pki.WriteFileAtomic(conf, []byte(profile), 0o600); err != nil {
+	run := cfg.Version.runDir(dir)
+	if err := pki.WriteFileAtomic(filepath.Join(dir, "client.ovpn"), []byte(profile), 0o600); err != nil {
 		return nil, err
 	}
-	argv := []string{Binary, "--config", conf}
+	args := []string{"--config", filepath.Join(run, "client.ovpn")}
 	if cfg.Username != "" {
 		pw := cfg.Password
 		if cfg.ChallengeResponse != "" {
@@ -81,15 +82,20 @@ func LaunchClient(cfg ClientConfig, dir string) (*Client, error) {
 		if strings.ContainsAny(cfg.Username+pw, "\r\n") {
 			return nil, errors.New("openvpnpeer: line break in client credentials")
 		}
-		creds := filepath.Join(dir, "credentials")
-		if err := pki.WriteFileAtomic(creds, []byte(cfg.Username+"\n"+pw+"\n"), 0o600); err != nil {
+		if err := pki.WriteFileAtomic(filepath.Join(dir, "credentials"), []byte(cfg.Username+"\n"+pw+"\n"), 0o600); err != nil {
 			return nil, err
 		}
-		argv = append(argv, "--auth-user-pass", creds)
+		args = append(args, "--auth-user-pass", filepath.Join(run, "credentials"))
 	}
-	argv = append(argv, cfg.Args...)
+	if cfg.Version == V27 {
+		// OpenVPN 2.7 runs its dns-updown script by default; in the chroot
+		// it would rewrite the shared chroot's resolv.conf. The dns options
+		// received stay visible in the log.
+		args = append(args, "--dns-updown", "disable")
+	}
+	args = append(args, cfg.Args...)
 	c := &Client{Config: cfg, Dir: dir, start: time.Now()}
-	p, err := nstest.StartProc(cfg.NS, argv...)
+	p, err := nstest.StartProc(cfg.NS, cfg.Version.argv(dir, args...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -103,6 +109,7 @@ func StartClient(t testing.TB, cfg ClientConfig) *Client {
 	t.Helper()
 	nstest.RequireRoot(t)
 	nstest.RequireBinaries(t, Binary)
+	requireVersion(t, cfg.Version)
 	c, err := LaunchClient(cfg, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +119,7 @@ func StartClient(t testing.TB, cfg ClientConfig) *Client {
 			t.Errorf("openvpnpeer: stop client: %v", err)
 		}
 		if t.Failed() {
-			t.Logf("openvpn client log (pid %d, %s):\n%s", c.Proc.PID(), c.Proc.ExitStatus(), c.Log())
+			t.Logf("openvpn %s client log (pid %d, %s):\n%s", cfg.Version, c.Proc.PID(), c.Proc.ExitStatus(), c.Log())
 		}
 	})
 	return c

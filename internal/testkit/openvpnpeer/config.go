@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -53,14 +54,30 @@ type User struct {
 	// ChallengeResponse, when set, makes the script require the static
 	// challenge form "SCRV1:base64(Password):base64(ChallengeResponse)".
 	ChallengeResponse string
+	// FailReason, when set, refuses this user even with the right
+	// password, with this text as the AUTH_FAILED reason (written to
+	// $auth_failed_reason_file), e.g. "TEMP[backoff 3,advance no]: busy".
+	FailReason string
+	// WebAuth, when set, defers this user's authentication after the
+	// password check: the server sends AUTH_PENDING and
+	// INFO_PRE,WEB_AUTH::<WebAuth> (a sign-in page URL) to clients whose
+	// IV_SSO has webauth (others are refused) and waits until
+	// Server.DecidePending.
+	WebAuth string
+	// CRText and CRAnswer, when CRText is set, defer this user's
+	// authentication after the password check with a CR_TEXT question
+	// (flags E,R); the server's --client-crresponse script accepts the
+	// client's CR_RESPONSE when it decodes to CRAnswer.
+	CRText, CRAnswer string
 }
 
-// ServerConfig describes an OpenVPN 2.6 server. Zero values get defaults.
+// ServerConfig describes an OpenVPN server. Zero values get defaults.
 type ServerConfig struct {
-	NS     string     // namespace to run in (required)
-	Listen netip.Addr // --local; zero listens on all addresses
-	Proto  string     // "udp" (default) or "tcp"
-	Port   int        // default 1194
+	NS      string     // namespace to run in (required)
+	Version Version    // V26 (default) or V27
+	Listen  netip.Addr // --local; zero listens on all addresses
+	Proto   string     // "udp" (default) or "tcp"
+	Port    int        // default 1194
 
 	// PKI supplies the CA, server certificate and static keys; nil makes
 	// StartServer generate one with clients "client1" and "client2".
@@ -141,7 +158,7 @@ func (c *ServerConfig) validate() error {
 		return fmt.Errorf("openvpnpeer: ServerConfig.NoClientCert without Users would accept anyone")
 	}
 	for i, u := range c.Users {
-		if u.Name == "" || strings.ContainsAny(u.Name+u.Password+u.ChallengeResponse, "\n\r") {
+		if u.Name == "" || strings.ContainsAny(u.Name+u.Password+u.ChallengeResponse+u.FailReason+u.WebAuth+u.CRText+u.CRAnswer, "\n\r") {
 			return fmt.Errorf("openvpnpeer: ServerConfig.Users[%d]: empty name or a line break in the credentials", i)
 		}
 	}
@@ -188,6 +205,16 @@ func (c *ServerConfig) render(f serverFiles) string {
 	if len(c.Users) > 0 {
 		w("script-security 2")
 		w("auth-user-pass-verify %s via-file", f.Verify)
+	}
+	for _, u := range c.Users {
+		if u.WebAuth != "" || u.CRText != "" {
+			// Deferred auth: the control and pending files go to the run
+			// directory, where DecidePending (and the crresponse script)
+			// find them.
+			w("tmp-dir %s", filepath.Dir(f.Verify))
+			w("client-crresponse %s", filepath.Join(filepath.Dir(f.Verify), "crresponse.sh"))
+			break
+		}
 	}
 	if c.NoClientCert {
 		w("verify-client-cert none")
@@ -260,6 +287,28 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
+// crResponseScript renders the --client-crresponse script: $1 holds the
+// client's CR_RESPONSE (base64); a right answer for $username writes 1 to
+// the control file recorded by the verify script, a wrong one 0. It logs
+// "cr-ok NAME" or "cr-fail NAME" (never the answer).
+func crResponseScript(users []User, logPath string) string {
+	var b strings.Builder
+	b.WriteString("#!/bin/sh\n# written by openvpnpeer: checks a CR_RESPONSE in $1\n")
+	b.WriteString("a=$(base64 -d < \"$1\" 2>/dev/null)\nok=0\ncase \"$username\" in\n")
+	for _, u := range users {
+		if u.CRText != "" {
+			fmt.Fprintf(&b, "%s) [ \"$a\" = %s ] && ok=1 ;;\n", shellQuote(u.Name), shellQuote(u.CRAnswer))
+		}
+	}
+	b.WriteString("*) exit 1 ;;\nesac\n")
+	dir := filepath.Dir(logPath)
+	fmt.Fprintf(&b, "c=$(cat %s/pending-\"$username\") || exit 1\n", shellQuote(dir))
+	lq := shellQuote(logPath)
+	fmt.Fprintf(&b, "if [ \"$ok\" = 1 ]; then printf 'cr-ok %%s\\n' \"$username\" >> %s; echo 1 > \"$c\"; exit 0; fi\n", lq)
+	fmt.Fprintf(&b, "printf 'cr-fail %%s\\n' \"$username\" >> %s; echo 0 > \"$c\"\nexit 1\n", lq)
+	return b.String()
+}
+
 // verifyScript renders the --auth-user-pass-verify via-file script: $1 is a
 // file holding the username and the password on two lines. It appends
 // "ok NAME" or "fail NAME" to logPath (never the password).
@@ -272,10 +321,39 @@ func verifyScript(users []User, logPath string) string {
 		if u.ChallengeResponse != "" {
 			want = SCRV1(u.Password, u.ChallengeResponse)
 		}
+		if u.FailReason != "" {
+			fmt.Fprintf(&b, "%s) [ -n \"$auth_failed_reason_file\" ] && printf '%%s' %s > \"$auth_failed_reason_file\" ;;\n", shellQuote(u.Name), shellQuote(u.FailReason))
+			continue
+		}
 		fmt.Fprintf(&b, "%s) [ \"$p\" = %s ] && ok=1 ;;\n", shellQuote(u.Name), shellQuote(want))
 	}
 	b.WriteString("esac\n")
 	lq := shellQuote(logPath)
+	// Deferred web sign-in: the pending file asks the server for
+	// AUTH_PENDING with WEB_AUTH; the control file's path is kept for
+	// Server.DecidePending.
+	for _, u := range users {
+		if u.CRText == "" {
+			continue
+		}
+		rec := shellQuote(filepath.Join(filepath.Dir(logPath), "pending-"+u.Name))
+		fmt.Fprintf(&b, "if [ \"$ok\" = 1 ] && [ \"$u\" = %s ]; then\n", shellQuote(u.Name))
+		fmt.Fprintf(&b, "  case \",$IV_SSO,\" in *,crtext,*) ;; *) printf 'fail %%s (no crtext in IV_SSO=%%s)\\n' \"$u\" \"$IV_SSO\" >> %s; exit 1 ;; esac\n", lq)
+		fmt.Fprintf(&b, "  printf '120\\ncrtext\\nCR_TEXT:E,R:%%s\\n' %s > \"$auth_pending_file\"\n", shellQuote(u.CRText))
+		fmt.Fprintf(&b, "  printf '%%s' \"$auth_control_file\" > %s\n", rec)
+		fmt.Fprintf(&b, "  printf 'pending %%s\\n' \"$u\" >> %s; exit 2\nfi\n", lq)
+	}
+	for _, u := range users {
+		if u.WebAuth == "" {
+			continue
+		}
+		rec := shellQuote(filepath.Join(filepath.Dir(logPath), "pending-"+u.Name))
+		fmt.Fprintf(&b, "if [ \"$ok\" = 1 ] && [ \"$u\" = %s ]; then\n", shellQuote(u.Name))
+		fmt.Fprintf(&b, "  case \",$IV_SSO,\" in *,webauth,*) ;; *) printf 'fail %%s (no webauth in IV_SSO=%%s)\\n' \"$u\" \"$IV_SSO\" >> %s; exit 1 ;; esac\n", lq)
+		fmt.Fprintf(&b, "  printf '120\\nwebauth\\nWEB_AUTH::%%s\\n' %s > \"$auth_pending_file\"\n", shellQuote(u.WebAuth))
+		fmt.Fprintf(&b, "  printf '%%s' \"$auth_control_file\" > %s\n", rec)
+		fmt.Fprintf(&b, "  printf 'pending %%s\\n' \"$u\" >> %s; exit 2\nfi\n", lq)
+	}
 	fmt.Fprintf(&b, "if [ \"$ok\" = 1 ]; then printf 'ok %%s\\n' \"$u\" >> %s; exit 0; fi\n", lq)
 	fmt.Fprintf(&b, "printf 'fail %%s\\n' \"$u\" >> %s\nexit 1\n", lq)
 	return b.String()

@@ -1,5 +1,7 @@
-// Package openvpnpeer runs Debian's OpenVPN 2.6 (/usr/sbin/openvpn) as a
-// server or a client inside an nstest lab namespace, configured from Go
+// Package openvpnpeer runs Debian's OpenVPN 2.6 (/usr/sbin/openvpn) or
+// OpenVPN 2.7 from a Debian sid chroot (Version V27; the chroot is made by
+// .ci/sid-chroot.sh, `make deps-openvpn27`, or on first use by EnsureSid)
+// as a server or a client inside an nstest lab namespace, configured from Go
 // structs, so that end-to-end tests can pit cvpn against the reference
 // implementation. It is test support: import it only from tests, benchmarks
 // and demo tooling.

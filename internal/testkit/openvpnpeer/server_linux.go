@@ -44,10 +44,13 @@ func LaunchServer(ctx context.Context, cfg ServerConfig, dir string) (*Server, e
 		}
 		cfg.PKI = p
 	}
-	pkiDir := filepath.Join(dir, "pki")
-	if err := cfg.PKI.WriteDir(pkiDir); err != nil {
+	if err := cfg.PKI.WriteDir(filepath.Join(dir, "pki")); err != nil {
 		return nil, err
 	}
+	// The paths in the configuration are as openvpn sees them: the 2.7
+	// chroot sees dir at RunDir27.
+	run := cfg.Version.runDir(dir)
+	pkiDir := filepath.Join(run, "pki")
 	f := serverFiles{
 		CA:       filepath.Join(pkiDir, pki.FileCACert),
 		Cert:     filepath.Join(pkiDir, pki.FileServer),
@@ -56,30 +59,33 @@ func LaunchServer(ctx context.Context, cfg ServerConfig, dir string) (*Server, e
 		TLSCrypt: filepath.Join(pkiDir, pki.FileTLSCrypt),
 	}
 	if len(cfg.CRL) > 0 {
-		f.CRL = filepath.Join(dir, "crl.pem")
-		if err := pki.WriteFileAtomic(f.CRL, cfg.CRL, 0o644); err != nil {
+		f.CRL = filepath.Join(run, "crl.pem")
+		if err := pki.WriteFileAtomic(filepath.Join(dir, "crl.pem"), cfg.CRL, 0o644); err != nil {
 			return nil, err
 		}
 	}
 	if len(cfg.Users) > 0 {
-		f.Verify = filepath.Join(dir, "verify.sh")
-		script := verifyScript(cfg.Users, filepath.Join(dir, "auth.log"))
-		if err := pki.WriteFileAtomic(f.Verify, []byte(script), 0o700); err != nil {
+		f.Verify = filepath.Join(run, "verify.sh")
+		script := verifyScript(cfg.Users, filepath.Join(run, "auth.log"))
+		if err := pki.WriteFileAtomic(filepath.Join(dir, "verify.sh"), []byte(script), 0o700); err != nil {
+			return nil, err
+		}
+		cr := crResponseScript(cfg.Users, filepath.Join(run, "auth.log"))
+		if err := pki.WriteFileAtomic(filepath.Join(dir, "crresponse.sh"), []byte(cr), 0o700); err != nil {
 			return nil, err
 		}
 	}
 	s := &Server{Dir: dir}
 	if cfg.Management {
-		f.Management = filepath.Join(dir, "management.sock")
-		s.ManagementSocket = f.Management
+		f.Management = filepath.Join(run, "management.sock")
+		s.ManagementSocket = filepath.Join(dir, "management.sock")
 	}
 	s.Config = cfg
-	conf := filepath.Join(dir, "server.conf")
-	if err := pki.WriteFileAtomic(conf, []byte(cfg.render(f)), 0o600); err != nil {
+	if err := pki.WriteFileAtomic(filepath.Join(dir, "server.conf"), []byte(cfg.render(f)), 0o600); err != nil {
 		return nil, err
 	}
 	start := time.Now()
-	p, err := nstest.StartProc(cfg.NS, Binary, "--config", conf)
+	p, err := nstest.StartProc(cfg.NS, cfg.Version.argv(dir, "--config", filepath.Join(run, "server.conf"))...)
 	if err != nil {
 		return nil, err
 	}
@@ -99,6 +105,7 @@ func StartServer(t testing.TB, cfg ServerConfig) *Server {
 	t.Helper()
 	nstest.RequireRoot(t)
 	nstest.RequireBinaries(t, Binary)
+	requireVersion(t, cfg.Version)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	s, err := LaunchServer(ctx, cfg, t.TempDir())
@@ -111,10 +118,32 @@ func StartServer(t testing.TB, cfg ServerConfig) *Server {
 		}
 		if t.Failed() {
 			conf, _ := os.ReadFile(filepath.Join(s.Dir, "server.conf"))
-			t.Logf("openvpn server config:\n%s\nopenvpn server log (pid %d, %s):\n%s", conf, s.Proc.PID(), s.Proc.ExitStatus(), s.Log())
+			t.Logf("openvpn %s server config:\n%s\nopenvpn server log (pid %d, %s):\n%s", cfg.Version, conf, s.Proc.PID(), s.Proc.ExitStatus(), s.Log())
 		}
 	})
 	return s
+}
+
+// DecidePending ends the deferred (web sign-in) authentication of user
+// name: ok accepts it, otherwise the server refuses the client.
+func (s *Server) DecidePending(name string, ok bool) error {
+	b, err := os.ReadFile(filepath.Join(s.Dir, "pending-"+name))
+	if err != nil {
+		return fmt.Errorf("openvpnpeer: no pending authentication of %s: %w", name, err)
+	}
+	p := string(b)
+	if run := s.Config.Version.runDir(s.Dir); run != s.Dir {
+		rest, found := strings.CutPrefix(p, run+"/")
+		if !found {
+			return fmt.Errorf("openvpnpeer: control file %s is outside the run directory %s (tmp-dir)", p, run)
+		}
+		p = filepath.Join(s.Dir, rest)
+	}
+	v := "0"
+	if ok {
+		v = "1"
+	}
+	return os.WriteFile(p, []byte(v), 0o600)
 }
 
 // Stop terminates the server (SIGTERM, SIGKILL after 5 s). Idempotent.

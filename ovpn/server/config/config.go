@@ -13,22 +13,26 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/cvpn/cvpn/ovpn/datachannel"
+	"github.com/cvpn/cvpn/ovpn/dnsopt"
 )
 
 // Limits of the endpoint (the AWS quotas and constraints it imitates).
 const (
-	MinClientPrefix   = 12
-	MaxClientPrefix   = 22
-	MaxDNSServers     = 2
-	MaxBannerChars    = 1400
-	MaxRoutes         = 10
-	MaxAuthzRules     = 50
-	DefaultListen     = "0.0.0.0:443"
-	DefaultClientCIDR = "10.100.0.0/22"
-	DefaultTimeoutH   = 24
-	DefaultRenegSec   = 3600
-	DefaultPing       = 10
-	DefaultPingReset  = 60
+	MinClientPrefix = 12
+	MaxClientPrefix = 22
+	MaxDNSServers   = 2
+	MaxDNSDomains   = 16
+	// DefaultWebAuthPort is the sign-in page's port with web_auth.
+	DefaultWebAuthPort = 8080
+	MaxBannerChars     = 1400
+	MaxRoutes          = 10
+	MaxAuthzRules      = 50
+	DefaultListen      = "0.0.0.0:443"
+	DefaultClientCIDR  = "10.100.0.0/22"
+	DefaultTimeoutH    = 24
+	DefaultRenegSec    = 3600
+	DefaultPing        = 10
+	DefaultPingReset   = 60
 )
 
 // DefaultDataCiphers is the data_ciphers default.
@@ -61,6 +65,16 @@ type File struct {
 	ConnectionLog        ConnLogFile `toml:"connection_log"`
 	Metrics              MetricsFile `toml:"metrics"`
 	Admin                AdminFile   `toml:"admin"`
+	DNSTable             DNSFile     `toml:"dns"`
+}
+
+// DNSFile is the optional [dns] table: search domains and split DNS for
+// dns_servers. Clients that understand the dns option (IV_PROTO bit 11)
+// get `dns search-domains` and `dns server 0 resolve-domains`; the others
+// get dhcp-option DOMAIN / DOMAIN-SEARCH and DOMAIN-ROUTE.
+type DNSFile struct {
+	SearchDomains  []string `toml:"search_domains"`
+	ResolveDomains []string `toml:"resolve_domains"`
 }
 
 // TLSFile is the [tls] table.
@@ -78,6 +92,12 @@ type AuthFile struct {
 	Mutual          bool   `toml:"mutual"`
 	UsersFile       string `toml:"users_file"`
 	SAMLIdPMetadata string `toml:"saml_idp_metadata"`
+	// WebAuth adds a web sign-in after the password (users_file): the
+	// server sends AUTH_PENDING with WEB_AUTH and a page of its own, served
+	// on WebAuthListen (default: the listen address's IP, port 8080), where
+	// the user signs in with the password again.
+	WebAuth       bool   `toml:"web_auth"`
+	WebAuthListen string `toml:"web_auth_listen"`
 }
 
 // RouteFile is one [[routes]] entry.
@@ -242,6 +262,34 @@ func Parse(path string, data []byte) (*Config, error) {
 			continue
 		}
 		c.DNS = append(c.DNS, a)
+	}
+	for _, kd := range []struct {
+		key string
+		ds  []string
+	}{{"dns.search_domains", c.DNSTable.SearchDomains}, {"dns.resolve_domains", c.DNSTable.ResolveDomains}} {
+		key, ds := kd.key, kd.ds
+		if len(ds) > MaxDNSDomains {
+			bad(key, "%d domains, at most %d", len(ds), MaxDNSDomains)
+		}
+		for i, d := range ds {
+			if !dnsopt.ValidDomain(d) {
+				bad(fmt.Sprintf("%s[%d]", key, i), "%q is not a domain name", d)
+			}
+		}
+	}
+	if len(c.DNSTable.ResolveDomains) > 0 && len(c.DNSServers) == 0 {
+		bad("dns.resolve_domains", "needs dns_servers: the domains are resolved by those servers")
+	}
+	if c.Authentication.WebAuth {
+		if c.Authentication.UsersFile == "" {
+			bad("authentication.web_auth", "needs authentication.users_file: the sign-in page checks the user's password")
+		}
+		if c.Authentication.WebAuthListen == "" && c.ListenAddr.IsValid() {
+			c.Authentication.WebAuthListen = netip.AddrPortFrom(c.ListenAddr.Addr(), DefaultWebAuthPort).String()
+		}
+		if _, err := netip.ParseAddrPort(c.Authentication.WebAuthListen); err != nil {
+			bad("authentication.web_auth_listen", "%q is not ADDRESS:PORT", c.Authentication.WebAuthListen)
+		}
 	}
 	if c.SessionTimeoutHours == 0 {
 		c.SessionTimeoutHours = DefaultTimeoutH

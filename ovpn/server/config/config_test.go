@@ -115,3 +115,47 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestDNSTable: the optional [dns] table's domains are checked and
+// resolve_domains needs dns_servers; the error names the key.
+func TestDNSTable(t *testing.T) {
+	dir := lab(t)
+	c, err := parse(t, dir, "dns_servers = [\"10.0.0.2\"]\n"+base+"[dns]\nsearch_domains = [\"corp.example\"]\nresolve_domains = [\"corp.example\"]\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DNSTable.SearchDomains[0] != "corp.example" || c.DNSTable.ResolveDomains[0] != "corp.example" || c.DNS[0].String() != "10.0.0.2" {
+		t.Errorf("dns: %+v %v", c.DNSTable, c.DNS)
+	}
+	for _, tc := range []struct{ doc, want string }{
+		{base + "[dns]\nresolve_domains = [\"corp.example\"]\n", "dns.resolve_domains: needs dns_servers"},
+		{base + "[dns]\nsearch_domains = [\"ok.example\", \"not a domain\"]\n", `dns.search_domains[1]: "not a domain" is not a domain name`},
+		{base + "[dns]\nsearch_domain = [\"x.example\"]\n", "unknown key dns.search_domain"},
+	} {
+		if _, err := parse(t, dir, tc.doc); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("err = %v, want %q", err, tc.want)
+		}
+	}
+}
+
+// TestWebAuthKeys: web_auth needs a users file; its page listens on the
+// listen address's IP, port 8080, unless web_auth_listen says otherwise.
+func TestWebAuthKeys(t *testing.T) {
+	dir := lab(t)
+	os.WriteFile(filepath.Join(dir, "users.toml"), []byte(""), 0o600)
+	doc := strings.Replace(base, "mutual = true\n", "mutual = false\nusers_file = \"users.toml\"\nweb_auth = true\n", 1)
+	c, err := parse(t, dir, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Authentication.WebAuthListen != "0.0.0.0:8080" {
+		t.Errorf("web_auth_listen default = %q", c.Authentication.WebAuthListen)
+	}
+	bad := strings.Replace(base, "mutual = true\n", "mutual = true\nweb_auth = true\nweb_auth_listen = \"nowhere\"\n", 1)
+	_, err = parse(t, dir, bad)
+	for _, want := range []string{"authentication.web_auth: needs authentication.users_file", `authentication.web_auth_listen: "nowhere" is not ADDRESS:PORT`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want %q", err, want)
+		}
+	}
+}

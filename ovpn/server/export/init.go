@@ -51,9 +51,14 @@ tls_crypt = ""                  # e.g. "pki/tls-crypt.key"
 mutual = true                   # require client certificates
 users_file = ""                 # users with bcrypt hashes, groups, optional TOTP secret
 saml_idp_metadata = ""
+web_auth = false                # true: after the password, a web sign-in on the server's own page (AUTH_PENDING)
 
 # [[routes]]
 # destination = "172.31.0.0/16"
+
+# [dns]                         # optional, with dns_servers: pushed as the dns option to clients that support it
+# search_domains = ["corp.example"]
+# resolve_domains = ["corp.example"]  # split DNS: only these names go to dns_servers
 
 [[authorization_rules]]
 destination = "0.0.0.0/0"
