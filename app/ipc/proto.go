@@ -65,7 +65,8 @@ type Message struct {
 	// ended).
 	Name string `json:"name,omitempty"`
 	// Profile is the profile text (connect): self-contained, every
-	// certificate and key inline.
+	// certificate and key inline. Empty names a system profile, which the
+	// daemon reads from the policy's profiles_dir.
 	Profile string `json:"profile,omitempty"`
 	// Bind (connect) disconnects the connection when the front end's IPC
 	// connection closes (the CLI's foreground semantics).
@@ -82,6 +83,8 @@ type Message struct {
 	Error       string   `json:"error,omitempty"`
 	Names       []string `json:"names,omitempty"`
 	Connections []Status `json:"connections,omitempty"`
+	// Diagnostics answers TypeDiagnostics.
+	Diagnostics *Diagnostics `json:"diagnostics,omitempty"`
 
 	// Event is the connection event (event).
 	Event *clientapi.Event `json:"event,omitempty"`
@@ -163,6 +166,9 @@ type Status struct {
 	Blocked string `json:"blocked,omitempty"`
 	// DNS is true when this connection set the OS DNS servers.
 	DNS bool `json:"dns,omitempty"`
+	// Managed is true for a connection the administrator's policy starts
+	// and keeps up (autoconnect): everyone sees it, admins control it.
+	Managed bool `json:"managed,omitempty"`
 }
 
 // Error is a failed response from the daemon.

@@ -263,6 +263,14 @@ func (sc *serverConn) handle(ctx context.Context, m *Message) {
 	switch m.Type {
 	case TypeStatus:
 		sc.respond(m.ID, &Message{Connections: h.Status(sc.peer)}, nil)
+	case TypeDiagnostics:
+		dh, ok := h.(DiagnosticsHandler)
+		if !ok {
+			sc.respond(m.ID, nil, &Error{Code: CodeBadRequest, Message: "this daemon does not collect diagnostics"})
+			return
+		}
+		d := dh.Diagnostics(sc.peer)
+		sc.respond(m.ID, &Message{Diagnostics: &d}, nil)
 	case TypeConnect:
 		sc.log.Info("ipc: connect request", "name", m.Name, "bind", m.Bind, "block_when_down", m.BlockWhenDown)
 		var err error

@@ -18,8 +18,10 @@ import (
 
 // wantsBlock reports whether this session blocks traffic while the tunnel
 // is down, and whether the administrator forces it.
-func (o *Options) wantsBlock() (want, forced bool) {
-	return o.BlockForced || o.BlockWhenDown, o.BlockForced
+// policyForces is block_when_down of the administrator's policy file.
+func (o *Options) wantsBlock(policyForces bool) (want, forced bool) {
+	forced = o.BlockForced || policyForces
+	return forced || o.BlockWhenDown, forced
 }
 
 // initialBlockRules are the rules held from the moment connect starts:

@@ -168,3 +168,21 @@ func TestUpstreamForResolvedStub(t *testing.T) {
 		t.Errorf("stub without resolved's file: %s, want it unchanged", got)
 	}
 }
+
+func TestWantsBlock(t *testing.T) {
+	for _, c := range []struct {
+		user, optForced, policy bool
+		want, forced            bool
+	}{
+		{false, false, false, false, false},
+		{true, false, false, true, false},
+		{false, false, true, true, true},
+		{true, false, true, true, true},
+		{false, true, false, true, true},
+	} {
+		o := &Options{BlockWhenDown: c.user, BlockForced: c.optForced}
+		if w, f := o.wantsBlock(c.policy); w != c.want || f != c.forced {
+			t.Errorf("user %v option-forced %v policy %v: want %v forced %v, got %v %v", c.user, c.optForced, c.policy, c.want, c.forced, w, f)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/cvpn/cvpn/app/policy"
 	"github.com/cvpn/cvpn/app/profilestore"
 	"github.com/cvpn/cvpn/ovpn/client"
 	"github.com/cvpn/cvpn/ovpn/clientapi"
@@ -53,9 +54,9 @@ type Options struct {
 	// connect starts until the user disconnects, also while reconnecting
 	// (`cvpn connect --block-when-down`, the GUI's per-profile switch).
 	BlockWhenDown bool
-	// BlockForced is BlockWhenDown forced by the administrator's policy
-	// (block_when_down in the policy file); such a block can be lifted only
-	// by an administrator.
+	// BlockForced forces BlockWhenDown as the administrator's policy does
+	// (block_when_down in the policy file, read by Run); such a block can
+	// be lifted only by an administrator.
 	BlockForced bool
 	// BlockUID is the user who chose the block (the daemon's client);
 	// 0 means the process's user.
@@ -68,8 +69,9 @@ type Options struct {
 	OnBlock func(*killswitch.Block)
 	// Firewall holds the block; nil opens the OS backend.
 	Firewall killswitch.Firewall
-	// PolicyFile is the system policy file (client_route_enforcement =
-	// "force" forces enforcement on); DefaultPolicyFile when empty.
+	// PolicyFile is the administrator's policy file (app/policy;
+	// client_route_enforcement = "force" forces enforcement on);
+	// policy.Resolve("") when empty.
 	PolicyFile string
 }
 
@@ -157,10 +159,7 @@ func Run(ctx context.Context, o Options) error {
 	if err := recoverWith(ctx, o.StateDir, o.Host, o.Logger); err != nil {
 		return err
 	}
-	if o.PolicyFile == "" {
-		o.PolicyFile = DefaultPolicyFile
-	}
-	pol, err := LoadAdminPolicy(o.PolicyFile)
+	pol, err := policy.Load(policy.Resolve(o.PolicyFile))
 	if err != nil {
 		return err
 	}
@@ -177,7 +176,7 @@ func Run(ctx context.Context, o Options) error {
 	if o.BlockDir == "" {
 		o.BlockDir = o.StateDir
 	}
-	want, forced := o.wantsBlock()
+	want, forced := o.wantsBlock(pol.BlockWhenDown)
 	block, fw, err := o.startBlock(want, forced)
 	if err != nil {
 		return err

@@ -72,7 +72,11 @@ func connectViaDaemon(ctx context.Context, target string, p *profile.Profile, au
 		return 1
 	}
 	defer c.Close()
-	if err := c.ConnectWith(ctx, name, profile.Serialize(p), ipc.ConnectOptions{Bind: true, BlockWhenDown: blockWhenDown}); err != nil {
+	var text []byte // nil: a system profile the daemon reads
+	if p != nil {
+		text = profile.Serialize(p)
+	}
+	if err := c.ConnectWith(ctx, name, text, ipc.ConnectOptions{Bind: true, BlockWhenDown: blockWhenDown}); err != nil {
 		if ctx.Err() != nil {
 			return 0
 		}

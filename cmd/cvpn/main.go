@@ -35,6 +35,7 @@ func commands() []command {
 		statusCommand(),
 		disconnectCommand(),
 		unblockCommand(),
+		diagnoseCommand(),
 	}
 }
 

@@ -59,6 +59,9 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if owner == "" {
 			owner = fmt.Sprintf("uid %d", s.OwnerUID)
 		}
+		if s.Managed {
+			owner = "managed (policy)"
+		}
 		var addrs []string
 		for _, a := range []string{s.TunnelIPv4, s.TunnelIPv6} {
 			if a != "" {

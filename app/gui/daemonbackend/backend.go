@@ -139,7 +139,7 @@ func (b *Backend) client(ctx context.Context) (*ipc.Client, error) {
 // Connect asks the daemon to connect the stored profile name; the daemon's
 // questions for it are answered through creds.
 func (b *Backend) Connect(ctx context.Context, name string, creds clientapi.Credentials) error {
-	text, err := b.Store.Read(name)
+	text, err := b.StoreProfiles.Read(name) // nil for a system profile: the daemon reads it
 	if err != nil {
 		return err
 	}

@@ -90,7 +90,7 @@ func (b *Backend) downErr() error {
 // Connect implements gui.Connections: it checks the profile exists and
 // emits the resolving state.
 func (b *Backend) Connect(ctx context.Context, name string, creds clientapi.Credentials) error {
-	if _, err := b.Store.Read(name); err != nil {
+	if _, err := b.StoreProfiles.Read(name); err != nil {
 		return err
 	}
 	b.mu.Lock()
