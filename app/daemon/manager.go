@@ -21,6 +21,7 @@ import (
 	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/ovpn/profile"
 	"github.com/cvpn/cvpn/platform"
+	"github.com/cvpn/cvpn/platform/killswitch"
 	"github.com/cvpn/cvpn/platform/netmon"
 )
 
@@ -41,6 +42,9 @@ type Config struct {
 	Authorizer     Authorizer
 	// Run runs one session; nil means session.Run (tests use a fake).
 	Run func(ctx context.Context, o session.Options) error
+	// Firewall holds blocks of traffic outside the tunnel; nil opens the
+	// OS backend when a connection asks for one.
+	Firewall killswitch.Firewall
 	// DisconnectTimeout bounds how long Disconnect waits for a session to
 	// end; default 20 s.
 	DisconnectTimeout time.Duration
@@ -94,6 +98,10 @@ type conn struct {
 	dns         bool
 	requested   bool
 	managed     bool // an autoconnect connection the daemon owns
+	// blockWhenDown: the user asked to block traffic outside the tunnel;
+	// block is the block once held.
+	blockWhenDown bool
+	block         *killswitch.Block
 }
 
 // errRequested is the cancel cause of a disconnect request.
@@ -161,6 +169,9 @@ func (m *Manager) Recover() error {
 		}
 		removeSessionDir(dir) // no session runs yet: its lock files are stale
 	}
+	if err := m.restoreBlock(); err != nil {
+		errs = append(errs, err)
+	}
 	if _, err := rotateLogs(m.logsDir(), m.cfg.Now(), LogMaxAge, LogMaxTotal); err != nil {
 		errs = append(errs, err)
 	}
@@ -207,6 +218,9 @@ func (m *Manager) Status(ipc.Peer) []ipc.Status {
 		for _, r := range c.plan.routes() {
 			s.Routes = append(s.Routes, r.String())
 		}
+		if c.block != nil && !c.block.Lifted() {
+			s.Blocked = string(c.block.Rules().Mode)
+		}
 		out = append(out, s)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -232,7 +246,12 @@ func refused(format string, a ...any) error {
 }
 
 // Connect implements ipc.Handler.
-func (m *Manager) Connect(_ context.Context, fe ipc.FrontEnd, name, text string, bind bool) error {
+func (m *Manager) Connect(ctx context.Context, fe ipc.FrontEnd, name, text string, bind bool) error {
+	return m.connect(ctx, fe, name, text, ipc.ConnectOptions{Bind: bind})
+}
+
+func (m *Manager) connect(_ context.Context, fe ipc.FrontEnd, name, text string, o ipc.ConnectOptions) error {
+	bind := o.Bind
 	if err := profilestore.ValidateName(name); err != nil {
 		return &ipc.Error{Code: ipc.CodeBadRequest, Message: err.Error()}
 	}
@@ -278,7 +297,7 @@ func (m *Manager) Connect(_ context.Context, fe ipc.FrontEnd, name, text string,
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	c := &conn{name: name, owner: fe.Peer(), ownerNm: userName(fe.Peer()), fe: fe, cancel: cancel,
-		done: make(chan struct{}), started: now, plan: pl, dns: dns, state: clientapi.StateResolving, managed: managed}
+		done: make(chan struct{}), started: now, plan: pl, dns: dns, state: clientapi.StateResolving, managed: managed, blockWhenDown: o.BlockWhenDown}
 	m.conns[name] = c
 	m.wg.Add(1)
 	m.mu.Unlock()
@@ -347,18 +366,27 @@ func (m *Manager) run(ctx context.Context, c *conn, p *profile.Profile, stateDir
 	// user and never as the daemon's root.
 	fed, _ := creds.(clientapi.Federation)
 	err := m.cfg.Run(ctx, session.Options{
-		Profile:     p,
-		Credentials: creds,
-		Federation:  fed,
-		StateDir:    stateDir,
-		TunnelID:    c.name,
-		Events:      func(ev clientapi.Event) { m.event(c, lf.Logger, ev) },
-		Logger:      lf.Logger,
-		Version:     m.cfg.Version,
-		PolicyFile:  m.cfg.PolicyFile,
-		NoDNS:       !c.dns,
-		OnTunnelUp:  func(info client.TunnelInfo) func() { return m.tunnelUp(ctx, c, info, lf.Logger) },
-		OnClient:    func(cl *client.Client) { c.stats.Store(cl.Stats()) },
+		Profile:       p,
+		Credentials:   creds,
+		Federation:    fed,
+		StateDir:      stateDir,
+		TunnelID:      c.name,
+		Events:        func(ev clientapi.Event) { m.event(c, lf.Logger, ev) },
+		Logger:        lf.Logger,
+		Version:       m.cfg.Version,
+		PolicyFile:    m.cfg.PolicyFile,
+		NoDNS:         !c.dns,
+		OnTunnelUp:    func(info client.TunnelInfo) func() { return m.tunnelUp(ctx, c, info, lf.Logger) },
+		OnClient:      func(cl *client.Client) { c.stats.Store(cl.Stats()) },
+		BlockWhenDown: c.blockWhenDown,
+		BlockUID:      c.owner.UID,
+		BlockDir:      m.cfg.StateDir,
+		Firewall:      m.cfg.Firewall,
+		OnBlock: func(b *killswitch.Block) {
+			m.mu.Lock()
+			c.block = b
+			m.mu.Unlock()
+		},
 	})
 	cause := context.Cause(ctx)
 	m.mu.Lock()

@@ -44,6 +44,7 @@ type mainView struct {
 	values      map[string]*widget.Label
 	head        *fyne.Container
 	managed     managedWidgets
+	block       *blockControls
 }
 
 var statFields = []string{"Server", "Tunnel IPv4", "Tunnel IPv6", "Interface", "Cipher", "Connected for", "Received", "Sent"}
@@ -139,7 +140,8 @@ func (u *UI) buildMain() *mainView {
 	v.managed.renameBtn, v.managed.removeBtn = renameBtn, removeBtn
 	v.managed.hint = hint
 
-	v.head = container.NewVBox(top, v.progress, v.errorBox)
+	v.block = u.newBlockControls()
+	v.head = container.NewVBox(top, v.progress, v.errorBox, v.block.box)
 	v.detail = container.NewBorder(
 		v.head, actions, nil, nil,
 		container.NewVScroll(container.NewVBox(card, u.buildProfileOptions(&v.managed))))
@@ -248,6 +250,7 @@ func (v *mainView) refreshDetail() {
 	st := c.status
 	failed := st.LastError != ""
 	v.name.SetText(u.selected)
+	v.block.refresh(u.selected, c.blocked)
 	label := StateLabel(st.State)
 	if st.State == clientapi.StateConnected && !st.ConnectedSince.IsZero() {
 		label += " · " + FormatDuration(u.now().Sub(st.ConnectedSince))

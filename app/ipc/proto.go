@@ -27,6 +27,7 @@ const (
 	TypeDisconnect        = "disconnect"
 	TypeSubscribe         = "subscribe"
 	TypeCredentialsAnswer = "credentials-answer"
+	TypeUnblock           = "unblock"
 	// Daemon to front end.
 	TypeResponse    = "response"
 	TypeEvent       = "event"
@@ -72,6 +73,9 @@ type Message struct {
 	Bind bool `json:"bind,omitempty"`
 	// All (disconnect) disconnects every connection the caller may control.
 	All bool `json:"all,omitempty"`
+	// BlockWhenDown (connect) blocks traffic outside the tunnel from the
+	// start until the connection is ended (block_when_down).
+	BlockWhenDown bool `json:"block_when_down,omitempty"`
 
 	// Response fields.
 	OK          bool     `json:"ok,omitempty"`
@@ -91,7 +95,7 @@ type Message struct {
 	CredID   uint64 `json:"cred_id,omitempty"`
 	Kind     string `json:"kind,omitempty"`
 	Reason   string `json:"reason,omitempty"` // userpass: why asked again
-	Text     string `json:"text,omitempty"`   // challenge text
+	Text     string `json:"text,omitempty"`   // challenge text; unblock response: what was lifted
 	Echo     bool   `json:"echo,omitempty"`   // challenge: answer may be shown
 	User     string `json:"user,omitempty"`
 	Password string `json:"password,omitempty"`
@@ -157,6 +161,9 @@ type Status struct {
 	// from the profile (before).
 	Routes     []string `json:"routes,omitempty"`
 	FullTunnel bool     `json:"full_tunnel,omitempty"`
+	// Blocked is the mode ("full" or "split") of the connection's block of
+	// traffic outside the tunnel (block_when_down), empty when none holds.
+	Blocked string `json:"blocked,omitempty"`
 	// DNS is true when this connection set the OS DNS servers.
 	DNS bool `json:"dns,omitempty"`
 	// Managed is true for a connection the administrator's policy starts

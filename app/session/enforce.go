@@ -304,8 +304,9 @@ func journalFiles(dir string) ([]string, error) {
 // enforcement, then calls o.OnTunnelUp when set; the returned down function
 // calls o.OnTunnelUp's down first and ends enforcement last (restoring the
 // removed routes while the tunnel is still up).
-func (o *Options) tunnelUp(sys platform.System, force bool, follow *routesFollower) func(client.TunnelInfo) func() {
+func (o *Options) tunnelUp(sys platform.System, force bool, follow *routesFollower, first func(client.TunnelInfo)) func(client.TunnelInfo) func() {
 	return func(info client.TunnelInfo) func() {
+		first(info)
 		id := info.Config.ID
 		if id == "" {
 			id = o.TunnelID

@@ -56,6 +56,9 @@ func run(logger *slog.Logger, atLogin bool, policyFile string) error {
 		return err
 	}
 	b := newBackend(store, pol)
+	b.BlockWhenDown = func(name string) bool {
+		return a.Preferences().BoolWithFallback(gui.PrefBlockWhenDown(name), false)
+	}
 	defer b.Close() // after u.Stop: the UI's goroutines no longer use it
 	u := gui.New(a, b, gui.Options{
 		Logger:       logger,

@@ -27,7 +27,7 @@ func connectCommand() command {
 }
 
 func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	f := newFlags("connect", "cvpn connect TARGET [--auth-user-pass FILE] [--no-browser] [--enforce-routes] [--policy FILE] [--json] [--verbose]",
+	f := newFlags("connect", "cvpn connect TARGET [--auth-user-pass FILE] [--no-browser] [--enforce-routes] [--block-when-down] [--policy FILE] [--json] [--verbose]",
 		"Connects with TARGET, a stored profile name or a path to a .ovpn file, and keeps the tunnel up\n"+
 			"in the foreground until Ctrl-C or SIGTERM, reconnecting by itself after network loss. On exit\n"+
 			"every route and DNS setting is restored. Needs root (or CAP_NET_ADMIN); without it the daemon\n"+
@@ -38,6 +38,7 @@ func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	asJSON := f.Bool("json", false, "print one JSON event per line on stdout")
 	verbose := f.Bool("verbose", false, "log protocol details on stderr")
 	enforceRoutes := f.Bool("enforce-routes", false, "enforce the VPN's routes (remove conflicting LAN routes while connected) even when the server does not ask for it")
+	blockWhenDown := f.Bool("block-when-down", false, "block traffic outside the tunnel from now until you disconnect, also while reconnecting (lift it with `cvpn unblock`)")
 	policyFile := f.String("policy", "", "read the administrator's policy from `FILE` (default $"+policy.EnvPolicy+" or "+policy.DefaultPath()+")")
 	pos, code, ok := f.parse(args, 1, 1, stdout, stderr)
 	if !ok {
@@ -57,7 +58,7 @@ func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	// From here on a signal must disconnect cleanly.
 	waitSignals(ctx)
 	if !root {
-		return connectViaDaemon(ctx, target, p, *authFile, *asJSON, *noBrowser, stdout, stderr)
+		return connectViaDaemon(ctx, target, p, *authFile, *asJSON, *noBrowser, *blockWhenDown, stdout, stderr)
 	}
 
 	var creds clientapi.Credentials
@@ -93,6 +94,7 @@ func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		Version:       version,
 		NoEKM:         os.Getenv("CVPN_KEY_DERIVATION") == "prf",
 		EnforceRoutes: *enforceRoutes,
+		BlockWhenDown: *blockWhenDown,
 		PolicyFile:    pol.Path,
 	})
 	switch {
@@ -222,6 +224,10 @@ func humanEvent(ev clientapi.Event) string {
 		return "Sign in with your browser: " + ev.URL
 	case clientapi.EventRouteEnforced:
 		return fmt.Sprintf("Route %s: %s", ev.Action, ev.Route)
+	case clientapi.EventBlocked:
+		return "Blocking: " + ev.Message + "."
+	case clientapi.EventUnblocked:
+		return "Unblocked: " + ev.Message
 	case clientapi.EventError:
 		return "Error: " + ev.Message
 	case clientapi.EventLog:

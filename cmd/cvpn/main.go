@@ -34,6 +34,7 @@ func commands() []command {
 		serviceCommand(),
 		statusCommand(),
 		disconnectCommand(),
+		unblockCommand(),
 		diagnoseCommand(),
 	}
 }

@@ -2,6 +2,7 @@ package client
 
 import (
 	"log/slog"
+	"syscall"
 	"time"
 
 	"github.com/cvpn/cvpn/ovpn/clientapi"
@@ -36,6 +37,9 @@ type Config struct {
 	Now func() time.Time
 	// Resolver looks up remote host names; nil uses the system resolver.
 	Resolver transport.Resolver
+	// SocketControl, when set, is called on every transport socket before
+	// it connects (cvpn marks its sockets while traffic is blocked).
+	SocketControl func(network, address string, c syscall.RawConn) error
 	// Version is the cvpn version sent to the server in IV_GUI_VER.
 	Version string
 	// HandshakeTimeout bounds one connection attempt (reset, TLS, key

@@ -103,7 +103,7 @@ func dialLink(ctx context.Context, cfg *Config, remote profile.Remote, addr neti
 	deadline := time.AfterFunc(timeout, func() { hcancel(context.DeadlineExceeded) })
 	defer deadline.Stop()
 	l.extendHandshake = func(d time.Duration) { deadline.Reset(d) }
-	var d transport.Dialer
+	d := transport.Dialer{Control: cfg.SocketControl}
 	l.conn, err = d.Dial(hctx, proto, addr)
 	if err != nil {
 		cancel()

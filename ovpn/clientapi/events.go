@@ -31,6 +31,12 @@ const (
 	// EventWebAuth carries the sign-in page (URL) of an OpenVPN server's
 	// pending authentication (AUTH_PENDING with WEB_AUTH or OPEN_URL).
 	EventWebAuth = "web-auth"
+	// EventBlocked: traffic outside the tunnel is blocked (block_when_down);
+	// Message says what is let through, Detail is the mode ("full" or
+	// "split").
+	EventBlocked = "blocked"
+	// EventUnblocked: the block is lifted; Message says what was removed.
+	EventUnblocked = "unblocked"
 )
 
 // Event is one entry of the connection's event stream; its JSON form is the
