@@ -30,15 +30,15 @@ func dnsState(t *testing.T) string {
 }
 
 // dnsApplied reports whether cvpn's DNS key of ifname exists and names the
-// test's server and domain.
+// test's server, search domain and routing domain.
 func dnsApplied(t *testing.T, ifname string) bool {
 	t.Helper()
 	out := scutilShow(t, platform.OwnDNSKey(ifname))
 	if strings.Contains(out, "No such key") {
 		return false
 	}
-	if !strings.Contains(out, osDNS.String()) || !strings.Contains(out, osDNSZone) {
-		t.Errorf("%s holds neither %s nor %s:\n%s", platform.OwnDNSKey(ifname), osDNS, osDNSZone, out)
+	if !strings.Contains(out, osDNS.String()) || !strings.Contains(out, osDNSZone) || !strings.Contains(out, osDNSRoute) {
+		t.Errorf("%s lacks %s, %s or the routing domain %s:\n%s", platform.OwnDNSKey(ifname), osDNS, osDNSZone, osDNSRoute, out)
 	}
 	return true
 }

@@ -31,11 +31,14 @@ import (
 )
 
 var (
-	osTunAddr  = platform.Address{Prefix: netip.MustParsePrefix("192.0.2.2/32"), Peer: netip.MustParseAddr("192.0.2.1")}
-	osRoute    = netip.MustParsePrefix("198.51.100.0/24")
-	osRoute2   = netip.MustParsePrefix("203.0.113.0/25")
-	osDNS      = netip.MustParseAddr("192.0.2.53")
-	osDNSZone  = "cvpn-os-test.example"
+	osTunAddr = platform.Address{Prefix: netip.MustParsePrefix("192.0.2.2/32"), Peer: netip.MustParseAddr("192.0.2.1")}
+	osRoute   = netip.MustParsePrefix("198.51.100.0/24")
+	osRoute2  = netip.MustParsePrefix("203.0.113.0/25")
+	osDNS     = netip.MustParseAddr("192.0.2.53")
+	osDNSZone = "cvpn-os-test.example"
+	// osDNSRoute is a routing-only domain (OpenVPN 2.7 dns option's
+	// resolve-domains): split to the tunnel, not searched.
+	osDNSRoute = "cvpn-os-route.example"
 	osCrashEnv = "CVPN_OS_CRASH_STATE"
 )
 
@@ -230,7 +233,7 @@ func osTunnelConfig(id string) platform.TunnelConfig {
 		MTU:       1400,
 		Addresses: []platform.Address{osTunAddr},
 		Routes:    []platform.TunnelRoute{{Dst: osRoute}},
-		DNS:       &platform.DNSConfig{Servers: []netip.Addr{osDNS}, SearchDomains: []string{osDNSZone}},
+		DNS:       &platform.DNSConfig{Servers: []netip.Addr{osDNS}, SearchDomains: []string{osDNSZone}, RoutingDomains: []string{osDNSRoute}},
 	}
 }
 

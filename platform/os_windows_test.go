@@ -55,8 +55,9 @@ func dnsApplied(t *testing.T, ifname string) bool {
 	servers, _, _ := k.GetStringValue("GenericDNSServers")
 	names, _, _ := k.GetStringsValue("Name")
 	// Split DNS names the test's domain; full-tunnel DNS every name (".").
-	if !strings.Contains(servers, osDNS.String()) || !strings.Contains(strings.Join(names, ","), osDNSZone) && !slices.Contains(names, ".") {
-		t.Errorf("HKLM\\%s: servers %q names %q, want %s and %s", key, servers, names, osDNS, osDNSZone)
+	joined := strings.Join(names, ",")
+	if !strings.Contains(servers, osDNS.String()) || !(strings.Contains(joined, osDNSZone) && strings.Contains(joined, osDNSRoute)) && !slices.Contains(names, ".") {
+		t.Errorf("HKLM\\%s: servers %q names %q, want %s and %s, %s", key, servers, names, osDNS, osDNSZone, osDNSRoute)
 	}
 	return true
 }

@@ -359,6 +359,31 @@ func (e *Enforcer) Stop(ctx context.Context) error {
 	return err
 }
 
+// SetPolicy replaces the policy of a running enforcer when the VPN's
+// routes change on a live session (PUSH_UPDATE): every journaled route is
+// put back, then the routes that conflict with the new policy are removed
+// again (journaled first, as always).
+func (e *Enforcer) SetPolicy(ctx context.Context, p Policy) error {
+	if p.Enabled && p.Tunnel.IsZero() {
+		return errors.New("routing: enforcer: enforcement is on but the tunnel interface is unknown")
+	}
+	e.mu.Lock()
+	var errs []error
+	if e.state == stateRunning {
+		if _, err := e.restoreAll(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	e.policy = p
+	if e.active() {
+		errs = append(errs, e.resync(ctx))
+	}
+	ev := e.takeEvents()
+	e.mu.Unlock()
+	e.deliver(ev)
+	return errors.Join(errs...)
+}
+
 // Journaled returns the routes currently removed and not yet restored.
 func (e *Enforcer) Journaled() []JournalEntry {
 	e.mu.Lock()

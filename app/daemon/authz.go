@@ -37,37 +37,48 @@ func (a Authorizer) adminGroups() []string {
 // MayControl returns nil when peer may control a connection owned by
 // owner, else an error saying who may.
 func (a Authorizer) MayControl(peer, owner ipc.Peer, conn string) error {
-	if peer.SameUser(owner) || (peer.SID == "" && peer.UID == 0) {
+	if peer.SameUser(owner) || a.IsAdmin(peer) {
 		return nil
 	}
 	if peer.SID != "" {
-		// Windows: the transport sets Admin for LocalSystem and elevated
-		// members of BUILTIN\Administrators; unix group names do not apply.
-		if peer.Admin {
-			return nil
-		}
 		return &ipc.Error{Code: ipc.CodeDenied, Message: fmt.Sprintf(
 			"connection %s belongs to %s; only that user, SYSTEM or an elevated administrator (BUILTIN\\Administrators) may change it (you are %s)",
 			conn, userLabel(owner), userLabel(peer))}
 	}
-	groups := a.adminGroups()
-	if len(groups) > 0 && peer.SID == "" {
-		gf := a.GroupsOf
-		if gf == nil {
-			gf = osGroupsOf
-		}
-		names, err := gf(peer.UID)
-		if err == nil {
-			for _, g := range names {
-				if slices.Contains(groups, g) {
-					return nil
-				}
-			}
-		}
-	}
 	return &ipc.Error{Code: ipc.CodeDenied, Message: fmt.Sprintf(
 		"connection %s belongs to %s; only that user, root or members of the groups %s may change it (you are %s)",
-		conn, userLabel(owner), strings.Join(groups, ", "), userLabel(peer))}
+		conn, userLabel(owner), strings.Join(a.adminGroups(), ", "), userLabel(peer))}
+}
+
+// IsAdmin reports whether peer may control every connection: root or a
+// member of an admin group; on Windows (peers with a SID) LocalSystem or
+// an elevated administrator (ipc.Peer.Admin, set by the transport; unix
+// group names do not apply).
+func (a Authorizer) IsAdmin(peer ipc.Peer) bool {
+	if peer.SID != "" {
+		return peer.Admin
+	}
+	if peer.UID == 0 {
+		return true
+	}
+	groups := a.adminGroups()
+	if len(groups) == 0 {
+		return false
+	}
+	gf := a.GroupsOf
+	if gf == nil {
+		gf = osGroupsOf
+	}
+	names, err := gf(peer.UID)
+	if err != nil {
+		return false
+	}
+	for _, g := range names {
+		if slices.Contains(groups, g) {
+			return true
+		}
+	}
+	return false
 }
 
 // osGroupsOf reads the group names of uid from the user database.

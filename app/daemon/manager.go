@@ -21,6 +21,8 @@ import (
 	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/ovpn/profile"
 	"github.com/cvpn/cvpn/platform"
+	"github.com/cvpn/cvpn/platform/killswitch"
+	"github.com/cvpn/cvpn/platform/netmon"
 )
 
 // DefaultMaxConnections is how many connections may be open at once.
@@ -40,9 +42,26 @@ type Config struct {
 	Authorizer     Authorizer
 	// Run runs one session; nil means session.Run (tests use a fake).
 	Run func(ctx context.Context, o session.Options) error
+	// Firewall holds blocks of traffic outside the tunnel; nil opens the
+	// OS backend when a connection asks for one.
+	Firewall killswitch.Firewall
 	// DisconnectTimeout bounds how long Disconnect waits for a session to
 	// end; default 20 s.
 	DisconnectTimeout time.Duration
+	// PolicyFile is the administrator's policy file every session reads
+	// (app/policy); empty for policy.Resolve("").
+	PolicyFile string
+	// SystemProfiles is the folder of system profiles (policy profiles_dir);
+	// a connect request without profile text names one of them. Empty: none.
+	SystemProfiles string
+	// Autoconnect names the system profiles Autoconnect starts and keeps up.
+	Autoconnect []string
+	// NetworkMonitor is what the daemon's network monitor saw recently
+	// (platform/netmon), for diagnostics; nil for none.
+	NetworkMonitor interface{ Recent() []netmon.Change }
+	// RetryMin and RetryMax bound the wait before an autoconnect profile is
+	// started again after its session ended (doubling); 0 means 1 s and 60 s.
+	RetryMin, RetryMax time.Duration
 }
 
 // Manager owns the daemon's connections. It implements ipc.Handler.
@@ -55,6 +74,8 @@ type Manager struct {
 	subs    map[int]func(string, clientapi.Event)
 	nextSub int
 	closed  bool
+	stop    chan struct{} // closed by Close
+	recent  []recentEvent // the recent event stream, for diagnostics
 	wg      sync.WaitGroup
 }
 
@@ -76,6 +97,11 @@ type conn struct {
 	up          bool // plan is the applied configuration
 	dns         bool
 	requested   bool
+	managed     bool // an autoconnect connection the daemon owns
+	// blockWhenDown: the user asked to block traffic outside the tunnel;
+	// block is the block once held.
+	blockWhenDown bool
+	block         *killswitch.Block
 }
 
 // errRequested is the cancel cause of a disconnect request.
@@ -101,10 +127,17 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.DisconnectTimeout <= 0 {
 		cfg.DisconnectTimeout = 20 * time.Second
 	}
+	if cfg.RetryMin <= 0 {
+		cfg.RetryMin = time.Second
+	}
+	if cfg.RetryMax < cfg.RetryMin {
+		cfg.RetryMax = max(60*time.Second, cfg.RetryMin)
+	}
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("daemon: state folder: %w", err)
 	}
-	return &Manager{cfg: cfg, log: cfg.Logger, conns: make(map[string]*conn), subs: make(map[int]func(string, clientapi.Event))}, nil
+	return &Manager{cfg: cfg, log: cfg.Logger, conns: make(map[string]*conn), subs: make(map[int]func(string, clientapi.Event)),
+		stop: make(chan struct{})}, nil
 }
 
 func (m *Manager) sessionsDir() string { return filepath.Join(m.cfg.StateDir, "sessions") }
@@ -136,6 +169,9 @@ func (m *Manager) Recover() error {
 		}
 		removeSessionDir(dir) // no session runs yet: its lock files are stale
 	}
+	if err := m.restoreBlock(); err != nil {
+		errs = append(errs, err)
+	}
 	if _, err := rotateLogs(m.logsDir(), m.cfg.Now(), LogMaxAge, LogMaxTotal); err != nil {
 		errs = append(errs, err)
 	}
@@ -145,6 +181,9 @@ func (m *Manager) Recover() error {
 // Close disconnects every connection and waits until they have ended.
 func (m *Manager) Close() {
 	m.mu.Lock()
+	if !m.closed {
+		close(m.stop)
+	}
 	m.closed = true
 	for _, c := range m.conns {
 		c.cancel(errors.New("the cvpn daemon is stopping"))
@@ -162,7 +201,7 @@ func (m *Manager) Status(ipc.Peer) []ipc.Status {
 	for _, c := range m.conns {
 		s := ipc.Status{
 			Name: c.name, OwnerUID: c.owner.UID, Owner: c.ownerNm, State: c.state,
-			Started: c.started, FullTunnel: c.plan.FullTunnel, DNS: c.dns,
+			Started: c.started, FullTunnel: c.plan.FullTunnel, DNS: c.dns, Managed: c.managed,
 		}
 		if s.State == "" {
 			s.State = clientapi.StateResolving
@@ -178,6 +217,9 @@ func (m *Manager) Status(ipc.Peer) []ipc.Status {
 		}
 		for _, r := range c.plan.routes() {
 			s.Routes = append(s.Routes, r.String())
+		}
+		if c.block != nil && !c.block.Lifted() {
+			s.Blocked = string(c.block.Rules().Mode)
 		}
 		out = append(out, s)
 	}
@@ -204,9 +246,22 @@ func refused(format string, a ...any) error {
 }
 
 // Connect implements ipc.Handler.
-func (m *Manager) Connect(_ context.Context, fe ipc.FrontEnd, name, text string, bind bool) error {
+func (m *Manager) Connect(ctx context.Context, fe ipc.FrontEnd, name, text string, bind bool) error {
+	return m.connect(ctx, fe, name, text, ipc.ConnectOptions{Bind: bind})
+}
+
+func (m *Manager) connect(_ context.Context, fe ipc.FrontEnd, name, text string, o ipc.ConnectOptions) error {
+	bind := o.Bind
 	if err := profilestore.ValidateName(name); err != nil {
 		return &ipc.Error{Code: ipc.CodeBadRequest, Message: err.Error()}
+	}
+	_, managed := fe.(*systemFrontEnd)
+	if text == "" {
+		t, err := m.systemProfile(name)
+		if err != nil {
+			return err
+		}
+		text = t
 	}
 	p, ds := profile.Parse([]byte(text), profile.Options{Name: name, NoFiles: true, Now: m.cfg.Now})
 	if ds.HasErrors() {
@@ -242,7 +297,7 @@ func (m *Manager) Connect(_ context.Context, fe ipc.FrontEnd, name, text string,
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	c := &conn{name: name, owner: fe.Peer(), ownerNm: userName(fe.Peer()), fe: fe, cancel: cancel,
-		done: make(chan struct{}), started: now, plan: pl, dns: dns, state: clientapi.StateResolving}
+		done: make(chan struct{}), started: now, plan: pl, dns: dns, state: clientapi.StateResolving, managed: managed, blockWhenDown: o.BlockWhenDown}
 	m.conns[name] = c
 	m.wg.Add(1)
 	m.mu.Unlock()
@@ -311,17 +366,27 @@ func (m *Manager) run(ctx context.Context, c *conn, p *profile.Profile, stateDir
 	// user and never as the daemon's root.
 	fed, _ := creds.(clientapi.Federation)
 	err := m.cfg.Run(ctx, session.Options{
-		Profile:     p,
-		Credentials: creds,
-		Federation:  fed,
-		StateDir:    stateDir,
-		TunnelID:    c.name,
-		Events:      func(ev clientapi.Event) { m.event(c, lf.Logger, ev) },
-		Logger:      lf.Logger,
-		Version:     m.cfg.Version,
-		NoDNS:       !c.dns,
-		OnTunnelUp:  func(info client.TunnelInfo) func() { return m.tunnelUp(ctx, c, info, lf.Logger) },
-		OnClient:    func(cl *client.Client) { c.stats.Store(cl.Stats()) },
+		Profile:       p,
+		Credentials:   creds,
+		Federation:    fed,
+		StateDir:      stateDir,
+		TunnelID:      c.name,
+		Events:        func(ev clientapi.Event) { m.event(c, lf.Logger, ev) },
+		Logger:        lf.Logger,
+		Version:       m.cfg.Version,
+		PolicyFile:    m.cfg.PolicyFile,
+		NoDNS:         !c.dns,
+		OnTunnelUp:    func(info client.TunnelInfo) func() { return m.tunnelUp(ctx, c, info, lf.Logger) },
+		OnClient:      func(cl *client.Client) { c.stats.Store(cl.Stats()) },
+		BlockWhenDown: c.blockWhenDown,
+		BlockUID:      c.owner.UID,
+		BlockDir:      m.cfg.StateDir,
+		Firewall:      m.cfg.Firewall,
+		OnBlock: func(b *killswitch.Block) {
+			m.mu.Lock()
+			c.block = b
+			m.mu.Unlock()
+		},
 		// Each session follows the network itself (one netlink socket).
 		WatchNetwork: true,
 	})
@@ -368,6 +433,7 @@ func (m *Manager) event(c *conn, log *slog.Logger, ev clientapi.Event) {
 			"route", ev.Route, "interface", ev.Interface, "tunnel_ipv4", ev.TunnelIPv4, "server", ev.Server)
 	}
 	m.mu.Lock()
+	m.remember(c, ev)
 	if ev.Event == clientapi.EventState {
 		c.state = ev.State
 		if ev.State == clientapi.StateConnected {
@@ -460,6 +526,9 @@ func (m *Manager) Disconnect(peer ipc.Peer, name string, all bool) ([]string, er
 		if err := m.cfg.Authorizer.MayControl(peer, c.owner, c.name); err != nil {
 			m.mu.Unlock()
 			m.log.Info("disconnect denied", "name", name, "peer", peer.String())
+			if c.managed {
+				return nil, managedDenied(name, err)
+			}
 			return nil, err
 		}
 		targets = []*conn{c}

@@ -51,6 +51,15 @@ type Profiles interface {
 	Rename(oldName, newName string) error
 	Remove(name string) error
 	Show(name string) (profilestore.Details, error)
+	// Managed reports whether name is a system profile (read-only).
+	Managed(name string) bool
+	// UserProfilesAllowed is false when the policy forbids importing,
+	// renaming and removing profiles.
+	UserProfilesAllowed() bool
+	// Settings and SetSettings read and store the user's choices for a
+	// profile (connect at login, reconnect after resume).
+	Settings(name string) (profilestore.Settings, error)
+	SetSettings(name string, s profilestore.Settings) error
 }
 
 // Connections controls the connections the daemon owns.

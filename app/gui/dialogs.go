@@ -24,6 +24,9 @@ var ErrCancelled = errors.New("sign-in cancelled by the user")
 
 // showImport opens the file dialog for .ovpn files.
 func (u *UI) showImport() {
+	if !u.mayChangeProfiles() {
+		return
+	}
 	d := dialog.NewFileOpen(func(r fyne.URIReadCloser, err error) {
 		if err != nil {
 			u.showProblem("", Problem{Title: "Cannot open the file", Advice: "Choose another file.", Detail: err.Error()})
@@ -45,6 +48,9 @@ func (u *UI) showImport() {
 // importURIs imports dropped or chosen files. A name that is taken gets a
 // "-2", "-3" ... suffix.
 func (u *UI) importURIs(uris []fyne.URI) {
+	if !u.mayChangeProfiles() {
+		return
+	}
 	var errs []error
 	var notes []string
 	last := ""

@@ -43,6 +43,8 @@ type mainView struct {
 	errorAdvice *widget.Label
 	values      map[string]*widget.Label
 	head        *fyne.Container
+	managed     managedWidgets
+	block       *blockControls
 }
 
 var statFields = []string{"Server", "Tunnel IPv4", "Tunnel IPv6", "Interface", "Cipher", "Connected for", "Received", "Sent"}
@@ -61,6 +63,7 @@ func (u *UI) buildMain() *mainView {
 	importBtn := widget.NewButtonWithIcon("Import profile", theme.ContentAddIcon(), u.showImport)
 	settingsBtn := widget.NewButtonWithIcon("", theme.SettingsIcon(), u.showSettings)
 	header := container.NewHBox(logo, title, v.summary, layout.NewSpacer(), importBtn, settingsBtn)
+	v.managed.importBtn = importBtn
 
 	// Shown when the daemon cannot be reached.
 	v.serviceTitle = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
@@ -134,11 +137,14 @@ func (u *UI) buildMain() *mainView {
 	renameBtn := widget.NewButtonWithIcon("Rename", theme.DocumentCreateIcon(), func() { u.showRename(u.selected) })
 	removeBtn := widget.NewButtonWithIcon("Remove", theme.DeleteIcon(), func() { u.confirmRemove(u.selected) })
 	actions := container.NewHBox(logBtn, detailsBtn, layout.NewSpacer(), renameBtn, removeBtn)
+	v.managed.renameBtn, v.managed.removeBtn = renameBtn, removeBtn
+	v.managed.hint = hint
 
-	v.head = container.NewVBox(top, v.progress, v.errorBox)
+	v.block = u.newBlockControls()
+	v.head = container.NewVBox(top, v.progress, v.errorBox, v.block.box)
 	v.detail = container.NewBorder(
 		v.head, actions, nil, nil,
-		container.NewVScroll(card))
+		container.NewVScroll(container.NewVBox(card, u.buildProfileOptions(&v.managed))))
 
 	// Shown when there are no profiles yet.
 	emptyIcon := canvas.NewImageFromResource(assets.Icon())
@@ -151,6 +157,7 @@ func (u *UI) buildMain() *mainView {
 	emptyText.Wrapping = fyne.TextWrapWord
 	emptyBtn := widget.NewButtonWithIcon("Import profile…", theme.ContentAddIcon(), u.showImport)
 	emptyBtn.Importance = widget.HighImportance
+	v.managed.emptyBtn = emptyBtn
 	v.empty = container.NewCenter(container.NewVBox(emptyIcon, emptyTitle, emptyText, container.NewCenter(emptyBtn)))
 
 	v.right = container.NewStack(v.empty)
@@ -243,6 +250,7 @@ func (v *mainView) refreshDetail() {
 	st := c.status
 	failed := st.LastError != ""
 	v.name.SetText(u.selected)
+	v.block.refresh(u.selected, c.blocked)
 	label := StateLabel(st.State)
 	if st.State == clientapi.StateConnected && !st.ConnectedSince.IsZero() {
 		label += " · " + FormatDuration(u.now().Sub(st.ConnectedSince))
@@ -287,6 +295,7 @@ func (v *mainView) refreshDetail() {
 	default:
 		v.errorBox.Hide()
 	}
+	u.refreshProfileOptions(&v.managed)
 	v.head.Refresh()
 	if r, ok := v.detail.(*fyne.Container); ok {
 		r.Refresh()
@@ -381,6 +390,13 @@ func (r *profileRow) set(name string) {
 	r.dot.Refresh()
 	r.title.SetText(name)
 	sub := StateLabel(st.State)
+	if r.u.b.Managed(name) {
+		prefix := "Managed · "
+		if i := r.u.profileIndex(name); i >= 0 && r.u.profiles[i].HidesUserProfile {
+			prefix = "Managed, replaces your profile of this name · "
+		}
+		sub = prefix + sub
+	}
 	switch {
 	case st.State == clientapi.StateConnected && st.TunnelIPv4 != "":
 		sub += " · " + st.TunnelIPv4

@@ -22,6 +22,9 @@ type connView struct {
 	// a status snapshot taken before the daemon had it does not end it.
 	requested bool
 	log       []string
+	// blocked is set while the connection blocks traffic outside the
+	// tunnel (blocked event until unblocked).
+	blocked bool
 }
 
 // model holds the UI state of every connection. It is only touched on the
@@ -123,6 +126,12 @@ func (m *model) apply(ev ConnEvent) clientapi.State {
 		c.addLog(ev.Time, fmt.Sprintf("route %s %s (client route enforcement)", ev.Route, ev.Action))
 	case clientapi.EventLog:
 		c.addLog(ev.Time, ev.Message)
+	case clientapi.EventBlocked:
+		c.blocked = true
+		c.addLog(ev.Time, "blocking: "+ev.Message)
+	case clientapi.EventUnblocked:
+		c.blocked = false
+		c.addLog(ev.Time, "unblocked: "+ev.Message)
 	default:
 		c.addLog(ev.Time, ev.Event.Event+" "+ev.Message)
 	}

@@ -35,6 +35,9 @@ func (u *UI) showSettings() {
 		tray.SetChecked(prefs.BoolWithFallback(PrefCloseToTray, true))
 		items = append(items, tray)
 	}
+	if u.opts.SaveDiagnostics != nil {
+		items = append(items, widget.NewButton("Save diagnostics…", u.saveDiagnostics))
+	}
 	d := dialog.NewCustom("Settings", "Close", container.NewVBox(items...), u.win)
 	d.Resize(fyne.NewSize(480, 0))
 	d.Show()

@@ -77,7 +77,7 @@ func (u *UI) trayMenu() *fyne.Menu {
 		it.Checked = st == clientapi.StateConnected
 		items = append(items, it)
 	}
-	if len(items) == 2 {
+	if len(items) == 2 && u.b.UserProfilesAllowed() {
 		imp := fyne.NewMenuItem("Import profile…", func() { u.win.Show(); u.showImport() })
 		items = append(items, imp)
 	}

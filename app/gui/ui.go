@@ -2,11 +2,8 @@ package gui
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -49,6 +46,18 @@ type Options struct {
 	// detached and reaps it (samlflow/browser), never waiting for the
 	// browser.
 	OpenURL func(ctx context.Context, url string) error
+	// AtLogin: the app was started by the login entry; once the daemon's
+	// status is known it connects the profiles marked "connect when I log
+	// in".
+	AtLogin bool
+	// ManagedAutoconnect are the policy's autoconnect profiles. The daemon
+	// cannot connect one that needs a password, MFA code or browser
+	// sign-in; the app asks for it: at its first status, each of these
+	// that is not open is connected from here, as this user.
+	ManagedAutoconnect []string
+	// SaveDiagnostics writes a support bundle and returns its path; nil
+	// hides "Save diagnostics".
+	SaveDiagnostics func(ctx context.Context) (string, error)
 }
 
 // UI is the desktop application: main window, dialogs, tray and
@@ -80,9 +89,13 @@ type UI struct {
 	hasTray   bool
 	trayTone  assets.Tone
 	samlHints map[string]*samlHint
+	shortcuts fyne.ShortcutHandler
 	// reauthDlgs are the open "Sign in again" dialogs (reauth.go).
 	reauthDlgs map[string]dialog.Dialog
-	shortcuts  fyne.ShortcutHandler
+
+	loginPending    bool   // Options.AtLogin, until the first status
+	firstSync       bool   // the first status has been applied
+	lastDiagnostics string // path of the last bundle saved
 }
 
 // New builds the main window and installs cvpn's Theme (unless the app
@@ -120,6 +133,8 @@ func New(a fyne.App, b Backend, o Options) *UI {
 		ctx:     ctx,
 		cancel:  cancel,
 		logWins: map[string]*logWindow{},
+
+		loginPending: o.AtLogin,
 	}
 	u.runAsync = func(f func()) {
 		u.wg.Add(1)
@@ -178,394 +193,6 @@ func (u *UI) Stop() {
 	}
 }
 
-func (u *UI) runInbox() {
-	for {
-		select {
-		case fn := <-u.inbox:
-			fyne.Do(fn)
-		case <-u.ctx.Done():
-			return
-		}
-	}
-}
-
-// errServiceLost is why the UI stops following when the event stream of
-// the cvpn service ends.
-var errServiceLost = lostError{}
-
-type lostError struct{}
-
-func (lostError) Error() string {
-	return "the connection to the cvpn daemon was lost: it stopped or restarted"
-}
-func (lostError) Is(target error) bool { return target == ErrDaemonNotRunning }
-
-// follow subscribes to events and polls status until Stop. When the
-// service goes away it marks every open connection unknown at once, then
-// tries again after RetryMin, doubling the wait up to RetryMax, and
-// resynchronises from a status snapshot when the service is back. Its UI
-// work runs on the main goroutine through the inbox, in order.
-func (u *UI) follow() {
-	wait := u.opts.RetryMin
-	up := true // the service is assumed up until a call says otherwise
-	for {
-		err := u.followOnce(func() { wait, up = u.opts.RetryMin, true })
-		if u.ctx.Err() != nil {
-			return
-		}
-		if up {
-			u.log.Info("cvpn service unavailable", "err", err)
-		} else {
-			u.log.Debug("cvpn service still unavailable", "err", err, "retry_in", wait)
-		}
-		lost := up
-		up = false
-		u.post(u.ctx, func() { u.serviceLost(err, lost) })
-		t := time.NewTimer(wait)
-		select {
-		case <-u.ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		wait = min(2*wait, u.opts.RetryMax)
-	}
-}
-
-// followOnce subscribes, applies a status snapshot (calling connected
-// first), and pumps events until the stream ends; it returns why.
-func (u *UI) followOnce(connected func()) error {
-	events, err := u.b.Events(u.ctx)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(u.ctx, u.opts.RequestTimeout)
-	list, err := u.b.Status(ctx)
-	cancel()
-	if err != nil {
-		return err
-	}
-	connected()
-	u.post(u.ctx, func() {
-		u.serviceBack()
-		u.applyStatus(list)
-	})
-	return u.pump(events)
-}
-
-// pump applies events until the stream ends; it polls status on a ticker.
-func (u *UI) pump(events <-chan ConnEvent) error {
-	t := time.NewTicker(u.opts.PollInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-u.ctx.Done():
-			return u.ctx.Err()
-		case ev, ok := <-events:
-			if !ok {
-				return errServiceLost
-			}
-			u.post(u.ctx, func() { u.handleEvent(ev) })
-		case <-t.C:
-			u.pollOnce()
-		}
-	}
-}
-
-func (u *UI) pollOnce() {
-	ctx, cancel := context.WithTimeout(u.ctx, u.opts.RequestTimeout)
-	list, err := u.b.Status(ctx)
-	cancel()
-	if err != nil {
-		if u.ctx.Err() == nil {
-			u.log.Debug("status failed", "err", err)
-		}
-		return
-	}
-	u.post(u.ctx, func() { u.applyStatus(list) })
-}
-
-// serviceLost shows that the service cannot be reached (main goroutine).
-// With lost (the first failure after it was up) every connection that was
-// not disconnected turns unknown, says so in its log, and one notification
-// tells the user.
-func (u *UI) serviceLost(err error, lost bool) {
-	if lost {
-		names := u.m.serviceLost(u.now())
-		for _, n := range names {
-			if lw := u.logWins[n]; lw != nil {
-				lw.refresh()
-			}
-			u.closeSAMLHint(n)
-		}
-		if len(names) > 0 {
-			u.notify("cvpn service stopped", "The state of "+strings.Join(names, ", ")+
-				" is unknown. cvpn reconnects to the service when it is back.")
-		}
-	}
-	u.m.serviceDown = true
-	u.setServiceProblem(err)
-	u.refresh()
-}
-
-// serviceBack hides the "service not running" bar (main goroutine).
-func (u *UI) serviceBack() {
-	u.m.serviceDown = false
-	u.setServiceProblem(nil)
-}
-
-// post queues fn for the main goroutine; false when the UI has stopped or
-// ctx ended first.
-func (u *UI) post(ctx context.Context, fn func()) bool {
-	select {
-	case u.inbox <- fn:
-		return true
-	case <-ctx.Done():
-		return false
-	case <-u.ctx.Done():
-		return false
-	}
-}
-
-// drain runs queued work and pending events on the calling goroutine; tests
-// use it in place of Start.
-func (u *UI) drain() {
-	for {
-		select {
-		case fn := <-u.inbox:
-			fn()
-			continue
-		default:
-		}
-		if u.events != nil {
-			select {
-			case ev, ok := <-u.events:
-				if ok {
-					u.handleEvent(ev)
-					continue
-				}
-				u.events = nil
-			default:
-			}
-		}
-		return
-	}
-}
-
-func (u *UI) requestCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(u.ctx, u.opts.RequestTimeout)
-}
-
-// handleEvent applies one backend event (main goroutine).
-func (u *UI) handleEvent(ev ConnEvent) {
-	if ev.Time.IsZero() {
-		ev.Time = u.now()
-	}
-	if u.m.repeatedError(ev) {
-		// The daemon reports a failed connection twice: the session's own
-		// error event, then its end with the same reason.
-		return
-	}
-	prev := u.m.apply(ev)
-	lw := u.logWins[ev.Name]
-	if lw != nil {
-		lw.refresh()
-	}
-	switch ev.Event.Event {
-	case clientapi.EventState:
-		u.onStateChange(ev, prev)
-	case clientapi.EventBanner:
-		u.showBanner(ev.Name, ev.Text)
-	case clientapi.EventSAML:
-		u.showSAMLHint(ev.Name, ev.URL)
-	case clientapi.EventReauthRequired:
-		u.showReauth(ev.Name)
-	case clientapi.EventError:
-		// Hiding a dialog also removes the dialogs above it: close the
-		// sign-in dialog before the problem is shown.
-		u.closeSAMLHint(ev.Name)
-		p := Explain(ev.Message, false)
-		u.notify(p.Title+" ("+ev.Name+")", p.Advice)
-		u.showProblem(ev.Name, p)
-	case clientapi.EventRouteEnforced:
-		if ev.Action == "removed" {
-			u.notify("Route removed", fmt.Sprintf("%s conflicted with %s and was removed while connected.", ev.Route, ev.Name))
-		}
-	}
-	u.refresh()
-}
-
-func (u *UI) onStateChange(ev ConnEvent, prev clientapi.State) {
-	switch {
-	case ev.State == clientapi.StateConnected && prev != clientapi.StateConnected:
-		body := "Tunnel is up"
-		if ev.TunnelIPv4 != "" {
-			body += ", address " + ev.TunnelIPv4
-		}
-		u.notify("Connected to "+ev.Name, body+".")
-		u.closeSAMLHint(ev.Name)
-	case ev.State == clientapi.StateDisconnected && prev != clientapi.StateDisconnected && prev != "":
-		u.notify("Disconnected from "+ev.Name, "The VPN connection is closed.")
-		u.closeSAMLHint(ev.Name)
-	case ev.State == clientapi.StateConnected || ev.State == clientapi.StateConfiguring:
-		u.closeSAMLHint(ev.Name)
-	}
-}
-
-func (u *UI) applyStatus(list []ConnStatus) {
-	for _, n := range u.m.applyStatus(u.now(), list) {
-		u.notify("Disconnected from "+n, "The VPN connection is closed.")
-		u.closeSAMLHint(n)
-	}
-	for _, lw := range u.logWins {
-		lw.refresh()
-	}
-	u.refresh()
-}
-
-// notify sends a desktop notification unless they are turned off.
-func (u *UI) notify(title, body string) {
-	if !u.app.Preferences().BoolWithFallback(PrefNotifications, true) {
-		return
-	}
-	u.app.SendNotification(fyne.NewNotification(title, body))
-}
-
-// reloadProfiles reads the profile list (main goroutine; the store is a
-// local folder, so this is quick).
-func (u *UI) reloadProfiles() {
-	list, err := u.b.List()
-	if err != nil {
-		u.showProblem("", Problem{Title: "Cannot read your profiles", Advice: "Check that the cvpn data folder is readable.", Detail: err.Error()})
-		list = nil
-	}
-	u.profiles = list
-	if u.selected != "" && u.profileIndex(u.selected) < 0 {
-		u.selected = ""
-	}
-	if u.selected == "" && len(list) > 0 {
-		u.selected = list[0].Name
-	}
-	u.refresh()
-	if i := u.profileIndex(u.selected); i >= 0 {
-		u.main.list.Select(i)
-	}
-}
-
-func (u *UI) profileIndex(name string) int {
-	for i, p := range u.profiles {
-		if p.Name == name {
-			return i
-		}
-	}
-	return -1
-}
-
-// names lists every profile name plus connections the daemon reports
-// for profiles that are not stored (for example started from the CLI).
-func (u *UI) names() []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, p := range u.profiles {
-		seen[p.Name] = true
-		out = append(out, p.Name)
-	}
-	var extra []string
-	for _, n := range append(u.m.active(), u.m.unknown()...) {
-		if !seen[n] {
-			extra = append(extra, n)
-		}
-	}
-	sort.Strings(extra)
-	return append(out, extra...)
-}
-
-// Toggle connects a disconnected profile and disconnects any other.
-func (u *UI) Toggle(name string) {
-	if name == "" {
-		return
-	}
-	if Idle(u.m.state(name)) {
-		u.Connect(name)
-		return
-	}
-	u.Disconnect(name)
-}
-
-// Connect asks the backend to connect a profile.
-func (u *UI) Connect(name string) {
-	c := u.m.get(name)
-	prev := c.status.State
-	c.status.State = clientapi.StateResolving
-	c.status.LastError = ""
-	c.requested = true
-	c.addLog(u.now(), "connect requested")
-	u.refresh()
-	creds := &prompter{u: u, name: name}
-	u.runAsync(func() {
-		ctx, cancel := u.requestCtx()
-		defer cancel()
-		err := u.b.Connect(ctx, name, creds)
-		if err == nil {
-			u.post(u.ctx, func() { u.m.get(name).requested = false })
-		} else {
-			u.post(u.ctx, func() {
-				c := u.m.get(name)
-				c.requested = false
-				if c.status.State != clientapi.StateResolving {
-					// Events or a status poll said more since.
-					c.addLog(u.now(), "connect failed: "+err.Error())
-					u.showProblem(name, ExplainError(err))
-					return
-				}
-				c.status.State = clientapi.StateDisconnected
-				if prev == StateUnknown && errors.Is(err, ErrDaemonNotRunning) {
-					c.status.State = StateUnknown // still nobody to ask
-				}
-				c.status.LastError = err.Error()
-				c.addLog(u.now(), "connect failed: "+err.Error())
-				u.refresh()
-				u.showProblem(name, ExplainError(err))
-			})
-		}
-	})
-}
-
-// Disconnect asks the backend to disconnect a connection.
-func (u *UI) Disconnect(name string) {
-	c := u.m.get(name)
-	prev := c.status.State
-	c.status.State = clientapi.StateDisconnecting
-	c.addLog(u.now(), "disconnect requested")
-	u.refresh()
-	u.runAsync(func() {
-		ctx, cancel := u.requestCtx()
-		defer cancel()
-		if err := u.b.Disconnect(ctx, name); err != nil {
-			u.post(u.ctx, func() {
-				c := u.m.get(name)
-				c.addLog(u.now(), "disconnect failed: "+err.Error())
-				if c.status.State == clientapi.StateDisconnecting {
-					// Nothing changed: show what was there before, or
-					// unknown when the service is gone.
-					c.status.State = prev
-					if errors.Is(err, ErrDaemonNotRunning) || u.m.serviceDown {
-						c.status = ConnStatus{Name: name, State: StateUnknown, Server: c.status.Server, LastError: c.status.LastError}
-					}
-				}
-				u.showProblem(name, ExplainError(err))
-				u.refresh()
-			})
-		}
-	})
-}
-
-// Quit stops the UI and the app.
-func (u *UI) Quit() {
-	u.cancel()
-	u.app.Quit()
-}
-
 // refresh redraws everything that depends on the model (main goroutine).
 func (u *UI) refresh() {
 	u.main.refresh()
@@ -599,21 +226,6 @@ func (u *UI) installShortcuts() {
 	add(fyne.KeyL, func() { u.showLog(u.selected) })
 	add(fyne.KeyReturn, func() { u.Toggle(u.selected) })
 	add(fyne.KeyComma, u.showSettings)
-}
-
-// errorsJoin keeps import errors readable: one per line.
-func errorsJoin(errs []error) error {
-	if len(errs) == 0 {
-		return nil
-	}
-	var b strings.Builder
-	for i, e := range errs {
-		if i > 0 {
-			b.WriteString("\n")
-		}
-		b.WriteString(e.Error())
-	}
-	return errors.New(b.String())
 }
 
 // Select shows a profile in the detail pane.

@@ -260,6 +260,23 @@ func (c *Client) Connect(ctx context.Context, name string, profileText []byte, b
 	return err
 }
 
+// ConnectWith is Connect with options (block_when_down).
+func (c *Client) ConnectWith(ctx context.Context, name string, profileText []byte, o ConnectOptions) error {
+	_, err := c.call(ctx, &Message{Type: TypeConnect, Name: name, Profile: string(profileText), Bind: o.Bind, BlockWhenDown: o.BlockWhenDown})
+	return err
+}
+
+// Unblock asks the daemon to lift the blocks of traffic outside the tunnel
+// the caller may lift (its own; an administrator's: all) and returns what
+// it removed.
+func (c *Client) Unblock(ctx context.Context) (string, error) {
+	r, err := c.call(ctx, &Message{Type: TypeUnblock})
+	if err != nil {
+		return "", err
+	}
+	return r.Text, nil
+}
+
 // Disconnect ends connection name, or with all every connection the caller
 // may control, and returns the names of those ended.
 func (c *Client) Disconnect(ctx context.Context, name string, all bool) ([]string, error) {

@@ -45,14 +45,20 @@
 // or a challenge such as an MFA code; answered with "credentials-answer")
 // and its end ("ended", with the reason and whether the server refused the
 // credentials). A "subscribe" request adds the events of every connection.
+// A connect with "block_when_down":true blocks traffic outside the tunnel
+// while it is down; {"type":"unblock"} lifts the blocks the caller may lift
+// (its own; an administrator's: also those the policy forced) and the
+// response's "text" says what was removed. Both need a Handler that is
+// also a Blocker.
 // Secrets in credentials answers are never logged: Message implements
 // slog.LogValuer without them.
 //
 // # Using it from a front end
 //
 // Dial returns a Client; ClientOptions say where pushed events, ends and
-// credential questions go. Client.Connect, Client.Disconnect,
-// Client.Status and Client.Subscribe are the requests. A GUI dials,
+// credential questions go. Client.Connect (ConnectWith),
+// Client.Disconnect, Client.Unblock, Client.Status and Client.Subscribe are
+// the requests. A GUI dials,
 // subscribes and keeps the Client until its Done channel closes (the daemon
 // stopped or was killed: nothing it knew about the connections is current
 // any more), then dials again with a bounded backoff and resynchronises

@@ -27,6 +27,7 @@ const (
 	TypeDisconnect        = "disconnect"
 	TypeSubscribe         = "subscribe"
 	TypeCredentialsAnswer = "credentials-answer"
+	TypeUnblock           = "unblock"
 	// Daemon to front end.
 	TypeResponse    = "response"
 	TypeEvent       = "event"
@@ -64,13 +65,17 @@ type Message struct {
 	// ended).
 	Name string `json:"name,omitempty"`
 	// Profile is the profile text (connect): self-contained, every
-	// certificate and key inline.
+	// certificate and key inline. Empty names a system profile, which the
+	// daemon reads from the policy's profiles_dir.
 	Profile string `json:"profile,omitempty"`
 	// Bind (connect) disconnects the connection when the front end's IPC
 	// connection closes (the CLI's foreground semantics).
 	Bind bool `json:"bind,omitempty"`
 	// All (disconnect) disconnects every connection the caller may control.
 	All bool `json:"all,omitempty"`
+	// BlockWhenDown (connect) blocks traffic outside the tunnel from the
+	// start until the connection is ended (block_when_down).
+	BlockWhenDown bool `json:"block_when_down,omitempty"`
 
 	// Response fields.
 	OK          bool     `json:"ok,omitempty"`
@@ -78,6 +83,8 @@ type Message struct {
 	Error       string   `json:"error,omitempty"`
 	Names       []string `json:"names,omitempty"`
 	Connections []Status `json:"connections,omitempty"`
+	// Diagnostics answers TypeDiagnostics.
+	Diagnostics *Diagnostics `json:"diagnostics,omitempty"`
 
 	// Event is the connection event (event).
 	Event *clientapi.Event `json:"event,omitempty"`
@@ -88,7 +95,7 @@ type Message struct {
 	CredID   uint64 `json:"cred_id,omitempty"`
 	Kind     string `json:"kind,omitempty"`
 	Reason   string `json:"reason,omitempty"` // userpass: why asked again
-	Text     string `json:"text,omitempty"`   // challenge text
+	Text     string `json:"text,omitempty"`   // challenge text; unblock response: what was lifted
 	Echo     bool   `json:"echo,omitempty"`   // challenge: answer may be shown
 	User     string `json:"user,omitempty"`
 	Password string `json:"password,omitempty"`
@@ -154,8 +161,14 @@ type Status struct {
 	// from the profile (before).
 	Routes     []string `json:"routes,omitempty"`
 	FullTunnel bool     `json:"full_tunnel,omitempty"`
+	// Blocked is the mode ("full" or "split") of the connection's block of
+	// traffic outside the tunnel (block_when_down), empty when none holds.
+	Blocked string `json:"blocked,omitempty"`
 	// DNS is true when this connection set the OS DNS servers.
 	DNS bool `json:"dns,omitempty"`
+	// Managed is true for a connection the administrator's policy starts
+	// and keeps up (autoconnect): everyone sees it, admins control it.
+	Managed bool `json:"managed,omitempty"`
 }
 
 // Error is a failed response from the daemon.

@@ -33,6 +33,22 @@ type Handler interface {
 	Subscribe(fn func(name string, ev clientapi.Event)) (cancel func())
 }
 
+// ConnectOptions are a connect request's options beyond Bind.
+type ConnectOptions struct {
+	Bind bool
+	// BlockWhenDown blocks traffic outside the tunnel while it is down.
+	BlockWhenDown bool
+}
+
+// Blocker is implemented by handlers that can block traffic outside the
+// tunnel (block_when_down).
+type Blocker interface {
+	// ConnectWith is Connect with options.
+	ConnectWith(ctx context.Context, fe FrontEnd, name, profileText string, o ConnectOptions) error
+	// Unblock lifts the blocks peer may lift and says what it removed.
+	Unblock(peer Peer) (string, error)
+}
+
 // FrontEnd is one IPC connection as the Handler sees it.
 type FrontEnd interface {
 	// Peer is the user at the other end.
@@ -247,10 +263,33 @@ func (sc *serverConn) handle(ctx context.Context, m *Message) {
 	switch m.Type {
 	case TypeStatus:
 		sc.respond(m.ID, &Message{Connections: h.Status(sc.peer)}, nil)
+	case TypeDiagnostics:
+		dh, ok := h.(DiagnosticsHandler)
+		if !ok {
+			sc.respond(m.ID, nil, &Error{Code: CodeBadRequest, Message: "this daemon does not collect diagnostics"})
+			return
+		}
+		d := dh.Diagnostics(sc.peer)
+		sc.respond(m.ID, &Message{Diagnostics: &d}, nil)
 	case TypeConnect:
-		sc.log.Info("ipc: connect request", "name", m.Name, "bind", m.Bind)
-		err := h.Connect(ctx, sc, m.Name, m.Profile, m.Bind)
+		sc.log.Info("ipc: connect request", "name", m.Name, "bind", m.Bind, "block_when_down", m.BlockWhenDown)
+		var err error
+		if b, ok := h.(Blocker); ok && m.BlockWhenDown {
+			err = b.ConnectWith(ctx, sc, m.Name, m.Profile, ConnectOptions{Bind: m.Bind, BlockWhenDown: true})
+		} else if m.BlockWhenDown {
+			err = &Error{Code: CodeBadRequest, Message: "this daemon cannot block traffic outside the tunnel"}
+		} else {
+			err = h.Connect(ctx, sc, m.Name, m.Profile, m.Bind)
+		}
 		sc.respond(m.ID, nil, err)
+	case TypeUnblock:
+		b, ok := h.(Blocker)
+		if !ok {
+			sc.respond(m.ID, nil, &Error{Code: CodeBadRequest, Message: "this daemon cannot block traffic outside the tunnel"})
+			return
+		}
+		text, err := b.Unblock(sc.peer)
+		sc.respond(m.ID, &Message{Text: text}, err)
 	case TypeDisconnect:
 		names, err := h.Disconnect(sc.peer, m.Name, m.All)
 		sc.respond(m.ID, &Message{Names: names}, err)

@@ -57,9 +57,10 @@ type Options struct {
 
 // Store is the profile folder ROOT/profiles.
 type Store struct {
-	dir string
-	now func() time.Time
-	log *slog.Logger
+	dir    string
+	now    func() time.Time
+	log    *slog.Logger
+	system bool // a read-only folder of system profiles (OpenSystem)
 }
 
 // Open opens the store under a data root, creating ROOT/profiles with mode
@@ -104,6 +105,11 @@ type Entry struct {
 	// Usable is false when the stored profile no longer checks clean
 	// (for example its certificate has expired since the import).
 	Usable bool `json:"usable"`
+	// Managed marks a system profile: the administrator's, read-only.
+	Managed bool `json:"managed"`
+	// HidesUserProfile is set on a system profile when the user also has
+	// a profile of that name: the system one wins (see Merge).
+	HidesUserProfile bool `json:"hides_user_profile,omitempty"`
 }
 
 // ValidateName checks a profile name: 1 to 64 letters, digits, '.', '_'
@@ -175,6 +181,9 @@ func (s *Store) ImportFile(path, name string) (Entry, profile.Diagnostics, error
 // the warnings of the profile plus import notes (a credentials file named
 // by auth-user-pass is not copied).
 func (s *Store) Import(data []byte, source, baseDir, name string) (Entry, profile.Diagnostics, error) {
+	if s.system {
+		return Entry{}, nil, errSystem(name)
+	}
 	if err := ValidateName(name); err != nil {
 		return Entry{}, nil, fmt.Errorf("%w (choose another with --name NAME)", err)
 	}
@@ -275,10 +284,14 @@ func (s *Store) entry(name string) (Entry, error) {
 		return Entry{}, err
 	}
 	p, ds, err := s.Load(name)
+	if s.system && errors.Is(err, fs.ErrPermission) {
+		// A root-only system profile: the daemon reads it.
+		return Entry{Name: name, Path: s.path(name), Modified: fi.ModTime().UTC(), Remotes: []string{}, Auth: []string{}, Usable: true, Managed: true}, nil
+	}
 	if err != nil {
 		return Entry{}, err
 	}
-	e := Entry{Name: name, Path: s.path(name), Modified: fi.ModTime().UTC(), Remotes: []string{}, Auth: p.Auth.Names(), Usable: !ds.HasErrors()}
+	e := Entry{Name: name, Path: s.path(name), Modified: fi.ModTime().UTC(), Remotes: []string{}, Auth: p.Auth.Names(), Usable: !ds.HasErrors(), Managed: s.system}
 	for _, r := range p.Remotes {
 		e.Remotes = append(e.Remotes, r.String())
 	}
@@ -299,6 +312,9 @@ func (s *Store) Get(name string) (Entry, error) {
 // List describes every stored profile, sorted by name (never nil).
 func (s *Store) List() ([]Entry, error) {
 	des, err := os.ReadDir(s.dir)
+	if s.system && errors.Is(err, fs.ErrNotExist) {
+		return []Entry{}, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("profile store: %w", err)
 	}
@@ -327,10 +343,16 @@ func (s *Store) Remove(name string) error {
 	if err := ValidateName(name); err != nil {
 		return err
 	}
+	if s.system {
+		return errSystem(name)
+	}
 	if err := os.Remove(s.path(name)); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return notFound(name)
 		}
+		return fmt.Errorf("profile store: %w", err)
+	}
+	if err := os.Remove(s.settingsPath(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("profile store: %w", err)
 	}
 	s.log.Info("profile removed", "name", name)

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cvpn/cvpn/ovpn/client"
@@ -92,6 +93,15 @@ type EnforcerConfig struct {
 // than once. StartEnforcement never fails the connection; problems are
 // logged and reported as error events.
 func StartEnforcement(info client.TunnelInfo, cfg EnforcerConfig) (stop func()) {
+	stop, _ = startEnforcement(info, cfg)
+	return stop
+}
+
+// startEnforcement is StartEnforcement that also returns update, which
+// follows a change of the tunnel's routes (PUSH_UPDATE): routes removed for
+// the old routes are put back and those conflicting with the new ones
+// removed.
+func startEnforcement(info client.TunnelInfo, cfg EnforcerConfig) (stop func(), update func(client.TunnelInfo)) {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -136,7 +146,7 @@ func StartEnforcement(info client.TunnelInfo, cfg EnforcerConfig) (stop func()) 
 	})
 	if err != nil {
 		fail("client route enforcement cannot start", err)
-		return func() {}
+		return func() {}, func(client.TunnelInfo) {}
 	}
 	unlock, held, err := tryLock(lockPath(cfg.JournalPath))
 	switch {
@@ -177,6 +187,17 @@ func StartEnforcement(info client.TunnelInfo, cfg EnforcerConfig) (stop func()) 
 			}
 		}()
 	}
+	update = func(ni client.TunnelInfo) {
+		p, err := routing.NewPolicy(EnforcementInput(ni, cfg.AdminForce))
+		if err != nil {
+			fail("client route enforcement keeps the earlier routes", err)
+			return
+		}
+		p.Enabled = policy.Enabled // the watcher runs (or not) as at the start
+		if err := e.SetPolicy(ctx, p); err != nil {
+			fail("client route enforcement after the route update", err)
+		}
+	}
 	var once sync.Once
 	return func() {
 		once.Do(func() {
@@ -192,7 +213,7 @@ func StartEnforcement(info client.TunnelInfo, cfg EnforcerConfig) (stop func()) 
 			}
 			unlock()
 		})
-	}
+	}, update
 }
 
 // RecoverRoutes restores the routes left in the route journals of
@@ -283,28 +304,43 @@ func journalFiles(dir string) ([]string, error) {
 // enforcement, then calls o.OnTunnelUp when set; the returned down function
 // calls o.OnTunnelUp's down first and ends enforcement last (restoring the
 // removed routes while the tunnel is still up).
-func (o *Options) tunnelUp(sys platform.System, force bool) func(client.TunnelInfo) func() {
+func (o *Options) tunnelUp(sys platform.System, force bool, follow *routesFollower, first func(client.TunnelInfo)) func(client.TunnelInfo) func() {
 	return func(info client.TunnelInfo) func() {
+		first(info)
 		id := info.Config.ID
 		if id == "" {
 			id = o.TunnelID
 		}
-		stop := StartEnforcement(info, EnforcerConfig{
+		stop, update := startEnforcement(info, EnforcerConfig{
 			Routes:      sys,
 			JournalPath: JournalPath(o.StateDir, id),
 			AdminForce:  force,
 			Events:      o.Events,
 			Logger:      o.Logger,
 		})
+		follow.fn.Store(&update)
 		var down func()
 		if o.OnTunnelUp != nil {
 			down = o.OnTunnelUp(info)
 		}
 		return func() {
+			follow.fn.Store(nil)
 			if down != nil {
 				down()
 			}
 			stop()
 		}
+	}
+}
+
+// routesFollower hands the client's route updates (PUSH_UPDATE) to the
+// route enforcement of the running tunnel.
+type routesFollower struct {
+	fn atomic.Pointer[func(client.TunnelInfo)]
+}
+
+func (f *routesFollower) routesUpdated(info client.TunnelInfo) {
+	if p := f.fn.Load(); p != nil {
+		(*p)(info)
 	}
 }

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -415,3 +416,5 @@ func TestRecoverLeavesRunningSessionAlone(t *testing.T) {
 		t.Error("route not restored at stop")
 	}
 }
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -8,12 +8,16 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 
+	"github.com/cvpn/cvpn/app/policy"
 	"github.com/cvpn/cvpn/app/profilestore"
 	"github.com/cvpn/cvpn/ovpn/client"
 	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/ovpn/profile"
+	"github.com/cvpn/cvpn/ovpn/transport"
 	"github.com/cvpn/cvpn/platform"
+	"github.com/cvpn/cvpn/platform/killswitch"
 )
 
 // Options configure one connection.
@@ -47,8 +51,28 @@ type Options struct {
 	// EnforceRoutes forces client route enforcement on whatever the
 	// endpoint says (`cvpn connect --enforce-routes`, an admin policy).
 	EnforceRoutes bool
-	// PolicyFile is the system policy file (client_route_enforcement =
-	// "force" forces enforcement on); DefaultPolicyFile when empty.
+	// BlockWhenDown blocks traffic outside the tunnel from the moment
+	// connect starts until the user disconnects, also while reconnecting
+	// (`cvpn connect --block-when-down`, the GUI's per-profile switch).
+	BlockWhenDown bool
+	// BlockForced forces BlockWhenDown as the administrator's policy does
+	// (block_when_down in the policy file, read by Run); such a block can
+	// be lifted only by an administrator.
+	BlockForced bool
+	// BlockUID is the user who chose the block (the daemon's client);
+	// 0 means the process's user.
+	BlockUID int
+	// BlockDir holds the block's record (one block per machine: the
+	// daemon passes its state root); StateDir when empty.
+	BlockDir string
+	// OnBlock, when set, is called with the block once it is held (the
+	// daemon lifts it on a user's request).
+	OnBlock func(*killswitch.Block)
+	// Firewall holds the block; nil opens the OS backend.
+	Firewall killswitch.Firewall
+	// PolicyFile is the administrator's policy file (app/policy;
+	// client_route_enforcement = "force" forces enforcement on);
+	// policy.Resolve("") when empty.
 	PolicyFile string
 	// NetChanges, when set, tells the client about network changes (see
 	// client.Config.NetChanges); cvpn connect and the daemon feed it from
@@ -144,10 +168,7 @@ func Run(ctx context.Context, o Options) error {
 	if err := recoverWith(ctx, o.StateDir, o.Host, o.Logger); err != nil {
 		return err
 	}
-	if o.PolicyFile == "" {
-		o.PolicyFile = DefaultPolicyFile
-	}
-	pol, err := LoadAdminPolicy(o.PolicyFile)
+	pol, err := policy.Load(policy.Resolve(o.PolicyFile))
 	if err != nil {
 		return err
 	}
@@ -160,6 +181,26 @@ func Run(ctx context.Context, o Options) error {
 		}
 		defer h.Close()
 		sys = h
+	}
+	if o.BlockDir == "" {
+		o.BlockDir = o.StateDir
+	}
+	want, forced := o.wantsBlock(pol.BlockWhenDown)
+	block, fw, err := o.startBlock(want, forced)
+	if err != nil {
+		return err
+	}
+	var resolver transport.Resolver
+	var control func(network, address string, c syscall.RawConn) error
+	if block != nil && o.OnBlock != nil {
+		o.OnBlock(block)
+	}
+	if block != nil {
+		mark := block.Rules().Mark
+		control = killswitch.MarkControl(mark)
+		if r := markedResolver(mark); r != nil {
+			resolver = r
+		}
 	}
 	if o.NetChanges == nil && o.WatchNetwork {
 		wctx, stop := context.WithCancel(ctx)
@@ -177,6 +218,7 @@ func Run(ctx context.Context, o Options) error {
 	if o.NoDNS {
 		tunnel = noDNSTunnel{tunnel}
 	}
+	follow := &routesFollower{}
 	c, err := client.New(client.Config{
 		Profile:     o.Profile,
 		Credentials: o.Credentials,
@@ -186,17 +228,31 @@ func Run(ctx context.Context, o Options) error {
 		Logger:      o.Logger,
 		Version:     o.Version,
 		NoEKM:       o.NoEKM,
-		OnTunnelUp:  o.tunnelUp(sys, force),
-		Federation:  o.Federation,
-		NetChanges:  o.NetChanges,
+		OnTunnelUp: o.tunnelUp(sys, force, follow, func(info client.TunnelInfo) {
+			if block != nil {
+				o.blockTunnelUp(block, fw, info)
+			}
+		}),
+		OnRoutesUpdated: follow.routesUpdated,
+		Federation:      o.Federation,
+		Resolver:        resolver,
+		SocketControl:   control,
+		NetChanges:      o.NetChanges,
 	})
 	if err != nil {
+		if block != nil {
+			o.endBlock(block, true)
+		}
 		return err
 	}
 	if o.OnClient != nil {
 		o.OnClient(c)
 	}
-	return c.Run(ctx)
+	err = c.Run(ctx)
+	if block != nil {
+		o.endBlock(block, err == nil || ctx.Err() != nil)
+	}
+	return err
 }
 
 // IsAuthFailure reports whether err means the server refused the user.

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cvpn/cvpn/app/credentials"
+	"github.com/cvpn/cvpn/app/policy"
 	"github.com/cvpn/cvpn/app/profilestore"
 	"github.com/cvpn/cvpn/app/session"
 	"github.com/cvpn/cvpn/ovpn/clientapi"
@@ -24,31 +27,38 @@ func connectCommand() command {
 }
 
 func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	f := newFlags("connect", "cvpn connect TARGET [--auth-user-pass FILE] [--no-browser] [--enforce-routes] [--json] [--verbose]",
+	f := newFlags("connect", "cvpn connect TARGET [--auth-user-pass FILE] [--no-browser] [--enforce-routes] [--block-when-down] [--policy FILE] [--json] [--verbose]",
 		"Connects with TARGET, a stored profile name or a path to a .ovpn file, and keeps the tunnel up\n"+
 			"in the foreground until Ctrl-C or SIGTERM, reconnecting by itself after network loss. On exit\n"+
-			"every route and DNS setting is restored. Needs root (or CAP_NET_ADMIN).\n\n"+
+			"every route and DNS setting is restored. Needs root (or CAP_NET_ADMIN); without it the daemon\n"+
+			"connects. A system profile (the policy's profiles_dir) wins over a stored one of the same name.\n\n"+
 			"Exit status: 0 after a requested disconnect, 3 when the server refuses the credentials, 1 otherwise.")
 	authFile := f.String("auth-user-pass", "", "read credentials from `FILE`: line 1 user, line 2 password, optional line 3 MFA code")
 	noBrowser := f.Bool("no-browser", false, "print the sign-in URL instead of opening a browser (federated profiles)")
 	asJSON := f.Bool("json", false, "print one JSON event per line on stdout")
 	verbose := f.Bool("verbose", false, "log protocol details on stderr")
 	enforceRoutes := f.Bool("enforce-routes", false, "enforce the VPN's routes (remove conflicting LAN routes while connected) even when the server does not ask for it")
+	blockWhenDown := f.Bool("block-when-down", false, "block traffic outside the tunnel from now until you disconnect, also while reconnecting (lift it with `cvpn unblock`)")
+	policyFile := f.String("policy", "", "read the administrator's policy from `FILE` (default $"+policy.EnvPolicy+" or "+policy.DefaultPath()+")")
 	pos, code, ok := f.parse(args, 1, 1, stdout, stderr)
 	if !ok {
 		return code
 	}
 	target := pos[0]
-
-	p, err := loadTarget(target)
+	pol, ok := loadPolicy(*policyFile, stderr)
+	if !ok {
+		return 1
+	}
+	root := os.Geteuid() == 0
+	p, err := loadTarget(target, pol, root)
 	if err != nil {
 		fmt.Fprintf(stderr, "cvpn connect: %v\n", err)
 		return 1
 	}
 	// From here on a signal must disconnect cleanly.
 	waitSignals(ctx)
-	if os.Geteuid() != 0 {
-		return connectViaDaemon(ctx, target, p, *authFile, *asJSON, *noBrowser, stdout, stderr)
+	if !root {
+		return connectViaDaemon(ctx, target, p, *authFile, *asJSON, *noBrowser, *blockWhenDown, stdout, stderr)
 	}
 
 	var creds clientapi.Credentials
@@ -84,6 +94,8 @@ func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		Version:       version,
 		NoEKM:         os.Getenv("CVPN_KEY_DERIVATION") == "prf",
 		EnforceRoutes: *enforceRoutes,
+		BlockWhenDown: *blockWhenDown,
+		PolicyFile:    pol.Path,
 		WatchNetwork:  true,
 	})
 	switch {
@@ -102,8 +114,23 @@ func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 }
 
-// loadTarget reads a stored profile by name, or a .ovpn file by path.
-func loadTarget(target string) (*profile.Profile, error) {
+// loadTarget reads a .ovpn file by path, else a system profile by name,
+// else a stored profile by name. A system profile the user may not read
+// (root-only) is nil with no error: the daemon reads it.
+func loadTarget(target string, pol policy.Policy, privileged bool) (*profile.Profile, error) {
+	if sys := systemStore(pol); !strings.ContainsAny(target, "/\\") && sys.Has(target) {
+		p, ds, err := sys.Load(target)
+		if errors.Is(err, fs.ErrPermission) && !privileged {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if ds.HasErrors() {
+			return nil, fmt.Errorf("system profile %s has errors:\n%s", target, ds.String())
+		}
+		return p, nil
+	}
 	if st, err := os.Stat(target); err == nil && !st.IsDir() {
 		p, ds, err := profile.ParseFile(target, profile.Options{})
 		if err != nil {
@@ -198,6 +225,10 @@ func humanEvent(ev clientapi.Event) string {
 		return "Sign in with your browser: " + ev.URL
 	case clientapi.EventRouteEnforced:
 		return fmt.Sprintf("Route %s: %s", ev.Action, ev.Route)
+	case clientapi.EventBlocked:
+		return "Blocking: " + ev.Message + "."
+	case clientapi.EventUnblocked:
+		return "Unblocked: " + ev.Message
 	case clientapi.EventError:
 		return "Error: " + ev.Message
 	case clientapi.EventLog:

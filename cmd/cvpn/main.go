@@ -34,6 +34,8 @@ func commands() []command {
 		serviceCommand(),
 		statusCommand(),
 		disconnectCommand(),
+		unblockCommand(),
+		diagnoseCommand(),
 	}
 }
 

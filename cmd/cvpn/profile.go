@@ -135,6 +135,21 @@ func runProfileImport(_ context.Context, args []string, stdout, stderr io.Writer
 	if !ok {
 		return code
 	}
+	pol, ok := loadPolicy("", stderr)
+	if !ok {
+		return 1
+	}
+	if !pol.AllowUserProfiles {
+		fmt.Fprintf(stderr, "cvpn: %s not imported: %v\n", pos[0], profilestore.ErrUserProfilesOff("import"))
+		return 1
+	}
+	if *name == "" {
+		*name = profilestore.NameFromPath(pos[0])
+	}
+	if sys := systemStore(pol); sys.Has(*name) {
+		fmt.Fprintf(stderr, "cvpn: %s not imported: %q is the name of a system profile, which would hide it; choose another with --name NAME\n", pos[0], *name)
+		return 1
+	}
 	s, ok := openStore(stderr)
 	if !ok {
 		return 1
@@ -156,20 +171,32 @@ func runProfileImport(_ context.Context, args []string, stdout, stderr io.Writer
 }
 
 func runProfileList(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	f := newFlags("cvpn profile list", "cvpn profile list [--json]", "List the stored profiles.")
-	asJSON := f.Bool("json", false, `print a JSON array of {"name","path","modified","remotes","auth","usable"}`)
+	f := newFlags("cvpn profile list", "cvpn profile list [--json]",
+		"List the stored profiles and the system profiles the administrator manages (the policy's\n"+
+			"profiles_dir). A system profile wins over a profile of yours with the same name.")
+	asJSON := f.Bool("json", false, `print a JSON array of {"name","path","modified","remotes","auth","usable","managed"}`)
 	if _, code, ok := f.parse(args, 0, 0, stdout, stderr); !ok {
 		return code
+	}
+	pol, ok := loadPolicy("", stderr)
+	if !ok {
+		return 1
 	}
 	s, ok := openStore(stderr)
 	if !ok {
 		return 1
 	}
-	list, err := s.List()
+	user, err := s.List()
 	if err != nil {
 		fmt.Fprintf(stderr, "cvpn: %v\n", err)
 		return 1
 	}
+	sys, err := systemStore(pol).List()
+	if err != nil {
+		fmt.Fprintf(stderr, "cvpn: system profiles: %v\n", err)
+		return 1
+	}
+	list := profilestore.Merge(sys, user)
 	if *asJSON {
 		if writeJSON(stdout, list) != nil {
 			return 1
@@ -186,6 +213,12 @@ func runProfileList(_ context.Context, args []string, stdout, stderr io.Writer) 
 		status := "ok"
 		if !e.Usable {
 			status = "errors (see cvpn profile show " + e.Name + ")"
+		}
+		switch {
+		case e.HidesUserProfile:
+			status += ", managed (hides your profile of the same name)"
+		case e.Managed:
+			status += ", managed"
 		}
 		remote := ""
 		if len(e.Remotes) > 0 {
@@ -209,9 +242,15 @@ func runProfileShow(_ context.Context, args []string, stdout, stderr io.Writer) 
 	if !ok {
 		return code
 	}
-	s, ok := openStore(stderr)
+	pol, ok := loadPolicy("", stderr)
 	if !ok {
 		return 1
+	}
+	s := systemStore(pol)
+	if !s.Has(pos[0]) {
+		if s, ok = openStore(stderr); !ok {
+			return 1
+		}
 	}
 	d, err := s.Show(pos[0])
 	if err != nil {
@@ -240,6 +279,18 @@ func runProfileRemove(_ context.Context, args []string, stdout, stderr io.Writer
 	pos, code, ok := f.parse(args, 1, 1, stdout, stderr)
 	if !ok {
 		return code
+	}
+	pol, ok := loadPolicy("", stderr)
+	if !ok {
+		return 1
+	}
+	if sys := systemStore(pol); sys.Has(pos[0]) {
+		fmt.Fprintf(stderr, "cvpn: %v\n", profilestore.SystemProfileError(pos[0]))
+		return 1
+	}
+	if !pol.AllowUserProfiles {
+		fmt.Fprintf(stderr, "cvpn: %v\n", profilestore.ErrUserProfilesOff("remove"))
+		return 1
 	}
 	s, ok := openStore(stderr)
 	if !ok {

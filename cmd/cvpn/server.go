@@ -26,6 +26,7 @@ func serverSubcommands() []command {
 		{name: "export-client-config", summary: "print or write a client profile for the endpoint", run: runServerExport},
 		{name: "connections", summary: "list the connections of a running endpoint", run: runServerConnections},
 		{name: "terminate", summary: "end one connection of a running endpoint", run: runServerTerminate},
+		{name: "push-update", summary: "change routes, DNS... of a live connection (OpenVPN 2.7 PUSH_UPDATE)", run: runServerPushUpdate},
 	}
 }
 

@@ -59,6 +59,9 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if owner == "" {
 			owner = fmt.Sprintf("uid %d", s.OwnerUID)
 		}
+		if s.Managed {
+			owner = "managed (policy)"
+		}
 		var addrs []string
 		for _, a := range []string{s.TunnelIPv4, s.TunnelIPv6} {
 			if a != "" {
@@ -73,6 +76,11 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			dash(s.Interface), dash(s.Server), byteSize(s.BytesIn), byteSize(s.BytesOut), dur)
 	}
 	tw.Flush()
+	for _, s := range list {
+		if s.Blocked != "" {
+			fmt.Fprintf(stdout, "%s: traffic outside the tunnel is blocked while it is down (%s); `cvpn unblock` lifts it.\n", s.Name, s.Blocked)
+		}
+	}
 	return 0
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +31,12 @@ type Client struct {
 	// assertion is bound to the phase 1 connection's server).
 	pinned netip.AddrPort
 	saml   string // pending "CRV1::state::SAMLResponse" password
+
+	// live is the applied tunnel of the running connection and update the
+	// PUSH_UPDATE options received so far; serve's goroutine only.
+	live     *platform.Applied
+	liveInfo TunnelInfo
+	update   []ctrlmsg.UpdateOption
 
 	// refreshRoutes re-points the server host routes of the running
 	// tunnel at the current network; used only by Run's goroutine.
@@ -233,95 +238,6 @@ func (c *Client) login(ctx context.Context, reason string) (login, error) {
 	return login{user: c.user, pass: pass}, nil
 }
 
-// onAuthFailed decides what follows an AUTH_FAILED: a fatal error, or a
-// reason to ask for credentials again ("" = retry without asking).
-func (c *Client) onAuthFailed(ae *authError) (string, error) {
-	c.mu.Lock()
-	hadToken := c.token != ""
-	c.token, c.tokenUser = "", ""
-	c.mu.Unlock()
-	m := ae.msg
-	if hadToken && c.cfg.Profile.Auth.Federated && m.Challenge == nil {
-		// The sign-in ended (session timeout): the browser flow starts
-		// again from phase 1; the spent assertion is never sent again.
-		c.cfg.logger().Info("the federated sign-in expired; signing in again with the browser", "reason", m.Reason)
-		c.cfg.emit(clientapi.Event{Event: clientapi.EventReauthRequired, Message: "your sign-in expired; sign in again"})
-		return "", nil
-	}
-	if ch := m.Challenge; ch != nil && c.cfg.Profile.Auth.Federated && isURL(ch.Text) {
-		resp, err := c.federatedSignIn(ae, ch)
-		if err != nil {
-			return "", err
-		}
-		c.mu.Lock()
-		c.saml = ctrlmsg.CRV1Response(ch.StateID, resp)
-		c.mu.Unlock()
-		return "", nil
-	}
-	if ch := m.Challenge; ch != nil {
-		resp, err := c.askChallenge(ch)
-		if err != nil {
-			return "", err
-		}
-		c.mu.Lock()
-		c.crv1 = ctrlmsg.CRV1Response(ch.StateID, resp)
-		if ch.Username != "" {
-			c.user = ch.Username
-		}
-		c.mu.Unlock()
-		return "", nil
-	}
-	if hadToken {
-		c.cfg.logger().Info("the server no longer accepts the session token; signing in again")
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if c.cfg.Profile.StaticChallenge != nil || c.cfg.Profile.AuthNoCache {
-			c.haveCreds = false
-		}
-		return "", nil
-	}
-	return "", fmt.Errorf("%w: %s", clientapi.ErrAuthFailed, plainAuthReason(m.Reason))
-}
-
-func isURL(s string) bool {
-	return strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://")
-}
-
-// federatedSignIn runs the browser part of a SAML sign-in for the IdP URL
-// of a phase 1 CRV1 challenge and pins the server address for phase 2.
-func (c *Client) federatedSignIn(ae *authError, ch *ctrlmsg.Challenge) (string, error) {
-	c.mu.Lock()
-	c.pinned = ae.server
-	c.mu.Unlock()
-	c.cfg.emit(clientapi.Event{Event: clientapi.EventSAML, URL: ch.Text})
-	c.cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateWaitingForBrowser, Detail: "sign in with your browser"})
-	resp, err := c.cfg.Federation.SignIn(c.runCtx, ch.Text)
-	if err != nil {
-		return "", fmt.Errorf("%w: browser sign-in: %w", clientapi.ErrAuthFailed, err)
-	}
-	if len(resp) > 128<<10 {
-		return "", fmt.Errorf("%w: the SAML response (%d bytes) exceeds the maximum size of 131072 bytes", clientapi.ErrAuthFailed, len(resp))
-	}
-	return resp, nil
-}
-
-func (c *Client) askChallenge(ch *ctrlmsg.Challenge) (string, error) {
-	if c.cfg.Credentials == nil {
-		return "", fmt.Errorf("%w: the server asks %q and there is no way to answer", clientapi.ErrAuthFailed, ch.Text)
-	}
-	return c.cfg.Credentials.Challenge(context.Background(), ch.Text, ch.Echo())
-}
-
-func plainAuthReason(r string) string {
-	switch {
-	case r == "":
-		return "the server refused the user name, password or certificate; check them and try again"
-	case strings.Contains(r, "SESSION:"):
-		return "the session expired; sign in again"
-	}
-	return "the server said: " + r
-}
-
 // connect tries every remote (and every address of it) once.
 // onAnswer is called when a server first answers (see dialLink).
 func (c *Client) connect(ctx context.Context, lg login, onAnswer func()) (*link, error) {
@@ -415,11 +331,12 @@ func (c *Client) serve(ctx context.Context, l *link, prepared *platform.Prepared
 		return fmt.Errorf("configuring the tunnel: %w", err)
 	}
 	var tunnelDown func()
+	c.liveInfo = TunnelInfo{
+		Interface: applied.Name, IfIndex: applied.IfIndex, Config: tc, Push: po,
+		Server: l.server.Addr(), EnforceRoutes: ext.RouteEnforcement,
+	}
 	if cfg.OnTunnelUp != nil {
-		tunnelDown = cfg.OnTunnelUp(TunnelInfo{
-			Interface: applied.Name, IfIndex: applied.IfIndex, Config: tc, Push: po,
-			Server: l.server.Addr(), EnforceRoutes: ext.RouteEnforcement,
-		})
+		tunnelDown = cfg.OnTunnelUp(c.liveInfo)
 	}
 	dp := newDataPath(l, applied.Device, &c.stats, tc.MTU)
 	fn := dp.fromNetwork
@@ -428,6 +345,9 @@ func (c *Client) serve(ctx context.Context, l *link, prepared *platform.Prepared
 	ev := clientapi.Event{Event: clientapi.EventState, State: clientapi.StateConnected, Interface: applied.Name, Server: l.server.String(), Cipher: l.cipher.String(), KeyDerivation: "prf"}
 	if l.ekm {
 		ev.KeyDerivation = "tls-ekm"
+	}
+	if l.epoch {
+		ev.DataKeys = "epoch"
 	}
 	for _, a := range tc.Addresses {
 		if a.Prefix.Addr().Is4() {
@@ -447,8 +367,10 @@ func (c *Client) serve(ctx context.Context, l *link, prepared *platform.Prepared
 		tunErr <- dp.fromTUN()
 	}()
 
+	c.live, c.update = applied, nil
 	c.refreshRoutes = applied.RefreshServerRoutes // for network changes (netchange.go)
 	runErr := c.supervise(ctx, l, dp, tunErr)
+	c.live, c.update = nil, nil
 	c.refreshRoutes = nil
 
 	if runErr == nil || errors.Is(runErr, clientapi.ErrInactive) {
@@ -487,7 +409,7 @@ func (c *Client) supervise(ctx context.Context, l *link, dp *dataPath, tunErr <-
 		inactive = time.Duration(po.Inactive.Seconds) * time.Second
 		inactiveBytes = po.Inactive.Bytes
 	}
-	var renegAt time.Time
+	var renegAt, limitReneg time.Time
 	if p.RenegInterval > 0 {
 		renegAt = cfg.now().Add(p.RenegInterval)
 	}
@@ -538,6 +460,10 @@ func (c *Client) supervise(ctx context.Context, l *link, dp *dataPath, tunErr <-
 			if !renegAt.IsZero() && now.After(renegAt) {
 				renegAt = now.Add(p.RenegInterval)
 				l.renegotiateNow()
+			} else if k := l.keys.Primary(); k != nil && k.NeedsRenegotiation() && now.Sub(limitReneg) > 10*time.Second {
+				// The packet id or the AES-GCM usage limit is near.
+				limitReneg = now
+				l.renegotiateNow()
 			}
 			if inactive > 0 {
 				b := c.stats.BytesIn.Load() + c.stats.BytesOut.Load()
@@ -552,6 +478,10 @@ func (c *Client) supervise(ctx context.Context, l *link, dp *dataPath, tunErr <-
 }
 
 func (c *Client) onControlMessage(l *link, raw string) error {
+	if pu, ok, err := ctrlmsg.ParsePushUpdate(raw); ok {
+		c.onPushUpdate(l, pu, err)
+		return nil
+	}
 	m, err := ctrlmsg.Parse(raw)
 	if err != nil {
 		l.log.Warn("ignored malformed control message", "err", err)

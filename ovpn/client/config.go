@@ -2,6 +2,7 @@ package client
 
 import (
 	"log/slog"
+	"syscall"
 	"time"
 
 	"github.com/cvpn/cvpn/ovpn/clientapi"
@@ -36,6 +37,9 @@ type Config struct {
 	Now func() time.Time
 	// Resolver looks up remote host names; nil uses the system resolver.
 	Resolver transport.Resolver
+	// SocketControl, when set, is called on every transport socket before
+	// it connects (cvpn marks its sockets while traffic is blocked).
+	SocketControl func(network, address string, c syscall.RawConn) error
 	// Version is the cvpn version sent to the server in IV_GUI_VER.
 	Version string
 	// HandshakeTimeout bounds one connection attempt (reset, TLS, key
@@ -45,6 +49,10 @@ type Config struct {
 	// enforcement starts there); the function it returns is called before
 	// the tunnel is torn down.
 	OnTunnelUp func(TunnelInfo) (down func())
+	// OnRoutesUpdated, when set, is called after the server changed the
+	// tunnel's routes on the live session (PUSH_UPDATE), with the tunnel as
+	// it is now (route enforcement follows there).
+	OnRoutesUpdated func(TunnelInfo)
 	// NoEKM leaves the TLS key export bit out of IV_PROTO so the server
 	// derives data keys with the OpenVPN PRF (for old servers and tests).
 	NoEKM bool

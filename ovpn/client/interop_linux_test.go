@@ -27,8 +27,10 @@ type interopCase struct {
 	name    string
 	server  openvpnpeer.ServerConfig
 	profile openvpnpeer.ProfileOptions
-	creds   string   // --auth-user-pass file content
-	env     []string // extra environment for cvpn
+	creds   string // --auth-user-pass file content
+	// profileExtra is appended to the generated profile (e.g. an inline key).
+	profileExtra string
+	env          []string // extra environment for cvpn
 	// wantCipher and wantKD are what the connected event must name.
 	wantCipher string
 	wantKD     string
@@ -59,7 +61,7 @@ func startInterop(t *testing.T, tc interopCase) *running {
 	}
 	home := t.TempDir()
 	pf := filepath.Join(home, "lab.ovpn")
-	if err := os.WriteFile(pf, []byte(prof), 0o600); err != nil {
+	if err := os.WriteFile(pf, []byte(prof+tc.profileExtra), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	argv := append([]string{"env", "CVPN_HOME=" + home}, tc.env...)

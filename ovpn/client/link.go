@@ -42,6 +42,7 @@ type link struct {
 	cipher datachannel.Cipher
 	auth   datachannel.Auth
 	ekm    bool
+	epoch  bool // epoch data keys (pushed protocol-flags aead-epoch)
 	dataV2 bool
 	peerID uint32
 
@@ -102,7 +103,7 @@ func dialLink(ctx context.Context, cfg *Config, remote profile.Remote, addr neti
 	deadline := time.AfterFunc(timeout, func() { hcancel(context.DeadlineExceeded) })
 	defer deadline.Stop()
 	l.extendHandshake = func(d time.Duration) { deadline.Reset(d) }
-	var d transport.Dialer
+	d := transport.Dialer{Control: cfg.SocketControl}
 	l.conn, err = d.Dial(hctx, proto, addr)
 	if err != nil {
 		cancel()
@@ -124,6 +125,10 @@ func dialLink(ctx context.Context, cfg *Config, remote profile.Remote, addr neti
 func (l *link) wrapper() (tlswrap.Wrapper, error) {
 	p := l.prof
 	switch {
+	case p.TLSCryptV2 != nil:
+		var k [tlswrap.StaticKeyLen]byte
+		copy(k[:], p.TLSCryptV2.Key.Bytes())
+		return tlswrap.NewTLSCryptV2Client(k, p.TLSCryptV2.Wrapped, l.cfg.Now)
 	case p.TLSCrypt != nil:
 		var k [tlswrap.StaticKeyLen]byte
 		copy(k[:], p.TLSCrypt.Bytes())
@@ -134,6 +139,20 @@ func (l *link) wrapper() (tlswrap.Wrapper, error) {
 		return tlswrap.NewTLSAuth(k, int(p.KeyDirection), p.Digest, l.cfg.Now)
 	}
 	return tlswrap.None{}, nil
+}
+
+// staticWrapKey is the control channel key the session started with (nil
+// without one): dynamic tls-crypt mixes it into the renegotiation key.
+func (l *link) staticWrapKey() []byte {
+	switch p := l.prof; {
+	case p.TLSCryptV2 != nil:
+		return p.TLSCryptV2.Key.Bytes()
+	case p.TLSCrypt != nil:
+		return p.TLSCrypt.Bytes()
+	case p.TLSAuth != nil:
+		return p.TLSAuth.Bytes()
+	}
+	return nil
 }
 
 func (l *link) handshake(ctx context.Context, onAnswer func()) error {

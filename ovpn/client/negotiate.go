@@ -10,6 +10,7 @@ import (
 	"github.com/cvpn/cvpn/ovpn/control"
 	"github.com/cvpn/cvpn/ovpn/datachannel"
 	"github.com/cvpn/cvpn/ovpn/handshake"
+	"github.com/cvpn/cvpn/ovpn/tlswrap"
 	"github.com/cvpn/cvpn/ovpn/wire"
 )
 
@@ -59,6 +60,14 @@ func (l *link) negotiateKey(ctx context.Context, keyID uint8, s *control.Stream,
 			k.Zero()
 			return nil, err
 		}
+		if l.push.ProtocolFlags.DynTLSCrypt {
+			w, err := tlswrap.NewDynamicTLSCrypt(&cs, l.staticWrapKey(), wire.RoleClient, l.cfg.Now)
+			if err != nil {
+				k.Zero()
+				return nil, fmt.Errorf("%s: %w", l.peer, err)
+			}
+			l.ch.SetRenegWrapper(w)
+		}
 	}
 	return k, nil
 }
@@ -67,7 +76,7 @@ func (l *link) negotiateKey(ctx context.Context, keyID uint8, s *control.Stream,
 func (l *link) dataConfig(keyID uint8) datachannel.Config {
 	return datachannel.Config{
 		Cipher: l.cipher, Auth: l.auth, Role: wire.RoleClient, KeyID: keyID,
-		DataV2: l.dataV2, PeerID: l.peerID, Now: l.cfg.Now,
+		DataV2: l.dataV2, PeerID: l.peerID, Now: l.cfg.Now, Epoch: l.epoch,
 	}
 }
 

@@ -110,6 +110,10 @@ func (l *link) applyPush(options []string) error {
 		}
 	}
 	l.ekm = po.UsesEKM()
+	l.epoch = po.ProtocolFlags.AEADEpoch
+	if l.epoch && !c.IsAEAD() {
+		return fmt.Errorf("%s: the server asks for epoch data keys (aead-epoch) with cipher %s, which is not an AEAD cipher", l.peer, c)
+	}
 	if po.PeerID >= 0 {
 		l.dataV2 = true
 		l.peerID = uint32(po.PeerID)

@@ -40,6 +40,12 @@ const (
 	// EventWebAuth carries the sign-in page (URL) of an OpenVPN server's
 	// pending authentication (AUTH_PENDING with WEB_AUTH or OPEN_URL).
 	EventWebAuth = "web-auth"
+	// EventBlocked: traffic outside the tunnel is blocked (block_when_down);
+	// Message says what is let through, Detail is the mode ("full" or
+	// "split").
+	EventBlocked = "blocked"
+	// EventUnblocked: the block is lifted; Message says what was removed.
+	EventUnblocked = "unblocked"
 )
 
 // Event is one entry of the connection's event stream; its JSON form is the
@@ -63,6 +69,9 @@ type Event struct {
 	// Detail is a short human explanation that accompanies a state (for
 	// example which remote is being tried or why a reconnect happens).
 	Detail string `json:"detail,omitempty"`
+	// DataKeys is "epoch" on the connected event when the data channel
+	// uses OpenVPN 2.7's epoch data keys.
+	DataKeys string `json:"data_keys,omitempty"`
 }
 
 // EventSink receives events. It must not block for long.

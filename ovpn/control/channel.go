@@ -61,10 +61,11 @@ type Config struct {
 
 // Channel is the control channel with one peer.
 type Channel struct {
-	cfg  Config
-	wrap tlswrap.Wrapper
-	log  *slog.Logger
-	now  func() time.Time
+	cfg   Config
+	wrap  tlswrap.Wrapper
+	reneg tlswrap.Wrapper // dynamic tls-crypt for key_id > 0; nil = wrap
+	log   *slog.Logger
+	now   func() time.Time
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -162,7 +163,11 @@ func NewClient(ctx context.Context, cfg Config) (*Channel, error) {
 	}
 	s := newStream(c, 0, c.relConfig(), c.now())
 	s.initiated = true
-	s.rel.Send(wire.OpHardResetClientV2, nil)
+	op := wire.OpHardResetClientV2
+	if _, ok := c.wrap.(*tlswrap.TLSCryptV2Client); ok {
+		op = wire.OpHardResetClientV3
+	}
+	s.rel.Send(op, nil)
 	c.keys[0] = s
 	// The reset leaves now, from the caller's goroutine: the connect time
 	// does not wait for the channel's goroutine to be scheduled (on a busy
@@ -180,7 +185,7 @@ func NewClient(ctx context.Context, cfg Config) (*Channel, error) {
 }
 
 // NewServer starts a server control channel from a client's first packet,
-// a raw (still wrapped) HARD_RESET_CLIENT_V2 for key 0. It answers with
+// a raw (still wrapped) HARD_RESET_CLIENT_V2 (or V3, tls-crypt-v2) for key 0. It answers with
 // HARD_RESET_SERVER_V2. Run crypto/tls.Server over Stream(0).
 func NewServer(ctx context.Context, cfg Config, reset []byte) (*Channel, error) {
 	cfg.Role = wire.RoleServer
@@ -198,7 +203,7 @@ func NewServer(ctx context.Context, cfg Config, reset []byte) (*Channel, error) 
 		c.cancel()
 		return nil, fmt.Errorf("control: first packet from %s: %w", cfg.Peer, err)
 	}
-	if p.Opcode != wire.OpHardResetClientV2 || p.KeyID != 0 {
+	if (p.Opcode != wire.OpHardResetClientV2 && p.Opcode != wire.OpHardResetClientV3) || p.KeyID != 0 {
 		c.cancel()
 		return nil, fmt.Errorf("control: first packet from %s is %v key %d, want %v key 0", cfg.Peer, p.Opcode, p.KeyID, wire.OpHardResetClientV2)
 	}
@@ -357,7 +362,10 @@ func (c *Channel) HandleIncoming(pkt []byte) {
 }
 
 func (c *Channel) handleLocked(pkt []byte, cb *func()) error {
-	plain, err := c.wrap.Unwrap(pkt)
+	if len(pkt) == 0 {
+		return errors.New("control: empty packet")
+	}
+	plain, err := c.wrapperLocked(pkt[0] & wire.KeyIDMask).Unwrap(pkt)
 	if err != nil {
 		return err
 	}
@@ -442,9 +450,7 @@ func (c *Channel) deliverLocked(s *Stream) {
 				continue
 			}
 			s.peerResetSeen = true
-			if len(p.Payload) > 0 {
-				c.log.Debug("reset packet payload ignored", "op", p.Opcode.String(), "bytes", len(p.Payload))
-			}
+			c.resetPayloadLocked(s, p)
 		case packetPayloadOpcode(p.Opcode):
 			s.rx = append(s.rx, p.Payload...)
 			got = true
@@ -557,7 +563,8 @@ func (c *Channel) appendPacket(out [][]byte) [][]byte {
 		c.log.Error("encoding control packet", "err", err)
 		return out
 	}
-	pkt, err := c.wrap.Wrap(make([]byte, 0, len(plain)+c.wrap.Overhead()), plain)
+	w := c.wrapperLocked(c.ctl.KeyID)
+	pkt, err := w.Wrap(make([]byte, 0, len(plain)+w.Overhead()), plain)
 	if err != nil {
 		c.log.Error("wrapping control packet", "err", err)
 		return out

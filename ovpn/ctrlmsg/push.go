@@ -46,6 +46,8 @@ type RedirectGateway struct {
 // ProtocolFlags are the pushed protocol-flags.
 type ProtocolFlags struct {
 	CCExit, TLSEKM, DynTLSCrypt bool
+	// AEADEpoch ("aead-epoch", OpenVPN 2.7) selects epoch data keys.
+	AEADEpoch bool
 }
 
 // Inactive is "inactive SECONDS [BYTES]".

@@ -171,6 +171,9 @@ func (p *PushOptions) Options() []string {
 	if p.ProtocolFlags.DynTLSCrypt {
 		pf = append(pf, "dyn-tls-crypt")
 	}
+	if p.ProtocolFlags.AEADEpoch {
+		pf = append(pf, "aead-epoch")
+	}
 	if p.KeyDerivationEKM {
 		add("key-derivation", "tls-ekm")
 	}

@@ -192,6 +192,8 @@ func applyProtocolFlags(p *PushOptions, _ string, args []string) error {
 			p.ProtocolFlags.TLSEKM = true
 		case "dyn-tls-crypt":
 			p.ProtocolFlags.DynTLSCrypt = true
+		case "aead-epoch":
+			p.ProtocolFlags.AEADEpoch = true
 		default:
 			p.Ignored = append(p.Ignored, "protocol-flags "+f)
 		}

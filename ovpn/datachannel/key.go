@@ -72,6 +72,9 @@ type Config struct {
 	Backtrack time.Duration
 	// Now is the clock for the replay time backtrack; nil means time.Now.
 	Now func() time.Time
+	// Epoch selects the epoch data format (OpenVPN 2.7 aead-epoch, an
+	// AEAD cipher only): see EpochState.
+	Epoch bool
 }
 
 // Key encrypts and decrypts data packets for one key_id. Its send and
@@ -84,6 +87,14 @@ type Key struct {
 	v2     bool
 	peerID uint32
 	now    func() time.Time
+	epoch  *EpochState // non-nil: the epoch data format
+	// limit is the AEAD usage limit (AES-GCM; 0 = none); sBlocks/rBlocks
+	// count the 16-byte plaintext blocks sent and received and rPID is the
+	// highest packet id received, for NeedsRenegotiation.
+	limit   uint64
+	sBlocks atomic.Uint64
+	rBlocks atomic.Uint64
+	rPID    atomic.Uint32
 
 	sendMu  sync.Mutex
 	sendPID atomic.Uint64 // last packet id sent
@@ -119,6 +130,11 @@ func NewKey(kb *keys.KeyBlock, cfg Config) (*Key, error) {
 		return nil, fmt.Errorf("datachannel: peer-id %d does not fit 24 bits", cfg.PeerID)
 	}
 	k := &Key{cipher: cfg.Cipher, auth: cfg.Auth, keyID: cfg.KeyID, v2: cfg.DataV2, peerID: cfg.PeerID, now: cfg.Now}
+	if cfg.Epoch {
+		var err error
+		k.epoch, err = NewEpochState(kb, cfg)
+		return k, err
+	}
 	if k.now == nil {
 		k.now = time.Now
 	}
@@ -127,6 +143,9 @@ func NewKey(kb *keys.KeyBlock, cfg Config) (*Key, error) {
 		k.replay.Backtrack = DefaultBacktrack
 	}
 	ks := cfg.Cipher.KeySize()
+	if cfg.Cipher.IsAEAD() && cfg.Cipher != CipherChaCha20Poly1305 {
+		k.limit = aesGCMUsageLimit
+	}
 	switch {
 	case cfg.Cipher.IsAEAD():
 		var err error
@@ -202,12 +221,33 @@ func (k *Key) KeyID() uint8 { return k.keyID }
 // Cipher returns the key's cipher.
 func (k *Key) Cipher() Cipher { return k.cipher }
 
-// SentPackets returns how many packet ids have been used for sending.
-func (k *Key) SentPackets() uint64 { return k.sendPID.Load() }
+// SentPackets returns how many packet ids have been used for sending (in
+// the current epoch with epoch keys).
+func (k *Key) SentPackets() uint64 {
+	if k.epoch != nil {
+		return k.epoch.sentPackets()
+	}
+	return k.sendPID.Load()
+}
 
-// NeedsRenegotiation reports that the outbound packet_id is close to
-// wrapping and a new key should be negotiated.
-func (k *Key) NeedsRenegotiation() bool { return k.sendPID.Load() >= packetIDRenegotiate }
+// Epoch returns the epoch state, or nil for the 2.6 data format.
+func (k *Key) Epoch() *EpochState { return k.epoch }
+
+// NeedsRenegotiation reports that a new key should be negotiated: the
+// outbound packet_id is close to wrapping, or (AES-GCM) the packets plus
+// plaintext blocks sent or received reach the AEAD usage limit, as OpenVPN
+// 2.7 does without epoch keys; with epoch keys, that the epochs are close
+// to running out.
+func (k *Key) NeedsRenegotiation() bool {
+	if k.epoch != nil {
+		return k.epoch.NeedsRenegotiation()
+	}
+	sent := k.sendPID.Load()
+	if sent >= packetIDRenegotiate {
+		return true
+	}
+	return k.limit > 0 && (k.sBlocks.Load()+sent > k.limit || k.rBlocks.Load()+uint64(k.rPID.Load()) > k.limit)
+}
 
 func (k *Key) headerLen() int {
 	if k.v2 {
@@ -218,6 +258,9 @@ func (k *Key) headerLen() int {
 
 // Overhead returns how many bytes Seal adds to a payload of n bytes.
 func (k *Key) Overhead(n int) int {
+	if k.epoch != nil {
+		return k.epoch.Overhead(n)
+	}
 	h := k.headerLen()
 	if k.cipher.IsAEAD() {
 		return h + packetIDSize + tagSize
@@ -255,6 +298,9 @@ func (k *Key) setSendPID(v uint64) { k.sendPID.Store(v) }
 // returns the extended slice. plaintext must not overlap dst's spare
 // capacity. It returns ErrPacketIDExhausted instead of wrapping packet_id.
 func (k *Key) Seal(dst, plaintext []byte) ([]byte, error) {
+	if k.epoch != nil {
+		return k.epoch.Seal(dst, plaintext)
+	}
 	k.sendMu.Lock()
 	defer k.sendMu.Unlock()
 	next := k.sendPID.Load() + 1
@@ -278,6 +324,9 @@ func (k *Key) Seal(dst, plaintext []byte) ([]byte, error) {
 		}
 		ctOff := h + packetIDSize + tagSize
 		sealed := k.sAEAD.Seal(out[ctOff:ctOff], k.sNonce[:], plaintext, ad)
+		if k.limit > 0 {
+			k.sBlocks.Add(uint64(packetIDSize+len(plaintext)+15) / 16)
+		}
 		copy(out[h+packetIDSize:ctOff], sealed[len(plaintext):])
 		return dst, nil
 	}
@@ -309,6 +358,9 @@ func (k *Key) Seal(dst, plaintext []byte) ([]byte, error) {
 // opcode byte) and appends the plaintext to dst. packet is not modified.
 // It enforces the replay window; a failed packet leaves it unchanged.
 func (k *Key) Open(dst, packet []byte) ([]byte, error) {
+	if k.epoch != nil {
+		return k.epoch.Open(dst, packet)
+	}
 	if len(packet) < 1 {
 		return dst, ErrShortPacket
 	}
@@ -354,6 +406,12 @@ func (k *Key) Open(dst, packet []byte) ([]byte, error) {
 			return dst[:start], ErrAuthFailed
 		}
 		k.replay.Commit(pid, now)
+		if k.limit > 0 {
+			k.rBlocks.Add(uint64(packetIDSize+len(ct)+15) / 16)
+			if pid > k.rPID.Load() {
+				k.rPID.Store(pid)
+			}
+		}
 		return dst[:start+len(ct)], nil
 	}
 	macLen := k.auth.Size()

@@ -25,9 +25,10 @@ const (
 
 // ClientIVProto is the IV_PROTO a cvpn client advertises: DATA_V2,
 // REQUEST_PUSH, TLS_KEY_EXPORT, AUTH_PENDING_KW, CC_EXIT_NOTIFY,
-// AUTH_FAIL_TEMP and DNS_OPTION_V2.
+// AUTH_FAIL_TEMP, DYN_TLS_CRYPT, DATA_EPOCH, DNS_OPTION_V2 and PUSH_UPDATE.
 const ClientIVProto = IVProtoDataV2 | IVProtoRequestPush | IVProtoTLSKeyExport |
-	IVProtoAuthPendingKW | IVProtoCCExitNotify | IVProtoAuthFailTemp | IVProtoDNSOptionV2
+	IVProtoAuthPendingKW | IVProtoCCExitNotify | IVProtoAuthFailTemp | IVProtoDynTLSCrypt |
+	IVProtoDataEpoch | IVProtoDNSOptionV2 | IVProtoPushUpdate
 
 // PeerInfo builds the peer_info block a client sends in key method 2.
 type PeerInfo struct {

@@ -8,7 +8,7 @@ func TestPeerInfo(t *testing.T) {
 	p := PeerInfo{Version: "2.6.12", Platform: PlatformName("darwin"), Proto: ClientIVProto,
 		Ciphers: []string{"AES-256-GCM", "AES-128-GCM", "CHACHA20-POLY1305"}, MTU: 1600,
 		SSO: []string{"openurl", "webauth", "crtext"}, GUIVersion: "cvpn_1.0", Extra: []string{"UV_X=a\nb", "bad"}}
-	want := "IV_VER=2.6.12\nIV_PLAT=mac\nIV_PROTO=2462\nIV_NCP=2\nIV_CIPHERS=AES-256-GCM:AES-128-GCM:CHACHA20-POLY1305\nIV_MTU=1600\nIV_SSO=openurl,webauth,crtext\nIV_GUI_VER=cvpn_1.0\nUV_X=a b\n"
+	want := "IV_VER=2.6.12\nIV_PLAT=mac\nIV_PROTO=8094\nIV_NCP=2\nIV_CIPHERS=AES-256-GCM:AES-128-GCM:CHACHA20-POLY1305\nIV_MTU=1600\nIV_SSO=openurl,webauth,crtext\nIV_GUI_VER=cvpn_1.0\nUV_X=a b\n"
 	if got := p.String(); got != want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}

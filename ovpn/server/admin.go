@@ -13,14 +13,17 @@ import (
 
 // AdminRequest is one request on the admin socket (one JSON line).
 type AdminRequest struct {
-	Command      string `json:"command"` // "connections" | "terminate"
+	Command      string `json:"command"` // "connections" | "terminate" | "push-update"
 	ConnectionID string `json:"connection-id,omitempty"`
+	// Options are push-update's options.
+	Options []string `json:"options,omitempty"`
 }
 
 // AdminResponse is the answer (one JSON line).
 type AdminResponse struct {
 	Connections []ConnectionInfo `json:"connections,omitempty"`
 	Terminated  string           `json:"terminated,omitempty"`
+	Updated     string           `json:"updated,omitempty"`
 	Error       string           `json:"error,omitempty"`
 }
 
@@ -90,6 +93,12 @@ func (s *Server) handleAdmin(c net.Conn) {
 			resp.Error = err.Error()
 		} else {
 			resp.Terminated = req.ConnectionID
+		}
+	case req.Command == "push-update":
+		if err := s.PushUpdate(req.ConnectionID, req.Options); err != nil {
+			resp.Error = err.Error()
+		} else {
+			resp.Updated = req.ConnectionID
 		}
 	default:
 		resp.Error = fmt.Sprintf("unknown command %q", req.Command)

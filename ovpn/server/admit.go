@@ -79,6 +79,8 @@ func (ss *session) admit(ctx context.Context, m *km2.Message) error {
 	}
 	ss.ekm = proto&km2.IVProtoTLSKeyExport != 0
 	ss.ccExit = proto&km2.IVProtoCCExitNotify != 0
+	ss.epoch = proto&km2.IVProtoDataEpoch != 0 && ss.cipher.IsAEAD()
+	ss.dynTLS = proto&km2.IVProtoDynTLSCrypt != 0 && ss.ekm
 	if proto&km2.IVProtoDataV2 != 0 {
 		ss.dataV2 = true
 		ss.peerID = s.nextPeerID()

@@ -99,13 +99,15 @@ func (s *Server) udpLoop(conn *net.UDPConn) {
 					ss = fs
 				}
 			case op.IsControl():
-				if ss != nil && op != wire.OpHardResetClientV2 && len(pkt) >= 9 && ss.matchesRemote(pkt[1:9]) {
+				if ss != nil && op != wire.OpHardResetClientV2 && op != wire.OpHardResetClientV3 && len(pkt) >= 9 && ss.matchesRemote(pkt[1:9]) {
 					ss.ch.HandleIncoming(pkt)
 					continue
 				}
 				scratch = append(scratch[:0], pkt...)
 				s.statelessControl(from, stateless, scratch, func(b []byte) { _ = pc.WriteTo(b, from) },
-					func(cookie, client wire.SessionID) { s.startUDPSession(pc, from, cookie, client, pkt) })
+					func(cookie, client wire.SessionID, w tlswrap.Wrapper) {
+						s.startUDPSession(pc, from, cookie, client, w, pkt)
+					})
 				// A new session may now own this address.
 				s.mu.RLock()
 				ss = s.byPeer[from]
@@ -124,8 +126,25 @@ func (ss *session) matchesRemote(sid []byte) bool {
 
 // statelessControl answers a hard reset with a cookie (through reply), or
 // calls start when the packet proves the client saw our cookie. raw is a
-// copy of the packet, unwrapped in place.
-func (s *Server) statelessControl(from netip.AddrPort, w tlswrap.Wrapper, raw []byte, reply func([]byte), start func(cookie, client wire.SessionID)) {
+// copy of the packet, unwrapped in place. A tls-crypt-v2 client's packets
+// (HARD_RESET_CLIENT_V3, P_CONTROL_WKC_V1) are unwrapped with the key in
+// their WKc, and start gets the wrapper for that key (nil otherwise).
+func (s *Server) statelessControl(from netip.AddrPort, w tlswrap.Wrapper, raw []byte, reply func([]byte), start func(cookie, client wire.SessionID, w tlswrap.Wrapper)) {
+	var v2 tlswrap.Wrapper
+	if op := wire.Opcode(raw[0] >> 3); op == wire.OpHardResetClientV3 || op == wire.OpControlWKCV1 {
+		if op == wire.OpHardResetClientV3 && !tlswrap.EarlyNegotiation(raw) {
+			s.log.Info("dropped tls-crypt-v2 reset of a client that cannot resend its key (OpenVPN before 2.6); cvpn server needs it over UDP", "peer", "udp "+from.String())
+			return
+		}
+		var ok bool
+		if w, ok = s.acceptV2(from.String(), raw); !ok {
+			return
+		}
+		v2 = w
+	} else if s.v2Only() {
+		s.log.Debug("dropped control packet without a tls-crypt-v2 client key", "peer", "udp "+from.String())
+		return
+	}
 	plain, err := w.UnwrapNoReplay(raw)
 	if err != nil {
 		s.log.Debug("dropped unauthenticated control packet", "peer", "udp "+from.String(), "err", err)
@@ -138,12 +157,16 @@ func (s *Server) statelessControl(from netip.AddrPort, w tlswrap.Wrapper, raw []
 	}
 	ep := s.epoch()
 	switch p.Opcode {
-	case wire.OpHardResetClientV2:
+	case wire.OpHardResetClientV2, wire.OpHardResetClientV3:
 		if p.KeyID != 0 {
 			return
 		}
 		cookie := s.cookieFor(from, p.SessionID, ep)
 		resp := wire.Control{Opcode: wire.OpHardResetServerV2, SessionID: cookie, Acks: []uint32{0}, RemoteSessionID: p.SessionID}
+		if v2 != nil {
+			// Ask for WKc again with the third packet: we keep no state.
+			resp.Payload = tlswrap.AppendServerResetFlags(nil, tlswrap.FlagResendWKC)
+		}
 		b, err := wire.AppendControl(nil, &resp)
 		if err != nil {
 			return
@@ -154,11 +177,14 @@ func (s *Server) statelessControl(from netip.AddrPort, w tlswrap.Wrapper, raw []
 			return
 		}
 		reply(out)
-	case wire.OpControlV1, wire.OpAckV1:
+	case wire.OpControlV1, wire.OpAckV1, wire.OpControlWKCV1:
+		if (v2 == nil) != (p.Opcode != wire.OpControlWKCV1) {
+			return
+		}
 		// Only an acknowledgement of our reset (packet id 0) proves the
 		// client saw the cookie; a late ACK of something else (after the
 		// client left) must not start a new session.
-		if !slices.Contains(p.Acks, 0) || p.KeyID != 0 || (p.Opcode == wire.OpControlV1 && p.PacketID > 1) {
+		if !slices.Contains(p.Acks, 0) || p.KeyID != 0 || (p.Opcode != wire.OpAckV1 && p.PacketID > 1) {
 			return
 		}
 		var cookie wire.SessionID
@@ -183,11 +209,11 @@ func (s *Server) statelessControl(from netip.AddrPort, w tlswrap.Wrapper, raw []
 			old.setReason("client reconnected from the same address")
 			old.cancel() // a context cancel: it does not block
 		}
-		start(cookie, p.SessionID)
+		start(cookie, p.SessionID, v2)
 	}
 }
 
-func (s *Server) startUDPSession(pc *transport.PacketConn, from netip.AddrPort, cookie, clientSID wire.SessionID, first []byte) {
+func (s *Server) startUDPSession(pc *transport.PacketConn, from netip.AddrPort, cookie, clientSID wire.SessionID, w tlswrap.Wrapper, first []byte) {
 	// Sends go to the client's current address: it may float (float.go).
 	var ss *session
 	ss = s.newSession(from, false, func(b []byte) error { return pc.WriteTo(b, ss.remote()) })
@@ -195,6 +221,9 @@ func (s *Server) startUDPSession(pc *transport.PacketConn, from netip.AddrPort, 
 	cfg, err := ss.controlConfig()
 	if err != nil {
 		return
+	}
+	if w != nil {
+		cfg.Wrapper = w
 	}
 	cfg.LocalSessionID = cookie
 	ch, err := control.NewServerStateless(ss.ctx, cfg, clientSID)
@@ -210,8 +239,9 @@ func (s *Server) startUDPSession(pc *transport.PacketConn, from netip.AddrPort, 
 }
 
 // maxTCPReset is the largest first packet a TCP client may send: a hard
-// reset, with tls-auth or tls-crypt, is far smaller.
-const maxTCPReset = 1024
+// reset, with tls-auth, tls-crypt or tls-crypt-v2 (and its WKc of at most
+// 1024 bytes), is smaller.
+const maxTCPReset = 1024 + tlswrap.WKcMaxLen
 
 // tcpLoop accepts TCP clients.
 func (s *Server) tcpLoop(l *net.TCPListener) {
@@ -260,7 +290,7 @@ func (s *Server) serveTCP(c *net.TCPConn) {
 		return
 	}
 	op, keyID, err := wire.PeekHeader(first[2 : 2+n])
-	if err != nil || op != wire.OpHardResetClientV2 || keyID != 0 {
+	if err != nil || (op != wire.OpHardResetClientV2 && op != wire.OpHardResetClientV3) || keyID != 0 {
 		s.log.Debug("tcp client did not start with a hard reset", "peer", "tcp "+peer.String())
 		return
 	}
@@ -273,6 +303,18 @@ func (s *Server) serveTCP(c *net.TCPConn) {
 	ss.sendBatchFn = txq.WriteBatch
 	cfg, err := ss.controlConfig()
 	if err != nil {
+		return
+	}
+	if op == wire.OpHardResetClientV3 {
+		w, ok := s.acceptV2(ss.peerName(), buf[:n])
+		if !ok {
+			ss.cancel()
+			return
+		}
+		cfg.Wrapper = w
+	} else if s.v2Only() {
+		ss.log.Debug("refused tcp client without a tls-crypt-v2 client key")
+		ss.cancel()
 		return
 	}
 	ch, err := control.NewServer(ss.ctx, cfg, buf[:n])

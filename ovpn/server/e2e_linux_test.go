@@ -35,7 +35,8 @@ type serverSpec struct {
 	transport  string // udp (default) | tcp
 	ciphers    []string
 	auth       string
-	wrap       string // "", "tls-auth", "tls-crypt"
+	wrap       string // "", "tls-auth", "tls-crypt", "tls-crypt-v2"
+	v2MaxAge   int    // tls.tls_crypt_v2_max_age (days), with wrap tls-crypt-v2
 	mutual     *bool
 	users      string // users.toml content
 	split      bool
@@ -140,9 +141,11 @@ func (ls *labServer) writeConfig(t *testing.T, spec serverSpec) {
 	b.WriteString(spec.top)
 	wrapKey := map[string]string{"": "", "tls-auth": "pki/ta.key", "tls-crypt": "pki/tls-crypt.key"}
 	ta, tc := "", ""
-	if spec.wrap == "tls-auth" {
+	switch spec.wrap {
+	case "tls-auth":
 		ta = wrapKey[spec.wrap]
-	} else {
+	case "tls-crypt-v2":
+	default:
 		tc = wrapKey[spec.wrap]
 	}
 	crl := ""
@@ -150,6 +153,9 @@ func (ls *labServer) writeConfig(t *testing.T, spec serverSpec) {
 		crl = "pki/" + spec.crl
 	}
 	fmt.Fprintf(&b, "\n[tls]\nca = \"pki/ca.crt\"\ncert = \"pki/server.crt\"\nkey = \"pki/server.key\"\ncrl = %q\ntls_auth = %q\ntls_crypt = %q\n", crl, ta, tc)
+	if spec.wrap == "tls-crypt-v2" {
+		fmt.Fprintf(&b, "tls_crypt_v2 = \"pki/tls-crypt-v2-server.key\"\ntls_crypt_v2_max_age = %d\n", spec.v2MaxAge)
+	}
 	fmt.Fprintf(&b, "\n[authentication]\nmutual = %v\nusers_file = %q\nsaml_idp_metadata = %q\n", mutual, usersFile, spec.samlMetadata)
 	if spec.webAuth {
 		b.WriteString("web_auth = true\n")

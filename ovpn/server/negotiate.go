@@ -9,6 +9,7 @@ import (
 	"github.com/cvpn/cvpn/ovpn/datachannel"
 	"github.com/cvpn/cvpn/ovpn/handshake"
 	"github.com/cvpn/cvpn/ovpn/km2"
+	"github.com/cvpn/cvpn/ovpn/tlswrap"
 	"github.com/cvpn/cvpn/ovpn/wire"
 )
 
@@ -55,11 +56,19 @@ func (ss *session) negotiate(ctx context.Context, keyID uint8, st *control.Strea
 	}
 
 	dk, err := k.DataKey(ss.ekm, datachannel.Config{Cipher: ss.cipher, Auth: ss.auth, KeyID: keyID, DataV2: ss.dataV2,
-		PeerID: ss.peerID, Now: s.now})
+		PeerID: ss.peerID, Now: s.now, Epoch: ss.epoch})
 	if err != nil {
 		return err
 	}
 	k.Install(&ss.keys, dk)
+	if first && ss.dynTLS {
+		cs := k.TLS.ConnectionState()
+		w, err := tlswrap.NewDynamicTLSCrypt(&cs, s.staticWrapKey(ss.ch.Wrapper()), wire.RoleServer, s.now)
+		if err != nil {
+			return fmt.Errorf("%s: %w", ss.peerName(), err)
+		}
+		ss.ch.SetRenegWrapper(w)
+	}
 	if first {
 		if err := ss.webSignIn(ctx); err != nil {
 			return err

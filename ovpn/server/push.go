@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/cvpn/cvpn/ovpn/ctrlmsg"
@@ -58,13 +59,23 @@ func (ss *session) pushOptions() []string {
 		o = append(o, fmt.Sprintf("peer-id %d", ss.peerID))
 	}
 	o = append(o, "cipher "+ss.cipher.String())
+	var pf []string
 	switch {
 	case ss.ccExit && ss.ekm:
-		o = append(o, "protocol-flags cc-exit tls-ekm")
+		pf = append(pf, "cc-exit", "tls-ekm")
 	case ss.ccExit:
-		o = append(o, "protocol-flags cc-exit")
+		pf = append(pf, "cc-exit")
 	case ss.ekm:
 		o = append(o, "key-derivation tls-ekm")
+	}
+	if ss.dynTLS {
+		pf = append(pf, "dyn-tls-crypt")
+	}
+	if ss.epoch {
+		pf = append(pf, "aead-epoch")
+	}
+	if len(pf) > 0 {
+		o = append(o, "protocol-flags "+strings.Join(pf, " "))
 	}
 	if ss.token != "" {
 		o = append(o, "auth-token "+ss.token)

@@ -70,6 +70,7 @@ type Server struct {
 
 	wrapMode string // "", "tls-auth", "tls-crypt"
 	wrapKey  [tlswrap.StaticKeyLen]byte
+	v2Key    *tlswrap.V2ServerKey // tls-crypt-v2 server key, nil if none
 	cookie   [32]byte
 
 	mu       sync.RWMutex
@@ -126,6 +127,15 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 			return nil, err
 		}
 	}
+	if cfg.TLS.TLSCryptV2 != "" {
+		data, err := os.ReadFile(cfg.TLS.TLSCryptV2)
+		if err != nil {
+			return nil, fmt.Errorf("tls.tls_crypt_v2: %w", err)
+		}
+		if s.v2Key, err = tlswrap.ParseV2ServerKey(data); err != nil {
+			return nil, fmt.Errorf("tls.tls_crypt_v2 %s: %w", cfg.TLS.TLSCryptV2, err)
+		}
+	}
 	s.auth = opts.Authenticator
 	if s.auth == nil && cfg.Authentication.UsersFile != "" {
 		d, err := users.Load(cfg.Authentication.UsersFile)
@@ -171,6 +181,45 @@ func (s *Server) newWrapper() (tlswrap.Wrapper, error) {
 		return tlswrap.NewTLSAuth(s.wrapKey, tlswrap.Direction0, s.cfg.Digest, s.now)
 	}
 	return tlswrap.None{}, nil
+}
+
+// staticWrapKey is the control channel key a session started with (the
+// tls-crypt-v2 client key, the tls-crypt or tls-auth key; nil without
+// one): dynamic tls-crypt mixes it into the renegotiation key.
+func (s *Server) staticWrapKey(w tlswrap.Wrapper) []byte {
+	if v2, ok := w.(*tlswrap.TLSCryptV2Server); ok {
+		return v2.ClientKey()
+	}
+	if s.wrapMode != "" {
+		return append([]byte(nil), s.wrapKey[:]...)
+	}
+	return nil
+}
+
+// v2Only reports whether only tls-crypt-v2 clients are accepted (a
+// tls-crypt-v2 server key and no tls-auth or tls-crypt group key).
+func (s *Server) v2Only() bool { return s.v2Key != nil && s.wrapMode == "" }
+
+// acceptV2 unwraps the WKc a tls-crypt-v2 client appended to pkt (a
+// HARD_RESET_CLIENT_V3 or P_CONTROL_WKC_V1) and applies the maximum key
+// age. It returns the client's wrapper (which reads pkt as it is); it logs
+// and returns false for packets to drop silently (as OpenVPN does).
+func (s *Server) acceptV2(peer string, pkt []byte) (tlswrap.Wrapper, bool) {
+	if s.v2Key == nil {
+		s.log.Debug("dropped tls-crypt-v2 packet: no tls.tls_crypt_v2 server key", "peer", peer)
+		return nil, false
+	}
+	maxAge := time.Duration(s.cfg.TLS.TLSCryptV2MaxAge) * 24 * time.Hour
+	w, _, err := s.v2Key.AcceptV2(pkt, maxAge, s.now)
+	if errors.Is(err, tlswrap.ErrKeyAge) {
+		s.log.Info("refused tls-crypt-v2 client key", "peer", peer, "err", err)
+		return nil, false
+	}
+	if err != nil {
+		s.log.Debug("dropped tls-crypt-v2 packet", "peer", peer, "err", err)
+		return nil, false
+	}
+	return w, true
 }
 
 // Run serves until ctx ends, then tells every client to reconnect

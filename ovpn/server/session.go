@@ -52,6 +52,8 @@ type session struct {
 	dataV2   bool
 	ekm      bool
 	ccExit   bool
+	epoch    bool // epoch data keys (client has IV_PROTO bit 10, AEAD cipher)
+	dynTLS   bool // dynamic tls-crypt (client has IV_PROTO bit 9, EKM)
 	cipher   datachannel.Cipher
 	auth     datachannel.Auth
 	token    string

@@ -51,7 +51,7 @@ func TestStatelessCookie(t *testing.T) {
 	started := 0
 	var gotCookie wire.SessionID
 	reply := func(b []byte) { replies = append(replies, append([]byte(nil), b...)) }
-	start := func(c, cl wire.SessionID) {
+	start := func(c, cl wire.SessionID, _ tlswrap.Wrapper) {
 		started++
 		gotCookie = c
 		if cl != csid {
@@ -155,7 +155,7 @@ func FuzzControlPacket(f *testing.F) {
 	f.Add([]byte{0x38})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		w, _ := s.newWrapper()
-		s.statelessControl(peer, w, append([]byte(nil), data...), func([]byte) {}, func(c, cl wire.SessionID) {
+		s.statelessControl(peer, w, append([]byte(nil), data...), func([]byte) {}, func(c, cl wire.SessionID, _ tlswrap.Wrapper) {
 			if c != s.cookieFor(peer, cl, s.epoch()) && c != s.cookieFor(peer, cl, s.epoch()-1) {
 				t.Fatal("session started with a wrong cookie")
 			}

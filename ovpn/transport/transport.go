@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -50,12 +51,17 @@ const (
 )
 
 // Dialer opens transports. The zero value is usable.
-type Dialer struct{}
+type Dialer struct {
+	// Control, when set, is called on each socket before it connects (as
+	// net.Dialer.Control); cvpn marks its own sockets with it while
+	// traffic outside the tunnel is blocked.
+	Control func(network, address string, c syscall.RawConn) error
+}
 
 // Dial connects to addr with proto. For UDP the socket is connected so only
 // packets from the server are received.
 func (d *Dialer) Dial(ctx context.Context, proto Proto, addr netip.AddrPort) (Conn, error) {
-	var nd net.Dialer
+	nd := net.Dialer{Control: d.Control}
 	switch proto {
 	case UDP:
 		c, err := nd.DialContext(ctx, "udp", addr.String())

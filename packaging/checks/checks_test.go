@@ -405,6 +405,10 @@ func TestMaintainerScripts(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "systemctl"), []byte(fake), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// A fake cvpn: prerm lifts a block left behind (cvpn unblock).
+	if err := os.WriteFile(filepath.Join(dir, "cvpn"), []byte("#!/bin/sh\necho \"cvpn $*\" >>"+log+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	_, err := os.Stat("/run/systemd/system")
 	booted := err == nil
 	for _, tc := range []struct {
@@ -417,7 +421,7 @@ func TestMaintainerScripts(t *testing.T) {
 		{"postinst", []string{"configure", "1.0"}, "daemon-reload\nenable cvpn.service\nrestart cvpn.service\ntry-restart cvpn-server@*.service\n", "enable cvpn.service\n"},
 		// Enabled reference server instances are disabled too (the
 		// internal/e2e/deb checks that with a real instance link).
-		{"prerm", []string{"remove"}, "stop cvpn.service cvpn-server@*.service\ndisable cvpn.service\n", "disable cvpn.service\n"},
+		{"prerm", []string{"remove"}, "stop cvpn.service cvpn-server@*.service\ndisable cvpn.service\ncvpn unblock\n", "disable cvpn.service\ncvpn unblock\n"},
 		{"prerm", []string{"upgrade", "2.0"}, "", ""},
 		{"postrm", []string{"remove"}, "daemon-reload\n", ""},
 	} {
@@ -427,7 +431,7 @@ func TestMaintainerScripts(t *testing.T) {
 		}
 		os.Remove(log)
 		cmd := exec.Command(sh, append([]string{path}, tc.args...)...)
-		cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))
+		cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"), "CVPN_SCRIPT_BIN="+filepath.Join(dir, "cvpn"))
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("%s %q: %v\n%s", tc.script, tc.args, err, out)
 		}

@@ -59,7 +59,12 @@ func (r *rtReceiver) Receive() ([]event, error) {
 			case *route.InterfaceAddrMessage:
 				out = append(out, event{kind: evAddress})
 			case *route.RouteMessage:
-				if m.Err == nil && isDefaultMsg(m) {
+				// m.Err is not checked: x/net/route reads it at the
+				// offset of rtm_use on macOS (golang/go#70593), so a real
+				// change could look failed. An event only triggers a
+				// re-read of the state, so a failed request's echo costs
+				// one read and reports nothing.
+				if isDefaultMsg(m) {
 					out = append(out, event{kind: evRoute})
 				}
 			}

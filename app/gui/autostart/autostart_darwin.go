@@ -29,7 +29,7 @@ func entry(id, exe string) (string, error) {
 <plist version="1.0">
 <dict>
 	<key>Label</key><string>` + escape(id) + `</string>
-	<key>ProgramArguments</key><array><string>` + escape(exe) + `</string></array>
+	<key>ProgramArguments</key><array><string>` + escape(exe) + `</string><string>` + AtLoginFlag + `</string></array>
 	<key>RunAtLoad</key><true/>
 </dict>
 </plist>

@@ -22,5 +22,5 @@ func entry(id, exe string) (string, error) {
 		return "", fmt.Errorf("autostart: program path %q cannot be written to a desktop file", exe)
 	}
 	return "[Desktop Entry]\nType=Application\nName=cvpn\nComment=VPN client\n" +
-		"Exec=\"" + exe + "\"\nIcon=" + id + "\nTerminal=false\nX-GNOME-Autostart-enabled=true\n", nil
+		"Exec=\"" + exe + "\" " + AtLoginFlag + "\nIcon=" + id + "\nTerminal=false\nX-GNOME-Autostart-enabled=true\n", nil
 }

@@ -20,7 +20,7 @@ func TestSetLinux(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(data), "Exec=\"/opt/cvpn/cvpn-gui\"\n") || !strings.HasPrefix(string(data), "[Desktop Entry]\n") {
+	if !strings.Contains(string(data), "Exec=\"/opt/cvpn/cvpn-gui\" --at-login\n") || !strings.HasPrefix(string(data), "[Desktop Entry]\n") {
 		t.Fatalf("desktop file:\n%s", data)
 	}
 	if on, _ := Enabled("io.example.app"); !on {

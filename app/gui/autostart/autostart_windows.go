@@ -21,7 +21,7 @@ func Set(id, exe string, on bool) error {
 		}
 		return nil
 	}
-	return k.SetStringValue(id, `"`+exe+`"`)
+	return k.SetStringValue(id, `"`+exe+`" `+AtLoginFlag)
 }
 
 // Enabled reports whether the Run value exists.

@@ -23,6 +23,10 @@ type Backend struct {
 	// this app for (Port, Timeout, Opener, NoBrowser; zero values are the
 	// defaults). Logger is the Backend's.
 	SignIn signin.Browser
+	// BlockWhenDown, when set, says whether profile name blocks traffic
+	// outside the tunnel while it is down (the GUI's per-profile switch,
+	// gui.PrefBlockWhenDown).
+	BlockWhenDown func(name string) bool
 	// dial replaces ipc.Dial in tests.
 	dial func(ctx context.Context, path string, o ipc.ClientOptions) (*ipc.Client, error)
 
@@ -142,7 +146,7 @@ func (b *Backend) client(ctx context.Context) (*ipc.Client, error) {
 // Connect asks the daemon to connect the stored profile name; the daemon's
 // questions for it are answered through creds.
 func (b *Backend) Connect(ctx context.Context, name string, creds clientapi.Credentials) error {
-	text, err := b.Store.Read(name)
+	text, err := b.StoreProfiles.Read(name) // nil for a system profile: the daemon reads it
 	if err != nil {
 		return err
 	}
@@ -153,7 +157,20 @@ func (b *Backend) Connect(ctx context.Context, name string, creds clientapi.Cred
 	b.mu.Lock()
 	b.creds[name] = creds
 	b.mu.Unlock()
+	if b.BlockWhenDown != nil && b.BlockWhenDown(name) {
+		return cl.ConnectWith(ctx, name, text, ipc.ConnectOptions{BlockWhenDown: true})
+	}
 	return cl.Connect(ctx, name, text, false)
+}
+
+// Unblock asks the daemon to lift the blocks of traffic outside the tunnel
+// the user may lift (gui.Unblocker).
+func (b *Backend) Unblock(ctx context.Context) (string, error) {
+	cl, err := b.client(ctx)
+	if err != nil {
+		return "", err
+	}
+	return cl.Unblock(ctx)
 }
 
 // Disconnect asks the daemon to disconnect name and ends its browser

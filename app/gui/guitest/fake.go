@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +27,12 @@ type Backend struct {
 	// down makes every connection call fail with gui.ErrDaemonNotRunning.
 	down       bool
 	connectErr error
+	// BlockWhenDown, when set, says whether a profile blocks traffic while
+	// the tunnel is down (as daemonbackend.Backend.BlockWhenDown); such a
+	// connect is recorded as "connect NAME --block-when-down" and emits
+	// the blocked event.
+	BlockWhenDown func(name string) bool
+	blocked       map[string]bool
 }
 
 // New returns a fake over a profile store; now nil is time.Now.
@@ -92,7 +99,7 @@ func (b *Backend) downErr() error {
 // Connect implements gui.Connections: it checks the profile exists and
 // emits the resolving state.
 func (b *Backend) Connect(ctx context.Context, name string, creds clientapi.Credentials) error {
-	if _, err := b.Store.Read(name); err != nil {
+	if _, err := b.StoreProfiles.Read(name); err != nil {
 		return err
 	}
 	b.mu.Lock()
@@ -100,7 +107,12 @@ func (b *Backend) Connect(ctx context.Context, name string, creds clientapi.Cred
 		b.mu.Unlock()
 		return err
 	}
-	b.calls = append(b.calls, "connect "+name)
+	block := b.BlockWhenDown != nil && b.BlockWhenDown(name)
+	if block {
+		b.calls = append(b.calls, "connect "+name+" --block-when-down")
+	} else {
+		b.calls = append(b.calls, "connect "+name)
+	}
 	if err := b.connectErr; err != nil {
 		b.connectErr = nil
 		b.mu.Unlock()
@@ -111,9 +123,42 @@ func (b *Backend) Connect(ctx context.Context, name string, creds clientapi.Cred
 		return fmt.Errorf("%s is already %s", name, c.State)
 	}
 	b.creds[name] = creds
+	if block {
+		if b.blocked == nil {
+			b.blocked = map[string]bool{}
+		}
+		b.blocked[name] = true
+	}
 	b.mu.Unlock()
+	if block {
+		b.Emit(name, clientapi.Event{Event: clientapi.EventBlocked, Detail: "full", Message: "all traffic outside the tunnel is blocked except to the VPN server"})
+	}
 	b.Emit(name, clientapi.Event{Event: clientapi.EventState, State: clientapi.StateResolving})
 	return nil
+}
+
+// Unblock implements gui.Unblocker: it lifts every block, recorded as
+// "unblock", and emits unblocked for each.
+func (b *Backend) Unblock(ctx context.Context) (string, error) {
+	b.mu.Lock()
+	if err := b.downErr(); err != nil {
+		b.mu.Unlock()
+		return "", err
+	}
+	b.calls = append(b.calls, "unblock")
+	var names []string
+	for n := range b.blocked {
+		names = append(names, n)
+	}
+	b.blocked = nil
+	b.mu.Unlock()
+	if len(names) == 0 {
+		return "No block was in place.", nil
+	}
+	for _, n := range names {
+		b.Emit(n, clientapi.Event{Event: clientapi.EventUnblocked, Message: "lifted"})
+	}
+	return "Lifted the full block of \"" + strings.Join(names, ", ") + "\" until the connection ends.", nil
 }
 
 // Disconnect implements gui.Connections: it emits disconnecting and

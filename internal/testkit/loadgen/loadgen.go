@@ -94,7 +94,7 @@ func (s *Session) handshake(ctx context.Context, cfg Config) error {
 	k, err := handshake.Negotiate(ctx, s.ch.Stream(0), handshake.Config{Role: wire.RoleClient, TLS: tconf, IDs: s.ch,
 		Peer: "udp " + cfg.Server.String(), Hello: handshake.Hello{Username: cfg.Username, Password: cfg.Password,
 			Options:  km2.OCC{Cipher: "AES-256-GCM", KeyBits: 256}.String(),
-			PeerInfo: km2.PeerInfo{Version: "2.6.14", Platform: "linux", Proto: km2.ClientIVProto, Ciphers: []string{"AES-256-GCM"}}.String()}})
+			PeerInfo: km2.PeerInfo{Version: "2.6.14", Platform: "linux", Proto: loadgenIVProto, Ciphers: []string{"AES-256-GCM"}}.String()}})
 	if err != nil {
 		return err
 	}
@@ -149,3 +149,8 @@ func (s *Session) Close() {
 	s.conn.Close()
 	s.wg.Wait()
 }
+
+// loadgenIVProto is what the load generator speaks: a cvpn client's
+// IV_PROTO without the OpenVPN 2.7 features it does not implement (dynamic
+// tls-crypt, epoch data keys, PUSH_UPDATE), like an OpenVPN 2.6 client.
+const loadgenIVProto = km2.ClientIVProto &^ (km2.IVProtoDynTLSCrypt | km2.IVProtoDataEpoch | km2.IVProtoPushUpdate)

@@ -85,6 +85,13 @@ type TLSFile struct {
 	CRL      string `toml:"crl"`
 	TLSAuth  string `toml:"tls_auth"`
 	TLSCrypt string `toml:"tls_crypt"`
+	// TLSCryptV2 is a tls-crypt-v2 server key: clients with a client key
+	// wrapped by it use their own tls-crypt key (alone, or besides
+	// tls_auth/tls_crypt for the other clients).
+	TLSCryptV2 string `toml:"tls_crypt_v2"`
+	// TLSCryptV2MaxAge, in days, refuses client keys older than that or
+	// without a timestamp (OpenVPN's --tls-crypt-v2-max-age); 0 = no limit.
+	TLSCryptV2MaxAge int `toml:"tls_crypt_v2_max_age"`
 }
 
 // AuthFile is the [authentication] table.
@@ -361,6 +368,12 @@ func Parse(path string, data []byte) (*Config, error) {
 	file("tls.tls_crypt", &c.TLS.TLSCrypt, false)
 	if c.TLS.TLSAuth != "" && c.TLS.TLSCrypt != "" {
 		bad("tls.tls_crypt", "tls_auth and tls_crypt are exclusive; set one")
+	}
+	file("tls.tls_crypt_v2", &c.TLS.TLSCryptV2, false)
+	if c.TLS.TLSCryptV2MaxAge < 0 {
+		bad("tls.tls_crypt_v2_max_age", "%d: want a number of days, 0 for no limit", c.TLS.TLSCryptV2MaxAge)
+	} else if c.TLS.TLSCryptV2MaxAge > 0 && c.TLS.TLSCryptV2 == "" {
+		bad("tls.tls_crypt_v2_max_age", "set without tls_crypt_v2")
 	}
 	file("authentication.users_file", &c.Authentication.UsersFile, false)
 	file("authentication.saml_idp_metadata", &c.Authentication.SAMLIdPMetadata, false)

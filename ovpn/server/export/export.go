@@ -8,10 +8,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/cvpn/cvpn/ovpn/server/config"
 	"github.com/cvpn/cvpn/ovpn/server/pki"
 	"github.com/cvpn/cvpn/ovpn/server/users"
+	"github.com/cvpn/cvpn/ovpn/tlswrap"
 )
 
 // DefaultClient is the client certificate name `cvpn server init` issues.
@@ -75,15 +77,31 @@ func Profile(c *config.Config, client string) (string, error) {
 		block("cert", cert)
 		block("key", key)
 	}
-	if c.TLS.TLSAuth != "" {
+	switch {
+	case c.TLS.TLSCryptV2 != "":
+		// Each export is a new client key, wrapped with the server key and
+		// stamped with its generation time (for tls_crypt_v2_max_age).
+		data, err := os.ReadFile(c.TLS.TLSCryptV2)
+		if err != nil {
+			return "", fmt.Errorf("tls.tls_crypt_v2: %w", err)
+		}
+		sk, err := tlswrap.ParseV2ServerKey(data)
+		if err != nil {
+			return "", fmt.Errorf("tls.tls_crypt_v2 %s: %w", c.TLS.TLSCryptV2, err)
+		}
+		k, err := sk.NewClientKeyPEM(nil, time.Now())
+		if err != nil {
+			return "", fmt.Errorf("tls-crypt-v2 client key: %w", err)
+		}
+		block("tls-crypt-v2", k)
+	case c.TLS.TLSAuth != "":
 		k, err := os.ReadFile(c.TLS.TLSAuth)
 		if err != nil {
 			return "", fmt.Errorf("tls.tls_auth: %w", err)
 		}
 		line("key-direction 1")
 		block("tls-auth", k)
-	}
-	if c.TLS.TLSCrypt != "" {
+	case c.TLS.TLSCrypt != "":
 		k, err := os.ReadFile(c.TLS.TLSCrypt)
 		if err != nil {
 			return "", fmt.Errorf("tls.tls_crypt: %w", err)

@@ -46,6 +46,8 @@ key = "pki/server.key"
 crl = ""                        # e.g. "pki/crl.pem"; an expired CRL refuses every handshake, like AWS
 tls_auth = ""                   # e.g. "pki/ta.key"
 tls_crypt = ""                  # e.g. "pki/tls-crypt.key"
+tls_crypt_v2 = ""               # e.g. "pki/tls-crypt-v2-server.key": a key per exported profile
+tls_crypt_v2_max_age = 0        # days; refuse older tls-crypt-v2 client keys (0: no limit)
 
 [authentication]
 mutual = true                   # require client certificates

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cvpn/cvpn/ovpn/statickey"
+	"github.com/cvpn/cvpn/ovpn/tlswrap"
 )
 
 // Spec describes a complete lab PKI.
@@ -38,6 +39,8 @@ type PKI struct {
 	CRL      []byte
 	TLSAuth  statickey.Key
 	TLSCrypt statickey.Key
+	// TLSCryptV2 is a tls-crypt-v2 server key (PEM).
+	TLSCryptV2 []byte
 }
 
 // NamedCert is a client certificate with the name it was issued for.
@@ -103,23 +106,27 @@ func Generate(spec Spec) (*PKI, error) {
 	if p.TLSCrypt, err = statickey.New(spec.rand()); err != nil {
 		return nil, err
 	}
+	if p.TLSCryptV2, err = tlswrap.NewV2ServerKeyPEM(spec.rand()); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
 // File names written by WriteDir.
 const (
-	FileCACert    = "ca.crt"
-	FileCAKey     = "ca.key"
-	FileServer    = "server.crt"
-	FileServerKey = "server.key"
-	FileCRL       = "crl.pem"
-	FileTLSAuth   = "ta.key"
-	FileTLSCrypt  = "tls-crypt.key"
+	FileCACert     = "ca.crt"
+	FileCAKey      = "ca.key"
+	FileServer     = "server.crt"
+	FileServerKey  = "server.key"
+	FileCRL        = "crl.pem"
+	FileTLSAuth    = "ta.key"
+	FileTLSCrypt   = "tls-crypt.key"
+	FileTLSCryptV2 = "tls-crypt-v2-server.key"
 )
 
 // WriteDir writes the PKI into dir (created 0700 when missing): ca.crt,
 // ca.key, server.crt, server.key, NAME.crt and NAME.key per client, crl.pem,
-// ta.key (tls-auth) and tls-crypt.key. Keys are 0600, the rest 0644.
+// ta.key (tls-auth), tls-crypt.key and tls-crypt-v2-server.key. Keys are 0600, the rest 0644.
 func (p *PKI) WriteDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("pki: %w", err)
@@ -137,6 +144,7 @@ func (p *PKI) WriteDir(dir string) error {
 		{FileCRL, p.CRL, 0o644},
 		{FileTLSAuth, p.TLSAuth.PEM(), 0o600},
 		{FileTLSCrypt, p.TLSCrypt.PEM(), 0o600},
+		{FileTLSCryptV2, p.TLSCryptV2, 0o600},
 	}
 	for _, c := range p.Clients {
 		files = append(files,

@@ -254,7 +254,7 @@ func TestWriteDirPermissions(t *testing.T) {
 	}
 	want := map[string]os.FileMode{
 		FileCACert: 0o644, FileCAKey: 0o600, FileServer: 0o644, FileServerKey: 0o600, FileCRL: 0o644,
-		FileTLSAuth: 0o600, FileTLSCrypt: 0o600, "client1.crt": 0o644, "client1.key": 0o600,
+		FileTLSAuth: 0o600, FileTLSCrypt: 0o600, FileTLSCryptV2: 0o600, "client1.crt": 0o644, "client1.key": 0o600,
 		"client2.crt": 0o644, "client2.key": 0o600,
 	}
 	ents, err := os.ReadDir(dir)

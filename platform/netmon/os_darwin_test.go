@@ -1,0 +1,3 @@
+package netmon_test
+
+const isWindows = false
