@@ -2,7 +2,6 @@ package bench
 
 import (
 	"fmt"
-	"net/netip"
 	"os"
 	"regexp"
 	"strings"
@@ -18,13 +17,6 @@ import (
 // results.md and adds its own section.
 
 const v27SectionTitle = "## OpenVPN 2.7: cvpn against the OpenVPN 2.7 client and server"
-
-// serverUnderTest is where a pair's traffic goes: the server's tunnel
-// address, and its process (for its CPU time and perf profiles).
-type serverUnderTest struct {
-	tunnelIP netip.Addr
-	pid      int
-}
 
 // dataKeys says which data channel key format a connected client uses:
 // "epoch" (OpenVPN 2.7 epoch data keys) or "classic". Our client says so
@@ -104,29 +96,13 @@ func TestOpenVPN27Benchmark(t *testing.T) {
 				{name: "(b) openvpn " + ver + " client + openvpn " + ver + " server"},
 				{name: "(c) cvpn client + openvpn " + ver + " server"},
 			}}
-			lab := nstest.New(t, nstest.Options{})
-			ovs := openvpnpeer.StartServer(t, openvpnpeer.ServerConfig{NS: lab.Server, Listen: nstest.ServerIP, Proto: transport,
-				DataCiphers: []string{cipher}, Wrap: openvpnpeer.WrapTLSCrypt, Version: openvpnpeer.V27})
-			ovProf, err := ovs.ClientProfile(openvpnpeer.ProfileOptions{ClientCert: "client1"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ov := serverUnderTest{tunnelIP: ovs.TunnelIP(), pid: ovs.Proc.PID()}
-			ovIperf := nstest.Start(t, lab.Server, "iperf3", "-s", "-B", ov.tunnelIP.String())
-			cs := startCvpnServer(t, bin, lab, transport, cipher)
-			cv := serverUnderTest{tunnelIP: cvpnServerTunnelIP, pid: cs.p.PID()}
-			csIperf := nstest.Start(t, lab.Server, "iperf3", "-s", "-B", cv.tunnelIP.String())
-			time.Sleep(200 * time.Millisecond)
+			l := startServerLab(t, bin, openvpnpeer.V27, transport, cipher)
 			for i := 0; i < opts.runs; i++ {
-				r.pairs[1].run(t, lab, ov, startOpenVPN27(t, lab, ovProf), serverPerf(opts, "openvpn27-openvpn27", transport, cipher, i))
-				r.pairs[0].run(t, lab, cv, startCvpn(t, bin, lab, cs.prof), serverPerf(opts, "cvpn-cvpn", transport, cipher, i))
-				r.pairs[2].run(t, lab, ov, startCvpn(t, bin, lab, ovProf), serverPerf(opts, "cvpn-openvpn27", transport, cipher, i))
+				r.pairs[1].run(t, l.lab, l.ov, startOpenVPN27(t, l.lab, l.ov.prof), serverPerf(opts, "openvpn27-openvpn27", transport, cipher, i))
+				r.pairs[0].run(t, l.lab, l.cv, startCvpn(t, bin, l.lab, l.cv.prof), serverPerf(opts, "cvpn-cvpn", transport, cipher, i))
+				r.pairs[2].run(t, l.lab, l.ov, startCvpn(t, bin, l.lab, l.ov.prof), serverPerf(opts, "cvpn-openvpn27", transport, cipher, i))
 			}
-			csIperf.Stop(2 * time.Second)
-			cs.p.Stop(5 * time.Second)
-			ovIperf.Stop(2 * time.Second)
-			ovs.Stop()
-			lab.Close()
+			l.close()
 			rows = append(rows, r)
 			for _, p := range r.pairs {
 				t.Logf("%s %s %s: up %.0f down %.0f Mbit/s, data keys %s", transport, cipher, p.name,
@@ -136,7 +112,7 @@ func TestOpenVPN27Benchmark(t *testing.T) {
 	}
 	var b strings.Builder
 	b.WriteString(v27SectionTitle + "\n\n")
-	fmt.Fprintf(&b, "Measured on %s, %s; median of %d runs. OpenVPN %s is Debian sid's, run from a chroot (.ci/sid-chroot.sh) in the same lab as above; ", hostInfo(), time.Now().UTC().Format("2006-01-02 15:04 UTC"), opts.runs, ver)
+	fmt.Fprintf(&b, "Measured on %s, %s; median of %d run(s). OpenVPN %s is Debian sid's, run from a chroot (.ci/sid-chroot.sh) in the same lab as above; ", hostInfo(), time.Now().UTC().Format("2006-01-02 15:04 UTC"), opts.runs, ver)
 	b.WriteString("both servers (tls-crypt, one data cipher) run side by side and the three pairs take turns in every run.\n")
 	fmt.Fprintf(&b, "(a) the cvpn pair, (b) the OpenVPN %s pair, (c) our client against the OpenVPN %s server; ratios are against (b). ", ver, ver)
 	b.WriteString("Data keys: \"epoch\" when the pair used OpenVPN 2.7's epoch data keys (cvpn's connected event `data_keys`; for the OpenVPN client, `aead-epoch` in the pushed protocol-flags).\n\n")
