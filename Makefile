@@ -102,11 +102,11 @@ os-tests-compile: deps-go
 test: deps lint actionlint unit fuzz-ci cross os-tests-compile gui-vet build demo screenshots fresh-check-ci
 	@echo "make test: all checks passed"
 
-## bench: micro-benchmarks, then the side-by-side tunnel benchmark (cvpn vs OpenVPN 2.6) written to bench/results.md
+## bench: micro-benchmarks, then the side-by-side tunnel benchmarks (cvpn vs OpenVPN 2.6 and 2.7) written to bench/results.md
 bench: deps deps-openvpn27
 	@mkdir -p build
 	$(GO) test -run '^$$' -bench . -benchmem ./ovpn/... ./routing/... ./internal/testkit/loadgen/ | tee build/bench-micro.txt
-	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 60m -run 'TestTunnelBenchmark|TestServerBenchmark|TestWireguardBenchmark' ./bench/
+	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 60m -run 'TestTunnelBenchmark|TestServerBenchmark|TestOpenVPN27Benchmark|TestWireguardBenchmark' ./bench/
 	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 10m -run 'TestConnectTimeline' ./bench/
 	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 10m -run 'TestRoamBenchmark|TestDaemonConnectBenchmark' ./bench/
 	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 10m -run 'TestThroughputUnderJunkFlood' ./internal/e2e/hostile/

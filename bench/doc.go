@@ -7,6 +7,9 @@
 // against our server (c). TestWireguardBenchmark puts our client + server
 // beside a wireguard-go pair built at the version go.mod pins and
 // configured over its UAPI socket (the userspace Go reference).
+// TestOpenVPN27Benchmark does the same against OpenVPN 2.7 (the sid
+// chroot): the cvpn pair, the 2.7 pair and our client against the 2.7
+// server, noting whether epoch data keys were in use.
 // TestConnectTimeline shows where our connect time goes: it writes the
 // "Connect time: where it goes" section (connect and start-up medians of
 // both clients, the Go runtime's floor measured with bench/emptyprog, and

@@ -21,3 +21,24 @@ func TestReplaceSection(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPushEpochPattern: the OpenVPN client's data keys are "epoch" only
+// when the server's PUSH_REPLY carries aead-epoch in its protocol-flags.
+func TestPushEpochPattern(t *testing.T) {
+	for _, tc := range []struct {
+		log  string
+		want bool
+	}{
+		{"PUSH: Received control message: 'PUSH_REPLY,route-gateway 10.8.0.1,protocol-flags cc-exit tls-ekm dyn-tls-crypt aead-epoch,peer-id 0,cipher AES-256-GCM'", true},
+		{"PUSH: Received control message: 'PUSH_REPLY,protocol-flags cc-exit tls-ekm,peer-id 0,cipher AES-256-GCM'", false},
+		{"PUSH: Received control message: 'PUSH_REPLY,protocol-flags tls-ekm,peer-id 0'\nsome aead-epoch text", false},
+	} {
+		if got := rePushEpoch.MatchString(tc.log); got != tc.want {
+			t.Errorf("%q: epoch = %v, want %v", tc.log, got, tc.want)
+		}
+	}
+	p := pairStat{keys: map[string]bool{"classic": true, "epoch": true}}
+	if got := p.keyList(); got != "epoch+classic" {
+		t.Errorf("keyList = %q, want epoch+classic", got)
+	}
+}

@@ -72,6 +72,51 @@ func startCvpnServer(t *testing.T, bin string, lab *nstest.Lab, transport, ciphe
 	return &labCvpnServer{p: p, prof: out}
 }
 
+// serverUnderTest is where a pair's traffic goes: the server's tunnel
+// address, its process (for its CPU time and perf profiles) and a client
+// profile for it.
+type serverUnderTest struct {
+	tunnelIP netip.Addr
+	pid      int
+	prof     string
+}
+
+// serverLab is one lab with an OpenVPN server (version v, port 1194) and
+// our server (port 1195) side by side, each with an iperf3 server on its
+// tunnel address, both using tls-crypt and one data cipher.
+type serverLab struct {
+	lab    *nstest.Lab
+	ov, cv serverUnderTest
+	close  func()
+}
+
+func startServerLab(t *testing.T, srvBin string, v openvpnpeer.Version, transport, cipher string) *serverLab {
+	t.Helper()
+	lab := nstest.New(t, nstest.Options{})
+	ovs := openvpnpeer.StartServer(t, openvpnpeer.ServerConfig{NS: lab.Server, Listen: nstest.ServerIP, Proto: transport,
+		DataCiphers: []string{cipher}, Wrap: openvpnpeer.WrapTLSCrypt, Version: v})
+	ovProf, err := ovs.ClientProfile(openvpnpeer.ProfileOptions{ClientCert: "client1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ovIperf := nstest.Start(t, lab.Server, "iperf3", "-s", "-B", ovs.TunnelIP().String())
+	cs := startCvpnServer(t, srvBin, lab, transport, cipher)
+	csIperf := nstest.Start(t, lab.Server, "iperf3", "-s", "-B", cvpnServerTunnelIP.String())
+	time.Sleep(200 * time.Millisecond)
+	return &serverLab{
+		lab: lab,
+		ov:  serverUnderTest{tunnelIP: ovs.TunnelIP(), pid: ovs.Proc.PID(), prof: ovProf},
+		cv:  serverUnderTest{tunnelIP: cvpnServerTunnelIP, pid: cs.p.PID(), prof: cs.prof},
+		close: func() {
+			csIperf.Stop(2 * time.Second)
+			cs.p.Stop(5 * time.Second)
+			ovIperf.Stop(2 * time.Second)
+			ovs.Stop()
+			lab.Close()
+		},
+	}
+}
+
 // serverSample is one measurement of a client/server pair.
 type serverSample struct {
 	sample
@@ -157,34 +202,19 @@ func TestServerBenchmark(t *testing.T) {
 			}
 			r := row{transport: transport, cipher: cipher,
 				pairs: []pair{{name: "cvpn client + cvpn server"}, {name: "openvpn client + cvpn server"}, {name: "openvpn client + openvpn server"}}}
-			// Both servers run in one lab, and the three pairs take turns in
-			// every run, so that a busier moment of the machine weighs on
-			// each pair alike.
-			lab := nstest.New(t, nstest.Options{})
-			ovs := openvpnpeer.StartServer(t, openvpnpeer.ServerConfig{NS: lab.Server, Listen: nstest.ServerIP, Proto: transport,
-				DataCiphers: []string{cipher}, Wrap: openvpnpeer.WrapTLSCrypt})
-			ovProf, err := ovs.ClientProfile(openvpnpeer.ProfileOptions{ClientCert: "client1"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ovPID := ovs.Proc.PID()
-			ovIperf := nstest.Start(t, lab.Server, "iperf3", "-s", "-B", ovs.TunnelIP().String())
-			cs := startCvpnServer(t, srvBin, lab, transport, cipher)
-			csIperf := nstest.Start(t, lab.Server, "iperf3", "-s", "-B", cvpnServerTunnelIP.String())
-			time.Sleep(200 * time.Millisecond)
+			// Both servers run in one lab (startServerLab), and the three
+			// pairs take turns in every run, so that a busier moment of the
+			// machine weighs on each pair alike.
+			l := startServerLab(t, srvBin, openvpnpeer.V26, transport, cipher)
 			for i := 0; i < opts.runs; i++ {
-				r.pairs[2].s = append(r.pairs[2].s, measurePair(t, lab, ovs.TunnelIP(), ovPID, startOpenVPN(t, lab, ovProf),
+				r.pairs[2].s = append(r.pairs[2].s, measurePair(t, l.lab, l.ov.tunnelIP, l.ov.pid, startOpenVPN(t, l.lab, l.ov.prof),
 					serverPerf(opts, "openvpn-openvpn", transport, cipher, i)))
-				r.pairs[0].s = append(r.pairs[0].s, measurePair(t, lab, cvpnServerTunnelIP, cs.p.PID(), startCvpn(t, bin, lab, cs.prof),
+				r.pairs[0].s = append(r.pairs[0].s, measurePair(t, l.lab, l.cv.tunnelIP, l.cv.pid, startCvpn(t, bin, l.lab, l.cv.prof),
 					serverPerf(opts, "cvpn-cvpn", transport, cipher, i)))
-				r.pairs[1].s = append(r.pairs[1].s, measurePair(t, lab, cvpnServerTunnelIP, cs.p.PID(), startOpenVPN(t, lab, cs.prof),
+				r.pairs[1].s = append(r.pairs[1].s, measurePair(t, l.lab, l.cv.tunnelIP, l.cv.pid, startOpenVPN(t, l.lab, l.cv.prof),
 					serverPerf(opts, "openvpn-cvpn", transport, cipher, i)))
 			}
-			csIperf.Stop(2 * time.Second)
-			cs.p.Stop(5 * time.Second)
-			ovIperf.Stop(2 * time.Second)
-			ovs.Stop()
-			lab.Close()
+			l.close()
 			rows = append(rows, r)
 			for _, p := range r.pairs {
 				t.Logf("%s %s %s: up %.0f down %.0f Mbit/s", transport, cipher, p.name,
