@@ -387,6 +387,8 @@ func (m *Manager) run(ctx context.Context, c *conn, p *profile.Profile, stateDir
 			c.block = b
 			m.mu.Unlock()
 		},
+		// Each session follows the network itself (one netlink socket).
+		WatchNetwork: true,
 	})
 	cause := context.Cause(ctx)
 	m.mu.Lock()

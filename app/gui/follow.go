@@ -222,6 +222,8 @@ func (u *UI) handleEvent(ev ConnEvent) {
 		u.showBanner(ev.Name, ev.Text)
 	case clientapi.EventSAML:
 		u.showSAMLHint(ev.Name, ev.URL)
+	case clientapi.EventReauthRequired:
+		u.showReauth(ev.Name)
 	case clientapi.EventError:
 		// Hiding a dialog also removes the dialogs above it: close the
 		// sign-in dialog before the problem is shown.

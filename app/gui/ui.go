@@ -90,6 +90,8 @@ type UI struct {
 	trayTone  assets.Tone
 	samlHints map[string]*samlHint
 	shortcuts fyne.ShortcutHandler
+	// reauthDlgs are the open "Sign in again" dialogs (reauth.go).
+	reauthDlgs map[string]dialog.Dialog
 
 	loginPending    bool   // Options.AtLogin, until the first status
 	firstSync       bool   // the first status has been applied

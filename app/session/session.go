@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 
 	"github.com/cvpn/cvpn/app/policy"
@@ -73,6 +74,14 @@ type Options struct {
 	// client_route_enforcement = "force" forces enforcement on);
 	// policy.Resolve("") when empty.
 	PolicyFile string
+	// NetChanges, when set, tells the client about network changes (see
+	// client.Config.NetChanges); cvpn connect and the daemon feed it from
+	// the network monitor.
+	NetChanges <-chan client.NetChange
+	// WatchNetwork runs a network monitor (platform/netmon) for the
+	// session when NetChanges is nil: the client then follows address,
+	// route and link changes and resumes at once.
+	WatchNetwork bool
 }
 
 // noDNSTunnel applies tunnel configurations without their DNS part.
@@ -193,6 +202,18 @@ func Run(ctx context.Context, o Options) error {
 			resolver = r
 		}
 	}
+	if o.NetChanges == nil && o.WatchNetwork {
+		wctx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		defer stop()
+		ch, err := watchNetwork(wctx, o.Logger, &wg)
+		if err != nil {
+			o.Logger.Warn("no network monitor; network changes are noticed at the next failed send", "err", err)
+		} else {
+			o.NetChanges = ch
+		}
+	}
 	var tunnel client.Tunnel = &platform.Configurator{Sys: sys, StateDir: o.StateDir, Logger: o.Logger}
 	if o.NoDNS {
 		tunnel = noDNSTunnel{tunnel}
@@ -216,6 +237,7 @@ func Run(ctx context.Context, o Options) error {
 		Federation:      o.Federation,
 		Resolver:        resolver,
 		SocketControl:   control,
+		NetChanges:      o.NetChanges,
 	})
 	if err != nil {
 		if block != nil {

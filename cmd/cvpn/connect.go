@@ -96,6 +96,7 @@ func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		EnforceRoutes: *enforceRoutes,
 		BlockWhenDown: *blockWhenDown,
 		PolicyFile:    pol.Path,
+		WatchNetwork:  true,
 	})
 	switch {
 	case err == nil:
@@ -232,6 +233,12 @@ func humanEvent(ev clientapi.Event) string {
 		return "Error: " + ev.Message
 	case clientapi.EventLog:
 		return ev.Message
+	case clientapi.EventNetworkChanged:
+		return "Network changed (" + ev.Detail + "); moving the connection ..."
+	case clientapi.EventResumed:
+		return "Resumed (" + ev.Detail + "); checking the connection ..."
+	case clientapi.EventReauthRequired:
+		return "Your sign-in expired: sign in again with your browser."
 	}
 	return ""
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"strings"
 	"sync"
 	"time"
 
@@ -38,6 +37,11 @@ type Client struct {
 	live     *platform.Applied
 	liveInfo TunnelInfo
 	update   []ctrlmsg.UpdateOption
+
+	// refreshRoutes re-points the server host routes of the running
+	// tunnel at the current network; used only by Run's goroutine.
+	refreshRoutes func() (int, error)
+	sourceFor     func(netip.AddrPort) (netip.Addr, error) // nil: transport.SourceFor
 }
 
 // New checks the configuration and returns a client.
@@ -94,6 +98,7 @@ func (c *Client) Run(ctx context.Context) error {
 	}
 	failures := 0
 	reason := ""
+	var lastServer netip.AddrPort // for the network-down check
 	for {
 		if ctx.Err() != nil {
 			cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateDisconnected})
@@ -115,6 +120,7 @@ func (c *Client) Run(ctx context.Context) error {
 		if err == nil {
 			failures = 0
 			backoff = max(p.ConnectRetry, time.Second)
+			lastServer = l.server
 			err = c.serve(ctx, l, prep.wait())
 		}
 		prep.release()
@@ -151,6 +157,11 @@ func (c *Client) Run(ctx context.Context) error {
 			cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateDisconnected})
 			return err
 		}
+		if errors.Is(err, errReconnectNow) && !c.networkDown(lastServer) {
+			log.Info("reconnecting at once", "reason", err)
+			cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateReconnecting, Detail: err.Error()})
+			continue
+		}
 		failures++
 		err = explainTLSAlert(err)
 		log.Warn("connection failed", "err", err, "attempt", failures)
@@ -159,13 +170,7 @@ func (c *Client) Run(ctx context.Context) error {
 			cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateDisconnected})
 			return fmt.Errorf("giving up after %d attempts: %w", failures, err)
 		}
-		cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateReconnecting, Detail: fmt.Sprintf("retrying in %s", backoff.Round(time.Millisecond))})
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-		case <-t.C:
-		}
+		c.waitRetry(ctx, backoff, lastServer)
 		backoff = min(backoff*2, maxBackoff)
 	}
 }
@@ -231,88 +236,6 @@ func (c *Client) login(ctx context.Context, reason string) (login, error) {
 		pass = ctrlmsg.SCRV1(c.pass, resp)
 	}
 	return login{user: c.user, pass: pass}, nil
-}
-
-// onAuthFailed decides what follows an AUTH_FAILED: a fatal error, or a
-// reason to ask for credentials again ("" = retry without asking).
-func (c *Client) onAuthFailed(ae *authError) (string, error) {
-	c.mu.Lock()
-	hadToken := c.token != ""
-	c.token, c.tokenUser = "", ""
-	c.mu.Unlock()
-	m := ae.msg
-	if ch := m.Challenge; ch != nil && c.cfg.Profile.Auth.Federated && isURL(ch.Text) {
-		resp, err := c.federatedSignIn(ae, ch)
-		if err != nil {
-			return "", err
-		}
-		c.mu.Lock()
-		c.saml = ctrlmsg.CRV1Response(ch.StateID, resp)
-		c.mu.Unlock()
-		return "", nil
-	}
-	if ch := m.Challenge; ch != nil {
-		resp, err := c.askChallenge(ch)
-		if err != nil {
-			return "", err
-		}
-		c.mu.Lock()
-		c.crv1 = ctrlmsg.CRV1Response(ch.StateID, resp)
-		if ch.Username != "" {
-			c.user = ch.Username
-		}
-		c.mu.Unlock()
-		return "", nil
-	}
-	if hadToken {
-		c.cfg.logger().Info("the server no longer accepts the session token; signing in again")
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if c.cfg.Profile.StaticChallenge != nil || c.cfg.Profile.AuthNoCache {
-			c.haveCreds = false
-		}
-		return "", nil
-	}
-	return "", fmt.Errorf("%w: %s", clientapi.ErrAuthFailed, plainAuthReason(m.Reason))
-}
-
-func isURL(s string) bool {
-	return strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://")
-}
-
-// federatedSignIn runs the browser part of a SAML sign-in for the IdP URL
-// of a phase 1 CRV1 challenge and pins the server address for phase 2.
-func (c *Client) federatedSignIn(ae *authError, ch *ctrlmsg.Challenge) (string, error) {
-	c.mu.Lock()
-	c.pinned = ae.server
-	c.mu.Unlock()
-	c.cfg.emit(clientapi.Event{Event: clientapi.EventSAML, URL: ch.Text})
-	c.cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateWaitingForBrowser, Detail: "sign in with your browser"})
-	resp, err := c.cfg.Federation.SignIn(c.runCtx, ch.Text)
-	if err != nil {
-		return "", fmt.Errorf("%w: browser sign-in: %w", clientapi.ErrAuthFailed, err)
-	}
-	if len(resp) > 128<<10 {
-		return "", fmt.Errorf("%w: the SAML response (%d bytes) exceeds the maximum size of 131072 bytes", clientapi.ErrAuthFailed, len(resp))
-	}
-	return resp, nil
-}
-
-func (c *Client) askChallenge(ch *ctrlmsg.Challenge) (string, error) {
-	if c.cfg.Credentials == nil {
-		return "", fmt.Errorf("%w: the server asks %q and there is no way to answer", clientapi.ErrAuthFailed, ch.Text)
-	}
-	return c.cfg.Credentials.Challenge(context.Background(), ch.Text, ch.Echo())
-}
-
-func plainAuthReason(r string) string {
-	switch {
-	case r == "":
-		return "the server refused the user name, password or certificate; check them and try again"
-	case strings.Contains(r, "SESSION:"):
-		return "the session expired; sign in again"
-	}
-	return "the server said: " + r
 }
 
 // connect tries every remote (and every address of it) once.
@@ -445,8 +368,10 @@ func (c *Client) serve(ctx context.Context, l *link, prepared *platform.Prepared
 	}()
 
 	c.live, c.update = applied, nil
+	c.refreshRoutes = applied.RefreshServerRoutes // for network changes (netchange.go)
 	runErr := c.supervise(ctx, l, dp, tunErr)
 	c.live, c.update = nil, nil
+	c.refreshRoutes = nil
 
 	if runErr == nil || errors.Is(runErr, clientapi.ErrInactive) {
 		cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateDisconnecting})
@@ -492,6 +417,8 @@ func (c *Client) supervise(ctx context.Context, l *link, dp *dataPath, tunErr <-
 	defer tick.Stop()
 	lastActive := cfg.now()
 	lastBytes := c.stats.BytesIn.Load() + c.stats.BytesOut.Load()
+	r := c.newRoam(l)
+	changes := cfg.NetChanges
 	for {
 		select {
 		case <-ctx.Done():
@@ -507,8 +434,23 @@ func (c *Client) supervise(ctx context.Context, l *link, dp *dataPath, tunErr <-
 			if err := c.onControlMessage(l, raw); err != nil {
 				return err
 			}
+		case err := <-dp.sendErr:
+			if err := c.onSendError(l, dp, r, err); err != nil {
+				return err
+			}
+		case ch, ok := <-changes:
+			if !ok {
+				changes = nil
+				continue
+			}
+			if err := c.onNetChange(l, dp, r, ch); err != nil {
+				return err
+			}
 		case <-tick.C:
 			now := cfg.now()
+			if err := c.checkRoam(l, dp, r, now, restart); err != nil {
+				return err
+			}
 			if ping > 0 && now.Sub(time.Unix(0, l.lastSend.Load())) >= ping {
 				dp.sendPing()
 			}

@@ -59,6 +59,10 @@ type Config struct {
 	// MaxAttempts stops reconnecting after that many failed attempts in a
 	// row (0 = connect-retry-max of the profile, itself 0 = unlimited).
 	MaxAttempts int
+	// NetChanges, when set, delivers the machine's network changes (from
+	// platform/netmon): the client moves a UDP session to the new network
+	// or reconnects at once, and waits for the network while it is down.
+	NetChanges <-chan NetChange
 }
 
 func (c *Config) now() time.Time {

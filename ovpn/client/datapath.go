@@ -50,6 +50,10 @@ type dataPath struct {
 	rxBufs  [][]byte // the filled part of each slot, passed to the device
 	rxBytes uint64
 	rxFresh bool // an authenticated packet arrived in this batch
+
+	// sendErr reports a send that failed because the local address or
+	// route is gone (netchange.go); the supervisor moves the link.
+	sendErr chan error
 }
 
 func compressionOf(p *profile.Profile) datachannel.Compression {
@@ -66,7 +70,7 @@ func compressionOf(p *profile.Profile) datachannel.Compression {
 
 func newDataPath(l *link, dev tun.Device, stats *Stats, tunMTU int) *dataPath {
 	d := &dataPath{l: l, dev: dev, comp: compressionOf(l.prof), stats: stats,
-		rx: make([][]byte, rxBatch), rxBufs: make([][]byte, 0, rxBatch)}
+		rx: make([][]byte, rxBatch), rxBufs: make([][]byte, 0, rxBatch), sendErr: make(chan error, 1)}
 	// The receive slots (64 x 64 KiB) are allocated as batches first fill
 	// them, not here: 4 MiB at once started a garbage collection that
 	// delayed the "connected" state by about 2.5 ms.
@@ -204,6 +208,7 @@ func (d *dataPath) fromTUN() error {
 					return nil
 				}
 				d.l.log.Debug("send failed", "err", werr)
+				d.noteSendError(werr)
 			} else {
 				d.stats.BytesOut.Add(bytes)
 				d.stats.PacketsOut.Add(uint64(len(out)))
@@ -232,7 +237,7 @@ func (d *dataPath) sendPing() {
 	}
 	out, err := d.l.keys.Seal(make([]byte, 0, 128), plain)
 	if err == nil {
-		_ = d.l.send(out)
+		d.noteSendError(d.l.send(out))
 	}
 }
 

@@ -28,6 +28,15 @@ const (
 	EventRouteEnforced = "route-enforced"
 	EventError         = "error"
 	EventLog           = "log"
+	// EventNetworkChanged: the machine's network changed (address, default
+	// route, link) while connected; Detail says what.
+	EventNetworkChanged = "network-changed"
+	// EventResumed: the machine (or the client) was suspended and runs again.
+	EventResumed = "resumed"
+	// EventReauthRequired: the server no longer accepts the federated
+	// sign-in (its session timeout passed): the user must sign in again
+	// in the browser; Message says so.
+	EventReauthRequired = "reauth-required"
 	// EventWebAuth carries the sign-in page (URL) of an OpenVPN server's
 	// pending authentication (AUTH_PENDING with WEB_AUTH or OPEN_URL).
 	EventWebAuth = "web-auth"

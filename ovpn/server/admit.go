@@ -42,7 +42,7 @@ func (ss *session) admit(ctx context.Context, m *km2.Message) error {
 		if id.AssertionReceived {
 			s.writeReset(ss)
 		}
-		ss.username, ss.groups, ss.token = id.Username, id.Groups, id.AuthToken
+		ss.username, ss.groups, ss.token, ss.expires = id.Username, id.Groups, id.AuthToken, id.Expires
 	}
 	d := s.handler.Call(ctx, handler.Request{
 		ConnectionID: ss.id, EndpointID: c.EndpointID, CommonName: ss.cn, Username: ss.username,

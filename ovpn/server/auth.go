@@ -40,6 +40,9 @@ type Identity struct {
 	// AuthToken, when set, is pushed as the session's auth-token instead
 	// of a random one (an authenticator that accepts it on reconnects).
 	AuthToken string
+	// Expires, when set, ends the session then at the latest (a sign-in
+	// lasts the session timeout, also across reconnects with its token).
+	Expires time.Time
 }
 
 // AuthError refuses a connection. ClientMessage follows "AUTH_FAILED," on

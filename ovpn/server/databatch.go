@@ -55,8 +55,9 @@ func newRxBatch(s *Server, n int) *rxBatch {
 	return b
 }
 
-// add handles one data packet of ss.
-func (b *rxBatch) add(ss *session, pkt []byte) {
+// add handles one data packet of ss; it reports whether the packet was
+// authentic (opened with the session's keys).
+func (b *rxBatch) add(ss *session, pkt []byte) bool {
 	s := b.s
 	if ss != b.cur {
 		b.account()
@@ -67,22 +68,22 @@ func (b *rxBatch) add(ss *session, pkt []byte) {
 	out, _, err := ss.keys.Open(slot[:DeviceOffset], pkt)
 	if err != nil {
 		s.m.badPackets.Add(1)
-		return
+		return false
 	}
 	b.curFresh = true
 	payload := out[DeviceOffset:]
 	if datachannel.IsPing(payload) {
-		return
+		return true
 	}
 	if datachannel.IsOCCExit(payload) {
 		ss.setReason("client sent exit notification")
 		b.account() // publish this batch's counts before the session ends
 		go ss.cancel()
-		return
+		return true
 	}
 	if !ss.established.Load() || len(payload) < 20 || payload[0]>>4 != 4 {
 		ss.dropped.Add(1)
-		return
+		return true
 	}
 	src := netip.AddrFrom4([4]byte(payload[12:16]))
 	dst := netip.AddrFrom4([4]byte(payload[16:20]))
@@ -91,7 +92,7 @@ func (b *rxBatch) add(ss *session, pkt []byte) {
 	if src != ss.ip {
 		ss.dropped.Add(1)
 		s.m.droppedPackets.Add(1)
-		return
+		return true
 	}
 	if dst != b.authDst {
 		b.authDst = dst
@@ -100,19 +101,20 @@ func (b *rxBatch) add(ss *session, pkt []byte) {
 	if !b.authOK {
 		ss.dropped.Add(1)
 		s.m.droppedPackets.Add(1)
-		return
+		return true
 	}
 	ss.clampMSS(payload)
 	if s.pool.Prefix().Contains(dst) && dst != s.pool.Server() {
 		if peer := s.sessionByIP(dst); peer != nil {
 			peer.forward(b.fwd, payload)
 		}
-		return
+		return true
 	}
 	b.out = append(b.out, out)
 	if len(b.out) == len(b.slots) {
 		b.flush()
 	}
+	return true
 }
 
 // account publishes the counts of the current session.

@@ -67,7 +67,8 @@ func testDataServer(t testing.TB) (*Server, *recordDevice, []*session, []*datach
 	dev := &recordDevice{}
 	s := &Server{log: slog.New(slog.DiscardHandler), now: time.Now, pool: pool, dev: dev,
 		authz:    authz.New([]authz.Rule{{Destination: netip.MustParsePrefix("0.0.0.0/0")}}),
-		sessions: map[string]*session{}, byIP: map[netip.Addr]*session{}, byPeer: map[netip.AddrPort]*session{}}
+		sessions: map[string]*session{}, byIP: map[netip.Addr]*session{}, byPeer: map[netip.AddrPort]*session{},
+		byPeerID: map[uint32]*session{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.sessCtx, s.sessCancel = context.WithCancel(context.Background())
 	t.Cleanup(s.cancel)
@@ -82,6 +83,7 @@ func testDataServer(t testing.TB) (*Server, *recordDevice, []*session, []*datach
 		peer := netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), uint16(1000+i))
 		ss := s.newSession(peer, false, func([]byte) error { return nil })
 		ss.ip, _ = pool.Allocate()
+		ss.dataV2, ss.peerID = true, uint32(i)
 		ss.established.Store(true)
 		sk, err := datachannel.NewKey(&kb, datachannel.Config{Cipher: datachannel.CipherAES256GCM, Role: wire.RoleServer, DataV2: true, PeerID: uint32(i)})
 		if err != nil {

@@ -94,6 +94,9 @@ func (s *Server) udpLoop(conn *net.UDPConn) {
 			case op.IsData():
 				if ss != nil {
 					rx.add(ss, pkt)
+				} else if fs := s.floatCandidate(pkt); fs != nil && rx.add(fs, pkt) {
+					s.float(fs, from) // authenticated: the client moved
+					ss = fs
 				}
 			case op.IsControl():
 				if ss != nil && op != wire.OpHardResetClientV2 && op != wire.OpHardResetClientV3 && len(pkt) >= 9 && ss.matchesRemote(pkt[1:9]) {
@@ -211,8 +214,10 @@ func (s *Server) statelessControl(from netip.AddrPort, w tlswrap.Wrapper, raw []
 }
 
 func (s *Server) startUDPSession(pc *transport.PacketConn, from netip.AddrPort, cookie, clientSID wire.SessionID, w tlswrap.Wrapper, first []byte) {
-	ss := s.newSession(from, false, func(b []byte) error { return pc.WriteTo(b, from) })
-	ss.sendBatchFn = func(pkts [][]byte) error { return pc.WriteBatchTo(pkts, from) }
+	// Sends go to the client's current address: it may float (float.go).
+	var ss *session
+	ss = s.newSession(from, false, func(b []byte) error { return pc.WriteTo(b, ss.remote()) })
+	ss.sendBatchFn = func(pkts [][]byte) error { return pc.WriteBatchTo(pkts, ss.remote()) }
 	cfg, err := ss.controlConfig()
 	if err != nil {
 		return

@@ -22,6 +22,7 @@ type metrics struct {
 	authFailures   atomic.Uint64
 	droppedPackets atomic.Uint64
 	badPackets     atomic.Uint64
+	floats         atomic.Uint64
 	// Traffic of finished sessions; live sessions are added when rendering.
 	ingressBytes, egressBytes     atomic.Uint64
 	ingressPackets, egressPackets atomic.Uint64
@@ -85,6 +86,7 @@ func (s *Server) WriteMetrics(w io.Writer) error {
 		{"ClientConnectHandlerThrottlingErrors", "counter", "Throttled client connect handler invocations.", float64(m.hThrottled.Load())},
 		{"ClientConnectHandlerDeniedConnections", "counter", "Connections denied by the client connect handler.", float64(m.hDenied.Load())},
 		{"ClientConnectHandlerFailedServiceErrors", "counter", "Client connect handler service errors.", float64(m.hService.Load())},
+		{"ClientAddressChanges", "counter", "Sessions that moved to a new client address (float).", float64(m.floats.Load())},
 		{"AuthorizationDroppedPackets", "counter", "Data packets dropped by the authorization rules or source checks.", float64(m.droppedPackets.Load())},
 	}
 	if days, ok := s.crlDaysToExpiry(); ok {

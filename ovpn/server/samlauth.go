@@ -26,7 +26,8 @@ const (
 	samlStateTTL     = 10 * time.Minute
 	samlMaxStates    = 10000
 	// samlTokenTTL bounds how long a pushed auth-token signs a client back
-	// in without the browser (the longest AWS session timeout).
+	// in without the browser when no session timeout is set (the longest
+	// AWS session timeout); see SetSessionTimeout.
 	samlTokenTTL = 24 * time.Hour
 )
 
@@ -37,6 +38,9 @@ const (
 	msgSAMLTooLarge     = "the SAML response exceeds the maximum size (128 KB)"
 	msgSAMLUnknownState = "the SAML sign-in expired or was already used; sign in again"
 	msgSAMLOtherAddress = "the SAML sign-in was started from another address; sign in again"
+	// msgSAMLSessionExpired refuses an auth-token older than the session
+	// timeout; clients recognise "SESSION:" as "sign in again".
+	msgSAMLSessionExpired = "SESSION:the session expired; sign in again"
 )
 
 // SAMLAuthenticator implements federated (SAML 2.0) authentication the way
@@ -49,9 +53,10 @@ type SAMLAuthenticator struct {
 	now func() time.Time
 	log *slog.Logger
 
-	mu     sync.Mutex
-	states map[string]samlState            // state id -> where phase 1 came from
-	tokens map[[sha256.Size]byte]samlToken // SHA-256 of an auth-token -> user
+	mu       sync.Mutex
+	tokenTTL time.Duration                   // how long a sign-in lasts (the session timeout)
+	states   map[string]samlState            // state id -> where phase 1 came from
+	tokens   map[[sha256.Size]byte]samlToken // SHA-256 of an auth-token -> user
 }
 
 type samlToken struct {
@@ -77,7 +82,7 @@ func NewSAMLAuthenticator(idpMetadata []byte, now func() time.Time, log *slog.Lo
 	if err != nil {
 		return nil, err
 	}
-	return &SAMLAuthenticator{sp: p, now: now, log: log, states: map[string]samlState{},
+	return &SAMLAuthenticator{sp: p, now: now, log: log, tokenTTL: samlTokenTTL, states: map[string]samlState{},
 		tokens: map[[sha256.Size]byte]samlToken{}}, nil
 }
 
@@ -95,6 +100,19 @@ func LoadSAMLAuthenticator(path string, now func() time.Time, log *slog.Logger) 
 	return a, nil
 }
 
+// SetSessionTimeout makes sign-ins last d (the endpoint's
+// session_timeout_hours), as on AWS: the auth-token pushed after a
+// federated sign-in signs the client back in only until d after that
+// sign-in; then the user must sign in again through the browser.
+func (a *SAMLAuthenticator) SetSessionTimeout(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	a.mu.Lock()
+	a.tokenTTL = d
+	a.mu.Unlock()
+}
+
 // IdPEntityID is the entity ID from the IdP metadata.
 func (a *SAMLAuthenticator) IdPEntityID() string { return a.sp.IdPEntityID() }
 
@@ -109,8 +127,9 @@ func (a *SAMLAuthenticator) Authenticate(ctx context.Context, req AuthRequest) (
 	case strings.HasPrefix(req.Password, samlPhase2Prefix):
 		return a.complete(req)
 	}
-	if id, ok := a.token(req.Password); ok {
-		return id, nil
+	id, known, err := a.token(req)
+	if known {
+		return id, err
 	}
 	return nil, &AuthError{ClientMessage: msgSAMLNotFederated, Reason: "authentication-failed",
 		Err: fmt.Errorf("%s: federated endpoint: the password is neither ACS::<port> nor a CRV1 SAML response (profile without auth-federate?)", req.Client)}
@@ -203,36 +222,41 @@ func (a *SAMLAuthenticator) complete(req AuthRequest) (*Identity, error) {
 			}
 		}
 	}
+	expires := now.Add(a.tokenTTL)
 	if len(a.tokens) < samlMaxStates {
-		a.tokens[sha256.Sum256([]byte(tok))] = samlToken{id: out, expires: now.Add(samlTokenTTL)}
+		a.tokens[sha256.Sum256([]byte(tok))] = samlToken{id: out, expires: expires}
 	}
 	a.mu.Unlock()
-	out.AssertionReceived, out.AuthToken = true, tok
+	out.AssertionReceived, out.AuthToken, out.Expires = true, tok, expires
 	return &out, nil
 }
 
 // token signs a reconnecting client in with the auth-token pushed after
 // its federated sign-in, so a network blip does not need the browser.
-func (a *SAMLAuthenticator) token(password string) (*Identity, bool) {
-	if password == "" {
-		return nil, false
+// known is false when the password is no token of ours; a known token
+// older than the session timeout is refused ("sign in again").
+func (a *SAMLAuthenticator) token(req AuthRequest) (id *Identity, known bool, err error) {
+	if req.Password == "" {
+		return nil, false, nil
 	}
-	k := sha256.Sum256([]byte(password))
+	k := sha256.Sum256([]byte(req.Password))
 	now := a.now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	t, ok := a.tokens[k]
 	if !ok {
-		return nil, false
+		return nil, false, nil
 	}
-	if now.After(t.expires) {
+	if !now.Before(t.expires) {
 		delete(a.tokens, k)
-		return nil, false
+		return nil, true, &AuthError{ClientMessage: msgSAMLSessionExpired, Reason: "authentication-failed",
+			Err: fmt.Errorf("%s: auth-token of %s expired at %s (session timeout): the user must sign in again",
+				req.Client, t.id.Username, t.expires.UTC().Format(time.RFC3339))}
 	}
-	id := t.id
-	id.Groups = append([]string(nil), t.id.Groups...)
-	id.AuthToken = password
-	return &id, true
+	out := t.id
+	out.Groups = append([]string(nil), t.id.Groups...)
+	out.AuthToken, out.Expires = req.Password, t.expires
+	return &out, true, nil
 }
 
 func (a *SAMLAuthenticator) forget(state string) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -14,6 +15,9 @@ import (
 
 	"github.com/cvpn/cvpn/internal/testkit/samlidp"
 	"github.com/cvpn/cvpn/ovpn/km2"
+	"github.com/cvpn/cvpn/ovpn/server/config"
+	"github.com/cvpn/cvpn/ovpn/server/export"
+	"github.com/cvpn/cvpn/ovpn/server/pki"
 	"github.com/cvpn/cvpn/samlflow"
 )
 
@@ -131,10 +135,17 @@ func TestSAMLTwoPhasesReplayAndToken(t *testing.T) {
 	}
 }
 
-func TestSAMLTokenExpires(t *testing.T) {
+// TestSAMLTokenExpiresWithTheSession: the auth-token pushed after a
+// sign-in lasts the endpoint's session timeout (here 8 h, injected clock),
+// not a fixed 24 h: a reconnect just before is accepted (and the session
+// told when the sign-in ends), one after is refused with "SESSION:" (the
+// client's "sign in again").
+func TestSAMLTokenExpiresWithTheSession(t *testing.T) {
 	f := newSAMLFixture(t)
-	now := time.Now()
+	start := time.Now()
+	now := start
 	f.auth.now = func() time.Time { return now }
+	f.auth.SetSessionTimeout(8 * time.Hour)
 	state, url := f.phase1(t)
 	resp, err := f.idp.Respond(url, "alice", samlidp.Forge{})
 	if err != nil {
@@ -144,9 +155,48 @@ func TestSAMLTokenExpires(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now = now.Add(samlTokenTTL + time.Second)
+	if want := start.Add(8 * time.Hour); !id.Expires.Equal(want) {
+		t.Errorf("sign-in expires %v, want %v", id.Expires, want)
+	}
+	now = start.Add(8*time.Hour - time.Second)
+	back, err := f.auth.Authenticate(context.Background(), f.req(id.AuthToken))
+	if err != nil {
+		t.Fatalf("reconnect before the session timeout: %v", err)
+	}
+	if !back.Expires.Equal(id.Expires) {
+		t.Errorf("a reconnect extends the sign-in to %v (was %v)", back.Expires, id.Expires)
+	}
+	now = start.Add(8 * time.Hour)
 	got, err := f.auth.Authenticate(context.Background(), f.req(id.AuthToken))
+	refusal(t, got, err, msgSAMLSessionExpired, "expired")
+	if !strings.HasPrefix(msgSAMLSessionExpired, "SESSION:") {
+		t.Errorf("expiry message %q lacks the SESSION: marker clients look for", msgSAMLSessionExpired)
+	}
+	// The token is gone: it never signs anyone in again.
+	got, err = f.auth.Authenticate(context.Background(), f.req(id.AuthToken))
 	refusal(t, got, err, msgSAMLNotFederated, "neither ACS::<port> nor a CRV1")
+}
+
+// TestServerTokenLastsSessionTimeout: the server gives its SAML
+// authenticator the configured session timeout.
+func TestServerTokenLastsSessionTimeout(t *testing.T) {
+	f := newSAMLFixture(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "idp.xml")
+	if err := os.WriteFile(path, f.idp.MetadataXML, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []int{8, 10, 12, 24} {
+		cfg := testSAMLConfig(t, dir, path, h)
+		s, err := New(cfg, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := s.auth.(*SAMLAuthenticator)
+		if a.tokenTTL != time.Duration(h)*time.Hour {
+			t.Errorf("session_timeout_hours = %d: token lasts %s", h, a.tokenTTL)
+		}
+	}
 }
 
 func TestSAMLRefusals(t *testing.T) {
@@ -259,4 +309,27 @@ func TestLoadSAMLAuthenticatorErrors(t *testing.T) {
 	if _, err := LoadSAMLAuthenticator(bad, nil, nil); err == nil || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), "metadata") {
 		t.Errorf("bad metadata: %v", err)
 	}
+}
+
+// testSAMLConfig is a lab server.toml (in dir, made once) with federated
+// sign-in from the IdP metadata at idpPath and the given session timeout.
+func testSAMLConfig(t *testing.T, dir, idpPath string, hours int) *config.Config {
+	t.Helper()
+	p := filepath.Join(dir, "server.toml")
+	if _, err := os.Stat(p); err != nil {
+		if _, err := export.InitLab(dir, export.InitOptions{Listen: "127.0.0.1:0", PKI: pki.Options{KeyType: pki.ECDSAP256}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := regexp.MustCompile(`(?m)^session_timeout_hours = \d+`).ReplaceAllString(string(b), fmt.Sprintf("session_timeout_hours = %d", hours))
+	doc = strings.Replace(doc, `saml_idp_metadata = ""`, fmt.Sprintf("saml_idp_metadata = %q", idpPath), 1)
+	c, err := config.Parse(p, []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -77,6 +77,7 @@ type Server struct {
 	sessions map[string]*session     // by connection id
 	byIP     map[netip.Addr]*session // established, by tunnel address
 	byPeer   map[netip.AddrPort]*session
+	byPeerID map[uint32]*session // established UDP sessions (float.go)
 	peerIDs  uint32
 
 	m metrics
@@ -94,7 +95,8 @@ type Server struct {
 // CRL, static keys, users file) and prepares a server. Run starts it.
 func New(cfg *config.Config, opts Options) (*Server, error) {
 	s := &Server{cfg: cfg, opts: opts, log: opts.Logger, now: opts.Now,
-		sessions: map[string]*session{}, byIP: map[netip.Addr]*session{}, byPeer: map[netip.AddrPort]*session{}}
+		sessions: map[string]*session{}, byIP: map[netip.Addr]*session{}, byPeer: map[netip.AddrPort]*session{},
+		byPeerID: map[uint32]*session{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -147,6 +149,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", cfg.Path, err)
 		}
+		a.SetSessionTimeout(time.Duration(cfg.SessionTimeoutHours) * time.Hour)
 		s.auth = a
 	}
 	s.handler = &handler.Handler{Command: cfg.ClientConnectHandler.Command, URL: cfg.ClientConnectHandler.URL}
@@ -410,9 +413,10 @@ func (s *Server) register(ss *session) {
 func (s *Server) unregister(ss *session) {
 	s.mu.Lock()
 	delete(s.sessions, ss.id)
-	if !ss.tcp && s.byPeer[ss.peer] == ss {
-		delete(s.byPeer, ss.peer)
+	if !ss.tcp && s.byPeer[ss.remote()] == ss {
+		delete(s.byPeer, ss.remote())
 	}
+	s.unpublishPeerIDLocked(ss)
 	if ss.ip.IsValid() && s.byIP[ss.ip] == ss {
 		delete(s.byIP, ss.ip)
 	}
@@ -427,6 +431,7 @@ func (s *Server) publish(ss *session) {
 	s.mu.Lock()
 	s.byIP[ss.ip] = ss
 	s.mu.Unlock()
+	s.publishPeerID(ss)
 }
 
 func (s *Server) sessionByIP(a netip.Addr) *session {

@@ -27,7 +27,7 @@ import (
 type session struct {
 	srv    *Server
 	id     string
-	peer   netip.AddrPort
+	peer   netip.AddrPort // first address; remote() is the current one
 	tcp    bool
 	sendFn func([]byte) error
 	ch     *control.Channel
@@ -57,6 +57,7 @@ type session struct {
 	cipher   datachannel.Cipher
 	auth     datachannel.Auth
 	token    string
+	expires  time.Time // end of the sign-in (Identity.Expires), zero = none
 	framing  km2.Framing
 	push     []string // PUSH_REPLY messages
 
@@ -76,6 +77,7 @@ type session struct {
 	inPkts      atomic.Uint64
 	outPkts     atomic.Uint64
 	dropped     atomic.Uint64
+	floated     atomic.Pointer[netip.AddrPort] // set when the client floats (float.go)
 
 	endOnce   sync.Once
 	endReason string // guarded by mu
@@ -191,7 +193,7 @@ func (ss *session) serve() error {
 			}
 		case <-tick.C:
 			now := ss.srv.now()
-			if now.Sub(ss.start) >= timeout {
+			if now.Sub(ss.start) >= timeout || !ss.expires.IsZero() && !now.Before(ss.expires) {
 				ss.sendMessage("RESTART,session timeout")
 				return errSessionTimeout
 			}
@@ -298,7 +300,7 @@ func (ss *session) info() ConnectionInfo {
 		st = "active"
 	}
 	ci := ConnectionInfo{ID: ss.id, Status: st,
-		Endpoint: ss.peer.String(), Transport: ss.transport(), Start: ss.start,
+		Endpoint: ss.remote().String(), Transport: ss.transport(), Start: ss.start,
 		IngressBytes: ss.inBytes.Load(), EgressBytes: ss.outBytes.Load(),
 		IngressPackets: ss.inPkts.Load(), EgressPackets: ss.outPkts.Load(), Dropped: ss.dropped.Load()}
 	if st == "active" {

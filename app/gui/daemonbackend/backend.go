@@ -35,6 +35,7 @@ type Backend struct {
 	events  chan gui.ConnEvent
 	creds   map[string]clientapi.Credentials
 	signins map[string]*signInRun // running browser sign-ins by connection
+	reauth  reauthGates           // sign-ins waiting for "Sign in again" (reauth.go)
 	closed  bool
 	wg      sync.WaitGroup // the goroutine that closes events
 }
@@ -94,12 +95,18 @@ func (b *Backend) client(ctx context.Context) (*ipc.Client, error) {
 	events := make(chan gui.ConnEvent, 256)
 	cl, err := dial(ctx, b.socket(), ipc.ClientOptions{
 		Events: func(name string, ev clientapi.Event) {
+			// Armed here, on the IPC reader, before the daemon's sign-in
+			// question that follows the event can be answered.
+			if ev.Event == clientapi.EventReauthRequired {
+				b.reauth.arm(name)
+			}
 			select {
 			case events <- gui.ConnEvent{Name: name, Event: ev}:
 			default: // the UI also polls status; never block the IPC reader
 			}
 		},
 		Ended: func(name string, r ipc.Result) {
+			b.reauth.drop(name)
 			// The session's own last state (disconnected) arrives too; the
 			// UI shows a repeated disconnected state once.
 			ev := clientapi.Event{Event: clientapi.EventState, State: clientapi.StateDisconnected}
@@ -288,6 +295,11 @@ func (f *federation) SignIn(ctx context.Context, url string) (string, error) {
 		}
 		f.b.mu.Unlock()
 	}()
+	// After an expired sign-in, the browser opens only when the user
+	// asks (SignInAgain); Disconnect cancels the wait like the sign-in.
+	if err := f.b.reauth.wait(ctx, f.name); err != nil {
+		return "", err
+	}
 	br := f.b.SignIn // a copy per sign-in
 	br.Logger = f.b.Logger
 	return br.SignIn(ctx, url)

@@ -65,12 +65,21 @@ func (b *Backend) FailNextConnect(err error) {
 	b.connectErr = err
 }
 
-// Calls returns the connection requests received, as "connect NAME" and
-// "disconnect NAME".
+// Calls returns the connection requests received, as "connect NAME",
+// "disconnect NAME" and "signin-again NAME".
 func (b *Backend) Calls() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return append([]string(nil), b.calls...)
+}
+
+// SignInAgain records "signin-again NAME" (the GUI's "Sign in again"
+// button; daemonbackend.Backend starts the held browser sign-in).
+func (b *Backend) SignInAgain(name string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.calls = append(b.calls, "signin-again "+name)
+	return true
 }
 
 // Credentials returns the credentials the UI passed with Connect.
