@@ -70,7 +70,7 @@ func dnsApplied(t *testing.T, ifname string) bool {
 func splitDNSActive(t *testing.T) (bool, string) {
 	t.Helper()
 	b, err := exec.Command("powershell.exe", "-NoProfile", "-NonInteractive", "-Command",
-		`Get-DnsClientNrptPolicy | ForEach-Object { $_.Namespace + ' ' + ($_.NameServers -join ',') }`).CombinedOutput()
+		`Get-DnsClientNrptPolicy | ForEach-Object { foreach ($n in @($_.Namespace)) { $n + ' ' + (@($_.NameServers) -join ',') } }`).CombinedOutput()
 	if err != nil {
 		t.Fatalf("Get-DnsClientNrptPolicy: %v\n%s", err, b)
 	}

@@ -127,9 +127,7 @@ func TestOSKillswitchFullBlock(t *testing.T) {
 	r := killswitch.Rules{
 		Mode:    killswitch.ModeFull,
 		Servers: []killswitch.Server{{Addr: osServer, Port: osServerPort, Proto: "udp"}},
-	}
-	if !isWindows {
-		r.Remotes = []killswitch.PortProto{{Port: osServerPort, Proto: "udp"}}
+		Remotes: []killswitch.PortProto{{Port: osServerPort, Proto: "udp"}},
 	}
 	holdAndLift(t, r, func(t *testing.T, fw killswitch.Firewall) {
 		loopbackWorks(t)
