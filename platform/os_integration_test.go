@@ -238,7 +238,10 @@ func osTunnelConfig(id string) platform.TunnelConfig {
 }
 
 // TestOSApplyCloseRestores: a whole tunnel (device, address, route, DNS)
-// applied and closed leaves the system as it was.
+// applied and closed leaves the system as it was. Its DNS is the dns
+// option's split DNS: a search domain and a resolve-domains routing domain
+// (scutil SupplementalMatchDomains, NRPT namespaces), read back from the
+// system's own resolver view (scutil --dns, Get-DnsClientNrptPolicy).
 func TestOSApplyCloseRestores(t *testing.T) {
 	osinteg.Require(t, "TestOSApplyCloseRestores (tunnel with routes and DNS applied and restored)")
 	osinteg.MustTestNet(t, osRoute, osTunAddr.Prefix, netip.PrefixFrom(osDNS, 32))
@@ -261,6 +264,9 @@ func TestOSApplyCloseRestores(t *testing.T) {
 	if !dnsApplied(t, a.Name) {
 		t.Errorf("DNS for %s not applied", a.Name)
 	}
+	if ok, out := waitSplitDNS(t, true); !ok {
+		t.Errorf("the system's resolver configuration does not send %s (resolve-domains) to %s within 5s:\n%s", osDNSRoute, osDNS, out)
+	}
 	// The state file records what was changed, before Close.
 	if files, _ := filepath.Glob(filepath.Join(dir, "*.json")); len(files) != 1 {
 		t.Errorf("state files %v, want one", files)
@@ -273,10 +279,26 @@ func TestOSApplyCloseRestores(t *testing.T) {
 	if dnsApplied(t, name) {
 		t.Errorf("DNS for %s left after Close", name)
 	}
+	if ok, out := waitSplitDNS(t, false); ok {
+		t.Errorf("the system's resolver configuration still sends %s to %s 5s after Close:\n%s", osDNSRoute, osDNS, out)
+	}
 	before.mustEqual(t, snapshot(t, h, name))
 	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 0 {
 		t.Errorf("state files left: %v", files)
 	}
+}
+
+// waitSplitDNS waits up to 5s for the system's own resolver configuration
+// (splitDNSActive) to send the routing domain to the tunnel's server (want)
+// or no longer; it returns the last answer and what was read.
+func waitSplitDNS(t *testing.T, want bool) (bool, string) {
+	t.Helper()
+	ok, out := splitDNSActive(t)
+	for i := 0; i < 50 && ok != want; i++ {
+		time.Sleep(100 * time.Millisecond)
+		ok, out = splitDNSActive(t)
+	}
+	return ok, out
 }
 
 // TestOSFullTunnelDNSRestores: DNS for every name (FullTunnel: macOS

@@ -3,6 +3,7 @@ package platform_test
 import (
 	"errors"
 	"net"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -54,12 +55,33 @@ func dnsApplied(t *testing.T, ifname string) bool {
 	defer k.Close()
 	servers, _, _ := k.GetStringValue("GenericDNSServers")
 	names, _, _ := k.GetStringsValue("Name")
-	// Split DNS names the test's domain; full-tunnel DNS every name (".").
-	joined := strings.Join(names, ",")
-	if !strings.Contains(servers, osDNS.String()) || !(strings.Contains(joined, osDNSZone) && strings.Contains(joined, osDNSRoute)) && !slices.Contains(names, ".") {
-		t.Errorf("HKLM\\%s: servers %q names %q, want %s and %s, %s", key, servers, names, osDNS, osDNSZone, osDNSRoute)
+	// Split DNS: the namespaces of the search and the routing domain
+	// (resolve-domains); full-tunnel DNS: every name (".").
+	split := []string{"." + osDNSZone, "." + osDNSRoute}
+	if !strings.Contains(servers, osDNS.String()) || !slices.Equal(names, split) && !slices.Equal(names, []string{"."}) {
+		t.Errorf("HKLM\\%s: servers %q names %q, want %s and names %q (split) or \".\" (full tunnel)", key, servers, names, osDNS, split)
 	}
 	return true
+}
+
+// splitDNSActive reports whether the NRPT the DNS client service has in
+// effect (Get-DnsClientNrptPolicy) sends the routing domain's namespace to
+// the test's server.
+func splitDNSActive(t *testing.T) (bool, string) {
+	t.Helper()
+	b, err := exec.Command("powershell.exe", "-NoProfile", "-NonInteractive", "-Command",
+		`Get-DnsClientNrptPolicy | ForEach-Object { foreach ($n in @($_.Namespace)) { $n + ' ' + (@($_.NameServers) -join ',') } }`).CombinedOutput()
+	if err != nil {
+		t.Fatalf("Get-DnsClientNrptPolicy: %v\n%s", err, b)
+	}
+	out := string(b)
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) == 2 && strings.EqualFold(f[0], "."+osDNSRoute) && slices.Contains(strings.Split(f[1], ","), osDNS.String()) {
+			return true, out
+		}
+	}
+	return false, out
 }
 
 // fullDNSApplied reports whether the tunnel interface has the test's DNS

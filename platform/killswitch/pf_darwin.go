@@ -22,18 +22,20 @@ func Open(logger *slog.Logger) (Firewall, error) { return &PF{Logger: logger}, n
 
 func (p *PF) String() string { return "pf anchor " + PFAnchor }
 
-func pfctl(stdin string, args ...string) (string, error) {
+// pfctl runs pfctl and returns what it printed on standard output and on
+// standard error apart: pfctl warns on standard error ("No ALTQ support in
+// kernel") even when it succeeds, which must not read as rules.
+func pfctl(stdin string, args ...string) (stdout, stderr string, err error) {
 	cmd := exec.Command("/sbin/pfctl", args...)
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
 	}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	if err != nil {
-		return out.String(), fmt.Errorf("pfctl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(out.String()))
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return out.String(), errb.String(), fmt.Errorf("pfctl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(errb.String()+"\n"+out.String()))
 	}
-	return out.String(), nil
+	return out.String(), errb.String(), nil
 }
 
 // Apply loads the anchor's rules (pfctl replaces an anchor's ruleset
@@ -43,15 +45,15 @@ func (p *PF) Apply(r Rules) error {
 	if err != nil {
 		return err
 	}
-	if _, err := pfctl(text, "-a", PFAnchor, "-f", "-"); err != nil {
+	if _, _, err := pfctl(text, "-a", PFAnchor, "-f", "-"); err != nil {
 		return err
 	}
 	if p.token == "" {
-		out, err := pfctl("", "-E")
+		out, errOut, err := pfctl("", "-E")
 		if err != nil {
 			return err
 		}
-		for _, l := range strings.Split(out, "\n") {
+		for _, l := range strings.Split(out+"\n"+errOut, "\n") {
 			if t, ok := strings.CutPrefix(strings.TrimSpace(l), "Token :"); ok {
 				p.token = strings.TrimSpace(t)
 			}
@@ -62,7 +64,7 @@ func (p *PF) Apply(r Rules) error {
 
 // Installed reports whether the anchor holds rules.
 func (p *PF) Installed() (bool, error) {
-	out, err := pfctl("", "-a", PFAnchor, "-s", "rules")
+	out, _, err := pfctl("", "-a", PFAnchor, "-s", "rules")
 	if err != nil {
 		return false, err
 	}
@@ -75,11 +77,11 @@ func (p *PF) Remove() (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if _, err := pfctl("", "-a", PFAnchor, "-F", "rules"); err != nil {
+	if _, _, err := pfctl("", "-a", PFAnchor, "-F", "rules"); err != nil {
 		return false, err
 	}
 	if p.token != "" {
-		if _, err := pfctl("", "-X", p.token); err != nil && p.Logger != nil {
+		if _, _, err := pfctl("", "-X", p.token); err != nil && p.Logger != nil {
 			p.Logger.Warn("releasing pf's reference", "err", err)
 		}
 		p.token = ""

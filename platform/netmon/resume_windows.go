@@ -53,7 +53,13 @@ func (m *Monitor) watchResume(ctx context.Context) {
 		m.log.Debug("netmon: PowerRegisterSuspendResumeNotification failed; resume detected by the clock only", "err", windows.Errno(r))
 		return
 	}
-	defer unregister.Call(handle)
+	defer func() {
+		if r, _, _ := unregister.Call(handle); r != 0 {
+			m.log.Warn("netmon: PowerUnregisterSuspendResumeNotification failed", "err", windows.Errno(r))
+			return
+		}
+		m.log.Debug("netmon: suspend/resume notifications stopped")
+	}()
 	m.log.Debug("netmon: listening for suspend/resume notifications")
 	for {
 		select {
