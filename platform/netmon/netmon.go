@@ -227,7 +227,10 @@ func (m *Monitor) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel() // before the Wait
-	wg.Go(func() { m.watchClock(ctx) })
+	// The clock's baseline is taken here, before the first snapshot, so
+	// a stop right after the monitor reports its state is still seen.
+	since := m.clock.Now().Round(0)
+	wg.Go(func() { m.watchClock(ctx, since) })
 	wg.Go(func() { m.watchResume(ctx) })
 	l := watchloop.Loop[event]{
 		Name:     "network monitor",
@@ -253,11 +256,10 @@ func (m *Monitor) send(ctx context.Context, e event) {
 // watchClock reports a resume when the wall clock moved more than
 // ClockJump beyond the check interval: the process did not run (sleep,
 // SIGSTOP) or the clock was set.
-func (m *Monitor) watchClock(ctx context.Context) {
+func (m *Monitor) watchClock(ctx context.Context, prev time.Time) {
 	every := m.opts.ClockCheckInterval
 	t := time.NewTicker(every)
 	defer t.Stop()
-	prev := m.clock.Now().Round(0)
 	for {
 		select {
 		case <-ctx.Done():

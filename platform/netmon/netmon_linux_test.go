@@ -293,7 +293,7 @@ func TestNewNamesAMissingNamespace(t *testing.T) {
 }
 
 // TestClockJumpAfterSIGSTOP stops a process running a monitor with the
-// real clock for 2s ("gone for a while": the same wall-clock gap a
+// real clock for 3s ("gone for a while": the same wall-clock gap a
 // suspend leaves) and expects it to report Resumed once continued.
 func TestClockJumpAfterSIGSTOP(t *testing.T) {
 	if os.Getenv("CVPN_NETMON_CHILD") == "1" {
@@ -343,12 +343,12 @@ func TestClockJumpAfterSIGSTOP(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2 * time.Second)
+	time.Sleep(3 * time.Second)
 	if err := cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
 	cont := time.Now()
-	l := waitLine("change resumed=true", 5*time.Second)
+	l := waitLine("change resumed=true", 10*time.Second)
 	t.Logf("resume reported %v after SIGCONT: %s", time.Since(cont), l)
 	if !strings.Contains(l, "wall clock jumped") {
 		t.Errorf("change %q does not say the clock jumped", l)
