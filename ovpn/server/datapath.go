@@ -130,6 +130,9 @@ func (ss *session) matchesRemote(sid []byte) bool {
 // (HARD_RESET_CLIENT_V3, P_CONTROL_WKC_V1) are unwrapped with the key in
 // their WKc, and start gets the wrapper for that key (nil otherwise).
 func (s *Server) statelessControl(from netip.AddrPort, w tlswrap.Wrapper, raw []byte, reply func([]byte), start func(cookie, client wire.SessionID, w tlswrap.Wrapper)) {
+	if len(raw) == 0 {
+		return
+	}
 	var v2 tlswrap.Wrapper
 	if op := wire.Opcode(raw[0] >> 3); op == wire.OpHardResetClientV3 || op == wire.OpControlWKCV1 {
 		if op == wire.OpHardResetClientV3 && !tlswrap.EarlyNegotiation(raw) {
