@@ -35,7 +35,7 @@ func WriteOpener(dir, binary string) (string, error) {
 		"# fake xdg-open: runs the browser in the foreground, like xdg-open outside GNOME/KDE\n" +
 		"d=" + q(dir) + "/run-$$\n" +
 		"mkdir -p \"$d\"\n" +
-		"echo $$ > \"$d/pid\"\n" +
+		"echo $$ > \"$d/pid.tmp\" && mv \"$d/pid.tmp\" \"$d/pid\"\n" +
 		"[ -e " + q(dir) + "/stop ] && exit 0\n" +
 		q(binary) + " " + strings.Join(quoted(chromiumFlags(), q), " ") + " --user-data-dir=\"$d/profile\" \"$1\" 2>\"$d/stderr\"\n" +
 		"echo $? > \"$d/exit\"\n"
@@ -63,6 +63,9 @@ func OpenerRuns(dir string) ([]OpenerRun, error) {
 		b, err := os.ReadFile(filepath.Join(m, "pid"))
 		if err != nil {
 			continue // still starting
+		}
+		if strings.TrimSpace(string(b)) == "" {
+			continue // written by an older opener without the rename
 		}
 		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 		if err != nil {
