@@ -293,3 +293,64 @@ func TestResolvedRoutingDomains(t *testing.T) {
 		t.Errorf("SplitDomains = %q", got)
 	}
 }
+
+// Update rewrites resolv.conf for new servers and keeps the original:
+// Revert restores it byte for byte.
+func TestResolvConfUpdateKeepsOriginal(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "resolv.conf")
+	os.WriteFile(path, []byte(origResolv), 0o640)
+	b := platform.ResolvConf{Path: path}
+	var rec platform.DNSRecord
+	if err := b.Apply("cvpn0", 1, platform.DNSConfig{Servers: []netip.Addr{addr("10.0.0.2")}}, saveTo(&rec)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Update(rec, platform.DNSConfig{Servers: []netip.Addr{addr("192.0.2.53")}, FullTunnel: true}, saveTo(&rec)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	if !strings.Contains(string(got), "nameserver 192.0.2.53\n") || strings.Contains(string(got), "10.0.0.2") || strings.Contains(string(got), "192.168.1.1") {
+		t.Errorf("after update:\n%s", got)
+	}
+	if changed, err := b.Refresh(rec, platform.DNSConfig{Servers: []netip.Addr{addr("192.0.2.53")}, FullTunnel: true}, saveTo(&rec)); changed || err != nil {
+		t.Errorf("refresh of an untouched file: %v %v", changed, err)
+	}
+	if err := b.Revert(rec); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != origResolv {
+		t.Errorf("after revert:\n%q\nwant\n%q", got, origResolv)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o640 {
+		t.Errorf("mode %v, want 0640", fi.Mode().Perm())
+	}
+}
+
+// Refresh after a DHCP client of a new network rewrote resolv.conf: its
+// file becomes the original, the tunnel's servers are back first, and
+// Revert restores the new network's file, not the old one.
+func TestResolvConfRefreshTakesNewNetwork(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "resolv.conf")
+	os.WriteFile(path, []byte(origResolv), 0o644)
+	b := platform.ResolvConf{Path: path}
+	var rec platform.DNSRecord
+	cfg := platform.DNSConfig{Servers: []netip.Addr{addr("10.0.0.2")}}
+	if err := b.Apply("cvpn0", 1, cfg, saveTo(&rec)); err != nil {
+		t.Fatal(err)
+	}
+	newer := "# written by dhclient\nnameserver 172.16.9.1\nsearch cafe.example\n"
+	os.WriteFile(path, []byte(newer), 0o644)
+	changed, err := b.Refresh(rec, cfg, saveTo(&rec))
+	if err != nil || !changed {
+		t.Fatalf("refresh: %v %v", changed, err)
+	}
+	got, _ := os.ReadFile(path)
+	if !strings.HasPrefix(strings.SplitN(string(got), "\n", 2)[1], "nameserver 10.0.0.2\nnameserver 172.16.9.1\n") || !strings.Contains(string(got), "search cafe.example") {
+		t.Errorf("after refresh (want the tunnel's server, then the new network's):\n%s", got)
+	}
+	if err := b.Revert(rec); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != newer {
+		t.Errorf("after revert:\n%q\nwant the new network's\n%q", got, newer)
+	}
+}

@@ -268,3 +268,80 @@ func writeInPlace(path string, data []byte) error {
 	}
 	return nil
 }
+
+// Update rewrites the file for cfg on a live tunnel, keeping the original
+// rec saved (a file another program wrote since becomes the new original,
+// as in Refresh).
+func (r ResolvConf) Update(rec DNSRecord, cfg DNSConfig, save func(DNSRecord) error) error {
+	_, err := r.rewrite(rec, cfg, save, true)
+	return err
+}
+
+// Refresh checks whether another program (a DHCP client or NetworkManager
+// after a move to another network) replaced the file cvpn wrote; if so its
+// file becomes the original that Revert restores and cvpn's is written
+// again over it, merged with the new original as Apply merges.
+func (r ResolvConf) Refresh(rec DNSRecord, cfg DNSConfig, save func(DNSRecord) error) (bool, error) {
+	return r.rewrite(rec, cfg, save, false)
+}
+
+func (r ResolvConf) rewrite(rec DNSRecord, cfg DNSConfig, save func(DNSRecord) error, always bool) (bool, error) {
+	path := rec.Path
+	if path == "" {
+		return false, errors.New("resolv.conf record without path")
+	}
+	fi, err := os.Lstat(path)
+	var cur []byte
+	ours := false
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return false, fmt.Errorf("resolv.conf %s: %w", path, err)
+	case fi.Mode().IsRegular():
+		if cur, err = os.ReadFile(path); err != nil {
+			return false, fmt.Errorf("resolv.conf %s: %w", path, err)
+		}
+		sum := sha256.Sum256(cur)
+		ours = hex.EncodeToString(sum[:]) == rec.WrittenSHA256
+	}
+	if ours && !always {
+		return false, nil
+	}
+	var orig []byte
+	switch {
+	case ours && rec.OrigSymlink != "":
+		target := rec.OrigSymlink
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(path), target)
+		}
+		orig, _ = os.ReadFile(target)
+	case ours:
+		orig = rec.OrigContent
+	default:
+		// Another program's file: the new original.
+		rec.OrigMissing, rec.OrigSymlink, rec.OrigContent, rec.OrigMode = false, "", nil, 0
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			rec.OrigMissing = true
+		case fi.Mode()&fs.ModeSymlink != 0:
+			if rec.OrigSymlink, err = os.Readlink(path); err != nil {
+				return false, fmt.Errorf("resolv.conf %s: %w", path, err)
+			}
+			orig, _ = os.ReadFile(path)
+		case fi.Mode().IsRegular():
+			rec.OrigContent, rec.OrigMode, orig = cur, uint32(fi.Mode().Perm()), cur
+		default:
+			return false, fmt.Errorf("resolv.conf %s: not a regular file or symlink", path)
+		}
+		if r.Logger != nil {
+			r.Logger.Info("resolv.conf was rewritten by another program (a new network?); it is the new original", "path", path)
+		}
+	}
+	content := resolvConfContent(rec.Interface, cfg, orig)
+	sum := sha256.Sum256(content)
+	rec.WrittenSHA256 = hex.EncodeToString(sum[:])
+	if err := save(rec); err != nil {
+		return false, err
+	}
+	return true, writeFileAtomic(path, content, 0o644)
+}

@@ -178,3 +178,35 @@ func pointsToResolvedStub(path string) bool {
 	}
 	return false
 }
+
+// Update sets the link's settings anew; systemd-resolved replaces them as
+// a whole and RevertLink still drops them at the end.
+func (r Resolved) Update(rec DNSRecord, cfg DNSConfig, save func(DNSRecord) error) error {
+	return r.Apply(rec.Interface, rec.IfIndex, cfg, save)
+}
+
+// Update implements DNSUpdater for the backend rec names.
+func (d AutoDNS) Update(rec DNSRecord, cfg DNSConfig, save func(DNSRecord) error) error {
+	switch rec.Backend {
+	case BackendResolved:
+		if d.Bus == nil {
+			return errors.New("systemd-resolved record but no system bus")
+		}
+		return Resolved{Bus: d.Bus}.Update(rec, cfg, save)
+	case BackendResolvConf:
+		return d.resolvConf().Update(rec, cfg, save)
+	default:
+		return fmt.Errorf("unknown DNS backend %q in record", rec.Backend)
+	}
+}
+
+// Refresh implements DNSRefresher: resolv.conf is put back after another
+// program rewrote it; systemd-resolved keeps per-link settings through
+// network moves and needs nothing (it also restores the other links' DNS
+// by itself when cvpn's link goes).
+func (d AutoDNS) Refresh(rec DNSRecord, cfg DNSConfig, save func(DNSRecord) error) (bool, error) {
+	if rec.Backend != BackendResolvConf {
+		return false, nil
+	}
+	return d.resolvConf().Refresh(rec, cfg, save)
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 
 	"golang.zx2c4.com/wireguard/tun"
@@ -46,6 +47,12 @@ type Applied struct {
 	state     State
 	closeOnce sync.Once
 	closeErr  error
+
+	// What Apply (or the last Update) configured, for Update.
+	mtu      int
+	addrs    []Address
+	dns      *DNSConfig
+	leaveDNS bool
 }
 
 // Prepared is a TUN device created before the rest of its tunnel's
@@ -213,6 +220,7 @@ func (c *Configurator) Apply(cfg TunnelConfig) (*Applied, error) {
 		return fail(fmt.Errorf("platform: configure %s: %w", name, err))
 	}
 	a.IfIndex = ifindex
+	a.mtu, a.addrs, a.leaveDNS = cfg.MTU, slices.Clone(cfg.Addresses), cfg.LeaveDNS
 	log.Info("tunnel interface up", "interface", name, "mtu", cfg.MTU, "addresses", len(cfg.Addresses))
 
 	all := append(append(bypass, netgw...), cfg.tunnelRoutes(name, ifindex)...)
@@ -234,7 +242,7 @@ func (c *Configurator) Apply(cfg TunnelConfig) (*Applied, error) {
 		log.Debug("route added", "route", RouteString(r))
 	}
 
-	if cfg.DNS != nil && len(cfg.DNS.Servers) > 0 {
+	if cfg.DNS != nil && len(cfg.DNS.Servers) > 0 && !cfg.LeaveDNS {
 		err := c.Sys.DNS().Apply(name, ifindex, *cfg.DNS, func(rec DNSRecord) error {
 			a.state.DNS = &rec
 			return a.save()
@@ -243,6 +251,7 @@ func (c *Configurator) Apply(cfg TunnelConfig) (*Applied, error) {
 			return fail(fmt.Errorf("platform: DNS on %s: %w", name, err))
 		}
 		log.Info("DNS configured", "interface", name, "backend", a.state.DNS.Backend, "servers", len(cfg.DNS.Servers))
+		a.dns = cloneDNS(cfg.DNS)
 	}
 	return a, nil
 }

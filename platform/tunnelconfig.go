@@ -43,6 +43,9 @@ type TunnelConfig struct {
 	Metric uint32
 	// DNS, nil to leave DNS alone.
 	DNS *DNSConfig
+	// LeaveDNS keeps DNS untouched for the tunnel's life: Apply ignores
+	// DNS and so does Applied.Update (cvpn connect --no-dns).
+	LeaveDNS bool
 	// Prepared, when set, is the TUN device Prepare created for this
 	// tunnel; Apply takes it over instead of creating one.
 	Prepared *Prepared

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -210,7 +211,9 @@ func (o *Options) startBlock(want, forced bool) (*killswitch.Block, killswitch.F
 	return b, fw, nil
 }
 
-// blockTunnelUp updates the block for a tunnel that came up.
+// blockTunnelUp updates the block for a tunnel that came up, and again
+// whenever the server changes its routes (PUSH_UPDATE): a switch between
+// full and split tunnel, or new VPN prefixes of a split tunnel.
 func (o *Options) blockTunnelUp(b *killswitch.Block, fw killswitch.Firewall, info client.TunnelInfo) {
 	remotes := initialBlockRules(o.Profile).Remotes
 	before := b.Rules()
@@ -219,7 +222,7 @@ func (o *Options) blockTunnelUp(b *killswitch.Block, fw killswitch.Firewall, inf
 		o.emit(clientapi.Event{Event: clientapi.EventError, Message: err.Error()})
 		return
 	}
-	if after := b.Rules(); after.Mode != before.Mode {
+	if after := b.Rules(); after.Mode != before.Mode || after.Mode == killswitch.ModeSplit && !slices.Equal(after.VPN, before.VPN) {
 		o.emit(clientapi.Event{Event: clientapi.EventBlocked, Detail: string(after.Mode), Message: describeBlock(after, fw)})
 	}
 }

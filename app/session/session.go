@@ -88,7 +88,7 @@ type Options struct {
 type noDNSTunnel struct{ client.Tunnel }
 
 func (n noDNSTunnel) Apply(cfg platform.TunnelConfig) (*platform.Applied, error) {
-	cfg.DNS = nil
+	cfg.DNS, cfg.LeaveDNS = nil, true
 	return n.Tunnel.Apply(cfg)
 }
 
@@ -233,11 +233,16 @@ func Run(ctx context.Context, o Options) error {
 				o.blockTunnelUp(block, fw, info)
 			}
 		}),
-		OnRoutesUpdated: follow.routesUpdated,
-		Federation:      o.Federation,
-		Resolver:        resolver,
-		SocketControl:   control,
-		NetChanges:      o.NetChanges,
+		OnRoutesUpdated: func(info client.TunnelInfo) {
+			follow.routesUpdated(info)
+			if block != nil {
+				o.blockTunnelUp(block, fw, info)
+			}
+		},
+		Federation:    o.Federation,
+		Resolver:      resolver,
+		SocketControl: control,
+		NetChanges:    o.NetChanges,
 	})
 	if err != nil {
 		if block != nil {

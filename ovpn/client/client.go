@@ -10,6 +10,7 @@ import (
 
 	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/ovpn/ctrlmsg"
+	"github.com/cvpn/cvpn/ovpn/profile"
 	"github.com/cvpn/cvpn/ovpn/transport"
 	"github.com/cvpn/cvpn/platform"
 )
@@ -37,10 +38,16 @@ type Client struct {
 	live     *platform.Applied
 	liveInfo TunnelInfo
 	update   []ctrlmsg.UpdateOption
+	// timersChanged: a PUSH_UPDATE changed the keepalive; supervise
+	// reads its timers again.
+	timersChanged bool
 
 	// refreshRoutes re-points the server host routes of the running
 	// tunnel at the current network; used only by Run's goroutine.
 	refreshRoutes func() (int, error)
+	// refreshDNS puts the tunnel's DNS back where another program (a DHCP
+	// client on a new network) overwrote it; Run's goroutine only.
+	refreshDNS func() (bool, error)
 	sourceFor     func(netip.AddrPort) (netip.Addr, error) // nil: transport.SourceFor
 }
 
@@ -369,9 +376,10 @@ func (c *Client) serve(ctx context.Context, l *link, prepared *platform.Prepared
 
 	c.live, c.update = applied, nil
 	c.refreshRoutes = applied.RefreshServerRoutes // for network changes (netchange.go)
+	c.refreshDNS = applied.RefreshDNS
 	runErr := c.supervise(ctx, l, dp, tunErr)
 	c.live, c.update = nil, nil
-	c.refreshRoutes = nil
+	c.refreshRoutes, c.refreshDNS = nil, nil
 
 	if runErr == nil || errors.Is(runErr, clientapi.ErrInactive) {
 		cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateDisconnecting})
@@ -395,14 +403,7 @@ func (c *Client) supervise(ctx context.Context, l *link, dp *dataPath, tunErr <-
 	cfg := &c.cfg
 	p := cfg.Profile
 	po := l.push
-	ping := p.Ping
-	if po.Ping >= 0 {
-		ping = time.Duration(po.Ping) * time.Second
-	}
-	restart := p.PingRestart
-	if po.PingRestart >= 0 {
-		restart = time.Duration(po.PingRestart) * time.Second
-	}
+	ping, restart := keepalive(p, po)
 	inactive := p.Inactive
 	inactiveBytes := p.InactiveBytes
 	if po.Inactive != nil {
@@ -417,6 +418,7 @@ func (c *Client) supervise(ctx context.Context, l *link, dp *dataPath, tunErr <-
 	defer tick.Stop()
 	lastActive := cfg.now()
 	lastBytes := c.stats.BytesIn.Load() + c.stats.BytesOut.Load()
+	lastDNSCheck := cfg.now()
 	r := c.newRoam(l)
 	changes := cfg.NetChanges
 	for {
@@ -434,6 +436,12 @@ func (c *Client) supervise(ctx context.Context, l *link, dp *dataPath, tunErr <-
 			if err := c.onControlMessage(l, raw); err != nil {
 				return err
 			}
+			if c.timersChanged {
+				c.timersChanged = false
+				l.mu.Lock()
+				ping, restart = keepalive(p, l.push)
+				l.mu.Unlock()
+			}
 		case err := <-dp.sendErr:
 			if err := c.onSendError(l, dp, r, err); err != nil {
 				return err
@@ -450,6 +458,10 @@ func (c *Client) supervise(ctx context.Context, l *link, dp *dataPath, tunErr <-
 			now := cfg.now()
 			if err := c.checkRoam(l, dp, r, now, restart); err != nil {
 				return err
+			}
+			if now.Sub(lastDNSCheck) >= dnsCheckEvery {
+				lastDNSCheck = now
+				c.checkDNS(l)
 			}
 			if ping > 0 && now.Sub(time.Unix(0, l.lastSend.Load())) >= ping {
 				dp.sendPing()
@@ -475,6 +487,19 @@ func (c *Client) supervise(ctx context.Context, l *link, dp *dataPath, tunErr <-
 			}
 		}
 	}
+}
+
+// keepalive returns the ping interval and ping-restart timeout: the
+// pushed ones, else the profile's.
+func keepalive(p *profile.Profile, po *ctrlmsg.PushOptions) (ping, restart time.Duration) {
+	ping, restart = p.Ping, p.PingRestart
+	if po.Ping >= 0 {
+		ping = time.Duration(po.Ping) * time.Second
+	}
+	if po.PingRestart >= 0 {
+		restart = time.Duration(po.PingRestart) * time.Second
+	}
+	return ping, restart
 }
 
 func (c *Client) onControlMessage(l *link, raw string) error {

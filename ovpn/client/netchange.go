@@ -89,6 +89,7 @@ func (c *Client) onNetChange(l *link, dp *dataPath, r *roam, ch NetChange) error
 			log.Info("server route moved to the new network", "routes", n)
 		}
 	}
+	c.checkDNS(l)
 	src, err := c.source(l.server)
 	if err != nil {
 		// No route to the server: nothing to do until the next change.
@@ -296,5 +297,26 @@ func (c *Client) waitRetry(ctx context.Context, d time.Duration, server netip.Ad
 		if ok {
 			c.cfg.emit(clientapi.Event{Event: clientapi.EventNetworkChanged, Detail: ch.Detail})
 		}
+	}
+}
+
+// dnsCheckEvery is how often the supervisor checks that no other program
+// overwrote the tunnel's DNS (besides at every network change).
+const dnsCheckEvery = 5 * time.Second
+
+// checkDNS puts the tunnel's DNS back where a DHCP client or network
+// manager of a new network overwrote it (resolv.conf); their settings
+// become the original that the disconnect restores.
+func (c *Client) checkDNS(l *link) {
+	if c.refreshDNS == nil {
+		return
+	}
+	changed, err := c.refreshDNS()
+	if err != nil {
+		l.log.Warn("DNS not refreshed", "err", err)
+		return
+	}
+	if changed {
+		c.cfg.emit(clientapi.Event{Event: clientapi.EventLog, Message: "another program (the network's DHCP client?) rewrote the DNS settings: they are kept to restore at disconnect and the tunnel's DNS is back in place"})
 	}
 }

@@ -2,17 +2,26 @@ package client
 
 import (
 	"fmt"
+	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/ovpn/ctrlmsg"
+	"github.com/cvpn/cvpn/platform"
 )
 
+// routeOptions are the updatable options that change the route set.
+var routeOptions = []string{"route", "route-ipv6", "redirect-gateway", "route-gateway", "route-metric", "block-ipv6"}
+
 // onPushUpdate collects a PUSH_UPDATE (OpenVPN 2.7) and, once complete,
-// applies it to the live tunnel: route and route-ipv6 replace the tunnel's
-// routes. Options that cvpn cannot change on a live tunnel yet are named in
-// a log event (optional ones quietly), and so are options no PUSH_UPDATE may
-// change.
+// applies it to the live tunnel: each option it names replaces all earlier
+// values of that option ("-name" removes them) and the tunnel follows
+// (routes, DNS, addresses, MTU, keepalive timers; route enforcement and
+// block-when-down through OnRoutesUpdated). An update that changes the
+// topology is refused with an event: the tunnel's addresses mean something
+// else under another topology. block-outside-dns is ignored quietly
+// outside Windows, as OpenVPN does.
 func (c *Client) onPushUpdate(l *link, pu ctrlmsg.PushUpdate, err error) {
 	if err != nil {
 		c.update = nil
@@ -29,61 +38,119 @@ func (c *Client) onPushUpdate(l *link, pu ctrlmsg.PushUpdate, err error) {
 	if c.live == nil {
 		return
 	}
+	refuse := func(why string) {
+		l.log.Warn("refused PUSH_UPDATE", "reason", why)
+		c.cfg.emit(clientapi.Event{Event: clientapi.EventLog, Message: "refused the server's update: " + why})
+	}
+	filters := pullFilters(c.cfg.Profile)
+	var apply []ctrlmsg.UpdateOption
+	names := map[string]bool{}
+	for _, o := range opts {
+		switch {
+		case !ctrlmsg.Updatable(o.Name):
+			continue // an optional option no update may change
+		case o.Name == "block-outside-dns" && runtime.GOOS != "windows":
+			continue
+		}
+		if len(filters) > 0 && !o.Remove {
+			if kept, _, err := ctrlmsg.ApplyPullFilters([]string{o.Name + " " + o.Args}, filters); err != nil || len(kept) == 0 {
+				l.log.Info("pull-filter ignored an updated option", "option", o.String())
+				continue
+			}
+		}
+		apply = append(apply, o)
+		names[o.Name] = true
+	}
+	if len(apply) == 0 {
+		return
+	}
 	l.mu.Lock()
 	po := *l.push
 	l.mu.Unlock()
-	var routes []string
-	var routes4, routes6 bool
-	var refused []string
-	for _, o := range opts {
-		switch o.Name {
-		case "route", "route-ipv6":
-			routes4 = routes4 || o.Name == "route"
-			routes6 = routes6 || o.Name == "route-ipv6"
-			if !o.Remove {
-				routes = append(routes, o.Name+" "+o.Args)
-			}
-		default:
-			if !o.Optional {
-				refused = append(refused, o.String())
-			}
-		}
-	}
-	if len(refused) > 0 {
-		c.cfg.emit(clientapi.Event{Event: clientapi.EventLog, Message: fmt.Sprintf("the server updated options cvpn cannot change on a live tunnel (reconnect to apply them): %s", strings.Join(refused, ", "))})
-	}
-	if !routes4 && !routes6 {
-		return
-	}
-	np, err := ctrlmsg.ParsePushOptions(routes)
+	np, err := po.Updated(apply)
 	if err != nil {
-		c.cfg.emit(clientapi.Event{Event: clientapi.EventLog, Message: "refused the server's route update: " + err.Error()})
+		refuse(err.Error())
 		return
 	}
-	if routes4 {
-		po.Routes = np.Routes
+	if topology(np.Topology) != topology(po.Topology) {
+		refuse(fmt.Sprintf("it changes the topology from %s to %s, which cvpn cannot do on a live tunnel (reconnect to apply it)", topology(po.Topology), topology(np.Topology)))
+		return
 	}
-	if routes6 {
-		po.RoutesIPv6 = np.RoutesIPv6
+	if np.IfConfig == nil && np.IfConfigIPv6 == nil {
+		refuse("it leaves the tunnel without an address (ifconfig)")
+		return
 	}
-	tc, err := tunnelConfig(c.cfg.Profile, &po, l.server.Addr(), c.cfg.TunnelID)
+	if n := len(np.Routes) + len(np.RoutesIPv6); n > maxPushedRoutes {
+		refuse(fmt.Sprintf("it pushes %d routes; cvpn accepts at most %d", n, maxPushedRoutes))
+		return
+	}
+	tc, err := tunnelConfig(c.cfg.Profile, np, l.server.Addr(), c.cfg.TunnelID)
 	if err != nil {
-		c.cfg.emit(clientapi.Event{Event: clientapi.EventLog, Message: "refused the server's route update: " + err.Error()})
+		refuse(err.Error())
 		return
 	}
-	added, removed, err := c.live.UpdateRoutes(tc)
+	res, err := c.live.Update(tc)
 	if err != nil {
-		c.cfg.emit(clientapi.Event{Event: clientapi.EventError, Message: "applying the server's route update: " + err.Error()})
+		l.log.Error("applying PUSH_UPDATE", "err", err)
+		c.cfg.emit(clientapi.Event{Event: clientapi.EventError, Message: "applying the server's update: " + err.Error()})
+		// What did change is in the platform's record and undone at
+		// disconnect; the session keeps its earlier options.
 		return
 	}
+	np.Ignored = po.Ignored
 	l.mu.Lock()
-	l.push.Routes, l.push.RoutesIPv6 = po.Routes, po.RoutesIPv6
+	*l.push = *np
 	l.mu.Unlock()
-	c.liveInfo.Config.Routes, c.liveInfo.Config.NetGatewayRoutes = tc.Routes, tc.NetGatewayRoutes
-	c.liveInfo.Config.RedirectIPv4, c.liveInfo.Config.RedirectIPv6 = tc.RedirectIPv4, tc.RedirectIPv6
-	c.liveInfo.Push = &po
+	tc.Prepared = nil
+	c.liveInfo.Config = tc
+	c.liveInfo.Push = np
+	if names["keepalive"] {
+		c.timersChanged = true
+	}
 	if f := c.cfg.OnRoutesUpdated; f != nil {
 		f(c.liveInfo)
 	}
-	c.cfg.emit(clientapi.Event{Event: clientapi.EventLog, Message: fmt.Sprintf("the server updated the routes: %d added, %d removed", len(added), len(removed))})
+	c.reportUpdate(names, res, tc, np)
+}
+
+// reportUpdate emits one log event per kind of change an update made.
+func (c *Client) reportUpdate(names map[string]bool, res platform.UpdateResult, tc platform.TunnelConfig, np *ctrlmsg.PushOptions) {
+	say := func(format string, args ...any) {
+		c.cfg.emit(clientapi.Event{Event: clientapi.EventLog, Message: fmt.Sprintf(format, args...)})
+	}
+	if slices.ContainsFunc(routeOptions, func(n string) bool { return names[n] }) || len(res.Added)+len(res.Removed) > 0 {
+		say("the server updated the routes: %d added, %d removed", len(res.Added), len(res.Removed))
+	}
+	if res.DNS {
+		if tc.DNS == nil || len(tc.DNS.Servers) == 0 {
+			say("the server updated DNS: the tunnel sets no DNS servers now (the original DNS is back)")
+		} else {
+			var s []string
+			for _, a := range tc.DNS.Servers {
+				s = append(s, a.String())
+			}
+			say("the server updated DNS: servers %s", strings.Join(s, " "))
+		}
+	}
+	if res.MTU {
+		say("the server changed the tunnel MTU to %d", tc.MTU)
+	}
+	if res.Addresses {
+		var s []string
+		for _, a := range tc.Addresses {
+			s = append(s, a.Prefix.String())
+		}
+		say("the server changed the tunnel addresses to %s", strings.Join(s, " "))
+	}
+	if names["keepalive"] {
+		say("the server changed the keepalive: ping %d s, ping-restart %d s (-1: the profile's)", np.Ping, np.PingRestart)
+	}
+}
+
+// topology names a pushed topology; none pushed is OpenVPN's net30.
+func topology(t string) string {
+	if t == "" {
+		return ctrlmsg.TopologyNet30
+	}
+	return t
 }

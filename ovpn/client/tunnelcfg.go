@@ -12,7 +12,7 @@ import (
 // tunnelConfig merges the pushed options with the profile's own routes and
 // options into what the platform applies.
 func tunnelConfig(p *profile.Profile, po *ctrlmsg.PushOptions, server netip.Addr, id string) (platform.TunnelConfig, error) {
-	tc := platform.TunnelConfig{ID: id, MTU: p.TunMTU, Servers: []netip.Addr{server}}
+	tc := platform.TunnelConfig{ID: id, MTU: p.TunMTU, Servers: []netip.Addr{server}, Metric: uint32(po.RouteMetric)}
 	if po.TunMTU > 0 {
 		tc.MTU = po.TunMTU
 	}
@@ -82,6 +82,11 @@ func tunnelConfig(p *profile.Profile, po *ctrlmsg.PushOptions, server netip.Addr
 	if rg := po.RedirectGateway; rg != nil {
 		tc.RedirectIPv4 = !rg.NoIPv4
 		tc.RedirectIPv6 = rg.IPv6 && v6 != nil
+	}
+	if po.BlockIPv6 {
+		// block-ipv6: all IPv6 goes into the tunnel, where a server that
+		// gave no IPv6 address drops it, instead of leaking outside.
+		tc.RedirectIPv6 = true
 	}
 	tc.DNS, _ = dnsConfig(p, po, tc.RedirectIPv4)
 	return tc, nil

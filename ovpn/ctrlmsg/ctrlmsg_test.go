@@ -113,7 +113,10 @@ func TestAllOptions(t *testing.T) {
 	if a, ok := p.DNSOption.Active(); !ok || a.ID != 1 || a.Addresses[0].Addr().String() != "1.1.1.1" {
 		t.Fatalf("dns option %+v", p.DNSOption)
 	}
-	if !reflect.DeepEqual(p.Ignored, []string{"route-metric 5", "protocol-flags future-flag"}) {
+	if p.RouteMetric != 5 {
+		t.Fatalf("route-metric %d, want 5", p.RouteMetric)
+	}
+	if !reflect.DeepEqual(p.Ignored, []string{"protocol-flags future-flag"}) {
 		t.Fatalf("ignored %q", p.Ignored)
 	}
 }

@@ -90,6 +90,12 @@ type PushOptions struct {
 	ExplicitExitNotify int    // -1 = not pushed
 	Inactive           *Inactive
 	BlockIPv6          bool
+	// BlockOutsideDNS is block-outside-dns (Windows: DNS only through the
+	// tunnel's interface); other systems ignore it as OpenVPN does.
+	BlockOutsideDNS bool
+	// RouteMetric is route-metric: the metric of pushed routes without
+	// their own; 0 = not pushed (the OS default).
+	RouteMetric int
 	// Echo holds the words of each echo option joined by single spaces.
 	Echo []string
 	// Ignored lists options we do not act on (unknown or not relevant),

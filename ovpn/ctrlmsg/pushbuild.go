@@ -112,6 +112,12 @@ func (p *PushOptions) Options() []string {
 	if p.BlockIPv6 {
 		add("block-ipv6")
 	}
+	if p.BlockOutsideDNS {
+		add("block-outside-dns")
+	}
+	if p.RouteMetric > 0 {
+		add("route-metric", strconv.Itoa(p.RouteMetric))
+	}
 	for _, r := range p.Routes {
 		add(append([]string{"route", r.Dst.Addr().String(), maskString(r.Dst.Bits())}, gatewayArgs(r)...)...)
 	}

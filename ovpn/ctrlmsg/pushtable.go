@@ -44,6 +44,9 @@ var pushTable = map[string]pushOption{
 	"explicit-exit-notify": {0, 1, applyExitNotify},
 	"inactive":             {1, 2, applyInactive},
 	"block-ipv6":           {0, 0, func(p *PushOptions, _ string, _ []string) error { p.BlockIPv6 = true; return nil }},
+	"block-outside-dns":    {0, 0, func(p *PushOptions, _ string, _ []string) error { p.BlockOutsideDNS = true; return nil }},
+	"route-metric":         {1, 1, applyRouteMetric},
+	"keepalive":            {2, 2, applyKeepalive},
 	"echo": {0, -1, func(p *PushOptions, _ string, args []string) error {
 		p.Echo = append(p.Echo, strings.Join(args, " "))
 		return nil
@@ -327,5 +330,26 @@ func applyDHCP(p *PushOptions, opt string, args []string) error {
 	default:
 		p.DHCPOther = append(p.DHCPOther, opt)
 	}
+	return nil
+}
+
+func applyRouteMetric(p *PushOptions, opt string, args []string) error {
+	n, ok := atoiRange(args[0], 0, 1<<31-1)
+	if !ok {
+		return bad(opt, "%q is not a route metric", args[0])
+	}
+	p.RouteMetric = n
+	return nil
+}
+
+// applyKeepalive reads keepalive N M as a client does: ping N and
+// ping-restart M.
+func applyKeepalive(p *PushOptions, opt string, args []string) error {
+	ping, ok1 := atoiRange(args[0], 0, 1<<30)
+	restart, ok2 := atoiRange(args[1], 0, 1<<30)
+	if !ok1 || !ok2 {
+		return bad(opt, "want two numbers of seconds (ping interval, restart timeout)")
+	}
+	p.Ping, p.PingRestart = ping, restart
 	return nil
 }

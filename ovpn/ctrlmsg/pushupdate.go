@@ -1,7 +1,9 @@
 package ctrlmsg
 
 import (
+	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 )
 
@@ -152,4 +154,78 @@ func ParsePushUpdate(raw string) (pu PushUpdate, ok bool, err error) {
 		pu.Options = append(pu.Options, o)
 	}
 	return pu, true, nil
+}
+
+// Updated returns a copy of p with a PUSH_UPDATE applied: every option
+// named in opts loses all its earlier values; the new values of those not
+// removed ("-name") are applied in order. Unknown options and
+// redirect-private (which cvpn does not act on) go to the copy's Ignored,
+// which holds only this update's. The copy is checked like a PUSH_REPLY;
+// on error it holds what was valid.
+func (p *PushOptions) Updated(opts []UpdateOption) (*PushOptions, error) {
+	n := *p
+	n.Ignored = nil
+	if p.RedirectGateway != nil {
+		rg := *p.RedirectGateway // redirect-private amends it in place
+		n.RedirectGateway = &rg
+	}
+	reset := map[string]bool{}
+	for _, o := range opts {
+		if !reset[o.Name] {
+			reset[o.Name] = true
+			n.clearOption(o.Name)
+		}
+	}
+	var errs []error
+	for _, o := range opts {
+		if o.Remove {
+			continue
+		}
+		if err := n.apply(strings.TrimSpace(o.Name + " " + o.Args)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := n.checkIfConfig(); err != nil {
+		errs = append(errs, err)
+	}
+	if n.DNSOption != nil {
+		if err := n.DNSOption.Validate(); err != nil {
+			errs = append(errs, &OptionError{Option: "dns", Err: err.Error()})
+		}
+	}
+	return &n, errors.Join(errs...)
+}
+
+// clearOption forgets every value of the updatable option name.
+func (p *PushOptions) clearOption(name string) {
+	switch name {
+	case "ifconfig":
+		p.IfConfig = nil
+	case "ifconfig-ipv6":
+		p.IfConfigIPv6 = nil
+	case "topology":
+		p.Topology = ""
+	case "route":
+		p.Routes = nil
+	case "route-ipv6":
+		p.RoutesIPv6 = nil
+	case "route-gateway":
+		p.RouteGateway, p.RouteGatewayDHCP = netip.Addr{}, false
+	case "redirect-gateway":
+		p.RedirectGateway = nil
+	case "dhcp-option":
+		p.DNS, p.Domain, p.DomainSearch, p.DomainRoute, p.AdapterDomainSuffix, p.DHCPOther = nil, "", nil, nil, "", nil
+	case "dns":
+		p.DNSOption = nil
+	case "tun-mtu":
+		p.TunMTU = 0
+	case "keepalive":
+		p.Ping, p.PingRestart = -1, -1
+	case "block-ipv6":
+		p.BlockIPv6 = false
+	case "block-outside-dns":
+		p.BlockOutsideDNS = false
+	case "route-metric":
+		p.RouteMetric = 0
+	}
 }

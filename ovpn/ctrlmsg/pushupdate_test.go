@@ -71,3 +71,59 @@ func TestBuildAndParsePushUpdates(t *testing.T) {
 		t.Fatal("PUSH_REPLY taken for PUSH_UPDATE")
 	}
 }
+
+// Updated replaces every value of each option it names, removes those
+// named with "-", leaves the others and the original alone.
+func TestPushOptionsUpdated(t *testing.T) {
+	orig, err := ParsePushOptions([]string{
+		"ifconfig 10.8.0.6 255.255.255.0", "topology subnet", "route-gateway 10.8.0.1",
+		"route 10.1.0.0 255.255.0.0", "route 10.2.0.0 255.255.0.0", "dhcp-option DNS 10.0.0.2",
+		"dhcp-option DOMAIN corp.example", "dns server 0 address 10.0.0.53", "ping 10", "ping-restart 60",
+		"redirect-gateway def1", "tun-mtu 1500", "peer-id 3", "cipher AES-256-GCM",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opts []UpdateOption
+	for _, s := range []string{"route 192.0.2.0 255.255.255.0", "route 198.51.100.0 255.255.255.0", "-redirect-gateway",
+		"-dns", "dhcp-option DNS 192.0.2.53", "tun-mtu 1400", "keepalive 5 30", "route-metric 7", "block-ipv6",
+		"ifconfig 10.8.0.9 255.255.255.0", "redirect-private local"} {
+		o, err := ParseUpdateOption(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts = append(opts, o)
+	}
+	n, err := orig.Updated(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(n.Routes) != 2 || n.Routes[0].Dst.String() != "192.0.2.0/24" || n.Routes[1].Dst.String() != "198.51.100.0/24" {
+		t.Errorf("routes %+v, want exactly the two new ones", n.Routes)
+	}
+	if n.RedirectGateway != nil || n.DNSOption != nil {
+		t.Errorf("removed options still set: redirect %+v dns %+v", n.RedirectGateway, n.DNSOption)
+	}
+	if len(n.DNS) != 1 || n.DNS[0].String() != "192.0.2.53" || n.Domain != "" {
+		t.Errorf("dhcp-option: DNS %v domain %q, want only the new server (all dhcp-option values replaced)", n.DNS, n.Domain)
+	}
+	if n.TunMTU != 1400 || n.Ping != 5 || n.PingRestart != 30 || n.RouteMetric != 7 || !n.BlockIPv6 {
+		t.Errorf("mtu %d ping %d/%d metric %d block-ipv6 %v", n.TunMTU, n.Ping, n.PingRestart, n.RouteMetric, n.BlockIPv6)
+	}
+	if n.IfConfig.Local.String() != "10.8.0.9" || n.Topology != "subnet" || n.RouteGateway.String() != "10.8.0.1" || n.PeerID != 3 || n.Cipher != "AES-256-GCM" {
+		t.Errorf("untouched options changed: %+v", n)
+	}
+	if len(orig.Routes) != 2 || orig.Routes[0].Dst.String() != "10.1.0.0/16" || orig.RedirectGateway == nil || orig.RedirectGateway.Local || orig.TunMTU != 1500 || orig.Ping != 10 {
+		t.Errorf("the original changed: %+v %+v", orig, orig.RedirectGateway)
+	}
+	// A bad value is named; an update needing a netmask under subnet is
+	// checked like a PUSH_REPLY.
+	o, _ := ParseUpdateOption("ifconfig 10.8.0.9 10.8.0.10")
+	if _, err := orig.Updated([]UpdateOption{o}); err == nil || !strings.Contains(err.Error(), "netmask") {
+		t.Errorf("ifconfig without a netmask under topology subnet: %v", err)
+	}
+	o, _ = ParseUpdateOption("keepalive 5")
+	if _, err := orig.Updated([]UpdateOption{o}); err == nil || !strings.Contains(err.Error(), "keepalive") {
+		t.Errorf("keepalive with one argument: %v", err)
+	}
+}

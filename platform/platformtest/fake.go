@@ -464,3 +464,38 @@ func (d *DNS) Log() []string {
 	defer d.mu.Unlock()
 	return slices.Clone(d.log)
 }
+
+// SetMTU implements platform.InterfaceUpdater.
+func (s *System) SetMTU(name string, mtu int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ifc, ok := s.links[name]
+	if !ok {
+		return fmt.Errorf("interface %s: %w", name, platform.ErrNotFound)
+	}
+	ifc.MTU = mtu
+	return nil
+}
+
+// ReplaceAddresses implements platform.InterfaceUpdater.
+func (s *System) ReplaceAddresses(name string, old, new []platform.Address) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ifc, ok := s.links[name]
+	if !ok {
+		return fmt.Errorf("interface %s: %w", name, platform.ErrNotFound)
+	}
+	var keep []platform.Address
+	for _, a := range ifc.Addresses {
+		if !slices.Contains(old, a) || slices.Contains(new, a) {
+			keep = append(keep, a)
+		}
+	}
+	for _, a := range new {
+		if !slices.Contains(keep, a) {
+			keep = append(keep, a)
+		}
+	}
+	ifc.Addresses = keep
+	return nil
+}

@@ -11,6 +11,12 @@ const (
 	SIOCAIFADDR     = 0x8040691a // _IOW('i', 26, struct ifaliasreq), 64 bytes
 	SIOCAIFADDR_IN6 = 0x8080691a // _IOW('i', 26, struct in6_aliasreq), 128 bytes
 	SIOCSIFFLAGS    = 0x80206910 // _IOW('i', 16, struct ifreq), 32 bytes
+	// SIOCDIFADDR removes an IPv4 address: _IOW('i', 25, struct ifreq).
+	SIOCDIFADDR = 0x80206919
+	// SIOCDIFADDR_IN6 removes an IPv6 address: _IOW('i', 25, struct
+	// in6_ifreq), 288 bytes (name and a union whose largest member is
+	// struct icmp6_ifstat).
+	SIOCDIFADDR_IN6 = 0x81206919
 )
 
 // IOW computes _IOW(group, num, size) of <sys/ioccom.h>.
@@ -120,5 +126,34 @@ func IfreqFlags(name string, flags uint16) ([]byte, error) {
 		return nil, err
 	}
 	binary.LittleEndian.PutUint16(b[16:], flags)
+	return b, nil
+}
+
+// DelReq4 is struct ifreq for SIOCDIFADDR: name and the address to
+// remove as a sockaddr_in.
+func DelReq4(name string, a netip.Addr) ([]byte, error) {
+	a = a.Unmap()
+	if !a.Is4() {
+		return nil, fmt.Errorf("ifalias: %s is not IPv4", a)
+	}
+	b := make([]byte, 32)
+	if err := putName(b, name); err != nil {
+		return nil, err
+	}
+	putInet(b[16:], a)
+	return b, nil
+}
+
+// DelReq6 is struct in6_ifreq for SIOCDIFADDR_IN6: name and the address to
+// remove as a sockaddr_in6, padded to the struct's 288 bytes.
+func DelReq6(name string, a netip.Addr) ([]byte, error) {
+	if !a.Is6() || a.Is4In6() {
+		return nil, fmt.Errorf("ifalias: %s is not IPv6", a)
+	}
+	b := make([]byte, 288)
+	if err := putName(b, name); err != nil {
+		return nil, err
+	}
+	putInet6(b[16:], a)
 	return b, nil
 }

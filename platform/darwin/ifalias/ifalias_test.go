@@ -15,6 +15,12 @@ func TestRequestNumbers(t *testing.T) {
 	if got := IOW('i', 26, 128); got != SIOCAIFADDR_IN6 {
 		t.Errorf("SIOCAIFADDR_IN6 %#x", got)
 	}
+	if got := IOW('i', 25, 32); got != SIOCDIFADDR {
+		t.Errorf("SIOCDIFADDR %#x", got)
+	}
+	if got := IOW('i', 25, 288); got != SIOCDIFADDR_IN6 {
+		t.Errorf("SIOCDIFADDR_IN6 %#x", got)
+	}
 	if got := IOW('i', 16, 32); got != SIOCSIFFLAGS {
 		t.Errorf("SIOCSIFFLAGS %#x", got)
 	}
@@ -78,5 +84,22 @@ func TestErrors(t *testing.T) {
 	b, _ := IfreqFlags("utun4", FlagUp)
 	if b[16] != 1 || b[17] != 0 || len(b) != 32 {
 		t.Errorf("ifreq %x", b)
+	}
+}
+
+func TestDelReq(t *testing.T) {
+	b, err := DelReq4("utun3", netip.MustParseAddr("10.8.0.6"))
+	if err != nil || len(b) != 32 || string(b[:5]) != "utun3" || b[16] != 16 || b[17] != 2 || netip.AddrFrom4([4]byte(b[20:24])).String() != "10.8.0.6" {
+		t.Fatalf("DelReq4 % x (%v)", b, err)
+	}
+	b, err = DelReq6("utun3", netip.MustParseAddr("2001:db8::6"))
+	if err != nil || len(b) != 288 || b[16] != 28 || b[17] != 30 || netip.AddrFrom16([16]byte(b[24:40])).String() != "2001:db8::6" {
+		t.Fatalf("DelReq6 % x (%v)", b, err)
+	}
+	if _, err := DelReq4("utun3", netip.MustParseAddr("2001:db8::6")); err == nil {
+		t.Error("DelReq4 took an IPv6 address")
+	}
+	if _, err := DelReq6("utun3", netip.MustParseAddr("10.8.0.6")); err == nil {
+		t.Error("DelReq6 took an IPv4 address")
 	}
 }
