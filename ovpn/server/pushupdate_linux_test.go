@@ -3,8 +3,10 @@ package server_test
 import (
 	"context"
 	"net/netip"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -33,30 +35,39 @@ func pushUpdate(t *testing.T, ls *labServer, args ...string) (string, error) {
 	return string(out), err
 }
 
-// TestPushUpdateOurPair: `cvpn server push-update` changes the routes of a
-// live cvpn client: the new route is installed and traffic flows through
-// it, the replaced one is gone, an update cvpn cannot apply live is named
-// in an event; options no PUSH_UPDATE may change, a removal with arguments
-// and an unknown connection are refused by the command; route enforcement
-// follows the new routes. After disconnecting the client namespace is as
-// before.
+// TestPushUpdateOurPair: `cvpn server push-update` changes a live cvpn
+// client: a new route is installed and traffic flows through it, the
+// replaced one is gone, route enforcement follows; a new dns option
+// (preferred over dhcp-option) is written to the namespace's resolv.conf;
+// redirect-gateway def1 sends traffic to an outside host through the
+// tunnel (with a host route keeping the server outside) and its removal
+// takes that away again; tun-mtu changes the device's MTU; keepalive is
+// taken; a topology change is refused with an event. Options no
+// PUSH_UPDATE may change, a removal with arguments and an unknown
+// connection are refused by the command. After disconnecting the client
+// namespace is as before, resolv.conf byte for byte.
 func TestPushUpdateOurPair(t *testing.T) {
 	ls := newLabServer(t, serverSpec{wrap: "tls-crypt", split: true, enforce: true,
 		prepareLab: func(t *testing.T, lab *nstest.Lab, dir string) {
 			nstest.MustRun(t, lab.Server, "ip", "addr", "add", "192.0.2.1/32", "dev", "lo")
+			nstest.MustRun(t, lab.Server, "ip", "addr", "add", "203.0.113.9/32", "dev", "lo")
 		}})
 	before := nstest.MustSnapshot(t, ls.lab.Client)
 	cl := startCVPN(t, ls, ls.profile(t, ""), "")
 	cl.waitConnected(t)
 	id := activeConnection(t, ls)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if out, err := pushUpdate(t, ls, id, "route 192.0.2.0 255.255.255.0", "?dns server 0 address 192.0.2.53", "dhcp-option DNS 192.0.2.53"); err != nil {
-		t.Fatalf("push-update: %v\n%s", err, out)
+	update := func(wait string, opts ...string) {
+		t.Helper()
+		if out, err := pushUpdate(t, ls, append([]string{id, "--"}, opts...)...); err != nil {
+			t.Fatalf("push-update %q: %v\n%s", opts, err, out)
+		}
+		if err := cl.proc.WaitFor(ctx, wait); err != nil {
+			t.Fatalf("push-update %q: no event %q: %v", opts, wait, err)
+		}
 	}
-	if err := cl.proc.WaitFor(ctx, "the server updated the routes: 1 added, 1 removed"); err != nil {
-		t.Fatalf("no route update event: %v", err)
-	}
+	update("the server updated the routes: 1 added, 1 removed", "route 192.0.2.0 255.255.255.0", "?dns server 0 address 192.0.2.53", "dhcp-option DNS 198.19.0.53")
 	rt := nstest.MustRun(t, ls.lab.Client, "ip", "route")
 	if !strings.Contains(rt, "192.0.2.0/24 dev") || strings.Contains(rt, "198.19.0.0/24") {
 		t.Fatalf("client routes after the update (want 192.0.2.0/24 through the tunnel, 198.19.0.0/24 gone):\n%s", rt)
@@ -64,15 +75,50 @@ func TestPushUpdateOurPair(t *testing.T) {
 	if err := nstest.Ping(ctx, ls.lab.Client, netip.MustParseAddr("192.0.2.1")); err != nil {
 		t.Fatalf("ping through the updated route: %v", err)
 	}
+	if err := cl.proc.WaitFor(ctx, "the server updated DNS: servers 192.0.2.53"); err != nil {
+		t.Fatalf("no DNS update event: %v", err)
+	}
+	if rc, _ := os.ReadFile(nstest.ResolvConfPath(ls.lab.Client)); !strings.Contains(string(rc), "nameserver 192.0.2.53\n") || strings.Contains(string(rc), "198.19.0.53") {
+		t.Errorf("resolv.conf after the dns update (want the dns option's server, not the dhcp-option one):\n%s", rc)
+	}
 	// Route enforcement follows: a route stealing part of the new VPN route
 	// is removed.
 	nstest.MustRun(t, ls.lab.Client, "ip", "route", "add", "192.0.2.128/25", "via", nstest.ServerIP.String())
 	if err := cl.proc.WaitFor(ctx, "192.0.2.128/25"); err != nil || !strings.Contains(cl.proc.Output(), `"event":"route-enforced"`) {
 		t.Errorf("route enforcement did not follow the update: %v", err)
 	}
-	if !strings.Contains(cl.proc.Output(), "cannot change on a live tunnel") || !strings.Contains(cl.proc.Output(), "dhcp-option DNS 192.0.2.53") {
-		t.Errorf("no event naming the dhcp-option update cvpn cannot apply live")
+
+	// redirect-gateway def1: an outside host is reached through the tunnel.
+	outside := netip.MustParseAddr("203.0.113.9")
+	if out, err := nstest.Run(ctx, ls.lab.Client, "ip", "route", "get", outside.String()); err == nil {
+		t.Fatalf("the client reaches %s before redirect-gateway:\n%s", outside, out)
 	}
+	update("the server updated the routes: 3 added, 0 removed", "redirect-gateway def1")
+	if out := nstest.MustRun(t, ls.lab.Client, "ip", "route", "get", outside.String()); !strings.Contains(out, "dev cvpn") {
+		t.Errorf("route to %s after redirect-gateway def1 is not through the tunnel: %s", outside, out)
+	}
+	if out := nstest.MustRun(t, ls.lab.Client, "ip", "route", "get", nstest.ServerIP.String()); strings.Contains(out, "dev cvpn") {
+		t.Errorf("the server is routed into the tunnel: %s", out)
+	}
+	if err := nstest.Ping(ctx, ls.lab.Client, outside); err != nil {
+		t.Errorf("ping %s through the full tunnel: %v", outside, err)
+	}
+	update("the server updated the routes: 0 added, 3 removed", "-redirect-gateway")
+	if out, err := nstest.Run(ctx, ls.lab.Client, "ip", "route", "get", outside.String()); err == nil {
+		t.Errorf("the client still routes %s after redirect-gateway was removed:\n%s", outside, out)
+	}
+	if err := nstest.Ping(ctx, ls.lab.Client, netip.MustParseAddr("192.0.2.1")); err != nil {
+		t.Errorf("ping through the split route after the full tunnel: %v", err)
+	}
+
+	// tun-mtu and keepalive.
+	update("the server changed the tunnel MTU to 1400", "tun-mtu 1400")
+	if out := nstest.MustRun(t, ls.lab.Client, "ip", "-o", "link", "show"); !regexp.MustCompile(`cvpn\d+: .*mtu 1400 `).MatchString(out) {
+		t.Errorf("tunnel device MTU after tun-mtu 1400:\n%s", out)
+	}
+	update("the server changed the keepalive: ping 3 s, ping-restart 30 s", "keepalive 3 30")
+	update("refused the server's update: it changes the topology from subnet to net30", "topology net30")
+
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -85,6 +131,9 @@ func TestPushUpdateOurPair(t *testing.T) {
 		if err == nil || !strings.Contains(out, tc.want) {
 			t.Errorf("push-update %q: %v\n%s\nwant an error with %q", tc.args, err, out, tc.want)
 		}
+	}
+	if err := nstest.Ping(ctx, ls.lab.Client, netip.MustParseAddr("192.0.2.1")); err != nil {
+		t.Errorf("ping after all updates: %v", err)
 	}
 	cl.disconnect(t)
 	// Enforcement put our stealing route back at disconnect; it is ours.
