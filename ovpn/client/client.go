@@ -49,6 +49,17 @@ type Client struct {
 	// client on a new network) overwrote it; Run's goroutine only.
 	refreshDNS func() (bool, error)
 	sourceFor     func(netip.AddrPort) (netip.Addr, error) // nil: transport.SourceFor
+
+	// tried is the remote (and address) of the last dial; next is where
+	// the next connect starts (AUTH_FAILED,TEMP advance); Run's goroutine
+	// only.
+	tried, next remotePos
+}
+
+// remotePos is a remote of the profile and one of its addresses.
+type remotePos struct {
+	remote, addr int
+	addrs        int // how many addresses the remote had
 }
 
 // New checks the configuration and returns a client.
@@ -144,9 +155,11 @@ func (c *Client) Run(ctx context.Context) error {
 		case errors.As(err, &ae) && ae.msg.Temp:
 			// AUTH_FAILED,TEMP: the same credentials again, no sooner
 			// than the server's backoff hint.
-			if h := ae.msg.Hint(); h.Backoff > backoff {
+			h := ae.msg.Hint()
+			if h.Backoff > backoff {
 				backoff = h.Backoff
 			}
+			c.next = advance(c.tried, h.Advance, len(p.Remotes))
 			err = &tempAuthError{ae}
 		case errors.As(err, &ae):
 			reason, err = c.onAuthFailed(ae)
@@ -180,6 +193,26 @@ func (c *Client) Run(ctx context.Context) error {
 		c.waitRetry(ctx, backoff, lastServer)
 		backoff = min(backoff*2, maxBackoff)
 	}
+}
+
+// advance is where the attempt after an AUTH_FAILED,TEMP from the server
+// at tried starts, as its advance keyword says: "no" the same server,
+// "addr" the next address of the same remote (the next remote after its
+// last), "remote" the next remote; without the keyword the first remote,
+// as after any failure.
+func advance(tried remotePos, how string, remotes int) remotePos {
+	switch how {
+	case "no":
+		return remotePos{remote: tried.remote, addr: tried.addr}
+	case "addr":
+		if tried.addr+1 < tried.addrs {
+			return remotePos{remote: tried.remote, addr: tried.addr + 1}
+		}
+		return remotePos{remote: (tried.remote + 1) % max(remotes, 1)}
+	case "remote":
+		return remotePos{remote: (tried.remote + 1) % max(remotes, 1)}
+	}
+	return remotePos{}
 }
 
 // login decides the credentials of the next attempt.
@@ -264,25 +297,31 @@ func (c *Client) connect(ctx context.Context, lg login, onAnswer func()) (*link,
 			return dialLink(ctx, cfg, r, pinned, lg, c.handshakeTimeout(), onAnswer)
 		}
 	}
-	for _, r := range p.Remotes {
+	start := c.next
+	c.next = remotePos{}
+	for k := range p.Remotes {
+		ri := (start.remote + k) % len(p.Remotes)
+		r := p.Remotes[ri]
 		cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateResolving, Detail: r.String()})
-		addrs, err := transport.Resolve(ctx, cfg.Resolver, r.Host, p.RemoteRandomHostname, 30*time.Second)
+		resolved, err := transport.Resolve(ctx, cfg.Resolver, r.Host, p.RemoteRandomHostname, 30*time.Second)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		for _, a := range addrs {
-			if r.Proto == "udp4" || r.Proto == "tcp4" {
-				if !a.Is4() {
-					continue
-				}
+		var addrs []netip.Addr
+		for _, a := range resolved {
+			if (r.Proto == "udp4" || r.Proto == "tcp4") && !a.Is4() || (r.Proto == "udp6" || r.Proto == "tcp6") && !a.Is6() {
+				continue
 			}
-			if r.Proto == "udp6" || r.Proto == "tcp6" {
-				if !a.Is6() {
-					continue
-				}
-			}
-			ap := netip.AddrPortFrom(a, uint16(r.Port))
+			addrs = append(addrs, a)
+		}
+		first := 0
+		if k == 0 && start.addr < len(addrs) {
+			first = start.addr // the address a TEMP refusal advanced to
+		}
+		for ai := first; ai < len(addrs); ai++ {
+			ap := netip.AddrPortFrom(addrs[ai], uint16(r.Port))
+			c.tried = remotePos{remote: ri, addr: ai, addrs: len(addrs)}
 			cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateConnecting, Server: ap.String(), Detail: r.String()})
 			l, err := dialLink(ctx, cfg, r, ap, lg, c.handshakeTimeout(), onAnswer)
 			if err == nil {

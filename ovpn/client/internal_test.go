@@ -110,3 +110,28 @@ func TestTooManyPushedRoutesRefused(t *testing.T) {
 		t.Fatalf("%d routes refused: %v", maxPushedRoutes, err)
 	}
 }
+
+// advance picks where the attempt after AUTH_FAILED,TEMP starts.
+func TestAdvanceAfterTemp(t *testing.T) {
+	at := remotePos{remote: 1, addr: 0, addrs: 2}
+	last := remotePos{remote: 1, addr: 1, addrs: 2}
+	end := remotePos{remote: 2, addr: 0, addrs: 1}
+	for _, tc := range []struct {
+		tried remotePos
+		how   string
+		want  remotePos
+	}{
+		{at, "no", remotePos{remote: 1, addr: 0}},
+		{last, "no", remotePos{remote: 1, addr: 1}},
+		{at, "addr", remotePos{remote: 1, addr: 1}},
+		{last, "addr", remotePos{remote: 2}},
+		{end, "addr", remotePos{remote: 0}},
+		{at, "remote", remotePos{remote: 2}},
+		{end, "remote", remotePos{remote: 0}},
+		{last, "", remotePos{}},
+	} {
+		if got := advance(tc.tried, tc.how, 3); got != tc.want {
+			t.Errorf("advance(%+v, %q) = %+v, want %+v", tc.tried, tc.how, got, tc.want)
+		}
+	}
+}
