@@ -48,7 +48,7 @@ type Client struct {
 	// refreshDNS puts the tunnel's DNS back where another program (a DHCP
 	// client on a new network) overwrote it; Run's goroutine only.
 	refreshDNS func() (bool, error)
-	sourceFor     func(netip.AddrPort) (netip.Addr, error) // nil: transport.SourceFor
+	sourceFor  func(netip.AddrPort) (netip.Addr, error) // nil: transport.SourceFor
 
 	// tried is the remote (and address) of the last dial; next is where
 	// the next connect starts (AUTH_FAILED,TEMP advance); Run's goroutine
