@@ -227,6 +227,17 @@ func (o *Options) blockTunnelUp(b *killswitch.Block, fw killswitch.Firewall, inf
 	}
 }
 
+// routesUpdated is the client's OnRoutesUpdated: route enforcement and
+// the block (when held) follow the routes a PUSH_UPDATE changed.
+func (o *Options) routesUpdated(follow *routesFollower, b *killswitch.Block, fw killswitch.Firewall) func(client.TunnelInfo) {
+	return func(info client.TunnelInfo) {
+		follow.routesUpdated(info)
+		if b != nil {
+			o.blockTunnelUp(b, fw, info)
+		}
+	}
+}
+
 // endBlock lifts the block after the user disconnected; after a fatal
 // error it stays (the tunnel is down) and the user is told how to lift it.
 func (o *Options) endBlock(b *killswitch.Block, userDisconnect bool) {

@@ -186,3 +186,42 @@ func TestWantsBlock(t *testing.T) {
 		}
 	}
 }
+
+// A PUSH_UPDATE that adds VPN prefixes to a split tunnel widens the
+// split block; one that adds redirect-gateway turns it into a full block
+// and its removal back into a split one.
+func TestBlockFollowsRouteUpdates(t *testing.T) {
+	dir := t.TempDir()
+	fw := &killswitchtest.Firewall{}
+	var evs blockEvents
+	o := &Options{Profile: blockProfile(t), BlockDir: dir, StateDir: dir, Firewall: fw, Logger: discard(), Events: evs.sink, TunnelID: "work"}
+	b, _, err := o.startBlock(true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.endBlock(b, true)
+	info := client.TunnelInfo{Interface: "tun3", Server: netip.MustParseAddr("203.0.113.7"), Config: platform.TunnelConfig{
+		Routes: []platform.TunnelRoute{{Dst: netip.MustParsePrefix("10.20.0.0/16")}},
+	}}
+	o.blockTunnelUp(b, fw, info)
+	updated := o.routesUpdated(&routesFollower{}, b, fw)
+	info.Config.Routes = append(info.Config.Routes, platform.TunnelRoute{Dst: netip.MustParsePrefix("192.0.2.0/24")})
+	updated(info)
+	r, _ := fw.Rules()
+	if r.Mode != killswitch.ModeSplit || len(r.VPN) != 2 || r.VPN[1].String() != "192.0.2.0/24" {
+		t.Errorf("block after the update added 192.0.2.0/24: mode %s VPN %v", r.Mode, r.VPN)
+	}
+	if !evs.has(clientapi.EventBlocked, "the VPN's 2 prefixes") {
+		t.Errorf("no blocked event for the wider split block: %+v", evs.evs)
+	}
+	info.Config.RedirectIPv4 = true
+	updated(info)
+	if r, _ := fw.Rules(); r.Mode != killswitch.ModeFull {
+		t.Errorf("block after redirect-gateway: mode %s, want full", r.Mode)
+	}
+	info.Config.RedirectIPv4 = false
+	updated(info)
+	if r, _ := fw.Rules(); r.Mode != killswitch.ModeSplit || len(r.VPN) != 2 {
+		t.Errorf("block after redirect-gateway was removed: mode %s VPN %v, want split on 2 prefixes", r.Mode, r.VPN)
+	}
+}

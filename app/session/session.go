@@ -233,16 +233,11 @@ func Run(ctx context.Context, o Options) error {
 				o.blockTunnelUp(block, fw, info)
 			}
 		}),
-		OnRoutesUpdated: func(info client.TunnelInfo) {
-			follow.routesUpdated(info)
-			if block != nil {
-				o.blockTunnelUp(block, fw, info)
-			}
-		},
-		Federation:    o.Federation,
-		Resolver:      resolver,
-		SocketControl: control,
-		NetChanges:    o.NetChanges,
+		OnRoutesUpdated: o.routesUpdated(follow, block, fw),
+		Federation:      o.Federation,
+		Resolver:        resolver,
+		SocketControl:   control,
+		NetChanges:      o.NetChanges,
 	})
 	if err != nil {
 		if block != nil {
