@@ -393,16 +393,7 @@ func (l *linuxHost) ConfigureInterface(name string, addrs []Address, mtu int) (i
 		return 0, fmt.Errorf("interface %s: MTU %d: %w", name, mtu, err)
 	}
 	for _, a := range addrs {
-		na := &netlink.Addr{IPNet: prefixToIPNet(a.Prefix)}
-		if a.Peer.IsValid() {
-			na.Peer = prefixToIPNet(netip.PrefixFrom(a.Peer, a.Peer.BitLen()))
-		}
-		if a.Prefix.Addr().Is6() {
-			// No duplicate address detection on a point-to-point tunnel:
-			// the address is usable at once instead of tentative.
-			na.Flags = unix.IFA_F_NODAD
-		}
-		if err := l.h.AddrAdd(link, na); err != nil {
+		if err := l.h.AddrAdd(link, linuxAddr(a)); err != nil {
 			if a.Peer.IsValid() {
 				return 0, fmt.Errorf("interface %s: address %s peer %s: %w", name, a.Prefix, a.Peer, err)
 			}

@@ -24,8 +24,11 @@ func (l *linuxHost) SetMTU(name string, mtu int) error {
 	return nil
 }
 
-// ReplaceAddresses implements InterfaceUpdater (RTM_DELADDR, RTM_NEWADDR);
-// the kernel removes the prefix routes of a removed address with it.
+// ReplaceAddresses implements InterfaceUpdater (RTM_DELADDR, then
+// RTM_NEWADDR; adding first would make a new address of the same subnet a
+// secondary that goes with the old primary). The kernel deletes the IPv4
+// routes through a device that loses its last IPv4 address: Update adds
+// the tunnel's routes again afterwards.
 func (l *linuxHost) ReplaceAddresses(name string, old, new []Address) error {
 	link, err := l.h.LinkByName(name)
 	if err != nil {
@@ -50,13 +53,15 @@ func (l *linuxHost) ReplaceAddresses(name string, old, new []Address) error {
 	return nil
 }
 
-// linuxAddr is a as netlink adds it (ConfigureInterface's form).
+// linuxAddr is a as netlink adds it.
 func linuxAddr(a Address) *netlink.Addr {
 	na := &netlink.Addr{IPNet: prefixToIPNet(a.Prefix)}
 	if a.Peer.IsValid() {
 		na.Peer = prefixToIPNet(netip.PrefixFrom(a.Peer, a.Peer.BitLen()))
 	}
 	if a.Prefix.Addr().Is6() {
+		// No duplicate address detection on a point-to-point tunnel:
+		// the address is usable at once instead of tentative.
 		na.Flags = unix.IFA_F_NODAD
 	}
 	return na

@@ -66,6 +66,16 @@ func (a *Applied) Update(cfg TunnelConfig) (UpdateResult, error) {
 		}
 		a.c.logger().Info("tunnel addresses changed by update", "interface", a.Name, "addresses", len(cfg.Addresses))
 		a.addrs, res.Addresses = slices.Clone(cfg.Addresses), true
+		// The OS may have dropped the routes through the interface with
+		// its old addresses (Linux does when the last IPv4 one goes).
+		for _, r := range a.state.Routes {
+			if r.Interface != a.Name && r.IfIndex != a.IfIndex {
+				continue
+			}
+			if err := a.c.Sys.Add(r); err != nil && !errors.Is(err, ErrExists) {
+				return res, fmt.Errorf("platform: route %s after the address change: %w", RouteString(r), err)
+			}
+		}
 	}
 	var err error
 	res.Added, res.Removed, err = a.UpdateRoutes(cfg)

@@ -41,7 +41,8 @@ func pushUpdate(t *testing.T, ls *labServer, args ...string) (string, error) {
 // (preferred over dhcp-option) is written to the namespace's resolv.conf;
 // redirect-gateway def1 sends traffic to an outside host through the
 // tunnel (with a host route keeping the server outside) and its removal
-// takes that away again; tun-mtu changes the device's MTU; keepalive is
+// takes that away again; block-ipv6 sends IPv6 into the tunnel; tun-mtu
+// changes the device's MTU, ifconfig its address; keepalive is
 // taken; a topology change is refused with an event. Options no
 // PUSH_UPDATE may change, a removal with arguments and an unknown
 // connection are refused by the command. After disconnecting the client
@@ -54,7 +55,7 @@ func TestPushUpdateOurPair(t *testing.T) {
 		}})
 	before := nstest.MustSnapshot(t, ls.lab.Client)
 	cl := startCVPN(t, ls, ls.profile(t, ""), "")
-	cl.waitConnected(t)
+	tip := cl.waitConnected(t)
 	id := activeConnection(t, ls)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -111,11 +112,25 @@ func TestPushUpdateOurPair(t *testing.T) {
 		t.Errorf("ping through the split route after the full tunnel: %v", err)
 	}
 
+	// block-ipv6: IPv6 goes into the tunnel (where the server drops it)
+	// instead of leaking.
+	update("the server updated the routes: 4 added, 0 removed", "block-ipv6")
+	if out := nstest.MustRun(t, ls.lab.Client, "ip", "-6", "route", "get", "2001:db8::1"); !strings.Contains(out, "dev cvpn") {
+		t.Errorf("IPv6 route after block-ipv6 is not into the tunnel: %s", out)
+	}
+	update("the server updated the routes: 0 added, 4 removed", "-block-ipv6")
+
 	// tun-mtu and keepalive.
 	update("the server changed the tunnel MTU to 1400", "tun-mtu 1400")
 	if out := nstest.MustRun(t, ls.lab.Client, "ip", "-o", "link", "show"); !regexp.MustCompile(`cvpn\d+: .*mtu 1400 `).MatchString(out) {
 		t.Errorf("tunnel device MTU after tun-mtu 1400:\n%s", out)
 	}
+	// ifconfig: the address changes on the device, and back.
+	update("the server changed the tunnel addresses to 10.100.3.200/22", "ifconfig 10.100.3.200 255.255.252.0")
+	if out := nstest.MustRun(t, ls.lab.Client, "ip", "-o", "-4", "addr", "show"); !strings.Contains(out, "inet 10.100.3.200/22") || strings.Contains(out, "inet "+tip.String()+"/") {
+		t.Errorf("tunnel addresses after ifconfig 10.100.3.200 (want it instead of %s):\n%s", tip, out)
+	}
+	update("the server changed the tunnel addresses to "+tip.String()+"/22", "ifconfig "+tip.String()+" 255.255.252.0")
 	update("the server changed the keepalive: ping 3 s, ping-restart 30 s", "keepalive 3 30")
 	update("refused the server's update: it changes the topology from subnet to net30", "topology net30")
 
