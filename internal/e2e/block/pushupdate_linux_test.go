@@ -11,9 +11,9 @@ import (
 
 // TestSplitBlockFollowsPushUpdate: a split-tunnel block-when-down widens
 // when the server adds a VPN prefix by PUSH_UPDATE (`cvpn server
-// push-update`): the new prefix is in cvpn's nft table (192.0.2.0 as the
-// rule's data) and a blocked event
-// names both prefixes; redirect-gateway turns it into a full block.
+// push-update`): the new prefix is in cvpn's nft table (192.0.2.0 as a
+// rule's data) and a blocked event names both prefixes; redirect-gateway
+// turns it into a full block.
 func TestSplitBlockFollowsPushUpdate(t *testing.T) {
 	s := newSetup(t, true)
 	p := s.start(t, "--block-when-down")
