@@ -107,7 +107,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 1
 	}
 	logger.Info("cvpn daemon listening", "socket", path, "state", stateDir, "version", version,
-		"policy", pol.Path, "policy_found", pol.Found, "autoconnect", strings.Join(pol.Autoconnect, ","))
+		"policy", pol.Path, "policy_found", pol.Found, "policy_managed", pol.Managed, "autoconnect", strings.Join(pol.Autoconnect, ","))
 	m.Autoconnect()
 	srv := &ipc.Server{Handler: m, Logger: logger}
 	serr := srv.Serve(ctx, l)
