@@ -75,7 +75,9 @@ func (w *webUser) pages() ([]string, []error) {
 
 type passwordOnly struct{ user, pass string }
 
-func (p passwordOnly) UserPass(context.Context, string) (string, string, error) { return p.user, p.pass, nil }
+func (p passwordOnly) UserPass(context.Context, string) (string, string, error) {
+	return p.user, p.pass, nil
+}
 func (p passwordOnly) Challenge(context.Context, string, bool) (string, error) {
 	return "", errors.New("no challenge expected")
 }
