@@ -260,11 +260,11 @@ func (b *Backend) cancelSignIn(name string) {
 }
 
 // abandonSignIn cancels the browser sign-in of name, if one runs, without
-// waiting for it (the IPC reader calls it).
+// waiting for it (the IPC reader calls it). The run stays registered until
+// it has returned, so that a Disconnect still waits for its port.
 func (b *Backend) abandonSignIn(name string) {
 	b.mu.Lock()
 	r := b.signins[name]
-	delete(b.signins, name)
 	b.mu.Unlock()
 	if r != nil {
 		r.cancel(errConnectionEnded)
