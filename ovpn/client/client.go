@@ -51,7 +51,10 @@ type Client struct {
 	// refreshDNS puts the tunnel's DNS back where another program (a DHCP
 	// client on a new network) overwrote it; Run's goroutine only.
 	refreshDNS func() (bool, error)
-	sourceFor  func(netip.AddrPort) (netip.Addr, error) // nil: transport.SourceFor
+	// setMTU retunes the data path (MSS clamps) after a PUSH_UPDATE of
+	// tun-mtu; Run's goroutine only.
+	setMTU    func(int)
+	sourceFor func(netip.AddrPort) (netip.Addr, error) // nil: transport.SourceFor
 
 	// tried is the remote (and address) of the last dial; next is where
 	// the next connect starts (AUTH_FAILED,TEMP advance); Run's goroutine
@@ -419,10 +422,10 @@ func (c *Client) serve(ctx context.Context, l *link, prepared *platform.Prepared
 
 	c.live, c.update = applied, nil
 	c.refreshRoutes = applied.RefreshServerRoutes // for network changes (netchange.go)
-	c.refreshDNS = applied.RefreshDNS
+	c.refreshDNS, c.setMTU = applied.RefreshDNS, dp.setMTU
 	runErr := c.supervise(ctx, l, dp, tunErr)
 	c.live, c.update = nil, nil
-	c.refreshRoutes, c.refreshDNS = nil, nil
+	c.refreshRoutes, c.refreshDNS, c.setMTU = nil, nil, nil
 
 	if runErr == nil || errors.Is(runErr, clientapi.ErrInactive) {
 		cfg.emit(clientapi.Event{Event: clientapi.EventState, State: clientapi.StateDisconnecting})

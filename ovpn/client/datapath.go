@@ -38,11 +38,12 @@ const slotSize = tunOffset + 65536
 // written to the TUN device with one Write (coalesced by GRO). Buffers are
 // allocated once; nothing is allocated per packet.
 type dataPath struct {
-	l     *link
-	dev   tun.Device
-	comp  datachannel.Compression
-	mss4  uint16
-	mss6  uint16
+	l    *link
+	dev  tun.Device
+	comp datachannel.Compression
+	// mss holds the TCP MSS clamps, IPv4 << 16 | IPv6 (0: none); a
+	// PUSH_UPDATE of tun-mtu changes it while packets flow.
+	mss   atomic.Uint32
 	stats *Stats
 
 	// Receive side, used only by the link's read goroutine.
@@ -74,18 +75,28 @@ func newDataPath(l *link, dev tun.Device, stats *Stats, tunMTU int) *dataPath {
 	// The receive slots (64 x 64 KiB) are allocated as batches first fill
 	// them, not here: 4 MiB at once started a garbage collection that
 	// delayed the "connected" state by about 2.5 ms.
-	if m := l.prof.MSSFix; m > 0 {
-		over := d.comp.MaxOverhead()
-		if dk := l.keys.Primary(); dk != nil {
-			over += dk.Overhead(0)
-		}
-		mode := l.prof.MSSFixMode
-		if l.prof.MSSFixDefault {
-			m, mode = mssfix.DefaultFor(tunMTU) // profile or pushed tun-mtu
-		}
-		d.mss4, d.mss6 = mssfix.Targets(m, mode, over, l.conn.Reliable(), l.conn.RemoteAddr().Addr().Is6())
-	}
+	d.setMTU(tunMTU)
 	return d
+}
+
+// setMTU sets the MSS clamps for the tunnel's MTU (profile or pushed
+// tun-mtu).
+func (d *dataPath) setMTU(tunMTU int) {
+	l := d.l
+	m := l.prof.MSSFix
+	if m <= 0 {
+		return
+	}
+	over := d.comp.MaxOverhead()
+	if dk := l.keys.Primary(); dk != nil {
+		over += dk.Overhead(0)
+	}
+	mode := l.prof.MSSFixMode
+	if l.prof.MSSFixDefault {
+		m, mode = mssfix.DefaultFor(tunMTU)
+	}
+	v4, v6 := mssfix.Targets(m, mode, over, l.conn.Reliable(), l.conn.RemoteAddr().Addr().Is6())
+	d.mss.Store(uint32(v4)<<16 | uint32(v6))
 }
 
 // fromNetwork handles one data packet from the server; it runs on the
@@ -156,10 +167,11 @@ func (d *dataPath) flush() {
 }
 
 func (d *dataPath) clamp(pkt []byte) {
+	mss := d.mss.Load()
 	if pkt[0]>>4 == 4 {
-		mssfix.Clamp(pkt, d.mss4)
+		mssfix.Clamp(pkt, uint16(mss>>16))
 	} else {
-		mssfix.Clamp(pkt, d.mss6)
+		mssfix.Clamp(pkt, uint16(mss))
 	}
 }
 

@@ -107,6 +107,9 @@ func (c *Client) onPushUpdate(l *link, pu ctrlmsg.PushUpdate, err error) {
 	if names["keepalive"] {
 		c.timersChanged = true
 	}
+	if res.MTU && c.setMTU != nil {
+		c.setMTU(tc.MTU)
+	}
 	if f := c.cfg.OnRoutesUpdated; f != nil {
 		f(c.liveInfo)
 	}
