@@ -236,6 +236,11 @@ func (c *Configurator) Apply(cfg TunnelConfig) (*Applied, error) {
 			a.state.Routes = a.state.Routes[:len(a.state.Routes)-1]
 			continue
 		}
+		if err != nil && cfg.optionalRoute(r) {
+			log.Warn("block-ipv6: cannot route IPv6 into the tunnel; leaving it", "route", RouteString(r), "err", err)
+			a.state.Routes = a.state.Routes[:len(a.state.Routes)-1]
+			continue
+		}
 		if err != nil {
 			return fail(fmt.Errorf("platform: add route %s: %w", RouteString(r), err))
 		}

@@ -32,6 +32,11 @@ type TunnelConfig struct {
 	// original default routes are never touched.
 	RedirectIPv4 bool
 	RedirectIPv6 bool
+	// BlockIPv6 (block-ipv6) routes IPv6 into the tunnel with
+	// RedirectIPv6's routes, where a server that gave no IPv6 address
+	// drops it, instead of letting it leak. Best effort: a system that
+	// refuses IPv6 routes on the device has no IPv6 to leak there.
+	BlockIPv6 bool
 	// Servers are the VPN server addresses the transport uses. When a tunnel
 	// route covers one of them, a host route through the gateway the server
 	// is reached by now is added, so the tunnel never loops.

@@ -3,6 +3,7 @@ package platform
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/cvpn/cvpn/routing"
 )
@@ -34,7 +35,7 @@ func (cfg *TunnelConfig) tunnelRoutes(name string, ifindex int) []routing.Route 
 			add(p, netip.Addr{}, 0)
 		}
 	}
-	if cfg.RedirectIPv6 {
+	if cfg.RedirectIPv6 || cfg.BlockIPv6 {
 		for _, p := range redirect6 {
 			add(p, netip.Addr{}, 0)
 		}
@@ -43,6 +44,12 @@ func (cfg *TunnelConfig) tunnelRoutes(name string, ifindex int) []routing.Route 
 		add(r.Dst, r.Gateway.Unmap(), r.Metric)
 	}
 	return out
+}
+
+// optionalRoute reports whether r is one block-ipv6 adds without a
+// redirect-gateway ipv6: its failure is logged, not fatal.
+func (cfg *TunnelConfig) optionalRoute(r routing.Route) bool {
+	return cfg.BlockIPv6 && !cfg.RedirectIPv6 && slices.Contains(redirect6, r.Dst)
 }
 
 // hopRoute is a route to dst through hop.

@@ -134,6 +134,11 @@ func (a *Applied) UpdateRoutes(cfg TunnelConfig) (added, removed []routing.Route
 			log.Warn("route already present, leaving it as it is", "route", RouteString(r))
 			continue
 		}
+		if err != nil && cfg.optionalRoute(r) {
+			a.state.Routes = a.state.Routes[:len(a.state.Routes)-1]
+			log.Warn("block-ipv6: cannot route IPv6 into the tunnel; leaving it", "route", RouteString(r), "err", err)
+			continue
+		}
 		if err != nil {
 			a.state.Routes = a.state.Routes[:len(a.state.Routes)-1]
 			return added, removed, errors.Join(fmt.Errorf("platform: add route %s: %w", RouteString(r), err), a.save())

@@ -1,6 +1,7 @@
 package platform_test
 
 import (
+	"errors"
 	"net/netip"
 	"slices"
 	"strings"
@@ -143,5 +144,35 @@ func TestUpdateLeaveDNS(t *testing.T) {
 	}
 	if _, ok := sys.FakeDNS().Config("cvpn0"); ok {
 		t.Error("DNS applied although the tunnel leaves DNS alone")
+	}
+}
+
+// block-ipv6 routes IPv6 into the tunnel where the system allows it: a
+// refused IPv6 route does not fail the tunnel (nothing IPv6 to leak), a
+// refused route of redirect-gateway ipv6 does.
+func TestBlockIPv6BestEffort(t *testing.T) {
+	sys := lan(t)
+	sys.FailAdd = func(r routing.Route) error {
+		if r.Is6() && r.Interface == "cvpn0" {
+			return errors.New("IPv6 is disabled on this device")
+		}
+		return nil
+	}
+	c := &platform.Configurator{Sys: sys, StateDir: t.TempDir()}
+	cfg := fullConfig()
+	cfg.RedirectIPv6, cfg.BlockIPv6, cfg.NetGatewayRoutes, cfg.Addresses = false, true, nil, cfg.Addresses[:1]
+	a, err := c.Apply(cfg)
+	if err != nil {
+		t.Fatalf("block-ipv6 on a system refusing IPv6 routes: %v", err)
+	}
+	if slices.ContainsFunc(a.Routes(), func(r routing.Route) bool { return r.Is6() && r.Interface == "cvpn0" }) {
+		t.Errorf("refused IPv6 routes recorded: %q", routeStrings(a.Routes()))
+	}
+	cfg.RedirectIPv6 = true
+	if _, err := a.Update(cfg); err == nil {
+		t.Error("redirect-gateway ipv6 on a system refusing IPv6 routes succeeded")
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

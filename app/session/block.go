@@ -88,11 +88,7 @@ func tunnelBlockRules(r *killswitch.Rules, info client.TunnelInfo, remotes []kil
 	for _, n := range info.Config.NetGatewayRoutes {
 		r.NetGateway = append(r.NetGateway, n.Masked())
 	}
-	// block-ipv6 alone also sends IPv6 into the tunnel; only
-	// redirect-gateway makes a full tunnel.
-	redirect6 := info.Config.RedirectIPv6 && (info.Push == nil || !info.Push.BlockIPv6 ||
-		info.Push.RedirectGateway != nil && info.Push.RedirectGateway.IPv6)
-	if info.Config.RedirectIPv4 || redirect6 {
+	if info.Config.RedirectIPv4 || info.Config.RedirectIPv6 {
 		r.Mode, r.VPN = killswitch.ModeFull, nil
 		return
 	}

@@ -83,11 +83,7 @@ func tunnelConfig(p *profile.Profile, po *ctrlmsg.PushOptions, server netip.Addr
 		tc.RedirectIPv4 = !rg.NoIPv4
 		tc.RedirectIPv6 = rg.IPv6 && v6 != nil
 	}
-	if po.BlockIPv6 {
-		// block-ipv6: all IPv6 goes into the tunnel, where a server that
-		// gave no IPv6 address drops it, instead of leaking outside.
-		tc.RedirectIPv6 = true
-	}
+	tc.BlockIPv6 = po.BlockIPv6
 	tc.DNS, _ = dnsConfig(p, po, tc.RedirectIPv4)
 	return tc, nil
 }
