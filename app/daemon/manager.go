@@ -102,6 +102,9 @@ type conn struct {
 	// block is the block once held.
 	blockWhenDown bool
 	block         *killswitch.Block
+	// sleepEnds: the front end's profile setting "Reconnect after the
+	// computer wakes up" is off; the session ends when the machine sleeps.
+	sleepEnds bool
 }
 
 // errRequested is the cancel cause of a disconnect request.
@@ -297,7 +300,8 @@ func (m *Manager) connect(_ context.Context, fe ipc.FrontEnd, name, text string,
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	c := &conn{name: name, owner: fe.Peer(), ownerNm: userName(fe.Peer()), fe: fe, cancel: cancel,
-		done: make(chan struct{}), started: now, plan: pl, dns: dns, state: clientapi.StateResolving, managed: managed, blockWhenDown: o.BlockWhenDown}
+		done: make(chan struct{}), started: now, plan: pl, dns: dns, state: clientapi.StateResolving, managed: managed, blockWhenDown: o.BlockWhenDown,
+		sleepEnds: o.NoReconnectAfterResume}
 	m.conns[name] = c
 	m.wg.Add(1)
 	m.mu.Unlock()
@@ -388,7 +392,8 @@ func (m *Manager) run(ctx context.Context, c *conn, p *profile.Profile, stateDir
 			m.mu.Unlock()
 		},
 		// Each session follows the network itself (one netlink socket).
-		WatchNetwork: true,
+		WatchNetwork:      true,
+		DisconnectOnSleep: c.sleepEnds,
 	})
 	cause := context.Cause(ctx)
 	m.mu.Lock()
