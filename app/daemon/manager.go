@@ -59,6 +59,10 @@ type Config struct {
 	// NetworkMonitor is what the daemon's network monitor saw recently
 	// (platform/netmon), for diagnostics; nil for none.
 	NetworkMonitor interface{ Recent() []netmon.Change }
+	// Desktop tells whether a front end runs in the active desktop
+	// session (the app there connects autoconnect profiles that need a
+	// user); nil for the OS's (logind, the console session or user).
+	Desktop Desktop
 	// RetryMin and RetryMax bound the wait before an autoconnect profile is
 	// started again after its session ended (doubling); 0 means 1 s and 60 s.
 	RetryMin, RetryMax time.Duration

@@ -88,6 +88,8 @@ type Message struct {
 	Connections []Status `json:"connections,omitempty"`
 	// Diagnostics answers TypeDiagnostics.
 	Diagnostics *Diagnostics `json:"diagnostics,omitempty"`
+	// Desktop answers TypeDesktopSession.
+	Desktop *DesktopSession `json:"desktop_session,omitempty"`
 
 	// Event is the connection event (event).
 	Event *clientapi.Event `json:"event,omitempty"`

@@ -267,6 +267,14 @@ func (sc *serverConn) handle(ctx context.Context, m *Message) {
 	switch m.Type {
 	case TypeStatus:
 		sc.respond(m.ID, &Message{Connections: h.Status(sc.peer)}, nil)
+	case TypeDesktopSession:
+		dh, ok := h.(DesktopSessionHandler)
+		if !ok {
+			sc.respond(m.ID, nil, &Error{Code: CodeBadRequest, Message: "this daemon does not know desktop sessions"})
+			return
+		}
+		d := dh.DesktopSession(ctx, sc.peer)
+		sc.respond(m.ID, &Message{Desktop: &d}, nil)
 	case TypeDiagnostics:
 		dh, ok := h.(DiagnosticsHandler)
 		if !ok {

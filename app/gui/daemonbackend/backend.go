@@ -170,6 +170,17 @@ func (b *Backend) Connect(ctx context.Context, name string, creds clientapi.Cred
 	return cl.Connect(ctx, name, text, false)
 }
 
+// ActiveDesktopSession asks the daemon whether this app runs in the
+// active desktop session (gui.DesktopSession).
+func (b *Backend) ActiveDesktopSession(ctx context.Context) (bool, string, error) {
+	cl, err := b.client(ctx)
+	if err != nil {
+		return false, "", err
+	}
+	d, err := cl.DesktopSession(ctx)
+	return d.Active, d.Reason, err
+}
+
 // Unblock asks the daemon to lift the blocks of traffic outside the tunnel
 // the user may lift (gui.Unblocker).
 func (b *Backend) Unblock(ctx context.Context) (string, error) {
