@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 STATICCHECK_VERSION := v0.8.2
 ACTIONLINT_VERSION := v1.7.12
 # Packages with macOS/Windows integration tests (TestOS*): os-tests-compile type-checks them, tests included, for those OSes.
-OS_TEST_PKGS := ./platform/... ./app/daemon/ ./app/ipc/ ./internal/testkit/osinteg/ ./internal/e2e/osloop/
+OS_TEST_PKGS := ./platform/... ./app/policy/ ./app/daemon/ ./app/ipc/ ./internal/testkit/osinteg/ ./internal/e2e/osloop/
 GOBIN := $(shell $(GO) env GOPATH)/bin
 STATICCHECK := $(GOBIN)/staticcheck
 FUZZTIME ?= 2m
