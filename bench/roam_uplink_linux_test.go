@@ -150,9 +150,9 @@ func TestRoamUplinkBenchmark(t *testing.T) {
 			}
 			reconnects := strings.Count(c.p.Output(), `"state":"connected"`) - 1
 			c.stop()
-			sortDurations(took)
-			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %s | %s | %d |", server, proto, roamMS(took[len(took)/2]), roamMS(took[0]), roamMS(took[len(took)-1]), reconnects))
-			t.Logf("%s %s: default route swap to traffic: median %s (min %s, max %s), %d reconnects", server, proto, took[len(took)/2], took[0], took[len(took)-1], reconnects)
+			sp := spreadOf(took)
+			rows = append(rows, fmt.Sprintf("| %s | %s | %s | %d |", server, proto, sp.cells(), reconnects))
+			t.Logf("%s %s: default route swap to traffic: median %s (min %s, max %s), %d reconnects", server, proto, sp.median, sp.min, sp.max, reconnects)
 		}
 	}
 	title := "## Roaming: default route swap to a second uplink"
