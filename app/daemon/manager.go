@@ -262,7 +262,7 @@ func (m *Manager) connect(_ context.Context, fe ipc.FrontEnd, name, text string,
 	if err := profilestore.ValidateName(name); err != nil {
 		return &ipc.Error{Code: ipc.CodeBadRequest, Message: err.Error()}
 	}
-	_, managed := fe.(*systemFrontEnd)
+	sfe, managed := fe.(*systemFrontEnd)
 	if text == "" {
 		t, err := m.systemProfile(name)
 		if err != nil {
@@ -303,6 +303,9 @@ func (m *Manager) connect(_ context.Context, fe ipc.FrontEnd, name, text string,
 		}
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
+	if managed {
+		sfe.setGiveUp(cancel)
+	}
 	c := &conn{name: name, owner: fe.Peer(), ownerNm: userName(fe.Peer()), fe: fe, cancel: cancel,
 		done: make(chan struct{}), started: now, plan: pl, dns: dns, state: clientapi.StateResolving, managed: managed, blockWhenDown: o.BlockWhenDown,
 		sleepEnds: o.NoReconnectAfterResume}

@@ -43,6 +43,11 @@ const (
 	// sign-in as the desktop user: URL is the IdP address, Answer the
 	// base64 SAMLResponse its loopback listener received.
 	KindSAML = "saml"
+	// KindWebAuth asks the front end to show the sign-in page of an
+	// OpenVPN server's pending authentication (WEB_AUTH / OPEN_URL) as the
+	// desktop user: URL is the page. The answer carries nothing but an
+	// error; the VPN server decides and tells the client.
+	KindWebAuth = "web-auth"
 )
 
 // Error codes of failed responses.
@@ -105,7 +110,7 @@ type Message struct {
 	User     string `json:"user,omitempty"`
 	Password string `json:"password,omitempty"`
 	Answer   string `json:"answer,omitempty"`
-	URL      string `json:"url,omitempty"` // saml: the IdP sign-in address
+	URL      string `json:"url,omitempty"` // saml: the IdP sign-in address; web-auth: the server's page
 }
 
 // LogValue describes the message without profile text or secrets.

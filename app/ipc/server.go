@@ -423,3 +423,11 @@ func (c ipcCredentials) SignIn(ctx context.Context, url string) (string, error) 
 // ACSPort is the front end's listener port, always the standard one: the
 // IdP is configured with http://127.0.0.1:35001.
 func (c ipcCredentials) ACSPort() int { return samlflow.DefaultPort }
+
+// OpenURL makes ipcCredentials a clientapi.WebAuth: the owning front end
+// shows the sign-in page of the server's pending authentication as its
+// (unprivileged) user; the daemon never opens a browser.
+func (c ipcCredentials) OpenURL(ctx context.Context, url string) error {
+	_, err := c.sc.ask(ctx, &Message{Name: c.name, Kind: KindWebAuth, URL: url})
+	return err
+}

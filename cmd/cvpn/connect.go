@@ -253,7 +253,7 @@ func humanEvent(ev clientapi.Event) string {
 		return string(ev.State)
 	case clientapi.EventBanner:
 		return "Message from your administrator:\n" + ev.Text
-	case clientapi.EventSAML:
+	case clientapi.EventSAML, clientapi.EventWebAuth:
 		return "Sign in with your browser: " + ev.URL
 	case clientapi.EventRouteEnforced:
 		return fmt.Sprintf("Route %s: %s", ev.Action, ev.Route)

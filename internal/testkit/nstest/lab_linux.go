@@ -207,6 +207,13 @@ func (l *Lab) build(ctx context.Context, opts Options) error {
 			return err
 		}
 	}
+	for _, k := range links {
+		for _, nd := range [][2]string{{k[0], k[1]}, {k[2], k[3]}} {
+			if err := waitCarrier(ctx, nd[0], nd[1]); err != nil {
+				return err
+			}
+		}
+	}
 	for _, ns := range l.Namespaces() {
 		if err := waitNoTentative(ctx, ns); err != nil {
 			return err
@@ -295,6 +302,27 @@ func killNamespacePIDs(ns string) error {
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitCarrier waits (bounded) until dev in ns has carrier (LOWER_UP): the
+// kernel reports a veth's carrier some time after both ends are set up,
+// and a snapshot taken before that differs from every later one
+// (NO-CARRIER, state DOWN).
+func waitCarrier(ctx context.Context, ns, dev string) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		out, err := Run(ctx, "", "ip", "-n", ns, "-o", "link", "show", "dev", dev)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(out, "LOWER_UP") && !strings.Contains(out, "NO-CARRIER") {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("nstest: %s in namespace %s has no carrier 5 s after it was set up:\n%s", dev, ns, out)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
