@@ -108,7 +108,7 @@ bench: deps deps-openvpn27
 	$(GO) test -run '^$$' -bench . -benchmem ./ovpn/... ./routing/... ./internal/testkit/loadgen/ | tee build/bench-micro.txt
 	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 60m -run 'TestTunnelBenchmark|TestServerBenchmark|TestOpenVPN27Benchmark|TestWireguardBenchmark' ./bench/
 	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 10m -run 'TestConnectTimeline' ./bench/
-	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 10m -run 'TestRoamBenchmark|TestDaemonConnectBenchmark' ./bench/
+	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 10m -run 'TestRoamBenchmark|TestRoamUplinkBenchmark|TestDaemonConnectBenchmark' ./bench/
 	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 10m -run 'TestThroughputUnderJunkFlood' ./internal/e2e/hostile/
 	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 20m -run 'TestMeasure' ./internal/e2e/routing/ | tee build/bench-enforcement.txt
 	@{ echo; echo "## Client route enforcement (Linux, netlink)"; echo; \

@@ -290,9 +290,11 @@ func (c *Client) Connect(ctx context.Context, name string, profileText []byte, b
 	return err
 }
 
-// ConnectWith is Connect with options (block_when_down).
+// ConnectWith is Connect with options (block_when_down, no reconnect
+// after a resume).
 func (c *Client) ConnectWith(ctx context.Context, name string, profileText []byte, o ConnectOptions) error {
-	_, err := c.call(ctx, &Message{Type: TypeConnect, Name: name, Profile: string(profileText), Bind: o.Bind, BlockWhenDown: o.BlockWhenDown})
+	_, err := c.call(ctx, &Message{Type: TypeConnect, Name: name, Profile: string(profileText), Bind: o.Bind, BlockWhenDown: o.BlockWhenDown,
+		NoReconnectAfterResume: o.NoReconnectAfterResume})
 	return err
 }
 

@@ -81,6 +81,9 @@ type Message struct {
 	// BlockWhenDown (connect) blocks traffic outside the tunnel from the
 	// start until the connection is ended (block_when_down).
 	BlockWhenDown bool `json:"block_when_down,omitempty"`
+	// NoReconnectAfterResume (connect) disconnects when the computer goes
+	// to sleep, and the connection stays down after it wakes up.
+	NoReconnectAfterResume bool `json:"no_reconnect_after_resume,omitempty"`
 
 	// Response fields.
 	OK          bool     `json:"ok,omitempty"`
@@ -90,6 +93,8 @@ type Message struct {
 	Connections []Status `json:"connections,omitempty"`
 	// Diagnostics answers TypeDiagnostics.
 	Diagnostics *Diagnostics `json:"diagnostics,omitempty"`
+	// Desktop answers TypeDesktopSession.
+	Desktop *DesktopSession `json:"desktop_session,omitempty"`
 
 	// Event is the connection event (event).
 	Event *clientapi.Event `json:"event,omitempty"`

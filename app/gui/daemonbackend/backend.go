@@ -159,10 +159,28 @@ func (b *Backend) Connect(ctx context.Context, name string, creds clientapi.Cred
 	b.mu.Lock()
 	b.creds[name] = creds
 	b.mu.Unlock()
-	if b.BlockWhenDown != nil && b.BlockWhenDown(name) {
-		return cl.ConnectWith(ctx, name, text, ipc.ConnectOptions{BlockWhenDown: true})
+	o := ipc.ConnectOptions{BlockWhenDown: b.BlockWhenDown != nil && b.BlockWhenDown(name)}
+	// "Reconnect after the computer wakes up" (the profile's settings,
+	// kept in this user's store): the daemon (root) is told with the
+	// request, as it cannot read the user's settings.
+	if st, err := b.Settings(name); err == nil && !st.ReconnectAfterResume {
+		o.NoReconnectAfterResume = true
+	}
+	if o != (ipc.ConnectOptions{}) {
+		return cl.ConnectWith(ctx, name, text, o)
 	}
 	return cl.Connect(ctx, name, text, false)
+}
+
+// ActiveDesktopSession asks the daemon whether this app runs in the
+// active desktop session (gui.DesktopSession).
+func (b *Backend) ActiveDesktopSession(ctx context.Context) (bool, string, error) {
+	cl, err := b.client(ctx)
+	if err != nil {
+		return false, "", err
+	}
+	d, err := cl.DesktopSession(ctx)
+	return d.Active, d.Reason, err
 }
 
 // Unblock asks the daemon to lift the blocks of traffic outside the tunnel
