@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -228,13 +227,4 @@ func connectOnce(t *testing.T, bin string, lab *nstest.Lab, prof string) (time.D
 			t.Fatalf("cvpn did not connect within 30 s:\n%v", out)
 		}
 	}
-}
-
-func medianDuration(v []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), v...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	if len(s) == 0 {
-		return 0
-	}
-	return s[len(s)/2]
 }

@@ -77,10 +77,10 @@ func TestDaemonConnectBenchmark(t *testing.T) {
 	section := "## Connect through the daemon\n\n" +
 		fmt.Sprintf("Process start to the `connected` event against our server in the lab (cert profile exported by it, UDP, tls-crypt), %d runs each, alternately: a direct root `cvpn connect`, and an unprivileged `cvpn connect` (uid %d) through a running `cvpn daemon`.\n\n", runs, daemonUID) +
 		"| Path | Median | Min | Max |\n|---|---|---|---|\n" +
-		fmt.Sprintf("| direct (root) | %s | %s | %s |\n", roamMS(medianDuration(dr)), roamMS(minDuration(dr)), roamMS(maxDuration(dr))) +
-		fmt.Sprintf("| through the daemon | %s | %s | %s |\n", roamMS(medianDuration(dd)), roamMS(minDuration(dd)), roamMS(maxDuration(dd)))
+		"| direct (root) | " + spreadOf(dr).cells() + " |\n" +
+		"| through the daemon | " + spreadOf(dd).cells() + " |\n"
 	if len(inDaemon) > 0 {
-		section += fmt.Sprintf("| of which in the daemon (request to connected, its log) | %s | %s | %s |\n", roamMS(medianDuration(inDaemon)), roamMS(minDuration(inDaemon)), roamMS(maxDuration(inDaemon))) +
+		section += "| of which in the daemon (request to connected, its log) | " + spreadOf(inDaemon).cells() + " |\n" +
 			"\nThe rest of a daemon connect is the front end's own start (a new `cvpn` process: Go runtime, profile parse, socket dial); the GUI's front end is already running.\n"
 	}
 	writeSection(t, "## Connect through the daemon", section)
@@ -134,22 +134,6 @@ func timedConnect(t *testing.T, argv []string) time.Duration {
 		t.Fatalf("%s did not connect within 30 s", strings.Join(argv, " "))
 	}
 	return 0
-}
-
-func minDuration(v []time.Duration) time.Duration {
-	m := v[0]
-	for _, d := range v {
-		m = min(m, d)
-	}
-	return m
-}
-
-func maxDuration(v []time.Duration) time.Duration {
-	m := v[0]
-	for _, d := range v {
-		m = max(m, d)
-	}
-	return m
 }
 
 // daemonSideTimes reads the daemon's connection logs under home and

@@ -289,17 +289,6 @@ func writeSection(t *testing.T, title, section string) {
 	t.Logf("wrote %s:\n%s", out, section)
 }
 
-// writeFileAtomic writes text next to path and renames it over path, so an
-// interrupted run leaves the previous results whole.
-func writeFileAtomic(path, text string) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(text), 0o644); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
 func runOut(bin string, args ...string) (string, error) {
 	out, err := exec.Command(bin, args...).Output()
 	return string(out), err

@@ -2,10 +2,8 @@ package platform
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 
 	"golang.zx2c4.com/wireguard/windows/tunnel/winipcfg"
 
@@ -33,25 +31,19 @@ func (h *windowsHost) Watch(ctx context.Context, fn func(RouteUpdate)) error {
 
 // routeReceiver is one registered route change callback.
 type routeReceiver struct {
-	h        *windowsHost
-	ch       chan routeNote
-	overflow atomic.Bool
-	cb       *winipcfg.RouteChangeCallback
-	closed   chan struct{}
-	once     sync.Once
+	h    *windowsHost
+	q    *watchloop.Queue[routeNote]
+	cb   *winipcfg.RouteChangeCallback
+	once sync.Once
 }
 
 func (h *windowsHost) subscribeRoutes() (watchloop.Receiver[routing.Change], error) {
-	r := &routeReceiver{h: h, ch: make(chan routeNote, watchBuffer), closed: make(chan struct{})}
+	r := &routeReceiver{h: h, q: watchloop.NewQueue[routeNote]("route change buffer", watchBuffer)}
 	cb, err := winipcfg.RegisterRouteChangeCallback(func(kind winipcfg.MibNotificationType, row *winipcfg.MibIPforwardRow2) {
 		if kind == winipcfg.MibInitialNotification || row == nil {
 			return
 		}
-		select {
-		case r.ch <- routeNote{kind: kind, row: *row}:
-		default:
-			r.overflow.Store(true)
-		}
+		r.q.Put(routeNote{kind: kind, row: *row})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("platform: route change notification: %w", err)
@@ -64,42 +56,27 @@ func (h *windowsHost) subscribeRoutes() (watchloop.Receiver[routing.Change], err
 // interface names and local addresses; after a dropped change it also
 // returns ErrOverflow.
 func (r *routeReceiver) Receive() ([]routing.Change, error) {
-	var n routeNote
-	select {
-	case <-r.closed:
-		return nil, errors.New("route events: closed")
-	case n = <-r.ch:
+	notes, err := r.q.Receive()
+	if len(notes) == 0 {
+		return nil, err
 	}
 	names, loc := ifNames{}, locals()
-	var out []routing.Change
-	add := func(n *routeNote) {
+	out := make([]routing.Change, 0, len(notes))
+	for i := range notes {
 		kind := routing.ChangeAdded
-		if n.kind == winipcfg.MibDeleteInstance {
+		if notes[i].kind == winipcfg.MibDeleteInstance {
 			kind = routing.ChangeDeleted
 		}
-		out = append(out, routing.Change{Kind: kind, Route: r.h.convert(&n.row, names, loc)})
+		out = append(out, routing.Change{Kind: kind, Route: r.h.convert(&notes[i].row, names, loc)})
 	}
-	add(&n)
-drain:
-	for len(out) < watchBuffer {
-		select {
-		case n := <-r.ch:
-			add(&n)
-		default:
-			break drain
-		}
-	}
-	if r.overflow.Swap(false) {
-		return out, fmt.Errorf("route change buffer: %w", watchloop.ErrOverflow)
-	}
-	return out, nil
+	return out, err
 }
 
 func (r *routeReceiver) Close() error {
 	var err error
 	r.once.Do(func() {
 		err = r.cb.Unregister()
-		close(r.closed)
+		r.q.Close()
 	})
 	return err
 }

@@ -2,13 +2,13 @@ package client
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
 	"syscall"
 	"time"
 
+	"github.com/cvpn/cvpn/internal/icmpecho"
 	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/ovpn/datachannel"
 	"github.com/cvpn/cvpn/ovpn/transport"
@@ -122,7 +122,7 @@ func (c *Client) probe(l *link, dp *dataPath, r *roam) {
 	r.probing, r.since, r.deadline = true, now.UnixNano(), now.Add(roamWindow)
 	dp.sendPing()
 	if src, dst, ok := echoEnds(l); ok {
-		dp.sendPacket(icmpEcho(src, dst, uint16(now.UnixNano())))
+		dp.sendPacket(icmpecho.Packet{Src: src, Dst: dst, Type: icmpecho.Request, ID: 0xC7A1, Seq: uint16(now.UnixNano()), Payload: []byte("cvpnroam")}.Marshal())
 	}
 }
 
@@ -178,40 +178,6 @@ func echoEnds(l *link) (src, dst netip.Addr, ok bool) {
 		return netip.Addr{}, netip.Addr{}, false
 	}
 	return local.Addr(), dst, true
-}
-
-// icmpEcho is an IPv4 ICMP echo request from src to dst.
-func icmpEcho(src, dst netip.Addr, seq uint16) []byte {
-	p := make([]byte, 20+8+8)
-	p[0] = 0x45
-	binary.BigEndian.PutUint16(p[2:], uint16(len(p)))
-	p[8] = 64 // TTL
-	p[9] = 1  // ICMP
-	s4, d4 := src.As4(), dst.As4()
-	copy(p[12:16], s4[:])
-	copy(p[16:20], d4[:])
-	binary.BigEndian.PutUint16(p[10:], checksum(p[:20]))
-	icmp := p[20:]
-	icmp[0] = 8 // echo request
-	binary.BigEndian.PutUint16(icmp[4:], 0xC7A1)
-	binary.BigEndian.PutUint16(icmp[6:], seq)
-	copy(icmp[8:], "cvpnroam")
-	binary.BigEndian.PutUint16(icmp[2:], checksum(icmp))
-	return p
-}
-
-func checksum(b []byte) uint16 {
-	var s uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(binary.BigEndian.Uint16(b[i:]))
-	}
-	if len(b)%2 == 1 {
-		s += uint32(b[len(b)-1]) << 8
-	}
-	for s>>16 != 0 {
-		s = s&0xFFFF + s>>16
-	}
-	return ^uint16(s)
 }
 
 // sendPacket seals one IP packet and sends it to the server.

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cvpn/cvpn/internal/icmpecho"
 	"github.com/cvpn/cvpn/ovpn/client"
 	"github.com/cvpn/cvpn/ovpn/clientapi"
 	"github.com/cvpn/cvpn/ovpn/profile"
@@ -66,7 +67,7 @@ func (d *echoDevice) Write(bufs [][]byte, off int) (int, error) {
 		copy(r[16:20], p[12:16])
 		r[20] = 0 // echo reply
 		r[22], r[23] = 0, 0
-		binary.BigEndian.PutUint16(r[22:], ipChecksum(r[20:]))
+		binary.BigEndian.PutUint16(r[22:], icmpecho.Checksum(r[20:]))
 		select {
 		case d.replies <- r:
 		default:
@@ -77,20 +78,6 @@ func (d *echoDevice) Write(bufs [][]byte, off int) (int, error) {
 
 func (d *echoDevice) BatchSize() int { return 1 }
 func (d *echoDevice) Close() error   { d.once.Do(func() { close(d.done) }); return nil }
-
-func ipChecksum(b []byte) uint16 {
-	var s uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(binary.BigEndian.Uint16(b[i:]))
-	}
-	if len(b)%2 == 1 {
-		s += uint32(b[len(b)-1]) << 8
-	}
-	for s>>16 != 0 {
-		s = s&0xFFFF + s>>16
-	}
-	return ^uint16(s)
-}
 
 // roamLab is our server in this process (on loopback, with an echoDevice)
 // and a client on a fake system, fed network changes by the test.
@@ -271,10 +258,10 @@ func (lab *roamLab) pingThroughTunnel(t *testing.T, conn clientapi.Event, seq ui
 	s4, d4 := src.As4(), dst.As4()
 	copy(p[12:], s4[:])
 	copy(p[16:], d4[:])
-	binary.BigEndian.PutUint16(p[10:], ipChecksum(p[:20]))
+	binary.BigEndian.PutUint16(p[10:], icmpecho.Checksum(p[:20]))
 	p[20] = 8
 	binary.BigEndian.PutUint16(p[26:], seq)
-	binary.BigEndian.PutUint16(p[22:], ipChecksum(p[20:]))
+	binary.BigEndian.PutUint16(p[22:], icmpecho.Checksum(p[20:]))
 	start := time.Now()
 	deadline := time.After(5 * time.Second)
 	for {

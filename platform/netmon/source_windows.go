@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 
 	"golang.zx2c4.com/wireguard/windows/tunnel/winipcfg"
 
@@ -18,25 +17,17 @@ const cbBuffer = 256
 
 // cbReceiver is one set of registered notification callbacks.
 type cbReceiver struct {
-	ch       chan event
-	overflow atomic.Bool
-	closed   chan struct{}
-	once     sync.Once
-	unreg    []func() error
+	q     *watchloop.Queue[event]
+	once  sync.Once
+	unreg []func() error
 }
 
-func (r *cbReceiver) put(e event) {
-	select {
-	case r.ch <- e:
-	default:
-		r.overflow.Store(true)
-	}
-}
+func (r *cbReceiver) put(e event) { r.q.Put(e) }
 
 // open registers NotifyIpInterfaceChange, NotifyUnicastIpAddressChange
 // and NotifyRouteChange2 (default routes only) through winipcfg.
 func (s *hostSource) open() (watchloop.Receiver[event], error) {
-	r := &cbReceiver{ch: make(chan event, cbBuffer), closed: make(chan struct{})}
+	r := &cbReceiver{q: watchloop.NewQueue[event]("netmon: notification buffer", cbBuffer)}
 	ifcb, err := winipcfg.RegisterInterfaceChangeCallback(func(kind winipcfg.MibNotificationType, _ *winipcfg.MibIPInterfaceRow) {
 		if kind != winipcfg.MibInitialNotification {
 			r.put(event{kind: evLink})
@@ -69,28 +60,7 @@ func (s *hostSource) open() (watchloop.Receiver[event], error) {
 	return r, nil
 }
 
-func (r *cbReceiver) Receive() ([]event, error) {
-	var out []event
-	select {
-	case <-r.closed:
-		return nil, errors.New("netmon: notifications closed")
-	case e := <-r.ch:
-		out = append(out, e)
-	}
-drain:
-	for len(out) < cbBuffer {
-		select {
-		case e := <-r.ch:
-			out = append(out, e)
-		default:
-			break drain
-		}
-	}
-	if r.overflow.Swap(false) {
-		return out, fmt.Errorf("netmon: notification buffer: %w", watchloop.ErrOverflow)
-	}
-	return out, nil
-}
+func (r *cbReceiver) Receive() ([]event, error) { return r.q.Receive() }
 
 func (r *cbReceiver) Close() error {
 	var errs []error
@@ -98,7 +68,7 @@ func (r *cbReceiver) Close() error {
 		for _, u := range r.unreg {
 			errs = append(errs, u())
 		}
-		close(r.closed)
+		r.q.Close()
 	})
 	return errors.Join(errs...)
 }

@@ -22,9 +22,9 @@ var platforms = []deptest.Platform{
 func harness(importPath string) bool { return strings.HasSuffix(path.Base(importPath), "test") }
 
 // helpers are the product's shared leaf helpers under internal/ (one
-// atomic file write, one netmask conversion): every layer may use them,
+// atomic file write, one netmask conversion, one ICMP echo packet): every layer may use them,
 // and they import nothing of cvpn.
-var helpers = []string{"internal/atomicfile", "internal/netmask"}
+var helpers = []string{"internal/atomicfile", "internal/netmask", "internal/icmpecho"}
 
 // protocol is the OpenVPN protocol core: pure Go, no OS, no app.
 var protocol = []string{

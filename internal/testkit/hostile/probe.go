@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cvpn/cvpn/internal/icmpecho"
 	"github.com/cvpn/cvpn/ovpn/datachannel"
 	"github.com/cvpn/cvpn/ovpn/wire"
 )
@@ -84,7 +85,7 @@ func (s *Server) Probe(ctx context.Context, mode ProbeMode, n int, wait time.Dur
 			err = errors.New("hostile: no data channel key")
 			break
 		}
-		p, err = key.Seal(nil, icmpEcho(ServerTunnelIP, ClientTunnelIP, 8, id, uint16(i), []byte("cvpn hostile probe")))
+		p, err = key.Seal(nil, icmpecho.Packet{Src: ServerTunnelIP, Dst: ClientTunnelIP, Type: icmpecho.Request, ID: id, Seq: uint16(i), Payload: []byte("cvpn hostile probe")}.Marshal())
 		if err != nil {
 			break
 		}

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cvpn/cvpn/internal/icmpecho"
 	"github.com/cvpn/cvpn/ovpn/control"
 	"github.com/cvpn/cvpn/ovpn/ctrlmsg"
 	"github.com/cvpn/cvpn/ovpn/datachannel"
@@ -476,18 +477,18 @@ func (ss *session) handleData(pkt []byte) {
 	if datachannel.IsPing(plain) {
 		return
 	}
-	e, ok := parseEcho(plain)
-	if !ok || e.dst != ServerTunnelIP {
+	e, ok := icmpecho.Parse(plain)
+	if !ok || e.Dst != ServerTunnelIP {
 		return
 	}
-	switch e.typ {
-	case 8:
+	switch e.Type {
+	case icmpecho.Request:
 		ss.s.count(func(st *Stats) { st.EchoRequestsIn++ })
-		ss.sendData(icmpEcho(ServerTunnelIP, e.src, 0, e.id, e.seq, e.payload))
-	case 0:
+		ss.sendData(icmpecho.Packet{Src: ServerTunnelIP, Dst: e.Src, Type: icmpecho.Reply, ID: e.ID, Seq: e.Seq, Payload: e.Payload}.Marshal())
+	case icmpecho.Reply:
 		ss.s.mu.Lock()
-		if e.id == ss.s.probeID {
-			ss.s.replies[e.seq]++
+		if e.ID == ss.s.probeID {
+			ss.s.replies[e.Seq]++
 			ss.s.st.EchoRepliesIn++
 		}
 		ss.s.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cvpn/cvpn/internal/icmpecho"
 	"github.com/cvpn/cvpn/ovpn/datachannel"
 )
 
@@ -84,7 +85,7 @@ func (d *Data) Send(dst netip.AddrPort, size int) error {
 	copy(p[12:16], src[:])
 	da := dst.Addr().As4()
 	copy(p[16:20], da[:])
-	binary.BigEndian.PutUint16(p[10:], ipv4Checksum(p[:20]))
+	binary.BigEndian.PutUint16(p[10:], icmpecho.Checksum(p[:20]))
 	binary.BigEndian.PutUint16(p[20:], 40000)
 	binary.BigEndian.PutUint16(p[22:], dst.Port())
 	binary.BigEndian.PutUint16(p[24:], uint16(size-20))
@@ -94,17 +95,6 @@ func (d *Data) Send(dst netip.AddrPort, size int) error {
 	}
 	d.buf = out
 	return d.s.conn.WritePacket(out)
-}
-
-func ipv4Checksum(h []byte) uint16 {
-	var sum uint32
-	for i := 0; i+1 < len(h); i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(h[i:]))
-	}
-	for sum > 0xFFFF {
-		sum = sum&0xFFFF + sum>>16
-	}
-	return ^uint16(sum)
 }
 
 // SendExit tells the server the session ends (the OCC exit message over

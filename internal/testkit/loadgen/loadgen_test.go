@@ -150,31 +150,10 @@ func BenchmarkIdleSessions(b *testing.B) {
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		sessions := make([]*Session, n)
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 16)
-		errs := make(chan error, n)
 		start := time.Now()
-		for j := range sessions {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-				defer cancel()
-				s, err := Dial(ctx, cfg)
-				if err != nil {
-					errs <- err
-					return
-				}
-				sessions[j] = s
-			}()
-		}
-		wg.Wait()
+		sessions, err := DialMany(cfg, n, 16, 60*time.Second)
 		elapsed := time.Since(start)
-		close(errs)
-		for err := range errs {
+		if err != nil {
 			b.Fatal(err)
 		}
 		runtime.GC()

@@ -14,7 +14,6 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -153,33 +152,11 @@ func BenchmarkServerIdleSessions(b *testing.B) {
 		cfg := Config{Server: addr, TLS: clientTLS(b, dir)}
 		time.Sleep(200 * time.Millisecond)
 		rss0 := vmRSSKB(cmd.Process.Pid)
-		sessions := make([]*Session, n)
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 16)
-		errs := make(chan error, n)
 		start := time.Now()
-		for j := range sessions {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-				defer cancel()
-				s, err := Dial(ctx, cfg)
-				if err != nil {
-					errs <- err
-					return
-				}
-				sessions[j] = s
-			}()
-		}
-		wg.Wait()
+		sessions, err := DialMany(cfg, n, 16, 60*time.Second)
 		elapsed := time.Since(start)
-		close(errs)
-		for err := range errs {
+		if err != nil {
 			b.Error(err)
-			break
 		}
 		time.Sleep(2 * time.Second) // let the sessions settle
 		rss1 := vmRSSKB(cmd.Process.Pid)

@@ -83,7 +83,7 @@ func run(logger *slog.Logger, c config) error {
 	if err != nil {
 		return err
 	}
-	if err := addProfiles(store); err != nil {
+	if err := guitest.AddExampleProfiles(store); err != nil {
 		return err
 	}
 
@@ -139,15 +139,10 @@ func run(logger *slog.Logger, c config) error {
 // manager, so no decorations and no scaling).
 var windowSize = fyne.NewSize(900, 560)
 
-// step is one state of the window and the file that shows it.
-type step struct {
-	file  string
-	apply func()
-}
-
 func shoot(ctx context.Context, logger *slog.Logger, srv *xvfbshot.Server, base *image.RGBA, u *gui.UI, now time.Time, c config) error {
-	for _, s := range script(u, now) {
-		fyne.DoAndWait(s.apply)
+	for _, s := range guitest.Scenes(u, now) {
+		file := "real-" + s.Name + ".png"
+		fyne.DoAndWait(s.Apply)
 		// Let the GL loop paint at least one frame of the new state.
 		select {
 		case <-time.After(400 * time.Millisecond):
@@ -156,19 +151,19 @@ func shoot(ctx context.Context, logger *slog.Logger, srv *xvfbshot.Server, base 
 		}
 		shot, err := srv.WaitSettled(ctx, base, 250*time.Millisecond, 20*time.Second)
 		if err != nil {
-			return fmt.Errorf("%s: %w", s.file, err)
+			return fmt.Errorf("%s: %w", file, err)
 		}
 		// The window must be on screen at (about) the size asked for: a
 		// stray pixel or a half-painted frame is not a screenshot.
 		if d := shot.Window.Size(); float32(d.X) < 0.9*windowSize.Width || float32(d.Y) < 0.9*windowSize.Height {
-			return fmt.Errorf("%s: drawn area %v is smaller than the %vx%v window", s.file, shot.Window,
+			return fmt.Errorf("%s: drawn area %v is smaller than the %vx%v window", file, shot.Window,
 				windowSize.Width, windowSize.Height)
 		}
 		img := shot.Screen
 		if !c.full {
 			img = xvfbshot.Crop(shot.Screen, shot.Window)
 		}
-		path := filepath.Join(c.out, s.file)
+		path := filepath.Join(c.out, file)
 		if err := writePNG(path, img); err != nil {
 			return err
 		}

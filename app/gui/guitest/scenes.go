@@ -1,6 +1,4 @@
-//go:build cgo
-
-package main
+package guitest
 
 import (
 	"fmt"
@@ -12,9 +10,20 @@ import (
 	"github.com/cvpn/cvpn/ovpn/server/pki"
 )
 
-// script is the sequence of window states to photograph. Each apply runs
-// on the fyne main goroutine.
-func script(u *gui.UI, now time.Time) []step {
+// Scene is one state of the main window to photograph: Apply (run on the
+// fyne main goroutine) drives the window into it; Name is the file name
+// without ".png".
+type Scene struct {
+	Name  string
+	Apply func()
+}
+
+// Scenes are the main states of the window, in order, for the
+// screenshots (the headless renderer and the real window under Xvfb):
+// disconnected, connected with traffic while another profile signs in, a
+// banner, an error. u must hold the profiles of AddExampleProfiles; now
+// is the clock u was made with.
+func Scenes(u *gui.UI, now time.Time) []Scene {
 	state := func(name string, ev clientapi.Event) {
 		ev.Event = clientapi.EventState
 		if ev.Time.IsZero() {
@@ -25,9 +34,9 @@ func script(u *gui.UI, now time.Time) []step {
 	since := now.Add(-(1*time.Hour + 12*time.Minute + 9*time.Second))
 	connected := clientapi.Event{Time: since, State: clientapi.StateConnected, Server: "vpn.example.com:443/udp",
 		TunnelIPv4: "10.100.0.6", TunnelIPv6: "fd00:100::6", Interface: "tun0", Cipher: "AES-256-GCM"}
-	return []step{
-		{"real-01-disconnected.png", func() { u.Select("office") }},
-		{"real-02-connected.png", func() {
+	return []Scene{
+		{"01-disconnected", func() { u.Select("office") }},
+		{"02-connected", func() {
 			// office is connected with traffic; staging is still signing in.
 			for _, s := range []clientapi.State{clientapi.StateResolving, clientapi.StateConnecting, clientapi.StateAuthenticating, clientapi.StateConfiguring} {
 				state("office", clientapi.Event{State: s})
@@ -42,12 +51,12 @@ func script(u *gui.UI, now time.Time) []step {
 			})
 			u.Select("office")
 		}},
-		{"real-03-banner.png", func() {
+		{"03-banner", func() {
 			u.Apply(gui.ConnEvent{Name: "office", Event: clientapi.Event{Time: now, Event: clientapi.EventBanner,
 				Text: "This system is for authorized use by Example Corp employees only.\n\n" +
 					"Activity on this network is logged and monitored. By continuing you accept the acceptable use policy."}})
 		}},
-		{"real-04-error.png", func() {
+		{"04-error", func() {
 			ov := u.Window().Canvas().Overlays()
 			for o := ov.Top(); o != nil; o = ov.Top() {
 				ov.Remove(o)
@@ -60,9 +69,10 @@ func script(u *gui.UI, now time.Time) []step {
 	}
 }
 
-// addProfiles imports three example profiles (mutual TLS, one with
-// username, password and a static MFA challenge).
-func addProfiles(store *profilestore.Store) error {
+// AddExampleProfiles imports the three profiles the scenes show: office
+// and lab-eu (mutual TLS) and staging (also a username, a password and a
+// static MFA challenge), with a throwaway CA.
+func AddExampleProfiles(store *profilestore.Store) error {
 	ca, err := pki.NewCA("Example Corp VPN CA", pki.Options{})
 	if err != nil {
 		return err
