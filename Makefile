@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 STATICCHECK_VERSION := v0.8.2
 ACTIONLINT_VERSION := v1.7.12
 # Packages with macOS/Windows integration tests (TestOS*): os-tests-compile type-checks them, tests included, for those OSes.
-OS_TEST_PKGS := ./platform/... ./app/daemon/ ./app/ipc/ ./internal/testkit/osinteg/ ./internal/e2e/osloop/
+OS_TEST_PKGS := ./platform/... ./app/policy/ ./app/daemon/ ./app/ipc/ ./internal/testkit/osinteg/ ./internal/e2e/osloop/
 GOBIN := $(shell $(GO) env GOPATH)/bin
 STATICCHECK := $(GOBIN)/staticcheck
 FUZZTIME ?= 2m
@@ -108,7 +108,7 @@ bench: deps deps-openvpn27
 	$(GO) test -run '^$$' -bench . -benchmem ./ovpn/... ./routing/... ./internal/testkit/loadgen/ | tee build/bench-micro.txt
 	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 60m -run 'TestTunnelBenchmark|TestServerBenchmark|TestOpenVPN27Benchmark|TestWireguardBenchmark' ./bench/
 	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 10m -run 'TestConnectTimeline' ./bench/
-	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 10m -run 'TestRoamBenchmark|TestDaemonConnectBenchmark' ./bench/
+	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 10m -run 'TestRoamBenchmark|TestRoamUplinkBenchmark|TestDaemonConnectBenchmark' ./bench/
 	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 10m -run 'TestThroughputUnderJunkFlood' ./internal/e2e/hostile/
 	CVPN_BENCH=1 $(GO) test -count=1 -v -timeout 20m -run 'TestMeasure' ./internal/e2e/routing/ | tee build/bench-enforcement.txt
 	@{ echo; echo "## Client route enforcement (Linux, netlink)"; echo; \

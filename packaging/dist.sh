@@ -4,10 +4,12 @@
 #   cvpn-gui-linux-HOSTARCH                          the desktop app (cgo, built natively)
 #   cvpn-windows-{amd64,arm64}.zip                   cvpn/ with cvpn.exe, cvpn-gui.exe (only
 #                                                    when a mingw-w64 C compiler is found),
-#                                                    README-windows.txt, installer/cvpn.wxs + cvpn.ico
+#                                                    README-windows.txt, installer/cvpn.wxs + cvpn.ico,
+#                                                    policy/cvpn.admx + en-US/cvpn.adml (Group Policy)
 #   macos/cvpn.app                                   app bundle layout (Info.plist, icon; the GUI
 #                                                    binary itself is built on a Mac by build-pkg.sh)
 #   macos/io.github.cvpn.daemon.plist                the LaunchDaemon
+#   macos/cvpn-policy.mobileconfig                   example configuration profile (the policy by MDM)
 #   SHA256SUMS                                       of every file above at the top level
 #
 # usage: packaging/dist.sh [OUTDIR]
@@ -40,10 +42,12 @@ CGO_ENABLED=1 "$GO" build -trimpath -ldflags "$LDFLAGS" -o "$out/cvpn-gui-linux-
 
 for arch in amd64 arm64; do
 	dir=$work/windows-$arch/cvpn
-	mkdir -p "$dir/installer"
+	mkdir -p "$dir/installer" "$dir/policy/en-US"
 	cp "$out/cvpn-windows-$arch.exe" "$dir/cvpn.exe"
 	cp packaging/windows/README-windows.txt "$dir/"
 	cp packaging/windows/cvpn.wxs "$work/icons/cvpn.ico" "$dir/installer/"
+	cp packaging/windows/admx/cvpn.admx "$dir/policy/"
+	cp packaging/windows/admx/en-US/cvpn.adml "$dir/policy/en-US/"
 	default_cc=x86_64-w64-mingw32-gcc
 	[ "$arch" = arm64 ] && default_cc=aarch64-w64-mingw32-gcc
 	ccvar=CC_WINDOWS_${arch^^}
@@ -60,7 +64,7 @@ done
 
 mkdir -p "$out/macos"
 packaging/macos/make-app.sh "$out/macos" "$VERSION" "$work/icons/cvpn.icns"
-cp packaging/macos/io.github.cvpn.daemon.plist "$out/macos/"
+cp packaging/macos/io.github.cvpn.daemon.plist packaging/macos/cvpn-policy.mobileconfig "$out/macos/"
 
 (cd "$out" && find . -maxdepth 1 -type f ! -name SHA256SUMS -printf '%P\n' | LC_ALL=C sort | xargs sha256sum >SHA256SUMS)
 echo "dist: files in $out:"

@@ -103,6 +103,9 @@ type systemFrontEnd struct {
 	mu        sync.Mutex
 	asked     bool
 	connected bool
+	// giveUp ends the connection (set by connect): a web sign-in page is
+	// only a request to show it, so the session would wait for nobody.
+	giveUp context.CancelCauseFunc
 }
 
 func newSystemFrontEnd() *systemFrontEnd {
@@ -167,6 +170,27 @@ func (n noUser) mark() {
 func (n noUser) SignIn(context.Context, string) (string, error) {
 	n.mark()
 	return "", errNeedsUser
+}
+
+// OpenURL refuses to show a server's web sign-in page (WEB_AUTH /
+// OPEN_URL): nobody sits at the daemon, and the daemon never opens a
+// browser. The connection ends at once, so that the app connects the
+// profile as the logged-in user, who then signs in.
+func (n noUser) OpenURL(context.Context, string) error {
+	n.mark()
+	n.s.mu.Lock()
+	giveUp := n.s.giveUp
+	n.s.mu.Unlock()
+	if giveUp != nil {
+		giveUp(errNeedsUser)
+	}
+	return errNeedsUser
+}
+
+func (s *systemFrontEnd) setGiveUp(f context.CancelCauseFunc) {
+	s.mu.Lock()
+	s.giveUp = f
+	s.mu.Unlock()
 }
 
 // ACSPort is the default loopback port; nothing listens on it for an

@@ -27,6 +27,18 @@ type scriptedRun struct {
 
 func (s *scriptedRun) run(ctx context.Context, o session.Options) error {
 	n := s.calls.Add(1)
+	if o.Profile.Remotes[0].Host == "web.test" {
+		// ovpn/client on WEB_AUTH: show the page, then wait for the
+		// server's decision whatever OpenURL said.
+		wa, ok := o.Federation.(clientapi.WebAuth)
+		if !ok {
+			return errors.New("the session's Federation cannot show a web sign-in page")
+		}
+		err := wa.OpenURL(ctx, "http://10.8.0.1:8080/signin/x")
+		<-ctx.Done()
+		s.starts <- o.TunnelID + ":web:" + context.Cause(ctx).Error()
+		return err
+	}
 	if o.Profile.Remotes[0].Host == "auth.test" {
 		if _, _, err := o.Credentials.UserPass(ctx, ""); err != nil {
 			s.starts <- o.TunnelID + ":asked"
@@ -142,5 +154,33 @@ func TestAutoconnectNeverWaitsForAUser(t *testing.T) {
 	err = m.Connect(context.Background(), fe, "nothere", "", false)
 	if ipc.ErrorCode(err) != ipc.CodeNotFound || !strings.Contains(err.Error(), `no system profile "nothere"`) {
 		t.Errorf("unknown system profile: %v", err)
+	}
+}
+
+// TestAutoconnectLeavesWebSignInToTheApp: an autoconnect profile whose
+// server asks for a web sign-in (WEB_AUTH) is not left waiting for a page
+// nobody sees: the daemon opens no browser, ends the session at once with
+// the reason, and leaves the profile for the app (no restart).
+func TestAutoconnectLeavesWebSignInToTheApp(t *testing.T) {
+	dir := t.TempDir()
+	writeSystemProfile(t, dir, "web", "web.test")
+	s := &scriptedRun{starts: make(chan string, 10)}
+	m, err := New(Config{StateDir: t.TempDir(), Run: s.run, SystemProfiles: dir, Autoconnect: []string{"web"},
+		RetryMin: 10 * time.Millisecond, DisconnectTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	m.Autoconnect()
+	if n := nextStart(t, s); n != "web:web:"+errNeedsUser.Error() {
+		t.Fatalf("got %q, want the web sign-in refused and the session ended", n)
+	}
+	noStart(t, s, "a profile that needs a web sign-in is left for the app")
+	deadline := time.Now().Add(5 * time.Second)
+	for len(m.Status(ipc.Peer{UID: 0})) != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := m.Status(ipc.Peer{UID: 0}); len(st) != 0 {
+		t.Errorf("the connection is still open: %+v", st)
 	}
 }

@@ -93,8 +93,8 @@ func (m *Manager) Diagnostics(peer ipc.Peer) ipc.Diagnostics {
 	if nm := m.cfg.NetworkMonitor; nm != nil {
 		var b strings.Builder
 		for _, c := range nm.Recent() {
-			fmt.Fprintf(&b, "%s default_route=%v address=%v link=%v resumed=%v %s\n", c.Time.UTC().Format(time.RFC3339Nano),
-				c.DefaultRoute, c.Address, c.Link, c.Resumed, c.Detail)
+			fmt.Fprintf(&b, "%s default_route=%v address=%v link=%v resumed=%v sleeping=%v %s\n", c.Time.UTC().Format(time.RFC3339Nano),
+				c.DefaultRoute, c.Address, c.Link, c.Resumed, c.Sleeping, c.Detail)
 		}
 		add(diagnose.NetworkMonitorFile, b.String())
 	} else {

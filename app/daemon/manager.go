@@ -59,6 +59,10 @@ type Config struct {
 	// NetworkMonitor is what the daemon's network monitor saw recently
 	// (platform/netmon), for diagnostics; nil for none.
 	NetworkMonitor interface{ Recent() []netmon.Change }
+	// Desktop tells whether a front end runs in the active desktop
+	// session (the app there connects autoconnect profiles that need a
+	// user); nil for the OS's (logind, the console session or user).
+	Desktop Desktop
 	// RetryMin and RetryMax bound the wait before an autoconnect profile is
 	// started again after its session ended (doubling); 0 means 1 s and 60 s.
 	RetryMin, RetryMax time.Duration
@@ -102,6 +106,9 @@ type conn struct {
 	// block is the block once held.
 	blockWhenDown bool
 	block         *killswitch.Block
+	// sleepEnds: the front end's profile setting "Reconnect after the
+	// computer wakes up" is off; the session ends when the machine sleeps.
+	sleepEnds bool
 }
 
 // errRequested is the cancel cause of a disconnect request.
@@ -255,7 +262,7 @@ func (m *Manager) connect(_ context.Context, fe ipc.FrontEnd, name, text string,
 	if err := profilestore.ValidateName(name); err != nil {
 		return &ipc.Error{Code: ipc.CodeBadRequest, Message: err.Error()}
 	}
-	_, managed := fe.(*systemFrontEnd)
+	sfe, managed := fe.(*systemFrontEnd)
 	if text == "" {
 		t, err := m.systemProfile(name)
 		if err != nil {
@@ -296,8 +303,12 @@ func (m *Manager) connect(_ context.Context, fe ipc.FrontEnd, name, text string,
 		}
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
+	if managed {
+		sfe.setGiveUp(cancel)
+	}
 	c := &conn{name: name, owner: fe.Peer(), ownerNm: userName(fe.Peer()), fe: fe, cancel: cancel,
-		done: make(chan struct{}), started: now, plan: pl, dns: dns, state: clientapi.StateResolving, managed: managed, blockWhenDown: o.BlockWhenDown}
+		done: make(chan struct{}), started: now, plan: pl, dns: dns, state: clientapi.StateResolving, managed: managed, blockWhenDown: o.BlockWhenDown,
+		sleepEnds: o.NoReconnectAfterResume}
 	m.conns[name] = c
 	m.wg.Add(1)
 	m.mu.Unlock()
@@ -388,7 +399,8 @@ func (m *Manager) run(ctx context.Context, c *conn, p *profile.Profile, stateDir
 			m.mu.Unlock()
 		},
 		// Each session follows the network itself (one netlink socket).
-		WatchNetwork: true,
+		WatchNetwork:      true,
+		DisconnectOnSleep: c.sleepEnds,
 	})
 	cause := context.Cause(ctx)
 	m.mu.Lock()

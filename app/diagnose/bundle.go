@@ -68,13 +68,15 @@ func Write(ctx context.Context, w io.Writer, o Options) (Report, error) {
 	pol, err := policy.Load(o.PolicyPath)
 	switch {
 	case err != nil:
-		add("policy.txt", "policy file "+o.PolicyPath+" is bad: "+err.Error()+"\n")
+		add("policy.txt", "the policy is bad (the daemon refuses to start): "+err.Error()+"\n")
 		pol = policy.Default()
 	case !pol.Found:
-		add("policy.txt", "no policy file at "+o.PolicyPath+": the defaults apply\n")
+		// Describe says where each value came from: the file, the
+		// managed (MDM/GPO) source or the default.
+		add("policy.txt", pol.Describe())
 	default:
 		raw, _ := os.ReadFile(o.PolicyPath)
-		add("policy.txt", fmt.Sprintf("policy file %s as read:\n%+v\n\n--- file ---\n%s", o.PolicyPath, pol, raw))
+		add("policy.txt", pol.Describe()+"\n--- file ---\n"+string(raw))
 	}
 
 	profiles, notes := profileSummaries(o.UserRoot, pol)

@@ -104,7 +104,7 @@ func TestBundleHoldsNoSecret(t *testing.T) {
 	for name, want := range map[string]string{
 		"README.txt":         "network monitor: nothing from the daemon",
 		"system.txt":         "cvpn 1.2.3",
-		"policy.txt":         "MaxConnections:2",
+		"policy.txt":         "max_connections = 2  # from file ",
 		"profiles.json":      `"private_key": true`,
 		"daemon/status.json": "10.0.0.0/8",
 	} {

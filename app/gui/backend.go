@@ -62,6 +62,17 @@ type Profiles interface {
 	SetSettings(name string, s profilestore.Settings) error
 }
 
+// DesktopSession is implemented by backends that can ask the daemon
+// whether this app runs in the active desktop session of a seat
+// (daemonbackend.Backend). Only that app connects the policy's autoconnect
+// profiles that need a user; an app in another session (switched-away
+// user, remote session) shows their status and leaves them alone.
+type DesktopSession interface {
+	// ActiveDesktopSession reports the daemon's answer and its reason; an
+	// error when the daemon cannot answer (the app then connects them).
+	ActiveDesktopSession(ctx context.Context) (active bool, reason string, err error)
+}
+
 // Connections controls the connections the daemon owns.
 type Connections interface {
 	// Connect asks for the stored profile name to be connected and returns

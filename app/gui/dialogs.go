@@ -215,13 +215,44 @@ type samlHint struct{ d dialog.Dialog }
 // again, copy its address (to paste into another browser), cancel the
 // sign-in (which disconnects and frees port 35001), or hide the dialog.
 func (u *UI) showSAMLHint(name, rawURL string) {
+	u.showBrowserWait(name, rawURL, browserWaitText{
+		message: "Finish signing in to " + name + " in your web browser. This window updates when you are done.",
+		open:    "Open the sign-in page again", cancel: "Cancel sign-in",
+	})
+}
+
+// showWebSignIn is the waiting state of an OpenVPN server's web sign-in
+// (WEB_AUTH / OPEN_URL): the app has opened the server's page in the
+// browser; the server decides and the window updates. While a "Sign in
+// again" question is open the page waits for its answer (reauth.go).
+func (u *UI) showWebSignIn(name, rawURL string) {
+	if u.reauthDlgs[name] != nil {
+		if u.pendingWeb == nil {
+			u.pendingWeb = map[string]string{}
+		}
+		u.pendingWeb[name] = rawURL
+		return
+	}
+	delete(u.pendingWeb, name)
+	u.showBrowserWait(name, rawURL, browserWaitText{
+		message: "Waiting for you to sign in to " + name + " in your browser…",
+		open:    "Open again", cancel: "Cancel",
+	})
+}
+
+// browserWaitText is the wording of a browser sign-in's waiting dialog.
+type browserWaitText struct{ message, open, cancel string }
+
+// showBrowserWait shows the waiting dialog of a browser sign-in of name
+// (one per connection: it replaces the last one).
+func (u *UI) showBrowserWait(name, rawURL string, txt browserWaitText) {
 	u.closeSAMLHint(name)
-	msg := widget.NewLabel("Finish signing in to " + name + " in your web browser. This window updates when you are done.")
+	msg := widget.NewLabel(txt.message)
 	msg.Wrapping = fyne.TextWrapWord
 	items := []fyne.CanvasObject{msg}
 	if parsed, err := url.Parse(rawURL); err == nil && rawURL != "" && (parsed.Scheme == "https" || parsed.Scheme == "http") {
 		items = append(items,
-			widget.NewButton("Open the sign-in page again", func() {
+			widget.NewButton(txt.open, func() {
 				u.runAsync(func() {
 					if err := u.openURL(u.ctx, rawURL); err != nil {
 						u.post(u.ctx, func() {
@@ -238,7 +269,7 @@ func (u *UI) showSAMLHint(name, rawURL string) {
 				u.m.get(name).addLog(u.now(), "sign-in address copied to the clipboard")
 			}))
 	}
-	cancel := widget.NewButton("Cancel sign-in", func() {
+	cancel := widget.NewButton(txt.cancel, func() {
 		u.closeSAMLHint(name)
 		u.Disconnect(name)
 	})
@@ -254,6 +285,7 @@ func (u *UI) showSAMLHint(name, rawURL string) {
 }
 
 func (u *UI) closeSAMLHint(name string) {
+	delete(u.pendingWeb, name)
 	if h := u.samlHints[name]; h != nil {
 		h.d.Hide()
 		delete(u.samlHints, name)

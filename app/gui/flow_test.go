@@ -35,7 +35,10 @@ type harness struct {
 	clk  *clock
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T) *harness { t.Helper(); return newHarnessWith(t, gui.Options{}) }
+
+// newHarnessWith is newHarness with options (Now is the harness clock).
+func newHarnessWith(t *testing.T, o gui.Options) *harness {
 	t.Helper()
 	a := test.NewTempApp(t)
 	clk := &clock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
@@ -44,7 +47,8 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	fake := guitest.New(store, clk.now)
-	u := gui.New(a, fake, gui.Options{Now: clk.now})
+	o.Now = clk.now
+	u := gui.New(a, fake, o)
 	if err := u.UseSyncForTest(); err != nil {
 		t.Fatal(err)
 	}

@@ -222,6 +222,8 @@ func (u *UI) handleEvent(ev ConnEvent) {
 		u.showBanner(ev.Name, ev.Text)
 	case clientapi.EventSAML:
 		u.showSAMLHint(ev.Name, ev.URL)
+	case clientapi.EventWebAuth:
+		u.showWebSignIn(ev.Name, ev.URL)
 	case clientapi.EventReauthRequired:
 		u.showReauth(ev.Name)
 	case clientapi.EventError:

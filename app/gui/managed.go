@@ -136,14 +136,47 @@ func (u *UI) connectAtLogin() {
 
 // connectManaged connects the policy's autoconnect profiles the daemon
 // has not got up (they need a user to sign in), so that this user is asked
-// (main goroutine, once, after the first status).
+// (main goroutine, once, after the first status). Only the app of the
+// active desktop session does (the daemon says, DesktopSession); one in
+// another session just shows their status.
 func (u *UI) connectManaged() {
+	var pending []string
 	for _, n := range u.opts.ManagedAutoconnect {
 		if u.b.Managed(n) && Idle(u.m.state(n)) {
-			u.log.Info("connecting a managed profile the service could not connect alone", "name", n)
-			u.Connect(n)
+			pending = append(pending, n)
 		}
 	}
+	if len(pending) == 0 {
+		return
+	}
+	connect := func() {
+		for _, n := range pending {
+			if Idle(u.m.state(n)) {
+				u.log.Info("connecting a managed profile the service could not connect alone", "name", n)
+				u.Connect(n)
+			}
+		}
+	}
+	ds, ok := u.b.(DesktopSession)
+	if !ok {
+		connect()
+		return
+	}
+	u.runAsync(func() {
+		ctx, cancel := u.requestCtx()
+		defer cancel()
+		active, reason, err := ds.ActiveDesktopSession(ctx)
+		u.post(u.ctx, func() {
+			switch {
+			case err != nil:
+				u.log.Info("the service cannot tell whether this is the active desktop session; connecting the managed profiles", "err", err)
+			case !active:
+				u.log.Info("not the active desktop session: the managed profiles are left to the app there", "reason", reason, "profiles", pending)
+				return
+			}
+			connect()
+		})
+	})
 }
 
 // saveDiagnostics writes a support bundle through Options.SaveDiagnostics

@@ -236,3 +236,42 @@ func TestManagedAutoconnectAskedByTheApp(t *testing.T) {
 		t.Errorf("calls %q, want only corp connected by the app", calls)
 	}
 }
+
+// TestManagedAutoconnectLeftToTheActiveSession: an app that the daemon
+// says is not in the active desktop session (a switched-away user) shows
+// the managed profile but does not connect it; after the first status and
+// the daemon's answer no connect call was made.
+func TestManagedAutoconnectLeftToTheActiveSession(t *testing.T) {
+	store, err := profilestore.Open(t.TempDir(), profilestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := guitest.New(store, nil)
+	fake.System = profilestore.OpenSystem(systemDir(t), profilestore.Options{})
+	asked := make(chan struct{}, 1)
+	fake.Desktop = func() (bool, string, error) {
+		select {
+		case asked <- struct{}{}:
+		default:
+		}
+		return false, "session 3 is not the active session of its seat", nil
+	}
+	u := gui.New(test.NewTempApp(t), fake, gui.Options{ManagedAutoconnect: []string{"corp"}, PollInterval: time.Hour})
+	t.Cleanup(u.Stop)
+	u.StartFollowForTest()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(asked) == 0 && time.Now().Before(deadline) {
+		u.Drain()
+		time.Sleep(5 * time.Millisecond)
+	}
+	if len(asked) == 0 {
+		t.Fatal("the app never asked the daemon about its desktop session")
+	}
+	for range 20 { // let the answer reach the main goroutine
+		u.Drain()
+		time.Sleep(5 * time.Millisecond)
+	}
+	if calls := strings.Join(fake.Calls(), ";"); calls != "" {
+		t.Errorf("calls %q in an inactive session, want none", calls)
+	}
+}

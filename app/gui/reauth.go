@@ -15,7 +15,7 @@ type signInAgainer interface {
 }
 
 // showReauth asks the user to sign in again after the server ended a
-// federated sign-in (session timeout): one "Sign in again" button starts
+// federated or web sign-in (session timeout): one "Sign in again" button starts
 // the browser sign-in, once; "Disconnect" gives up the connection.
 func (u *UI) showReauth(name string) {
 	u.closeSAMLHint(name)
@@ -31,12 +31,19 @@ func (u *UI) showReauth(name string) {
 		}
 		answered = true
 		delete(u.reauthDlgs, name)
+		page := u.pendingWeb[name]
+		delete(u.pendingWeb, name)
 		if !again {
 			u.Disconnect(name)
 			return
 		}
 		if s, ok := u.b.(signInAgainer); ok {
 			u.runAsync(func() { s.SignInAgain(name) })
+		}
+		if page != "" {
+			// A web sign-in page arrived while the question was open:
+			// the backend opens it now; wait for the user there.
+			u.showWebSignIn(name, page)
 		}
 	}, u.win)
 	d.Resize(fyne.NewSize(460, 0))

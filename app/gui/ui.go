@@ -92,6 +92,9 @@ type UI struct {
 	shortcuts fyne.ShortcutHandler
 	// reauthDlgs are the open "Sign in again" dialogs (reauth.go).
 	reauthDlgs map[string]dialog.Dialog
+	// pendingWeb are the web sign-in pages shown once "Sign in again" is
+	// answered (dialogs.go showWebSignIn).
+	pendingWeb map[string]string
 
 	loginPending    bool   // Options.AtLogin, until the first status
 	firstSync       bool   // the first status has been applied

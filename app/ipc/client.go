@@ -27,7 +27,9 @@ type ClientOptions struct {
 	Credentials func(name string) clientapi.Credentials
 	// Federation runs federated (SAML) sign-ins for connection name in
 	// this front end's user session (browser + 127.0.0.1:35001 listener);
-	// nil answers that this front end cannot.
+	// nil answers that this front end cannot. When it is also a
+	// clientapi.WebAuth it shows the sign-in pages of OpenVPN servers'
+	// pending authentications (WEB_AUTH / OPEN_URL) too.
 	Federation func(name string) clientapi.Federation
 	Logger     *slog.Logger
 }
@@ -168,6 +170,8 @@ func (c *Client) answer(q *Message) {
 	switch {
 	case q.Kind == KindSAML:
 		a.Answer, err = c.signIn(q)
+	case q.Kind == KindWebAuth:
+		err = c.openURL(q)
 	case creds == nil:
 		err = errors.New("this front end has no way to ask for credentials")
 	case q.Kind == KindUserPass:
@@ -194,11 +198,37 @@ func (c *Client) signIn(q *Message) (string, error) {
 	if fed == nil {
 		return "", errors.New("this front end cannot run a browser sign-in")
 	}
-	u, err := url.Parse(q.URL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return "", fmt.Errorf("refusing to open the sign-in address of %s: not an http(s) URL", q.Name)
+	if err := checkURL(q); err != nil {
+		return "", err
 	}
 	return fed.SignIn(c.ctx, q.URL)
+}
+
+// checkURL refuses to open anything but an http(s) address.
+func checkURL(q *Message) error {
+	u, err := url.Parse(q.URL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("refusing to open the sign-in address of %s: not an http(s) URL", q.Name)
+	}
+	return nil
+}
+
+// openURL answers a KindWebAuth question: the Federation of the
+// connection shows the server's sign-in page when it can (a
+// clientapi.WebAuth).
+func (c *Client) openURL(q *Message) error {
+	var fed clientapi.Federation
+	if c.opts.Federation != nil {
+		fed = c.opts.Federation(q.Name)
+	}
+	wa, ok := fed.(clientapi.WebAuth)
+	if !ok {
+		return errors.New("this front end cannot open a sign-in page")
+	}
+	if err := checkURL(q); err != nil {
+		return err
+	}
+	return wa.OpenURL(c.ctx, q.URL)
 }
 
 // call sends a request and waits for its response.
@@ -260,9 +290,11 @@ func (c *Client) Connect(ctx context.Context, name string, profileText []byte, b
 	return err
 }
 
-// ConnectWith is Connect with options (block_when_down).
+// ConnectWith is Connect with options (block_when_down, no reconnect
+// after a resume).
 func (c *Client) ConnectWith(ctx context.Context, name string, profileText []byte, o ConnectOptions) error {
-	_, err := c.call(ctx, &Message{Type: TypeConnect, Name: name, Profile: string(profileText), Bind: o.Bind, BlockWhenDown: o.BlockWhenDown})
+	_, err := c.call(ctx, &Message{Type: TypeConnect, Name: name, Profile: string(profileText), Bind: o.Bind, BlockWhenDown: o.BlockWhenDown,
+		NoReconnectAfterResume: o.NoReconnectAfterResume})
 	return err
 }
 

@@ -44,7 +44,12 @@
 // connection name), its questions ("credentials": user name and password,
 // or a challenge such as an MFA code; answered with "credentials-answer")
 // and its end ("ended", with the reason and whether the server refused the
-// credentials). A "subscribe" request adds the events of every connection.
+// credentials). Two questions run a browser as the desktop user, never as
+// the daemon: kind "saml" (the IdP address in "url"; the answer carries
+// the SAMLResponse) and kind "web-auth" (the sign-in page of an OpenVPN
+// server's pending authentication, WEB_AUTH/OPEN_URL, in "url"; answered
+// once the page is shown, or with an error). A server's CR_TEXT question
+// is a "challenge". A "subscribe" request adds the events of every connection.
 // A connect with "block_when_down":true blocks traffic outside the tunnel
 // while it is down; {"type":"unblock"} lifts the blocks the caller may lift
 // (its own; an administrator's: also those the policy forced) and the

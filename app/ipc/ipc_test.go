@@ -3,6 +3,7 @@ package ipc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -487,4 +488,117 @@ func TestSAMLRoundTrip(t *testing.T) {
 	if r := get(); r.err == nil || !strings.Contains(r.err.Error(), "cannot run a browser sign-in") {
 		t.Errorf("front end without federation: %+v", r)
 	}
+}
+
+// webFederation is a front end's Federation that also shows web sign-in
+// pages (clientapi.WebAuth), as signin.Browser does.
+type webFederation struct {
+	fakeFederation
+	opened chan string
+}
+
+func (f webFederation) OpenURL(_ context.Context, url string) error {
+	f.opened <- url
+	return nil
+}
+
+// TestWebAuthRoundTrip: the daemon side's credentials are a
+// clientapi.WebAuth that asks the owning front end ("web-auth" question)
+// to show the server's sign-in page; the front end's Federation opens it
+// (its OpenURL sees the address once), a non-http(s) address is refused
+// before anything is opened, a front end that cannot open pages says so,
+// and a server's CR_TEXT question reaches the front end's Challenge.
+func TestWebAuthRoundTrip(t *testing.T) {
+	h := &fakeHandler{}
+	errs := make(chan error, 4)
+	answers := make(chan string, 1)
+	h.connect = func(fe FrontEnd, name, _ string, _ bool) error {
+		go func() {
+			wa, ok := fe.Credentials(name).(clientapi.WebAuth)
+			if !ok {
+				errs <- errors.New("ipc credentials are not a clientapi.WebAuth")
+				return
+			}
+			for _, u := range []string{"http://10.8.0.1:8080/signin/abc", "javascript:alert(1)"} {
+				errs <- wa.OpenURL(context.Background(), u)
+			}
+			a, err := fe.Credentials(name).Challenge(context.Background(), "Your PIN?", true)
+			if err != nil {
+				a = "error: " + err.Error()
+			}
+			answers <- a
+		}()
+		return nil
+	}
+	opened := make(chan string, 2)
+	challenges := make(chan string, 1)
+	c := dialT(t, startServer(t, h), ClientOptions{
+		Federation: func(string) clientapi.Federation { return webFederation{opened: opened} },
+		Credentials: func(string) clientapi.Credentials {
+			return fakeCreds{challenge: func(text string, echo bool) (string, error) {
+				challenges <- fmt.Sprintf("%s echo=%v", text, echo)
+				return "4321", nil
+			}}
+		},
+	})
+	if err := c.Connect(tctx(t), "work", []byte("client\n"), false); err != nil {
+		t.Fatal(err)
+	}
+	get := func() error {
+		select {
+		case err := <-errs:
+			return err
+		case <-time.After(5 * time.Second):
+			t.Fatal("no answer to the web-auth question")
+			return nil
+		}
+	}
+	if err := get(); err != nil {
+		t.Fatalf("web-auth through the front end: %v", err)
+	}
+	if u := <-opened; u != "http://10.8.0.1:8080/signin/abc" {
+		t.Errorf("front end opened %q", u)
+	}
+	if err := get(); err == nil || !strings.Contains(err.Error(), "not an http(s) URL") {
+		t.Errorf("javascript: URL: %v", err)
+	}
+	select {
+	case u := <-opened:
+		t.Errorf("front end opened %q", u)
+	default:
+	}
+	select {
+	case a := <-answers:
+		if a != "4321" {
+			t.Errorf("CR_TEXT answer %q, want 4321", a)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no CR_TEXT answer")
+	}
+	if q := <-challenges; q != "Your PIN? echo=true" {
+		t.Errorf("front end was asked %q", q)
+	}
+
+	// A front end whose Federation cannot open pages (SAML only).
+	c2 := dialT(t, startServer(t, h), ClientOptions{Federation: func(string) clientapi.Federation { return fakeFederation{} }})
+	if err := c2.Connect(tctx(t), "work", []byte("client\n"), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := get(); err == nil || !strings.Contains(err.Error(), "cannot open a sign-in page") {
+		t.Errorf("front end without web sign-in: %v", err)
+	}
+	<-errs // the second URL
+}
+
+// fakeCreds answers challenges with a function and refuses passwords.
+type fakeCreds struct {
+	challenge func(text string, echo bool) (string, error)
+}
+
+func (fakeCreds) UserPass(context.Context, string) (string, string, error) {
+	return "", "", errors.New("no password here")
+}
+
+func (f fakeCreds) Challenge(_ context.Context, text string, echo bool) (string, error) {
+	return f.challenge(text, echo)
 }

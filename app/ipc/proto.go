@@ -43,6 +43,11 @@ const (
 	// sign-in as the desktop user: URL is the IdP address, Answer the
 	// base64 SAMLResponse its loopback listener received.
 	KindSAML = "saml"
+	// KindWebAuth asks the front end to show the sign-in page of an
+	// OpenVPN server's pending authentication (WEB_AUTH / OPEN_URL) as the
+	// desktop user: URL is the page. The answer carries nothing but an
+	// error; the VPN server decides and tells the client.
+	KindWebAuth = "web-auth"
 )
 
 // Error codes of failed responses.
@@ -76,6 +81,9 @@ type Message struct {
 	// BlockWhenDown (connect) blocks traffic outside the tunnel from the
 	// start until the connection is ended (block_when_down).
 	BlockWhenDown bool `json:"block_when_down,omitempty"`
+	// NoReconnectAfterResume (connect) disconnects when the computer goes
+	// to sleep, and the connection stays down after it wakes up.
+	NoReconnectAfterResume bool `json:"no_reconnect_after_resume,omitempty"`
 
 	// Response fields.
 	OK          bool     `json:"ok,omitempty"`
@@ -85,6 +93,8 @@ type Message struct {
 	Connections []Status `json:"connections,omitempty"`
 	// Diagnostics answers TypeDiagnostics.
 	Diagnostics *Diagnostics `json:"diagnostics,omitempty"`
+	// Desktop answers TypeDesktopSession.
+	Desktop *DesktopSession `json:"desktop_session,omitempty"`
 
 	// Event is the connection event (event).
 	Event *clientapi.Event `json:"event,omitempty"`
@@ -100,7 +110,7 @@ type Message struct {
 	User     string `json:"user,omitempty"`
 	Password string `json:"password,omitempty"`
 	Answer   string `json:"answer,omitempty"`
-	URL      string `json:"url,omitempty"` // saml: the IdP sign-in address
+	URL      string `json:"url,omitempty"` // saml: the IdP sign-in address; web-auth: the server's page
 }
 
 // LogValue describes the message without profile text or secrets.

@@ -38,6 +38,10 @@ type ConnectOptions struct {
 	Bind bool
 	// BlockWhenDown blocks traffic outside the tunnel while it is down.
 	BlockWhenDown bool
+	// NoReconnectAfterResume disconnects when the computer goes to sleep
+	// instead of reconnecting after it wakes up (the profile setting
+	// "Reconnect after the computer wakes up" off).
+	NoReconnectAfterResume bool
 }
 
 // Blocker is implemented by handlers that can block traffic outside the
@@ -263,6 +267,14 @@ func (sc *serverConn) handle(ctx context.Context, m *Message) {
 	switch m.Type {
 	case TypeStatus:
 		sc.respond(m.ID, &Message{Connections: h.Status(sc.peer)}, nil)
+	case TypeDesktopSession:
+		dh, ok := h.(DesktopSessionHandler)
+		if !ok {
+			sc.respond(m.ID, nil, &Error{Code: CodeBadRequest, Message: "this daemon does not know desktop sessions"})
+			return
+		}
+		d := dh.DesktopSession(ctx, sc.peer)
+		sc.respond(m.ID, &Message{Desktop: &d}, nil)
 	case TypeDiagnostics:
 		dh, ok := h.(DiagnosticsHandler)
 		if !ok {
@@ -272,10 +284,10 @@ func (sc *serverConn) handle(ctx context.Context, m *Message) {
 		d := dh.Diagnostics(sc.peer)
 		sc.respond(m.ID, &Message{Diagnostics: &d}, nil)
 	case TypeConnect:
-		sc.log.Info("ipc: connect request", "name", m.Name, "bind", m.Bind, "block_when_down", m.BlockWhenDown)
+		sc.log.Info("ipc: connect request", "name", m.Name, "bind", m.Bind, "block_when_down", m.BlockWhenDown, "no_reconnect_after_resume", m.NoReconnectAfterResume)
 		var err error
-		if b, ok := h.(Blocker); ok && m.BlockWhenDown {
-			err = b.ConnectWith(ctx, sc, m.Name, m.Profile, ConnectOptions{Bind: m.Bind, BlockWhenDown: true})
+		if b, ok := h.(Blocker); ok && (m.BlockWhenDown || m.NoReconnectAfterResume) {
+			err = b.ConnectWith(ctx, sc, m.Name, m.Profile, ConnectOptions{Bind: m.Bind, BlockWhenDown: m.BlockWhenDown, NoReconnectAfterResume: m.NoReconnectAfterResume})
 		} else if m.BlockWhenDown {
 			err = &Error{Code: CodeBadRequest, Message: "this daemon cannot block traffic outside the tunnel"}
 		} else {
@@ -411,3 +423,11 @@ func (c ipcCredentials) SignIn(ctx context.Context, url string) (string, error) 
 // ACSPort is the front end's listener port, always the standard one: the
 // IdP is configured with http://127.0.0.1:35001.
 func (c ipcCredentials) ACSPort() int { return samlflow.DefaultPort }
+
+// OpenURL makes ipcCredentials a clientapi.WebAuth: the owning front end
+// shows the sign-in page of the server's pending authentication as its
+// (unprivileged) user; the daemon never opens a browser.
+func (c ipcCredentials) OpenURL(ctx context.Context, url string) error {
+	_, err := c.sc.ask(ctx, &Message{Name: c.name, Kind: KindWebAuth, URL: url})
+	return err
+}

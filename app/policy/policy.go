@@ -33,10 +33,15 @@ const MaxConnectionsLimit = 64
 // Policy is what an administrator decided for every user of the machine.
 // The zero value is not the default: use Default or Load.
 type Policy struct {
-	// Path is the file read; Found is false when it did not exist (then
-	// every other field is the default).
+	// Path is the file read; Found is false when it did not exist.
 	Path  string
 	Found bool
+	// Managed names the MDM/GPO source (registry key, managed-preferences
+	// plist) that set at least one key; "" when none did.
+	Managed string
+	// From says where each key that was set came from ("file PATH" or
+	// the managed source's name); keys left at their default are absent.
+	From map[string]string
 
 	// ClientRouteEnforcement is EnforcementEndpoint or EnforcementForce.
 	ClientRouteEnforcement string
@@ -95,11 +100,8 @@ func Resolve(flag string) string {
 	return DefaultPath()
 }
 
-// Load reads the policy file at path. A missing file is Default. A file
-// that cannot be read or parsed, an unknown key or a bad value is an error
-// naming the file, the line and the key: silently ignoring an
-// administrator's policy would be worse than refusing to start.
-func Load(path string) (Policy, error) {
+// loadFile reads the policy file at path. A missing file is Default.
+func loadFile(path string) (Policy, error) {
 	p := Default()
 	p.Path = path
 	data, err := os.ReadFile(path)
@@ -133,10 +135,9 @@ func parse(p Policy, path, text string) (Policy, error) {
 			continue // reported with its table below
 		}
 		if err := p.set(key, raw[key]); err != nil {
-			d := Default()
-			d.Path, d.Found = p.Path, p.Found
-			return d, fmt.Errorf("%s: %w", at, err)
+			return failed(p), fmt.Errorf("%s: %w", at, err)
 		}
+		p.from(key, "file "+path)
 	}
 	return p, nil
 }

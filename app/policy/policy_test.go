@@ -28,7 +28,11 @@ admin_groups = ["netops"]
 		t.Fatal(err)
 	}
 	want := Policy{Path: path, Found: true, ClientRouteEnforcement: EnforcementForce, Autoconnect: []string{"corp", "lab-2"},
-		ProfilesDir: profiles, AllowUserProfiles: false, MaxConnections: 2, BlockWhenDown: true, AdminGroups: []string{"netops"}}
+		ProfilesDir: profiles, AllowUserProfiles: false, MaxConnections: 2, BlockWhenDown: true, AdminGroups: []string{"netops"},
+		From: map[string]string{}}
+	for _, k := range keys {
+		want.From[k] = "file " + path
+	}
 	if !reflect.DeepEqual(p, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", p, want)
 	}

@@ -82,7 +82,19 @@ type Options struct {
 	// session when NetChanges is nil: the client then follows address,
 	// route and link changes and resumes at once.
 	WatchNetwork bool
+	// DisconnectOnSleep ends the session with ErrSlept when the machine
+	// goes to sleep (logind's PrepareForSleep, Windows' suspend event) or,
+	// where only the wake-up is seen (the clock-jump check, the client's
+	// own suspension check), when it has resumed: the profile setting
+	// "Reconnect after the computer wakes up" off. The tunnel is torn
+	// down as after a disconnect and stays down. Needs WatchNetwork for
+	// the sleep itself.
+	DisconnectOnSleep bool
 }
+
+// ErrSlept ends a session with Options.DisconnectOnSleep when the machine
+// went to sleep.
+var ErrSlept = errors.New("disconnected because the computer went to sleep")
 
 // noDNSTunnel applies tunnel configurations without their DNS part.
 type noDNSTunnel struct{ client.Tunnel }
@@ -202,12 +214,33 @@ func Run(ctx context.Context, o Options) error {
 			resolver = r
 		}
 	}
+	parent := ctx
+	ctx, endSession := context.WithCancelCause(ctx)
+	defer endSession(nil)
+	var onSleep func(string)
+	if o.DisconnectOnSleep {
+		onSleep = func(detail string) {
+			if context.Cause(ctx) == nil {
+				o.Logger.Info("disconnecting: the computer went to sleep and the profile does not reconnect after a resume", "detail", detail)
+			}
+			endSession(ErrSlept)
+		}
+		events := o.Events
+		o.Events = func(ev clientapi.Event) {
+			if ev.Event == clientapi.EventResumed {
+				onSleep(ev.Detail) // the client's own suspension check
+			}
+			if events != nil {
+				events(ev)
+			}
+		}
+	}
 	if o.NetChanges == nil && o.WatchNetwork {
 		wctx, stop := context.WithCancel(ctx)
 		var wg sync.WaitGroup
 		defer wg.Wait()
 		defer stop()
-		ch, err := watchNetwork(wctx, o.Logger, &wg)
+		ch, err := watchNetwork(wctx, o.Logger, &wg, onSleep)
 		if err != nil {
 			o.Logger.Warn("no network monitor; network changes are noticed at the next failed send", "err", err)
 		} else {
@@ -251,6 +284,9 @@ func Run(ctx context.Context, o Options) error {
 	err = c.Run(ctx)
 	if block != nil {
 		o.endBlock(block, err == nil || ctx.Err() != nil)
+	}
+	if parent.Err() == nil && errors.Is(context.Cause(ctx), ErrSlept) {
+		return ErrSlept
 	}
 	return err
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cvpn/cvpn/app/credentials"
+	"github.com/cvpn/cvpn/app/ipc"
 	"github.com/cvpn/cvpn/app/policy"
 	"github.com/cvpn/cvpn/app/profilestore"
 	"github.com/cvpn/cvpn/app/session"
@@ -55,10 +56,13 @@ func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "cvpn connect: %v\n", err)
 		return 1
 	}
+	// A stored profile's "Reconnect after the computer wakes up" (on
+	// unless the user turned it off in the app).
+	sleepEnds := !storedSettings(target, pol).ReconnectAfterResume
 	// From here on a signal must disconnect cleanly.
 	waitSignals(ctx)
 	if !root {
-		return connectViaDaemon(ctx, target, p, *authFile, *asJSON, *noBrowser, *blockWhenDown, stdout, stderr)
+		return connectViaDaemon(ctx, target, p, *authFile, *asJSON, *noBrowser, ipc.ConnectOptions{Bind: true, BlockWhenDown: *blockWhenDown, NoReconnectAfterResume: sleepEnds}, stdout, stderr)
 	}
 
 	var creds clientapi.Credentials
@@ -97,6 +101,8 @@ func runConnect(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		BlockWhenDown: *blockWhenDown,
 		PolicyFile:    pol.Path,
 		WatchNetwork:  true,
+		// Ends with session.ErrSlept, printed below.
+		DisconnectOnSleep: sleepEnds,
 	})
 	switch {
 	case err == nil:
@@ -162,6 +168,32 @@ func loadTarget(target string, pol policy.Policy, privileged bool) (*profile.Pro
 	return p, nil
 }
 
+// storedSettings are the settings of target when it names a stored
+// profile of the user's (not a file, not a system profile); the defaults
+// otherwise or when they cannot be read.
+func storedSettings(target string, pol policy.Policy) profilestore.Settings {
+	def := profilestore.DefaultSettings()
+	if strings.ContainsAny(target, "/\\") || systemStore(pol).Has(target) {
+		return def
+	}
+	if st, err := os.Stat(target); err == nil && !st.IsDir() {
+		return def
+	}
+	root, err := profilestore.DefaultRoot()
+	if err != nil {
+		return def
+	}
+	store, err := profilestore.Open(root, profilestore.Options{})
+	if err != nil {
+		return def
+	}
+	st, err := store.Settings(target)
+	if err != nil {
+		return def
+	}
+	return st
+}
+
 // eventPrinter writes connection events as JSON lines or as human text.
 type eventPrinter struct {
 	mu      sync.Mutex
@@ -221,7 +253,7 @@ func humanEvent(ev clientapi.Event) string {
 		return string(ev.State)
 	case clientapi.EventBanner:
 		return "Message from your administrator:\n" + ev.Text
-	case clientapi.EventSAML:
+	case clientapi.EventSAML, clientapi.EventWebAuth:
 		return "Sign in with your browser: " + ev.URL
 	case clientapi.EventRouteEnforced:
 		return fmt.Sprintf("Route %s: %s", ev.Action, ev.Route)

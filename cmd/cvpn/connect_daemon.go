@@ -19,7 +19,7 @@ import (
 // it sends the profile text, answers the daemon's credential questions on
 // the terminal or from authFile, prints the events, and disconnects on
 // Ctrl-C. The exit status follows the connect contract.
-func connectViaDaemon(ctx context.Context, target string, p *profile.Profile, authFile string, asJSON, noBrowser, blockWhenDown bool, stdout, stderr io.Writer) int {
+func connectViaDaemon(ctx context.Context, target string, p *profile.Profile, authFile string, asJSON, noBrowser bool, o ipc.ConnectOptions, stdout, stderr io.Writer) int {
 	name := target
 	if st, err := os.Stat(target); err == nil && !st.IsDir() {
 		name = profilestore.NameFromPath(target)
@@ -76,7 +76,7 @@ func connectViaDaemon(ctx context.Context, target string, p *profile.Profile, au
 	if p != nil {
 		text = profile.Serialize(p)
 	}
-	if err := c.ConnectWith(ctx, name, text, ipc.ConnectOptions{Bind: true, BlockWhenDown: blockWhenDown}); err != nil {
+	if err := c.ConnectWith(ctx, name, text, o); err != nil {
 		if ctx.Err() != nil {
 			return 0
 		}

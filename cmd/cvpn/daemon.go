@@ -27,7 +27,9 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			"crashed predecessor left behind (routes, DNS, TUN devices). Connection logs are written\n"+
 			"under the state folder (/var/lib/cvpn/logs, or $CVPN_HOME/state/logs).\n\n"+
 			"The administrator's policy file (--policy, else $"+policy.EnvPolicy+", else "+policy.DefaultPath()+")\n"+
-			"is read at start: a bad file stops the daemon with the line and key at fault. Its autoconnect\n"+
+			"is read at start, under the values a GPO or MDM set (Windows: HKLM\\SOFTWARE\\Policies\\cvpn\\cvpn;\n"+
+			"macOS: managed preferences "+policy.ManagedDomain+"), which win key by key. A bad file or value\n"+
+			"stops the daemon naming the line or value and the key at fault. Its autoconnect\n"+
 			"profiles (system profiles from profiles_dir) are connected at start and kept up.")
 	policyFile := f.String("policy", "", "read the administrator's policy from `FILE`")
 	socket := f.String("socket", "", "listen on `PATH` (default $"+ipc.EnvSocket+" or "+ipc.DefaultSocketPath+")")
@@ -107,7 +109,7 @@ func runDaemon(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 1
 	}
 	logger.Info("cvpn daemon listening", "socket", path, "state", stateDir, "version", version,
-		"policy", pol.Path, "policy_found", pol.Found, "autoconnect", strings.Join(pol.Autoconnect, ","))
+		"policy", pol.Path, "policy_found", pol.Found, "policy_managed", pol.Managed, "autoconnect", strings.Join(pol.Autoconnect, ","))
 	m.Autoconnect()
 	srv := &ipc.Server{Handler: m, Logger: logger}
 	serr := srv.Serve(ctx, l)

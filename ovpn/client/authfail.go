@@ -14,7 +14,8 @@ import (
 func (c *Client) onAuthFailed(ae *authError) (string, error) {
 	c.mu.Lock()
 	hadToken := c.token != ""
-	c.token, c.tokenUser = "", ""
+	webToken := hadToken && c.webToken
+	c.token, c.tokenUser, c.webToken = "", "", false
 	c.mu.Unlock()
 	m := ae.msg
 	if hadToken && c.cfg.Profile.Auth.Federated && m.Challenge == nil {
@@ -46,6 +47,13 @@ func (c *Client) onAuthFailed(ae *authError) (string, error) {
 		}
 		c.mu.Unlock()
 		return "", nil
+	}
+	if webToken && m.Challenge == nil {
+		// The web sign-in ended (session timeout, a new session): the
+		// server shows a new sign-in page for the next attempt; the
+		// spent page is never opened again.
+		c.cfg.logger().Info("the web sign-in expired; signing in again with the browser", "reason", m.Reason)
+		c.cfg.emit(clientapi.Event{Event: clientapi.EventReauthRequired, Message: "your sign-in expired; sign in again"})
 	}
 	if hadToken {
 		c.cfg.logger().Info("the server no longer accepts the session token; signing in again")

@@ -31,6 +31,9 @@ type Client struct {
 	// assertion is bound to the phase 1 connection's server).
 	pinned netip.AddrPort
 	saml   string // pending "CRV1::state::SAMLResponse" password
+	// webToken: the auth-token was earned by a web sign-in (WEB_AUTH /
+	// OPEN_URL); its refusal means the user must sign in again.
+	webToken bool
 
 	// live is the applied tunnel of the running connection and update the
 	// PUSH_UPDATE options received so far; serve's goroutine only.
@@ -303,6 +306,7 @@ func (c *Client) serve(ctx context.Context, l *link, prepared *platform.Prepared
 	if po.AuthToken != "" {
 		c.mu.Lock()
 		c.token, c.tokenUser = po.AuthToken, po.AuthTokenUser
+		c.webToken = l.webURL != ""
 		c.mu.Unlock()
 	}
 	ext, err := ctrlmsg.ParseExtensions(po.Echo)

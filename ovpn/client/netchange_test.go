@@ -111,6 +111,8 @@ type labOptions struct {
 	edit       func(doc string) string // edits server.toml
 	now        func() time.Time        // the server's clock
 	federation clientapi.Federation
+	// credentials answers the user name and password questions.
+	credentials clientapi.Credentials
 }
 
 func startLab(t *testing.T, o labOptions) *roamLab {
@@ -161,7 +163,7 @@ func startLab(t *testing.T, o labOptions) *roamLab {
 		t.Fatal(ds)
 	}
 	c, err := client.New(client.Config{Profile: prof, Tunnel: &platform.Configurator{Sys: lab.sys, StateDir: t.TempDir()},
-		TunnelID: "roam", NetChanges: lab.changes, Federation: o.federation, Events: func(e clientapi.Event) {
+		TunnelID: "roam", NetChanges: lab.changes, Federation: o.federation, Credentials: o.credentials, Events: func(e clientapi.Event) {
 			lab.mu.Lock()
 			lab.events = append(lab.events, e)
 			lab.mu.Unlock()

@@ -21,6 +21,37 @@ type Firewall interface {
 	String() string
 }
 
+// EnableRef is a backend that enables the OS firewall with a reference
+// (macOS pf: pfctl -E returns a token, pfctl -X releases it; pf is
+// disabled again only when no reference is left). Hold records the token
+// so that the reference of a holder that crashed is released by Restore,
+// Lift or LiftRecorded in the next process, not left enabled for ever.
+type EnableRef interface {
+	// EnableToken is the reference this backend holds; "" for none.
+	EnableToken() string
+	// Release releases a reference (its own or a recorded one).
+	Release(token string) error
+}
+
+// tokenOf is fw's enable reference, "" when it has none or takes none.
+func tokenOf(fw Firewall) string {
+	if r, ok := fw.(EnableRef); ok {
+		return r.EnableToken()
+	}
+	return ""
+}
+
+// releaseOld releases the recorded reference old when fw can and it is
+// not fw's own. A failure is the backend's to log, never fatal: the
+// reference went with a reboot, or pf was reset; a block must still lift.
+func releaseOld(fw Firewall, old string) {
+	r, ok := fw.(EnableRef)
+	if !ok || old == "" || old == r.EnableToken() {
+		return
+	}
+	_ = r.Release(old)
+}
+
 // ErrUnsupported is returned by backends for rules they cannot express.
 var ErrUnsupported = errors.New("not supported on this system")
 
@@ -43,6 +74,13 @@ func Hold(fw Firewall, dir string, rec Record) (*Block, error) {
 	}
 	rec.Version = recordVersion
 	rec.Backend = fw.String()
+	// A crashed holder's record: its firewall reference is ours to
+	// release once our own is taken.
+	var old string
+	if prev, err := LoadRecord(dir); err == nil && prev != nil {
+		old = prev.EnableToken
+	}
+	rec.EnableToken = old
 	if err := SaveRecord(dir, rec); err != nil {
 		return nil, err
 	}
@@ -50,11 +88,35 @@ func Hold(fw Firewall, dir string, rec Record) (*Block, error) {
 		// Nothing of ours may stay half-installed; the record goes too
 		// when the rules could be removed.
 		if _, rerr := fw.Remove(); rerr == nil {
+			releaseOld(fw, old)
 			_ = DeleteRecord(dir)
 		}
 		return nil, fmt.Errorf("blocking traffic outside the tunnel (%s): %w", fw, err)
 	}
-	return &Block{fw: fw, dir: dir, rec: rec}, nil
+	b := &Block{fw: fw, dir: dir, rec: rec}
+	if err := b.recordToken(old); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// recordToken records fw's enable reference once taken (the record is
+// written before the firewall changes, when there is none yet) and then
+// releases the recorded reference old of a crashed holder. b.mu is held
+// or b is not shared yet.
+func (b *Block) recordToken(old string) error {
+	tok := tokenOf(b.fw)
+	if tok == "" || tok == b.rec.EnableToken {
+		return nil
+	}
+	rec := b.rec
+	rec.EnableToken = tok
+	if err := SaveRecord(b.dir, rec); err != nil {
+		return err
+	}
+	b.rec = rec
+	releaseOld(b.fw, old)
+	return nil
 }
 
 // Rules returns the rules in force.
@@ -103,7 +165,7 @@ func (b *Block) Update(change func(*Rules)) error {
 		return fmt.Errorf("updating the block (%s): %w", b.fw, err)
 	}
 	b.rec = rec
-	return nil
+	return b.recordToken("")
 }
 
 // Lift removes the rules, then the record; later Updates change nothing
@@ -114,10 +176,14 @@ func (b *Block) Lift() error {
 	if b.lifted {
 		return nil
 	}
+	own := tokenOf(b.fw)
 	if _, err := b.fw.Remove(); err != nil {
 		return fmt.Errorf("lifting the block (%s): %w", b.fw, err)
 	}
 	b.lifted = true
+	if b.rec.EnableToken != own {
+		releaseOld(b.fw, b.rec.EnableToken)
+	}
 	return DeleteRecord(b.dir)
 }
 
@@ -139,7 +205,8 @@ func (b *Block) String() string {
 // held it is gone (alive reports whether a pid runs), so that a block
 // outlives a crash and a reboot until a connection takes it over or it
 // is lifted. It returns the record restored, nil when there was none to
-// restore.
+// restore. The crashed holder's firewall reference (EnableRef) is
+// released once fw holds its own, which the record then names.
 func Restore(fw Firewall, dir string, alive func(pid int) bool) (*Record, error) {
 	rec, err := LoadRecord(dir)
 	if err != nil || rec == nil {
@@ -150,6 +217,14 @@ func Restore(fw Firewall, dir string, alive func(pid int) bool) (*Record, error)
 	}
 	if err := fw.Apply(rec.Rules); err != nil {
 		return nil, fmt.Errorf("restoring the block of %q (%s): %w", rec.Profile, fw, err)
+	}
+	if tok := tokenOf(fw); tok != "" && tok != rec.EnableToken {
+		old := rec.EnableToken
+		rec.EnableToken = tok
+		if err := SaveRecord(dir, *rec); err != nil {
+			return rec, err
+		}
+		releaseOld(fw, old)
 	}
 	return rec, nil
 }
@@ -190,11 +265,17 @@ func LiftRecorded(fw Firewall, dir string) (Lifted, error) {
 	if err != nil {
 		return Lifted{}, err
 	}
+	own := tokenOf(fw)
 	removed, err := fw.Remove()
 	if err != nil {
 		return Lifted{}, fmt.Errorf("removing %s: %w", fw, err)
 	}
 	if rec != nil {
+		if rec.EnableToken != own {
+			// A crashed holder's reference: without it pf would stay
+			// enabled.
+			releaseOld(fw, rec.EnableToken)
+		}
 		if err := DeleteRecord(dir); err != nil {
 			return Lifted{}, err
 		}

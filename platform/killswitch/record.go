@@ -31,6 +31,10 @@ type Record struct {
 	// Backend names what holds the rules ("nftables table inet cvpn").
 	Backend string `json:"backend,omitempty"`
 	Rules   Rules  `json:"rules"`
+	// EnableToken is the reference the backend took on the OS firewall
+	// being enabled (macOS: pf's enable token, see EnableRef), released
+	// when the block is lifted, also by the next process after a crash.
+	EnableToken string `json:"enable_token,omitempty"`
 }
 
 // RecordPath is the record's path in the state directory dir.

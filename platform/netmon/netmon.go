@@ -19,6 +19,7 @@ type Change struct {
 	Address      bool   // a local unicast address was added or removed
 	Link         bool   // an interface went up or down
 	Resumed      bool   // the machine resumed from sleep (or the clock jumped)
+	Sleeping     bool   // the machine is going to sleep (logind, Windows power events)
 	Detail       string // short human text for logs and diagnostics, no secrets
 }
 
@@ -314,6 +315,8 @@ func (m *Monitor) compare(st state, evs []event) {
 			details = append(details, e.detail)
 		case evSleep:
 			m.log.Info("netmon: system going to sleep")
+			c.Sleeping = true
+			details = append(details, "going to sleep")
 		}
 	}
 	if m.havePrev {
@@ -324,7 +327,7 @@ func (m *Monitor) compare(st state, evs []event) {
 		}
 	}
 	m.prev, m.havePrev = st, true
-	if !c.DefaultRoute && !c.Address && !c.Link && !c.Resumed {
+	if !c.DefaultRoute && !c.Address && !c.Link && !c.Resumed && !c.Sleeping {
 		return
 	}
 	c.Detail = joinDetails(details)
@@ -334,7 +337,7 @@ func (m *Monitor) compare(st state, evs []event) {
 // emit records c and queues it; a full queue merges its oldest change into c.
 func (m *Monitor) emit(c Change) {
 	c.Time = m.clock.Now()
-	m.log.Info("network change", "default_route", c.DefaultRoute, "address", c.Address, "link", c.Link, "resumed", c.Resumed, "detail", c.Detail)
+	m.log.Info("network change", "default_route", c.DefaultRoute, "address", c.Address, "link", c.Link, "resumed", c.Resumed, "sleeping", c.Sleeping, "detail", c.Detail)
 	m.mu.Lock()
 	m.recent = append(m.recent, c)
 	if over := len(m.recent) - m.opts.Recent; over > 0 {
@@ -360,6 +363,7 @@ func merge(old, c Change) Change {
 	c.Address = c.Address || old.Address
 	c.Link = c.Link || old.Link
 	c.Resumed = c.Resumed || old.Resumed
+	c.Sleeping = c.Sleeping || old.Sleeping
 	c.Detail = joinDetails([]string{old.Detail, c.Detail})
 	return c
 }

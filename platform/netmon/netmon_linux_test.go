@@ -275,6 +275,9 @@ func TestResumeFromLogindOnAPrivateBus(t *testing.T) {
 	}
 	emit(true)
 	lw.wait(t, "going to sleep")
+	if c := within(t, m, bound); !c.Sleeping || c.Resumed || c.Detail != "going to sleep" {
+		t.Errorf("change %+v, want Sleeping from logind", c)
+	}
 	quiet(t, m, 500*time.Millisecond)
 	start := time.Now()
 	emit(false)

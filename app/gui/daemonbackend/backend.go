@@ -107,6 +107,8 @@ func (b *Backend) client(ctx context.Context) (*ipc.Client, error) {
 		},
 		Ended: func(name string, r ipc.Result) {
 			b.reauth.drop(name)
+			// A sign-in still waiting for "Sign in again" is for nothing now.
+			b.abandonSignIn(name)
 			// The session's own last state (disconnected) arrives too; the
 			// UI shows a repeated disconnected state once.
 			ev := clientapi.Event{Event: clientapi.EventState, State: clientapi.StateDisconnected}
@@ -157,10 +159,28 @@ func (b *Backend) Connect(ctx context.Context, name string, creds clientapi.Cred
 	b.mu.Lock()
 	b.creds[name] = creds
 	b.mu.Unlock()
-	if b.BlockWhenDown != nil && b.BlockWhenDown(name) {
-		return cl.ConnectWith(ctx, name, text, ipc.ConnectOptions{BlockWhenDown: true})
+	o := ipc.ConnectOptions{BlockWhenDown: b.BlockWhenDown != nil && b.BlockWhenDown(name)}
+	// "Reconnect after the computer wakes up" (the profile's settings,
+	// kept in this user's store): the daemon (root) is told with the
+	// request, as it cannot read the user's settings.
+	if st, err := b.Settings(name); err == nil && !st.ReconnectAfterResume {
+		o.NoReconnectAfterResume = true
+	}
+	if o != (ipc.ConnectOptions{}) {
+		return cl.ConnectWith(ctx, name, text, o)
 	}
 	return cl.Connect(ctx, name, text, false)
+}
+
+// ActiveDesktopSession asks the daemon whether this app runs in the
+// active desktop session (gui.DesktopSession).
+func (b *Backend) ActiveDesktopSession(ctx context.Context) (bool, string, error) {
+	cl, err := b.client(ctx)
+	if err != nil {
+		return false, "", err
+	}
+	d, err := cl.DesktopSession(ctx)
+	return d.Active, d.Reason, err
 }
 
 // Unblock asks the daemon to lift the blocks of traffic outside the tunnel
@@ -257,6 +277,21 @@ func (b *Backend) cancelSignIn(name string) {
 	}
 }
 
+// abandonSignIn cancels the browser sign-in of name, if one runs, without
+// waiting for it (the IPC reader calls it). The run stays registered until
+// it has returned, so that a Disconnect still waits for its port.
+func (b *Backend) abandonSignIn(name string) {
+	b.mu.Lock()
+	r := b.signins[name]
+	b.mu.Unlock()
+	if r != nil {
+		r.cancel(errConnectionEnded)
+	}
+}
+
+// errConnectionEnded ends a sign-in whose connection has ended.
+var errConnectionEnded = errors.New("the connection has ended")
+
 func (b *Backend) log() *slog.Logger {
 	if b.Logger != nil {
 		return b.Logger
@@ -275,10 +310,39 @@ type federation struct {
 func (f *federation) ACSPort() int { return f.b.SignIn.ACSPort() }
 
 func (f *federation) SignIn(ctx context.Context, url string) (string, error) {
+	ctx, done := f.begin(ctx)
+	defer done()
+	// After an expired sign-in, the browser opens only when the user
+	// asks (SignInAgain); Disconnect cancels the wait like the sign-in.
+	if err := f.b.reauth.wait(ctx, f.name); err != nil {
+		return "", err
+	}
+	br := f.b.SignIn // a copy per sign-in
+	br.Logger = f.b.Logger
+	return br.SignIn(ctx, url)
+}
+
+// OpenURL shows the sign-in page of an OpenVPN server's pending
+// authentication (WEB_AUTH / OPEN_URL) in the user's browser, under the
+// same rules as SignIn: after an expired sign-in only once the user asks
+// (SignInAgain, one page however often asked), never a page the daemon
+// has replaced (a newer request or Disconnect cancels the wait).
+func (f *federation) OpenURL(ctx context.Context, url string) error {
+	ctx, done := f.begin(ctx)
+	defer done()
+	if err := f.b.reauth.wait(ctx, f.name); err != nil {
+		return err
+	}
+	br := f.b.SignIn // a copy per page
+	br.Logger = f.b.Logger
+	return br.OpenURL(ctx, url)
+}
+
+// begin registers a browser sign-in of the connection, replacing (ending)
+// the one before, on a context that Disconnect cancels; done unregisters it.
+func (f *federation) begin(ctx context.Context) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	run := &signInRun{cancel: cancel, done: make(chan struct{})}
-	defer close(run.done)
 	// A sign-in the daemon gave up on is replaced: end it and let it free
 	// the port first.
 	f.b.cancelSignIn(f.name)
@@ -288,19 +352,13 @@ func (f *federation) SignIn(ctx context.Context, url string) (string, error) {
 	}
 	f.b.signins[f.name] = run
 	f.b.mu.Unlock()
-	defer func() {
+	return ctx, func() {
 		f.b.mu.Lock()
 		if f.b.signins[f.name] == run { // a newer sign-in may have replaced it
 			delete(f.b.signins, f.name)
 		}
 		f.b.mu.Unlock()
-	}()
-	// After an expired sign-in, the browser opens only when the user
-	// asks (SignInAgain); Disconnect cancels the wait like the sign-in.
-	if err := f.b.reauth.wait(ctx, f.name); err != nil {
-		return "", err
+		cancel(nil)
+		close(run.done)
 	}
-	br := f.b.SignIn // a copy per sign-in
-	br.Logger = f.b.Logger
-	return br.SignIn(ctx, url)
 }

@@ -33,6 +33,9 @@ type Backend struct {
 	// the blocked event.
 	BlockWhenDown func(name string) bool
 	blocked       map[string]bool
+	// Desktop, when set, answers ActiveDesktopSession (the daemon's
+	// view of this app's desktop session); nil answers "active".
+	Desktop func() (active bool, reason string, err error)
 }
 
 // New returns a fake over a profile store; now nil is time.Now.
@@ -50,6 +53,16 @@ func New(store *profilestore.Store, now func() time.Time) *Backend {
 }
 
 var _ gui.Backend = (*Backend)(nil)
+
+var _ gui.DesktopSession = (*Backend)(nil)
+
+// ActiveDesktopSession implements gui.DesktopSession (Desktop).
+func (b *Backend) ActiveDesktopSession(context.Context) (bool, string, error) {
+	if b.Desktop == nil {
+		return true, "fake: active", nil
+	}
+	return b.Desktop()
+}
 
 // SetDown simulates a stopped daemon.
 func (b *Backend) SetDown(down bool) {

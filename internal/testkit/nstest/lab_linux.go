@@ -207,15 +207,14 @@ func (l *Lab) build(ctx context.Context, opts Options) error {
 			return err
 		}
 	}
-	devs := map[string][]string{}
 	for _, k := range links {
-		devs[k[0]] = append(devs[k[0]], k[1])
-		devs[k[2]] = append(devs[k[2]], k[3])
+		for _, nd := range [][2]string{{k[0], k[1]}, {k[2], k[3]}} {
+			if err := waitCarrier(ctx, nd[0], nd[1]); err != nil {
+				return err
+			}
+		}
 	}
 	for _, ns := range l.Namespaces() {
-		if err := waitLinksUp(ctx, ns, devs[ns]); err != nil {
-			return err
-		}
 		if err := waitNoTentative(ctx, ns); err != nil {
 			return err
 		}
@@ -306,47 +305,29 @@ func killNamespacePIDs(ns string) error {
 	}
 }
 
-// waitNoTentative waits (bounded) until ns has no IPv6 address in the
-// tentative state.
-// waitLinksUp waits until the veth devs of ns have their carrier (the
-// veth peer's "up" reaches it a moment later) and its IPv6 link-local
-// address, which the kernel adds then: a snapshot taken before saw
-// NO-CARRIER, state DOWN and no fe80 address, and the test's final
-// snapshot "changed" (TestInteropRenegotiationMidTransfer, 2 of 90 runs).
-func waitLinksUp(ctx context.Context, ns string, devs []string) error {
+// waitCarrier waits (bounded) until dev in ns has carrier (LOWER_UP): the
+// kernel reports a veth's carrier some time after both ends are set up,
+// and a snapshot taken before that differs from every later one
+// (NO-CARRIER, state DOWN).
+func waitCarrier(ctx context.Context, ns, dev string) error {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		links, err := Run(ctx, "", "ip", "-n", ns, "-o", "link", "show")
+		out, err := Run(ctx, "", "ip", "-n", ns, "-o", "link", "show", "dev", dev)
 		if err != nil {
 			return err
 		}
-		addrs, err := Run(ctx, "", "ip", "-n", ns, "-o", "-6", "addr", "show", "scope", "link")
-		if err != nil {
-			return err
-		}
-		waiting := ""
-		for _, dev := range devs {
-			line := ""
-			for _, l := range strings.Split(links, "\n") {
-				if f := strings.Fields(l); len(f) > 1 && (f[1] == dev+":" || strings.HasPrefix(f[1], dev+"@")) {
-					line = l
-				}
-			}
-			if line == "" || strings.Contains(line, "NO-CARRIER") || !strings.Contains(line, "state UP") || !strings.Contains(addrs, " "+dev+" ") {
-				waiting = dev + ": " + line
-				break
-			}
-		}
-		if waiting == "" {
+		if strings.Contains(out, "LOWER_UP") && !strings.Contains(out, "NO-CARRIER") {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("nstest: namespace %s: link not up with a link-local address after 5 s: %s", ns, waiting)
+			return fmt.Errorf("nstest: %s in namespace %s has no carrier 5 s after it was set up:\n%s", dev, ns, out)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
+// waitNoTentative waits (bounded) until ns has no IPv6 address in the
+// tentative state.
 func waitNoTentative(ctx context.Context, ns string) error {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
