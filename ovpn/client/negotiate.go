@@ -111,6 +111,7 @@ func (l *link) renegotiate(keyID uint8, s *control.Stream) {
 	l.mu.Lock()
 	old := l.keyID
 	l.keyID = keyID
+	oldTLS := l.tlsFor[old]
 	var stale []uint8
 	for id := range l.tlsFor {
 		if id != keyID && id != old {
@@ -131,8 +132,10 @@ func (l *link) renegotiate(keyID uint8, s *control.Stream) {
 	defer t.Stop()
 	select {
 	case <-t.C:
+		// The old key id may have been retired and reused since (every
+		// seventh renegotiation): retire it only if it is the same key.
 		l.mu.Lock()
-		_, still := l.tlsFor[old]
+		still := oldTLS != nil && l.tlsFor[old] == oldTLS
 		if still && old != l.keyID {
 			delete(l.tlsFor, old)
 		}

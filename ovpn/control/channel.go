@@ -40,7 +40,10 @@ type Config struct {
 	Peer string
 	// TLSMTU is the largest TLS payload per control packet (default 1250).
 	TLSMTU int
-	// TLSTimeout is the initial retransmit timeout (tls-timeout, default 2 s).
+	// TLSTimeout is the initial retransmit timeout (tls-timeout, default
+	// 2 s). Once ACKs have measured the round trip, a packet is first
+	// resent after the estimate's timeout instead (at least 200 ms, at most
+	// TLSTimeout), then after twice as long each time.
 	TLSTimeout time.Duration
 	// HandWindow bounds each key negotiation (hand-window, default 60 s).
 	HandWindow time.Duration
@@ -77,6 +80,7 @@ type Channel struct {
 	remote      wire.SessionID
 	remoteKnown bool
 	keys        map[uint8]*Stream
+	rtt         reliable.RTT // shared by the keys' retransmit timers
 	err         error
 	closeOnce   sync.Once
 
@@ -149,7 +153,7 @@ func newChannel(ctx context.Context, cfg Config) (*Channel, error) {
 }
 
 func (c *Channel) relConfig() reliable.Config {
-	return reliable.Config{InitialTimeout: c.cfg.TLSTimeout}
+	return reliable.Config{InitialTimeout: c.cfg.TLSTimeout, RTT: &c.rtt}
 }
 
 // NewClient starts a client control channel: it sends HARD_RESET_CLIENT_V2
@@ -215,7 +219,7 @@ func NewServer(ctx context.Context, cfg Config, reset []byte) (*Channel, error) 
 	s := newStream(c, 0, c.relConfig(), c.now())
 	s.rel.Send(wire.OpHardResetServerV2, nil)
 	c.keys[0] = s
-	if err := s.rel.Receive(p); err != nil {
+	if err := s.rel.Receive(c.now(), p); err != nil {
 		c.cancel()
 		return nil, fmt.Errorf("control: first packet from %s: %w", cfg.Peer, err)
 	}
@@ -428,7 +432,7 @@ func (c *Channel) handleLocked(pkt []byte, cb *func()) error {
 	if s.err != nil && s.err != net.ErrClosed {
 		return fmt.Errorf("control: %v for failed key id %d", p.Opcode, p.KeyID)
 	}
-	if err := s.rel.Receive(p); err != nil {
+	if err := s.rel.Receive(c.now(), p); err != nil {
 		return fmt.Errorf("control: key id %d: %w", p.KeyID, err)
 	}
 	c.deliverLocked(s)

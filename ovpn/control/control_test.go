@@ -72,6 +72,13 @@ type channelPair struct {
 
 func newChannelPair(t *testing.T, ctx context.Context, link *lossyLink, mode wrapMode, onSoftReset func(uint8, *Stream)) *channelPair {
 	t.Helper()
+	return newChannelPairTimeout(t, ctx, link, mode, onSoftReset, 30*time.Millisecond)
+}
+
+// newChannelPairTimeout is newChannelPair with both sides' tls-timeout
+// (0: the default).
+func newChannelPairTimeout(t *testing.T, ctx context.Context, link *lossyLink, mode wrapMode, onSoftReset func(uint8, *Stream), tlsTimeout time.Duration) *channelPair {
+	t.Helper()
 	wc, ws := makeWrappers(t, mode)
 	var client atomic.Pointer[Channel]
 	var srvMu sync.Mutex
@@ -87,7 +94,7 @@ func newChannelPair(t *testing.T, ctx context.Context, link *lossyLink, mode wra
 		if srv == nil {
 			s, err := NewServer(ctx, Config{
 				Wrapper: ws, Send: link.send(toClient), Logger: testLogger(t), Peer: "test-client",
-				TLSTimeout: 30 * time.Millisecond, OnSoftReset: onSoftReset,
+				TLSTimeout: tlsTimeout, OnSoftReset: onSoftReset,
 			}, pkt)
 			if err != nil {
 				srvMu.Unlock()
@@ -105,7 +112,7 @@ func newChannelPair(t *testing.T, ctx context.Context, link *lossyLink, mode wra
 	}
 	c, err := NewClient(ctx, Config{
 		Wrapper: wc, Send: link.send(toServer), Logger: testLogger(t), Peer: "test-server",
-		TLSTimeout: 30 * time.Millisecond,
+		TLSTimeout: tlsTimeout,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -370,5 +377,65 @@ func TestOnServerAnswer(t *testing.T) {
 	}
 	if got, ok := c.RemoteSessionID(); !ok || got != server {
 		t.Errorf("remote session %v %v, want %v", got, ok, server)
+	}
+}
+
+// TestRenegotiationRecoversFromRepeatedLoss: every TLS packet of a
+// renegotiation (key 1) is lost twice, as when it meets a peer's full
+// socket buffer under a bulk transfer. With tls-timeout's fixed 2 s,
+// doubled per loss, each TLS flight waited 6 s (an OpenVPN server's
+// renegotiation stalled); with the retransmit timeout from the round trip
+// measured on key 0 it waits 0.6 s.
+func TestRenegotiationRecoversFromRepeatedLoss(t *testing.T) {
+	pki := newTestPKI(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	link := newLossyLink(11, 0, 0, time.Millisecond)
+	type pktKey struct {
+		sid wire.SessionID
+		id  uint32
+	}
+	lost := map[pktKey]int{}
+	link.drop = func(pkt []byte) bool {
+		var p wire.Control
+		if p.Decode(pkt) != nil || p.KeyID != 1 || p.Opcode != wire.OpControlV1 {
+			return false
+		}
+		k := pktKey{p.SessionID, p.PacketID}
+		lost[k]++
+		return lost[k] <= 2
+	}
+	peerKeys := make(chan *Stream, 1)
+	pair := newChannelPairTimeout(t, ctx, link, "none", func(id uint8, s *Stream) { peerKeys <- s }, 0)
+	srv := pair.waitServer(t)
+	handshake(t, pair.client.Stream(0), srv.Stream(0), pki, tls.VersionTLS13)
+
+	start := time.Now()
+	cs1, err := pair.client.NewKey(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ss1 *Stream
+	select {
+	case ss1 = <-peerKeys:
+	case <-time.After(10 * time.Second):
+		t.Fatal("server never saw the soft reset")
+	}
+	ct1, st1 := handshake(t, cs1, ss1, pki, tls.VersionTLS13)
+	exchange(t, ct1, st1, 4<<10)
+	took := time.Since(start)
+	link.mu.Lock()
+	packets, dropped := len(lost), link.dropped
+	link.mu.Unlock()
+	t.Logf("renegotiation with %d TLS packets each lost twice (%d drops) took %s", packets, dropped, took.Round(time.Millisecond))
+	if packets < 3 || dropped != 2*packets {
+		t.Fatalf("%d packets, %d dropped: the test did not lose each packet twice", packets, dropped)
+	}
+	// Four flights in turn (client hello, server flight, client flight,
+	// data) lose a packet twice each: at least 4 x (2 s + 4 s) = 24 s with
+	// fixed timeouts; about 2.4 s here with the estimate (200 + 400 ms per
+	// flight), so 15 s leaves room for a loaded machine.
+	if took > 15*time.Second {
+		t.Errorf("renegotiation took %s, want well under 15 s (with tls-timeout's fixed 2 s + 4 s per flight it is at least 24 s)", took.Round(time.Millisecond))
 	}
 }

@@ -102,7 +102,10 @@ type lossyLink struct {
 	maxDelay      time.Duration
 	closed        bool
 	sent, dropped int
-	wg            sync.WaitGroup
+	// drop, when set, drops the packets it returns true for (called with
+	// l.mu held, before the random loss).
+	drop func(pkt []byte) bool
+	wg   sync.WaitGroup
 }
 
 func newLossyLink(seed int64, loss, dup float64, maxDelay time.Duration) *lossyLink {
@@ -118,6 +121,10 @@ func (l *lossyLink) send(deliver func([]byte)) func([]byte) error {
 			return nil
 		}
 		l.sent++
+		if l.drop != nil && l.drop(pkt) {
+			l.dropped++
+			return nil
+		}
 		if l.rng.Float64() < l.loss {
 			l.dropped++
 			return nil

@@ -38,7 +38,7 @@ func FuzzReliableReceive(f *testing.F) {
 			}
 			var p wire.Control
 			if err := p.Decode(data[:n]); err == nil {
-				_ = r.Receive(&p)
+				_ = r.Receive(t0, &p)
 			}
 			data = data[n:]
 			for {

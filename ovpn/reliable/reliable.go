@@ -13,6 +13,9 @@ const (
 	DefaultRecvWindow     = 12
 	DefaultInitialTimeout = 2 * time.Second
 	DefaultMaxTimeout     = 60 * time.Second
+	// DefaultMinTimeout is the shortest retransmit timeout an RTT estimate
+	// may give (Config.RTT).
+	DefaultMinTimeout = 200 * time.Millisecond
 	// FastRetransmitAcks is how many later packets must be acknowledged
 	// before an unacknowledged packet is resent without waiting.
 	FastRetransmitAcks = 3
@@ -28,6 +31,13 @@ type Config struct {
 	RecvWindow     int
 	InitialTimeout time.Duration // tls-timeout
 	MaxTimeout     time.Duration // cap for the doubling
+	// RTT, when set, measures the round trip from acknowledgements and
+	// gives each packet's first retransmit timeout: the estimate's, within
+	// MinTimeout..InitialTimeout (InitialTimeout until there is a sample).
+	// The key streams of one control channel share it.
+	RTT *RTT
+	// MinTimeout bounds the estimated timeout from below (default 200 ms).
+	MinTimeout time.Duration
 	// FirstSendID and FirstRecvID start the sequences somewhere other than 0
 	// (a server whose reset was answered statelessly starts both at 1).
 	FirstSendID uint32
@@ -45,6 +55,7 @@ type Packet struct {
 type sendSlot struct {
 	Packet
 	sent      bool
+	sentAt    time.Time // last transmission
 	due       time.Time
 	timeout   time.Duration
 	laterAcks int
@@ -91,6 +102,12 @@ func New(cfg Config) *Reliable {
 	}
 	if cfg.MaxTimeout < cfg.InitialTimeout {
 		cfg.MaxTimeout = cfg.InitialTimeout
+	}
+	if cfg.MinTimeout <= 0 {
+		cfg.MinTimeout = DefaultMinTimeout
+	}
+	if cfg.MinTimeout > cfg.InitialTimeout {
+		cfg.MinTimeout = cfg.InitialTimeout
 	}
 	return &Reliable{
 		cfg:        cfg,
@@ -154,10 +171,13 @@ func (r *Reliable) Pending(now time.Time, dst []Packet) []Packet {
 			if s.timeout > r.cfg.MaxTimeout {
 				s.timeout = r.cfg.MaxTimeout
 			}
+		} else {
+			s.timeout = r.firstTimeout()
 		}
 		s.sent = true
 		s.sends++
 		s.laterAcks = 0
+		s.sentAt = now
 		s.due = now.Add(s.timeout)
 		dst = append(dst, s.Packet)
 	}
@@ -190,9 +210,20 @@ func (r *Reliable) HasUnsent() bool {
 	return false
 }
 
-// ProcessAcks removes the acknowledged packet ids from the send window.
-// Unknown ids (already acknowledged, never sent) are ignored.
-func (r *Reliable) ProcessAcks(ids []uint32) {
+// firstTimeout is the retransmit timeout of a packet's first
+// transmission: tls-timeout, or the RTT estimate's when there is one.
+func (r *Reliable) firstTimeout() time.Duration {
+	if r.cfg.RTT == nil {
+		return r.cfg.InitialTimeout
+	}
+	return r.cfg.RTT.Timeout(r.cfg.MinTimeout, r.cfg.InitialTimeout)
+}
+
+// ProcessAcks removes the acknowledged packet ids, received at now, from
+// the send window. Unknown ids (already acknowledged, never sent) are
+// ignored. An ACK for a packet sent only once is a round-trip sample for
+// Config.RTT (a retransmitted one's is ambiguous: Karn's rule).
+func (r *Reliable) ProcessAcks(now time.Time, ids []uint32) {
 	for _, id := range ids {
 		for i, s := range r.inflight {
 			if s.PacketID != id {
@@ -200,6 +231,9 @@ func (r *Reliable) ProcessAcks(ids []uint32) {
 			}
 			if !s.sent {
 				break // an ACK for a packet we never sent is bogus
+			}
+			if r.cfg.RTT != nil && s.sends == 1 {
+				r.cfg.RTT.Sample(now.Sub(s.sentAt))
 			}
 			copy(r.inflight[i:], r.inflight[i+1:])
 			r.inflight[len(r.inflight)-1] = nil
@@ -215,12 +249,12 @@ func (r *Reliable) ProcessAcks(ids []uint32) {
 	r.fill()
 }
 
-// Receive takes the reliable part of a decoded control packet: its ACKs
-// and, unless it is an ACK_V1, its packet id and payload (copied). It
-// returns an error, and changes nothing but ACK state, for a packet outside
-// the receive window. Duplicates are acknowledged again.
-func (r *Reliable) Receive(p *wire.Control) error {
-	r.ProcessAcks(p.Acks)
+// Receive takes the reliable part of a decoded control packet received at
+// now: its ACKs and, unless it is an ACK_V1, its packet id and payload
+// (copied). It returns an error, and changes nothing but ACK state, for a
+// packet outside the receive window. Duplicates are acknowledged again.
+func (r *Reliable) Receive(now time.Time, p *wire.Control) error {
+	r.ProcessAcks(now, p.Acks)
 	if !p.Opcode.HasPacketID() {
 		return nil
 	}
@@ -311,4 +345,47 @@ func contains(s []uint32, v uint32) bool {
 		}
 	}
 	return false
+}
+
+// RTT estimates the round-trip time of a control channel from ACKs, as TCP
+// does (RFC 6298: smoothed RTT plus four deviations), so that a lost
+// control packet is resent after a few round trips rather than after the
+// fixed tls-timeout, doubled per loss. The zero value has no sample. Not
+// safe for concurrent use (a control channel uses it under its lock).
+type RTT struct {
+	srtt, rttvar time.Duration
+	samples      int
+}
+
+// Sample adds one measured round trip.
+func (e *RTT) Sample(d time.Duration) {
+	if d < 0 {
+		return
+	}
+	if e.samples == 0 {
+		e.srtt, e.rttvar = d, d/2
+	} else {
+		dev := e.srtt - d
+		if dev < 0 {
+			dev = -dev
+		}
+		e.rttvar = (3*e.rttvar + dev) / 4
+		e.srtt = (7*e.srtt + d) / 8
+	}
+	e.samples++
+}
+
+// Samples is the number of round trips measured.
+func (e *RTT) Samples() int { return e.samples }
+
+// Smoothed is the smoothed round-trip time (0 before the first sample).
+func (e *RTT) Smoothed() time.Duration { return e.srtt }
+
+// Timeout is the retransmit timeout: srtt + 4*rttvar within lo..hi, and hi
+// before the first sample.
+func (e *RTT) Timeout(lo, hi time.Duration) time.Duration {
+	if e.samples == 0 {
+		return hi
+	}
+	return min(max(e.srtt+4*e.rttvar, lo), hi)
 }

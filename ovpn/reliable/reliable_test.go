@@ -54,7 +54,7 @@ func TestSendWindowAndRetransmit(t *testing.T) {
 		t.Errorf("Retransmits = %d, want 12", r.Retransmits)
 	}
 	// ACK 0 and 1 frees two slots: 6 and 7 go out, nothing else.
-	r.ProcessAcks([]uint32{1, 0})
+	r.ProcessAcks(t0, []uint32{1, 0})
 	got = r.Pending(t0.Add(6*time.Second), nil)
 	if !eq(ids(got), []uint32{6, 7}) {
 		t.Fatalf("after acks sent %v, want [6 7]", ids(got))
@@ -93,11 +93,11 @@ func TestFastRetransmit(t *testing.T) {
 	}
 	r.Pending(t0, nil)
 	now := t0.Add(100 * time.Millisecond)
-	r.ProcessAcks([]uint32{2, 3})
+	r.ProcessAcks(t0, []uint32{2, 3})
 	if got := r.Pending(now, nil); len(got) != 0 {
 		t.Fatalf("resent %v after 2 later acks", ids(got))
 	}
-	r.ProcessAcks([]uint32{4})
+	r.ProcessAcks(t0, []uint32{4})
 	if got := r.Pending(now, nil); !eq(ids(got), []uint32{0, 1}) {
 		t.Fatalf("fast retransmit sent %v, want [0 1]", ids(got))
 	}
@@ -113,14 +113,14 @@ func ctl(op wire.Opcode, id uint32, payload string, acks ...uint32) *wire.Contro
 func TestReceiveOrderDuplicatesWindow(t *testing.T) {
 	r := New(Config{})
 	for _, id := range []uint32{2, 1} {
-		if err := r.Receive(ctl(wire.OpControlV1, id, fmt.Sprint(id))); err != nil {
+		if err := r.Receive(t0, ctl(wire.OpControlV1, id, fmt.Sprint(id))); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if _, ok := r.Next(); ok {
 		t.Fatal("delivered before packet 0 arrived")
 	}
-	r.Receive(ctl(wire.OpHardResetServerV2, 0, ""))
+	r.Receive(t0, ctl(wire.OpHardResetServerV2, 0, ""))
 	var got []string
 	for {
 		p, ok := r.Next()
@@ -137,7 +137,7 @@ func TestReceiveOrderDuplicatesWindow(t *testing.T) {
 		t.Fatalf("acks %v, want [2 1 0]", acks)
 	}
 	// Duplicate of 1: re-acked, not delivered again.
-	r.Receive(ctl(wire.OpControlV1, 1, "1"))
+	r.Receive(t0, ctl(wire.OpControlV1, 1, "1"))
 	if _, ok := r.Next(); ok {
 		t.Fatal("duplicate delivered")
 	}
@@ -145,10 +145,10 @@ func TestReceiveOrderDuplicatesWindow(t *testing.T) {
 		t.Fatalf("duplicate acks %v, want [1]", acks)
 	}
 	// Window: next expected 3, receive window 12 → 3..14 accepted.
-	if err := r.Receive(ctl(wire.OpControlV1, 14, "x")); err != nil {
+	if err := r.Receive(t0, ctl(wire.OpControlV1, 14, "x")); err != nil {
 		t.Fatalf("id 14 rejected: %v", err)
 	}
-	err := r.Receive(ctl(wire.OpControlV1, 15, "x"))
+	err := r.Receive(t0, ctl(wire.OpControlV1, 15, "x"))
 	if err == nil || !strings.Contains(err.Error(), "beyond the receive window (expecting 3..14)") {
 		t.Fatalf("id 15: %v", err)
 	}
@@ -156,7 +156,7 @@ func TestReceiveOrderDuplicatesWindow(t *testing.T) {
 		t.Fatalf("acks %v, want only [14] (15 is not acked)", acks)
 	}
 	// ACK_V1 carries no packet id.
-	if err := r.Receive(&wire.Control{Opcode: wire.OpAckV1, Acks: []uint32{99}}); err != nil || r.HasAcks() {
+	if err := r.Receive(t0, &wire.Control{Opcode: wire.OpAckV1, Acks: []uint32{99}}); err != nil || r.HasAcks() {
 		t.Fatalf("ACK_V1: %v, hasAcks=%v", err, r.HasAcks())
 	}
 }
@@ -164,7 +164,7 @@ func TestReceiveOrderDuplicatesWindow(t *testing.T) {
 func TestAcksLimitAndRecentFill(t *testing.T) {
 	r := New(Config{})
 	for id := uint32(0); id < 6; id++ {
-		r.Receive(ctl(wire.OpControlV1, id, ""))
+		r.Receive(t0, ctl(wire.OpControlV1, id, ""))
 	}
 	if a := r.Acks(nil, 4, true); !eq(a, []uint32{0, 1, 2, 3}) {
 		t.Fatalf("first acks %v", a)
@@ -190,7 +190,7 @@ func TestFirstIDs(t *testing.T) {
 	if got := r.Pending(t0, nil); !eq(ids(got), []uint32{1}) {
 		t.Fatalf("first id %v, want 1", ids(got))
 	}
-	r.Receive(ctl(wire.OpControlV1, 1, "a"))
+	r.Receive(t0, ctl(wire.OpControlV1, 1, "a"))
 	if p, ok := r.Next(); !ok || p.PacketID != 1 {
 		t.Fatalf("Next = %v %v", p, ok)
 	}
@@ -258,7 +258,7 @@ func simulate(t *testing.T, seed int64, loss, dup float64, n int) {
 				t.Fatalf("decode: %v", err)
 			}
 			e := eps[f.to]
-			e.rel.Receive(&p) // beyond-window packets are dropped; the sender retries
+			e.rel.Receive(now, &p) // beyond-window packets are dropped; the sender retries
 			for {
 				d, ok := e.rel.Next()
 				if !ok {
@@ -312,4 +312,48 @@ func TestLossReorderDuplication(t *testing.T) {
 
 func TestHeavyLoss(t *testing.T) {
 	simulate(t, 99, 0.5, 0.2, 100)
+}
+
+// TestRetransmitTimeoutFromRTT: with an RTT estimate, a packet is first
+// resent after srtt+4*rttvar (at least MinTimeout, at most tls-timeout)
+// instead of after tls-timeout, then after twice as long each time; an ACK
+// of a resent packet is no sample (Karn).
+func TestRetransmitTimeoutFromRTT(t *testing.T) {
+	var rtt RTT
+	r := New(Config{RTT: &rtt})
+	r.Send(wire.OpControlV1, nil)
+	r.Pending(t0, nil)
+	if next, _ := r.NextTimeout(); !next.Equal(t0.Add(2 * time.Second)) {
+		t.Fatalf("before any sample the timeout is %v, want tls-timeout 2s", next.Sub(t0))
+	}
+	r.ProcessAcks(t0.Add(10*time.Millisecond), []uint32{0})
+	if rtt.Samples() != 1 || rtt.Smoothed() != 10*time.Millisecond {
+		t.Fatalf("after one ACK: %d samples, srtt %v; want 1, 10ms", rtt.Samples(), rtt.Smoothed())
+	}
+	now := t0.Add(time.Second)
+	r.Send(wire.OpControlV1, nil)
+	r.Pending(now, nil)
+	var gaps []time.Duration
+	for i := 0; i < 3; i++ {
+		next, _ := r.NextTimeout()
+		gaps = append(gaps, next.Sub(now))
+		now = next
+		if len(r.Pending(now, nil)) != 1 {
+			t.Fatal("no retransmit at timeout")
+		}
+	}
+	if fmt.Sprint(gaps) != "[200ms 400ms 800ms]" {
+		t.Errorf("retransmit gaps %v, want [200ms 400ms 800ms] (30 ms estimate raised to the 200 ms floor, doubled)", gaps)
+	}
+	r.ProcessAcks(now.Add(5*time.Second), []uint32{1})
+	if rtt.Samples() != 1 {
+		t.Errorf("the ACK of a resent packet was taken as a sample (%d samples)", rtt.Samples())
+	}
+	// A slow path: the estimate never exceeds tls-timeout.
+	rtt.Sample(5 * time.Second)
+	r.Send(wire.OpControlV1, nil)
+	r.Pending(now, nil)
+	if next, _ := r.NextTimeout(); next.Sub(now) != 2*time.Second {
+		t.Errorf("timeout after a 5 s sample is %v, want tls-timeout 2s", next.Sub(now))
+	}
 }

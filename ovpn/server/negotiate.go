@@ -122,17 +122,40 @@ func (ss *session) renegotiate(keyID uint8, st *control.Stream) {
 	ss.mu.Lock()
 	old := ss.keyID
 	ss.keyID = keyID
+	oldTLS := ss.tlsFor[old]
+	var stale []uint8
+	for id := range ss.tlsFor {
+		if id != keyID && id != old {
+			stale = append(stale, id)
+			delete(ss.tlsFor, id)
+		}
+	}
 	ss.mu.Unlock()
+	// Only the new key and the one before it stay: an older one belongs to
+	// a renegotiation that has been superseded, and its key id comes round
+	// again after seven renegotiations (with reneg_sec under 9 s, within
+	// the transition window: NewKey refused the id as still in use).
+	for _, id := range stale {
+		ss.keys.Remove(id)
+		ss.ch.RetireKey(id)
+	}
 	ss.log.Info("data channel keys renegotiated", "key_id", keyID)
 	t := time.NewTimer(keyTransition)
 	defer t.Stop()
 	select {
 	case <-t.C:
-		ss.keys.Remove(old)
-		ss.ch.RetireKey(old)
+		// The old key id may have been retired and reused since: retire
+		// it only if it is still the same key and not the current one.
 		ss.mu.Lock()
-		delete(ss.tlsFor, old)
+		same := ss.tlsFor[old] == oldTLS && old != ss.keyID
+		if same {
+			delete(ss.tlsFor, old)
+		}
 		ss.mu.Unlock()
+		if same {
+			ss.keys.Remove(old)
+			ss.ch.RetireKey(old)
+		}
 	case <-ss.ctx.Done():
 	}
 }

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -154,4 +155,56 @@ func TestPushUpdateOurPair(t *testing.T) {
 	// Enforcement put our stealing route back at disconnect; it is ours.
 	nstest.MustRun(t, ls.lab.Client, "ip", "route", "del", "192.0.2.128/25")
 	nstest.AssertUnchanged(t, before)
+}
+
+// TestPushUpdateDuringRenegotiation: the server renegotiates every 2 s and
+// `cvpn server push-update` runs right as a renegotiation starts (0, 20 or
+// 40 ms after it), five times: the cvpn client applies every update (the new
+// route replaces the one before and carries a ping to an address only it
+// reaches), whichever key's TLS session the update travels on.
+func TestPushUpdateDuringRenegotiation(t *testing.T) {
+	const updates = 5
+	ls := newLabServer(t, serverSpec{wrap: "tls-crypt", split: true, top: "reneg_sec = 2\n",
+		prepareLab: func(t *testing.T, lab *nstest.Lab, dir string) {
+			for i := range updates {
+				nstest.MustRun(t, lab.Server, "ip", "addr", "add", fmt.Sprintf("192.0.2.%d/32", 16*(i+1)+1), "dev", "lo")
+			}
+		}})
+	cl := startCVPN(t, ls, ls.profile(t, ""), "")
+	cl.waitConnected(t)
+	id := activeConnection(t, ls)
+	for i := range updates {
+		net4 := fmt.Sprintf("192.0.2.%d", 16*(i+1))
+		starts := strings.Count(ls.proc.Output(), "msg=renegotiating")
+		deadline := time.Now().Add(10 * time.Second)
+		for strings.Count(ls.proc.Output(), "msg=renegotiating") == starts {
+			if time.Now().After(deadline) {
+				t.Fatalf("update %d: no renegotiation in 10 s\n%s", i, ls.proc.Output())
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		time.Sleep(time.Duration(i%3) * 20 * time.Millisecond)
+		sent := time.Now()
+		if out, err := pushUpdate(t, ls, id, "route "+net4+" 255.255.255.240"); err != nil {
+			t.Fatalf("update %d: push-update: %v\n%s", i, err, out)
+		}
+		for strings.Count(cl.proc.Output(), "the server updated the routes") <= i {
+			if time.Since(sent) > 15*time.Second {
+				t.Fatalf("update %d (during renegotiation %d) never applied:\n%s\nserver:\n%s", i, starts+1, cl.proc.Output(), ls.proc.Output())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		applied := time.Since(sent)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := nstest.Ping(ctx, ls.lab.Client, netip.MustParseAddr(fmt.Sprintf("192.0.2.%d", 16*(i+1)+1)))
+		cancel()
+		if err != nil {
+			t.Fatalf("update %d: ping through the pushed route %s/28: %v\n%s", i, net4, err, nstest.MustRun(t, ls.lab.Client, "ip", "route"))
+		}
+		t.Logf("update %d applied %s after push-update started, during renegotiation %d", i, applied.Round(time.Millisecond), starts+1)
+	}
+	if n := strings.Count(cl.proc.Output(), "the server updated the routes: 1 added, 1 removed"); n != updates {
+		t.Errorf("%d updates replaced the route before, want %d:\n%s", n, updates, cl.proc.Output())
+	}
+	cl.disconnect(t)
 }
