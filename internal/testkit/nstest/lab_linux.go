@@ -305,22 +305,27 @@ func killNamespacePIDs(ns string) error {
 	}
 }
 
-// waitCarrier waits (bounded) until dev in ns has carrier (LOWER_UP): the
-// kernel reports a veth's carrier some time after both ends are set up,
-// and a snapshot taken before that differs from every later one
-// (NO-CARRIER, state DOWN).
+// waitCarrier waits (bounded) until dev in ns has carrier (LOWER_UP) and
+// its IPv6 link-local address: the kernel reports a veth's carrier some
+// time after both ends are set up and adds the fe80 address then, and a
+// snapshot taken before that differs from every later one (NO-CARRIER,
+// state DOWN, no fe80 address).
 func waitCarrier(ctx context.Context, ns, dev string) error {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		out, err := Run(ctx, "", "ip", "-n", ns, "-o", "link", "show", "dev", dev)
+		link, err := Run(ctx, "", "ip", "-n", ns, "-o", "link", "show", "dev", dev)
 		if err != nil {
 			return err
 		}
-		if strings.Contains(out, "LOWER_UP") && !strings.Contains(out, "NO-CARRIER") {
+		ll, err := Run(ctx, "", "ip", "-n", ns, "-o", "-6", "addr", "show", "dev", dev, "scope", "link")
+		if err != nil {
+			return err
+		}
+		if strings.Contains(link, "LOWER_UP") && !strings.Contains(link, "NO-CARRIER") && strings.Contains(ll, "fe80::") {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("nstest: %s in namespace %s has no carrier 5 s after it was set up:\n%s", dev, ns, out)
+			return fmt.Errorf("nstest: %s in namespace %s has no carrier or no link-local address 5 s after it was set up:\n%s%s", dev, ns, link, ll)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
