@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"net/netip"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -13,10 +14,15 @@ import (
 )
 
 // NFTTable is cvpn's own nftables table (family inet); the block is its
-// one output chain. Nothing else of the ruleset is ever touched.
+// output chain (the machine's own packets) and its forward chain (packets
+// it routes for containers and virtual machines). Nothing else of the
+// ruleset is ever touched.
 const NFTTable = "cvpn"
 
-const nftChain = "block-output"
+const (
+	nftChain        = "block-output"
+	nftForwardChain = "block-forward"
+)
 
 // NFT is the Linux backend: one nftables table, changed through netlink.
 type NFT struct {
@@ -62,14 +68,23 @@ func (n *NFT) Apply(r Rules) error {
 	c.AddTable(t)
 	c.DelTable(t)
 	c.AddTable(t)
-	plan := r.Plan()
+	addChain(c, t, nftChain, nftables.ChainHookOutput, r.Plan())
+	addChain(c, t, nftForwardChain, nftables.ChainHookForward, r.ForwardPlan())
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("nftables: install table inet %s: %w", NFTTable, err)
+	}
+	return nil
+}
+
+// addChain adds a base chain of t on hook with plan's policy and rules.
+func addChain(c *nftables.Conn, t *nftables.Table, name string, hook *nftables.ChainHook, plan Plan) {
 	policy := nftables.ChainPolicyAccept
 	if plan.Policy == Drop {
 		policy = nftables.ChainPolicyDrop
 	}
 	ch := c.AddChain(&nftables.Chain{
-		Name: nftChain, Table: t, Type: nftables.ChainTypeFilter,
-		Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityFilter, Policy: &policy,
+		Name: name, Table: t, Type: nftables.ChainTypeFilter,
+		Hooknum: hook, Priority: nftables.ChainPriorityFilter, Policy: &policy,
 	})
 	for _, rule := range plan.Rules {
 		c.AddRule(&nftables.Rule{
@@ -77,10 +92,6 @@ func (n *NFT) Apply(r Rules) error {
 			UserData: userdata.AppendString(nil, userdata.TypeComment, "cvpn: "+rule.Comment),
 		})
 	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("nftables: install table inet %s: %w", NFTTable, err)
-	}
-	return nil
 }
 
 // Installed reports whether the table exists.
@@ -133,6 +144,9 @@ func nftExprs(r Rule) []expr.Any {
 	if r.OutIface != "" {
 		ex = append(ex, &expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1}, cmpEq(ifname(r.OutIface)))
 	}
+	if r.InIface != "" {
+		ex = append(ex, &expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1}, cmpEq(ifname(r.InIface)))
+	}
 	if r.Mark != 0 {
 		ex = append(ex, &expr.Meta{Key: expr.MetaKeyMARK, Register: 1}, cmpEq(binaryutil.NativeEndian.PutUint32(r.Mark)))
 	}
@@ -142,21 +156,27 @@ func nftExprs(r Rule) []expr.Any {
 	case 6:
 		ex = append(ex, &expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1}, cmpEq([]byte{unix.NFPROTO_IPV6}))
 	}
-	if r.Dst.IsValid() {
-		a := r.Dst.Addr()
-		off, n := uint32(16), uint32(4)
+	prefix := func(p netip.Prefix, off4, off6 uint32) {
+		a := p.Addr()
+		off, n := off4, uint32(4)
 		if a.Is6() {
-			off, n = 24, 16
+			off, n = off6, 16
 		}
 		ex = append(ex, &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: n})
-		if r.Dst.Bits() < a.BitLen() {
+		if p.Bits() < a.BitLen() {
 			mask := make([]byte, n)
-			for i := 0; i < r.Dst.Bits(); i++ {
+			for i := 0; i < p.Bits(); i++ {
 				mask[i/8] |= 0x80 >> (i % 8)
 			}
 			ex = append(ex, &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: n, Mask: mask, Xor: make([]byte, n)})
 		}
 		ex = append(ex, cmpEq(a.AsSlice()))
+	}
+	if r.Dst.IsValid() {
+		prefix(r.Dst, 16, 24)
+	}
+	if r.Src.IsValid() {
+		prefix(r.Src, 12, 8)
 	}
 	if r.Proto != 0 {
 		ex = append(ex, &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}, cmpEq([]byte{r.Proto}))

@@ -119,3 +119,66 @@ func TestNFTBlockInNamespace(t *testing.T) {
 		t.Errorf("second Remove = %v, %v, want false, nil", removed, err)
 	}
 }
+
+// TestNFTBlockForwarded installs the block in the lab's server namespace,
+// which routes between the client namespace and the LAN namespace: what
+// it forwards stands for a container's or a virtual machine's traffic
+// on a machine with the block. A full block drops it (except to a
+// net_gateway exception), a split block drops it to the VPN's prefixes
+// only; removal restores the ruleset byte for byte and the traffic.
+func TestNFTBlockForwarded(t *testing.T) {
+	nstest.RequireRoot(t)
+	nstest.RequireBinaries(t, "ping")
+	lab := nstest.New(t, nstest.Options{LAN: true, ClientDefaultRoute: true})
+	router, guest := lab.Server, lab.Client
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := nstest.Ping(ctx, guest, nstest.LANHostIP); err != nil {
+		t.Fatalf("before the block, the routed host: %v", err)
+	}
+	before, err := nstest.NFTRuleset(router)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, err := nstest.NetNSFd(router)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	fw := &killswitch.NFT{NetNSFd: fd}
+	t.Cleanup(func() { _, _ = fw.Remove() })
+	full := killswitch.Rules{Mode: killswitch.ModeFull, Servers: []killswitch.Server{{Addr: netip.MustParseAddr("192.0.2.1"), Port: 1194, Proto: "udp"}}}
+	if err := fw.Apply(full); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []netip.Addr{nstest.LANHostIP, nstest.LANHostIP6} {
+		if err := nstest.PingFails(ctx, guest, a); err != nil {
+			t.Errorf("full block, forwarded: %v", err)
+		}
+	}
+	full.NetGateway = []netip.Prefix{nstest.LANPrefix}
+	if err := fw.Apply(full); err != nil {
+		t.Fatal(err)
+	}
+	if err := nstest.Ping(ctx, guest, nstest.LANHostIP); err != nil {
+		t.Errorf("full block, forwarded to a net_gateway exception: %v", err)
+	}
+	if err := fw.Apply(killswitch.Rules{Mode: killswitch.ModeSplit, VPN: []netip.Prefix{nstest.LANPrefix}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nstest.PingFails(ctx, guest, nstest.LANHostIP); err != nil {
+		t.Errorf("split block, forwarded to the VPN's prefix: %v", err)
+	}
+	if err := nstest.Ping(ctx, guest, nstest.LANHostIP6); err != nil {
+		t.Errorf("split block, forwarded outside the VPN's prefixes: %v", err)
+	}
+	if removed, err := fw.Remove(); err != nil || !removed {
+		t.Fatalf("Remove = %v, %v", removed, err)
+	}
+	if after, err := nstest.NFTRuleset(router); err != nil || after != before {
+		t.Errorf("ruleset after Remove differs (%v):\nbefore:\n%s\nafter:\n%s", err, before, after)
+	}
+	if err := nstest.Ping(ctx, guest, nstest.LANHostIP); err != nil {
+		t.Errorf("after Remove, the routed host: %v", err)
+	}
+}

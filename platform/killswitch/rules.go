@@ -122,10 +122,15 @@ type Rule struct {
 	Comment string
 	// OutIface is the outgoing interface ("lo" means loopback).
 	OutIface string
+	// InIface is the incoming interface (forwarded packets only).
+	InIface string
 	// Family is 4 or 6; 0 matches both.
 	Family int
 	// Dst is the destination prefix; the zero prefix matches any.
 	Dst netip.Prefix
+	// Src is the source prefix (forwarded answers); the zero prefix
+	// matches any.
+	Src netip.Prefix
 	// Proto is the IP protocol; 0 matches any.
 	Proto            uint8
 	SrcPort, DstPort uint16
@@ -209,6 +214,43 @@ func (r Rules) Plan() Plan {
 	for _, t := range ndpTypes {
 		add(Rule{Comment: "neighbour discovery", Family: 6, Proto: ProtoICMPv6, ICMPType: t, HasICMP: true, Verdict: Accept})
 	}
+	return p
+}
+
+// ForwardPlan is the rule list for packets the machine routes for others
+// (containers, virtual machines, a shared connection): the same block,
+// without what only the machine's own sockets need (loopback, cvpn's
+// marked sockets, DHCP and neighbour discovery of its own addresses).
+// Packets that come from the tunnel pass too, so that answers through the
+// tunnel reach the guests while it is up, and so do answers from the
+// server and the net_gateway exceptions (matched by source: no connection
+// tracking, so a flow opened before the block does not survive it).
+func (r Rules) ForwardPlan() Plan {
+	var p Plan
+	add := func(x Rule) { p.Rules = append(p.Rules, x) }
+	if r.Tunnel != "" {
+		add(Rule{Comment: "forwarded into the tunnel", OutIface: r.Tunnel, Verdict: Accept})
+		add(Rule{Comment: "forwarded from the tunnel", InIface: r.Tunnel, Verdict: Accept})
+	}
+	for _, s := range r.Servers {
+		d := hostPrefix(s.Addr)
+		add(Rule{Comment: "forwarded to the VPN server", Family: family(d), Dst: d, Proto: protoNumber(s.Proto), DstPort: s.Port, Verdict: Accept})
+		add(Rule{Comment: "forwarded from the VPN server", Family: family(d), Src: d, Proto: protoNumber(s.Proto), SrcPort: s.Port, Verdict: Accept})
+	}
+	for _, n := range r.NetGateway {
+		n = n.Masked()
+		add(Rule{Comment: "forwarded to a net_gateway exception", Family: family(n), Dst: n, Verdict: Accept})
+		add(Rule{Comment: "forwarded from a net_gateway exception", Family: family(n), Src: n, Verdict: Accept})
+	}
+	if r.Mode == ModeSplit {
+		p.Policy = Accept
+		for _, v := range r.VPN {
+			v = v.Masked()
+			add(Rule{Comment: "forwarded VPN prefix outside the tunnel", Family: family(v), Dst: v, Verdict: Drop})
+		}
+		return p
+	}
+	p.Policy = Drop
 	return p
 }
 

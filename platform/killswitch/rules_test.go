@@ -296,3 +296,58 @@ func TestRestoreAndLiftedByOthers(t *testing.T) {
 		t.Errorf("an update after cvpn unblock re-installed the block (installed %v, lifted %v)", on, b.Lifted())
 	}
 }
+
+// forwarded returns the verdict of the forward plan p for a routed packet.
+func forwarded(p killswitch.Plan, iif, oif string, src, dst netip.Addr, proto uint8, sport, dport uint16) killswitch.Verdict {
+	for _, r := range p.Rules {
+		if r.Mark != 0 || r.HasICMP {
+			return killswitch.Verdict(99) // only the machine's own packets have marks; no ICMP rules here
+		}
+		if r.OutIface != "" && r.OutIface != oif || r.InIface != "" && r.InIface != iif {
+			continue
+		}
+		if r.Family == 4 && !dst.Is4() || r.Family == 6 && !dst.Is6() {
+			continue
+		}
+		if r.Dst.IsValid() && !r.Dst.Contains(dst) || r.Src.IsValid() && !r.Src.Contains(src) {
+			continue
+		}
+		if r.Proto != 0 && r.Proto != proto || r.SrcPort != 0 && r.SrcPort != sport || r.DstPort != 0 && r.DstPort != dport {
+			continue
+		}
+		return r.Verdict
+	}
+	return p.Policy
+}
+
+func TestForwardPlan(t *testing.T) {
+	a := netip.MustParseAddr
+	guest, web := a("172.17.0.2"), a("93.184.216.34")
+	cases := []struct {
+		name         string
+		plan         killswitch.Plan
+		iif, oif     string
+		src, dst     netip.Addr
+		sport, dport uint16
+		want         killswitch.Verdict
+	}{
+		{"full: a container to the internet", full.ForwardPlan(), "docker0", "eth0", guest, web, 40000, 443, killswitch.Drop},
+		{"full: a container's DNS", full.ForwardPlan(), "docker0", "eth0", guest, a("192.168.1.1"), 40000, 53, killswitch.Drop},
+		{"full: into the tunnel", full.ForwardPlan(), "docker0", "tun0", guest, web, 40000, 443, killswitch.Accept},
+		{"full: an answer from the tunnel", full.ForwardPlan(), "tun0", "docker0", web, guest, 443, 40000, killswitch.Accept},
+		{"full: to a net_gateway exception", full.ForwardPlan(), "docker0", "eth0", guest, a("192.168.7.3"), 40000, 22, killswitch.Accept},
+		{"full: its answer", full.ForwardPlan(), "eth0", "docker0", a("192.168.7.3"), guest, 22, 40000, killswitch.Accept},
+		{"full: to the VPN server", full.ForwardPlan(), "docker0", "eth0", guest, a("203.0.113.7"), 40000, 1194, killswitch.Accept},
+		{"full: the server's answer", full.ForwardPlan(), "eth0", "docker0", a("203.0.113.7"), guest, 1194, 40000, killswitch.Accept},
+		{"full: the server, other port", full.ForwardPlan(), "docker0", "eth0", guest, a("203.0.113.7"), 40000, 22, killswitch.Drop},
+		{"full: the internet to a container", full.ForwardPlan(), "eth0", "docker0", web, guest, 443, 40000, killswitch.Drop},
+		{"split: a container to the VPN's prefix", split.ForwardPlan(), "docker0", "eth0", guest, a("10.20.1.1"), 40000, 443, killswitch.Drop},
+		{"split: the VPN's prefix through the tunnel", split.ForwardPlan(), "docker0", "tun0", guest, a("10.20.1.1"), 40000, 443, killswitch.Accept},
+		{"split: the internet", split.ForwardPlan(), "docker0", "eth0", guest, web, 40000, 443, killswitch.Accept},
+	}
+	for _, c := range cases {
+		if got := forwarded(c.plan, c.iif, c.oif, c.src, c.dst, 17, c.sport, c.dport); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
