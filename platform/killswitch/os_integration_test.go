@@ -3,7 +3,6 @@
 package killswitch_test
 
 import (
-	"errors"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -30,8 +29,10 @@ var (
 const osServerPort = 1194
 
 // udpSend sends one datagram to the discard port of dst (or port) on a
-// connected socket and returns the send's error: pf reports a packet it
-// blocks on the way out to the sender ("No route to host").
+// connected socket and returns the error of the connect or the send: pf
+// reports a packet it blocks on the way out to the sender ("No route to
+// host"), WFP a connection it blocks at ALE_AUTH_CONNECT (an access
+// error).
 func udpSend(dst netip.Addr, port uint16) error {
 	if port == 0 {
 		port = 9
@@ -80,7 +81,7 @@ func holdAndLift(t *testing.T, r killswitch.Rules, check func(t *testing.T, fw k
 	}
 	before := fwState(t)
 	if ours(before) {
-		t.Skipf("the firewall already holds what %s installs (a block of cvpn, or on Windows of WireGuard); the test does not replace it:\n%s", fw, before)
+		t.Skipf("the firewall already holds what %s installs (a block of cvpn); the test does not replace it:\n%s", fw, before)
 	}
 	dir := t.TempDir()
 	b, err := killswitch.Hold(fw, dir, killswitch.Record{Profile: "ostest", PID: os.Getpid(), UID: -1, Rules: r})
@@ -130,6 +131,7 @@ func TestOSKillswitchFullBlock(t *testing.T) {
 		Remotes: []killswitch.PortProto{{Port: osServerPort, Proto: "udp"}},
 	}
 	holdAndLift(t, r, func(t *testing.T, fw killswitch.Firewall) {
+		checkInstalled(t, fw, r)
 		loopbackWorks(t)
 		if !udpChecksWhileBlocked {
 			t.Logf("%s permits this test process itself (cvpn's executable), so its own sends cannot show the block; checked through the filters only", fw)
@@ -150,10 +152,10 @@ func TestOSKillswitchFullBlock(t *testing.T) {
 	})
 }
 
-// TestOSKillswitchSplitBlock: a split-tunnel block (macOS) drops the VPN's
+// TestOSKillswitchSplitBlock: a split-tunnel block drops the VPN's
 // TEST-NET prefix outside the tunnel except its net_gateway exception and
-// leaves every other destination alone; Windows refuses it with
-// ErrUnsupported and installs nothing. Only TEST-NET traffic is affected.
+// leaves every other destination alone (pf anchor, WFP filters). Only
+// TEST-NET traffic is affected.
 func TestOSKillswitchSplitBlock(t *testing.T) {
 	osinteg.Require(t, "TestOSKillswitchSplitBlock (firewall block of a TEST-NET prefix outside the tunnel)")
 	r := killswitch.Rules{
@@ -162,24 +164,9 @@ func TestOSKillswitchSplitBlock(t *testing.T) {
 		VPN:        []netip.Prefix{osVPN},
 		NetGateway: []netip.Prefix{osException},
 	}
-	if isWindows {
-		osinteg.MustTestNet(t, osVPN, osException)
-		fw, err := killswitch.Open(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		before := fwState(t)
-		if err := fw.Apply(r); !errors.Is(err, killswitch.ErrUnsupported) {
-			_, _ = fw.Remove()
-			t.Fatalf("%s: split block: %v, want ErrUnsupported", fw, err)
-		}
-		if after := fwState(t); after != before {
-			t.Errorf("refused split block changed the firewall:\nbefore:\n%s\nafter:\n%s", before, after)
-		}
-		return
-	}
 	routed := udpSend(osOutside, 0) == nil && udpSend(osInVPN, 0) == nil
 	holdAndLift(t, r, func(t *testing.T, fw killswitch.Firewall) {
+		checkInstalled(t, fw, r)
 		loopbackWorks(t)
 		if !routed {
 			t.Logf("no route to TEST-NET before the block (no default route): send checks skipped")

@@ -172,31 +172,6 @@ func TestPFRules(t *testing.T) {
 	}
 }
 
-func TestWFPFilters(t *testing.T) {
-	f := full
-	f.NetGateway = nil
-	fs, err := killswitch.WFPFilters(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if last := fs[len(fs)-1]; last.Permit || !strings.Contains(last.Name, "block everything") {
-		t.Errorf("last filter %+v, want the catch-all block", last)
-	}
-	var names []string
-	for _, x := range fs {
-		names = append(names, x.Name)
-	}
-	if s := strings.Join(names, "\n"); !strings.Contains(s, "tunnel tun0") || !strings.Contains(s, "permit cvpn") {
-		t.Errorf("filters:\n%s", s)
-	}
-	if _, err := killswitch.WFPFilters(split); !errors.Is(err, killswitch.ErrUnsupported) {
-		t.Errorf("split on Windows: %v, want ErrUnsupported", err)
-	}
-	if _, err := killswitch.WFPFilters(full); !errors.Is(err, killswitch.ErrUnsupported) || !strings.Contains(err.Error(), "192.168.7.0/24") {
-		t.Errorf("net_gateway on Windows: %v, want ErrUnsupported naming the prefix", err)
-	}
-}
-
 func TestBlockLifecycle(t *testing.T) {
 	dir := t.TempDir()
 	fw := &killswitchtest.Firewall{}
