@@ -6,11 +6,13 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync"
 
 	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/registry"
 	"golang.zx2c4.com/wireguard/windows/tunnel/winipcfg"
 
+	"github.com/cvpn/cvpn/platform/killswitch"
 	"github.com/cvpn/cvpn/platform/windows/nrpt"
 )
 
@@ -21,8 +23,41 @@ const BackendNRPT = "nrpt"
 // domains (split DNS) or every name (full tunnel, or no domains) to the
 // tunnel's servers; for a full tunnel the servers and domains are also set
 // on the tunnel interface (they vanish with it). Revert deletes the rule.
+// block-outside-dns (cfg.BlockOutsideDNS) adds WFP filters that block DNS
+// outside the tunnel (killswitch.DNSBlock, one per tunnel interface);
+// Revert removes them, and Windows does when cvpn ends.
 type nrptDNS struct {
 	log *slog.Logger
+
+	mu     sync.Mutex
+	blocks map[string]*killswitch.DNSBlock // by tunnel interface
+}
+
+// blockOutside installs (on) or removes block-outside-dns for ifname.
+func (d *nrptDNS) blockOutside(ifname string, on bool) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	b := d.blocks[ifname]
+	if !on {
+		if b == nil {
+			return nil
+		}
+		delete(d.blocks, ifname)
+		_, err := b.Close()
+		return err
+	}
+	if b == nil {
+		b = &killswitch.DNSBlock{}
+		if d.blocks == nil {
+			d.blocks = map[string]*killswitch.DNSBlock{}
+		}
+		d.blocks[ifname] = b
+	}
+	if err := b.Set(ifname); err != nil {
+		return fmt.Errorf("interface %s: %w", ifname, err)
+	}
+	d.log.Info("block-outside-dns: DNS leaves only through the tunnel", "interface", ifname)
+	return nil
 }
 
 var dnsFlushResolverCache = windows.NewLazySystemDLL("dnsapi.dll").NewProc("DnsFlushResolverCache")
@@ -74,6 +109,9 @@ func (d *nrptDNS) Apply(ifname string, ifindex int, cfg DNSConfig, save func(DNS
 			}
 		}
 	}
+	if err := d.blockOutside(ifname, cfg.BlockOutsideDNS); err != nil {
+		return err
+	}
 	d.flushDNS()
 	return nil
 }
@@ -104,6 +142,9 @@ func writeRule(rule nrpt.Rule) error {
 
 func (d *nrptDNS) Revert(rec DNSRecord) error {
 	var errs []error
+	if err := d.blockOutside(rec.Interface, false); err != nil {
+		errs = append(errs, fmt.Errorf("block-outside-dns: %w", err))
+	}
 	for i := len(rec.Keys) - 1; i >= 0; i-- {
 		k := rec.Keys[i]
 		if !k.Missing {

@@ -153,6 +153,11 @@ type DNSConfig struct {
 	// go to them where the backend can split (systemd-resolved, scutil,
 	// NRPT).
 	FullTunnel bool `json:"full_tunnel,omitempty"`
+	// BlockOutsideDNS is block-outside-dns: while the tunnel's DNS is
+	// set, DNS (port 53) leaves only through the tunnel (Windows: WFP
+	// filters of cvpn's own dynamic session; other systems ignore it, as
+	// OpenVPN does).
+	BlockOutsideDNS bool `json:"block_outside_dns,omitempty"`
 }
 
 // SplitDomains returns the domains whose names go to the tunnel's

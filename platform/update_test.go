@@ -176,3 +176,28 @@ func TestBlockIPv6BestEffort(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A PUSH_UPDATE that only adds or removes block-outside-dns re-applies the
+// tunnel's DNS, so the backend (WFP filters on Windows) follows it.
+func TestUpdateBlockOutsideDNS(t *testing.T) {
+	sys := lan(t)
+	c := &platform.Configurator{Sys: sys, StateDir: t.TempDir()}
+	cfg := fullConfig()
+	cfg.DNS = &platform.DNSConfig{Servers: []netip.Addr{addr("10.0.0.2")}}
+	a, err := c.Apply(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	for _, on := range []bool{true, false} {
+		up := cfg
+		up.DNS = &platform.DNSConfig{Servers: []netip.Addr{addr("10.0.0.2")}, BlockOutsideDNS: on}
+		res, err := a.Update(up)
+		if err != nil || !res.DNS {
+			t.Fatalf("block-outside-dns %v: %+v %v, want the DNS re-applied", on, res, err)
+		}
+		if d, ok := sys.FakeDNS().Config("cvpn0"); !ok || d.BlockOutsideDNS != on {
+			t.Errorf("block-outside-dns %v: the DNS backend has %+v %v", on, d, ok)
+		}
+	}
+}

@@ -38,7 +38,8 @@ func sameDNS(x, y *DNSConfig) bool {
 		return x == y
 	}
 	return slices.Equal(x.Servers, y.Servers) && slices.Equal(x.SearchDomains, y.SearchDomains) &&
-		slices.Equal(x.RoutingDomains, y.RoutingDomains) && x.FullTunnel == y.FullTunnel
+		slices.Equal(x.RoutingDomains, y.RoutingDomains) && x.FullTunnel == y.FullTunnel &&
+		x.BlockOutsideDNS == y.BlockOutsideDNS
 }
 
 // updateDNS brings the tunnel's DNS to cfg (nil or without servers: the

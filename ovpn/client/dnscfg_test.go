@@ -69,3 +69,40 @@ func TestDNSConfigPrefersDNSOption(t *testing.T) {
 		t.Errorf("pushed server 0 should replace the profile's: %+v", cfg)
 	}
 }
+
+// TestTunnelConfigBlockOutsideDNS: a pushed block-outside-dns reaches the
+// platform's DNS configuration, and a PUSH_UPDATE "-block-outside-dns"
+// takes it away again (Windows installs and removes its WFP filters).
+func TestTunnelConfigBlockOutsideDNS(t *testing.T) {
+	p := &profile.Profile{}
+	po, err := ctrlmsg.ParsePushOptions([]string{"ifconfig 10.8.0.2 255.255.255.0", "dhcp-option DNS 10.8.0.1", "block-outside-dns"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := netip.MustParseAddr("203.0.113.10")
+	tc, err := tunnelConfig(p, po, server, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tc.DNS == nil || !tc.DNS.BlockOutsideDNS {
+		t.Fatalf("pushed block-outside-dns: DNS %+v, want BlockOutsideDNS", tc.DNS)
+	}
+	for _, c := range []struct {
+		opt  string
+		want bool
+	}{{"-block-outside-dns", false}, {"block-outside-dns", true}} {
+		o, err := ctrlmsg.ParseUpdateOption(c.opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if po, err = po.Updated([]ctrlmsg.UpdateOption{o}); err != nil {
+			t.Fatal(err)
+		}
+		if tc, err = tunnelConfig(p, po, server, "x"); err != nil {
+			t.Fatal(err)
+		}
+		if tc.DNS == nil || tc.DNS.BlockOutsideDNS != c.want {
+			t.Errorf("after PUSH_UPDATE %q: DNS %+v, want BlockOutsideDNS %v", c.opt, tc.DNS, c.want)
+		}
+	}
+}

@@ -21,7 +21,8 @@ var routeOptions = []string{"route", "route-ipv6", "redirect-gateway", "route-ga
 // block-when-down through OnRoutesUpdated). An update that changes the
 // topology is refused with an event: the tunnel's addresses mean something
 // else under another topology. block-outside-dns is ignored quietly
-// outside Windows, as OpenVPN does.
+// outside Windows, as OpenVPN does; on Windows it reaches the DNS
+// configuration, whose WFP filters follow it.
 func (c *Client) onPushUpdate(l *link, pu ctrlmsg.PushUpdate, err error) {
 	if err != nil {
 		c.update = nil
@@ -133,6 +134,16 @@ func (c *Client) reportUpdate(names map[string]bool, res platform.UpdateResult, 
 				s = append(s, a.String())
 			}
 			say("the server updated DNS: servers %s", strings.Join(s, " "))
+		}
+	}
+	if names["block-outside-dns"] {
+		switch {
+		case !np.BlockOutsideDNS:
+			say("the server turned block-outside-dns off: DNS may leave outside the tunnel again")
+		case tc.DNS == nil || len(tc.DNS.Servers) == 0:
+			say("the server turned block-outside-dns on, but the tunnel sets no DNS servers: cvpn blocks DNS outside the tunnel only while it sets the tunnel's DNS")
+		default:
+			say("the server turned block-outside-dns on: DNS leaves only through the tunnel")
 		}
 	}
 	if res.MTU {

@@ -85,5 +85,8 @@ func tunnelConfig(p *profile.Profile, po *ctrlmsg.PushOptions, server netip.Addr
 	}
 	tc.BlockIPv6 = po.BlockIPv6
 	tc.DNS, _ = dnsConfig(p, po, tc.RedirectIPv4)
+	if tc.DNS != nil {
+		tc.DNS.BlockOutsideDNS = po.BlockOutsideDNS
+	}
 	return tc, nil
 }
