@@ -4,5 +4,6 @@
 // translates: nftables through netlink on Linux (one table of cvpn's own,
 // "inet cvpn"), a pf anchor on macOS, WFP filters on Windows. A [Record] in
 // the state directory remembers an installed block so that a later start
-// restores or removes it exactly, also after kill -9.
+// restores or removes it exactly, also after kill -9. On Windows the
+// package also holds block-outside-dns's WFP filters ([WFPDNSFilters]).
 package killswitch
