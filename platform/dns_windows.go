@@ -47,7 +47,7 @@ func (d *nrptDNS) blockOutside(ifname string, on bool) error {
 		return err
 	}
 	if b == nil {
-		b = &killswitch.DNSBlock{}
+		b = &killswitch.DNSBlock{Log: d.log}
 		if d.blocks == nil {
 			d.blocks = map[string]*killswitch.DNSBlock{}
 		}

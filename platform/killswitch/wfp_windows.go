@@ -43,8 +43,12 @@ func (w *WFP) Apply(r Rules) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := w.set.replace(fs); err != nil {
+	stale, err := w.set.replace(fs)
+	if err != nil {
 		return fmt.Errorf("killswitch: WFP: %w", err)
+	}
+	if stale != nil {
+		w.log.Warn("killswitch: WFP: the previous filters stay until the block is lifted", "err", stale)
 	}
 	return nil
 }
@@ -75,6 +79,9 @@ func (w *WFP) Rules() ([]*wf.Rule, error) {
 // holds nothing; Close removes the filters (so does the end of the
 // process).
 type DNSBlock struct {
+	// Log receives what goes wrong without failing Set; nil discards it.
+	Log *slog.Logger
+
 	mu  sync.Mutex
 	set wfpSet
 }
@@ -88,8 +95,12 @@ func (d *DNSBlock) Set(tunnel string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.set.name = "cvpn block-outside-dns"
-	if err := d.set.replace(fs); err != nil {
+	stale, err := d.set.replace(fs)
+	if err != nil {
 		return fmt.Errorf("block-outside-dns: WFP: %w", err)
+	}
+	if stale != nil && d.Log != nil {
+		d.Log.Warn("block-outside-dns: WFP: the previous filters stay until the block is removed", "err", stale)
 	}
 	return nil
 }
@@ -143,18 +154,20 @@ func (t *wfpSet) open() error {
 
 // replace installs fs in a new sublayer, then deletes the previous
 // sublayer and its filters: while both exist a packet passes only if
-// both sets permit it, so no moment is without a block.
-func (t *wfpSet) replace(fs []WFPFilter) error {
+// both sets permit it, so no moment is without a block. err is a failure
+// to install fs (the previous set stays); stale a failure to delete the
+// previous set once fs is in place (its filters go with the session).
+func (t *wfpSet) replace(fs []WFPFilter) (stale, err error) {
 	if err := t.open(); err != nil {
-		return err
+		return nil, err
 	}
 	g, err := newGUID()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sl := wf.SublayerID(g)
 	if err := t.s.AddSublayer(&wf.Sublayer{ID: sl, Name: t.name, Description: t.name, Provider: t.provider, Weight: sublayerWeight}); err != nil {
-		return fmt.Errorf("adding a WFP sublayer: %w", err)
+		return nil, fmt.Errorf("adding a WFP sublayer: %w", err)
 	}
 	var added []wf.RuleID
 	undo := func() {
@@ -166,24 +179,24 @@ func (t *wfpSet) replace(fs []WFPFilter) error {
 	app, err := selfAppID()
 	if err != nil {
 		undo()
-		return err
+		return nil, err
 	}
 	ifs := map[string]*net.Interface{}
 	for _, f := range fs {
 		rule, err := t.wfRule(f, sl, app, ifs)
 		if err != nil {
 			undo()
-			return fmt.Errorf("filter %s: %w", f, err)
+			return nil, fmt.Errorf("filter %s: %w", f, err)
 		}
 		if err := t.s.AddRule(rule); err != nil {
 			undo()
-			return fmt.Errorf("adding filter %s: %w", f, err)
+			return nil, fmt.Errorf("adding filter %s: %w", f, err)
 		}
 		added = append(added, rule.ID)
 	}
-	err = t.dropCurrent()
+	stale = t.dropCurrent()
 	t.sublayer, t.filters = &sl, added
-	return err
+	return stale, nil
 }
 
 // dropCurrent deletes the current sublayer and its filters.
