@@ -89,6 +89,7 @@ func (u *UI) Connect(name string) {
 	c.status.State = clientapi.StateResolving
 	c.status.LastError = ""
 	c.requested = true
+	c.requestSeq = u.requests.Add(1)
 	c.addLog(u.now(), "connect requested")
 	u.refresh()
 	creds := &prompter{u: u, name: name}

@@ -37,9 +37,10 @@ func (u *UI) StateColor() color.Color     { return u.main.state.Color }
 func (u *UI) ModelLog(name string) string { return strings.Join(u.m.get(name).log, "\n") }
 
 func (u *UI) Poll() {
+	asked := u.requests.Load()
 	list, err := u.b.Status(context.Background())
 	if err == nil {
-		u.applyStatus(list)
+		u.applyStatus(asked, list)
 	}
 }
 

@@ -76,6 +76,7 @@ func (u *UI) followOnce(connected func()) error {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(u.ctx, u.opts.RequestTimeout)
+	asked := u.requests.Load()
 	list, err := u.b.Status(ctx)
 	cancel()
 	if err != nil {
@@ -84,7 +85,7 @@ func (u *UI) followOnce(connected func()) error {
 	connected()
 	u.post(u.ctx, func() {
 		u.serviceBack()
-		u.applyStatus(list)
+		u.applyStatus(asked, list)
 		if !u.firstSync {
 			u.firstSync = true
 			u.connectManaged()
@@ -118,6 +119,7 @@ func (u *UI) pump(events <-chan ConnEvent) error {
 
 func (u *UI) pollOnce() {
 	ctx, cancel := context.WithTimeout(u.ctx, u.opts.RequestTimeout)
+	asked := u.requests.Load()
 	list, err := u.b.Status(ctx)
 	cancel()
 	if err != nil {
@@ -126,7 +128,7 @@ func (u *UI) pollOnce() {
 		}
 		return
 	}
-	u.post(u.ctx, func() { u.applyStatus(list) })
+	u.post(u.ctx, func() { u.applyStatus(asked, list) })
 }
 
 // serviceLost shows that the service cannot be reached (main goroutine).
@@ -258,8 +260,8 @@ func (u *UI) onStateChange(ev ConnEvent, prev clientapi.State) {
 	}
 }
 
-func (u *UI) applyStatus(list []ConnStatus) {
-	for _, n := range u.m.applyStatus(u.now(), list) {
+func (u *UI) applyStatus(asked uint64, list []ConnStatus) {
+	for _, n := range u.m.applyStatus(u.now(), asked, list) {
 		u.notify("Disconnected from "+n, "The VPN connection is closed.")
 		u.closeSAMLHint(n)
 	}

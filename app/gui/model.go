@@ -21,7 +21,11 @@ type connView struct {
 	// requested is set while this app's connect request is on its way:
 	// a status snapshot taken before the daemon had it does not end it.
 	requested bool
-	log       []string
+	// requestSeq is the UI's request counter when this app last asked to
+	// connect it: a status snapshot asked for before that (older than the
+	// request, applied after it) does not end it either.
+	requestSeq uint64
+	log        []string
 	// blocked is set while the connection blocks traffic outside the
 	// tunnel (blocked event until unblocked).
 	blocked bool
@@ -155,7 +159,10 @@ func (m *model) repeatedError(ev ConnEvent) bool {
 // disconnected event, when it comes later, is not logged again) and
 // returned; connections whose state was unknown get a log line saying
 // what became of them.
-func (m *model) applyStatus(t time.Time, list []ConnStatus) (ended []string) {
+//
+// asked is the UI's request counter when the snapshot was asked for:
+// connections this app asked to connect after that are not ended by it.
+func (m *model) applyStatus(t time.Time, asked uint64, list []ConnStatus) (ended []string) {
 	seen := map[string]bool{}
 	for _, s := range list {
 		seen[s.Name] = true
@@ -170,7 +177,7 @@ func (m *model) applyStatus(t time.Time, list []ConnStatus) (ended []string) {
 	}
 	for name, c := range m.conns {
 		switch {
-		case seen[name] || c.status.State == clientapi.StateDisconnected || c.requested:
+		case seen[name] || c.status.State == clientapi.StateDisconnected || c.requested || c.requestSeq > asked:
 		case c.status.State == StateUnknown:
 			c.addLog(t, logServiceBackGone)
 			c.status = ConnStatus{Name: name, State: clientapi.StateDisconnected, LastError: errEndedServiceDown}

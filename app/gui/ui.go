@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -95,6 +96,10 @@ type UI struct {
 	// pendingWeb are the web sign-in pages shown once "Sign in again" is
 	// answered (dialogs.go showWebSignIn).
 	pendingWeb map[string]string
+
+	// requests counts this app's connect requests; status snapshots
+	// carry the count from when they were asked for (model.applyStatus).
+	requests atomic.Uint64
 
 	loginPending    bool   // Options.AtLogin, until the first status
 	firstSync       bool   // the first status has been applied
@@ -245,4 +250,4 @@ func (u *UI) Select(name string) {
 func (u *UI) Apply(ev ConnEvent) { u.handleEvent(ev) }
 
 // ApplyStatus shows a status snapshot as if it came from the backend.
-func (u *UI) ApplyStatus(list []ConnStatus) { u.applyStatus(list) }
+func (u *UI) ApplyStatus(list []ConnStatus) { u.applyStatus(u.requests.Load(), list) }
