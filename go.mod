@@ -7,6 +7,7 @@ require (
 	github.com/BurntSushi/toml v1.6.0
 	github.com/beevik/etree v1.7.0
 	github.com/crewjam/saml v0.5.1
+	github.com/ebitengine/purego v0.11.3
 	github.com/godbus/dbus/v5 v5.2.4
 	github.com/google/nftables v0.3.0
 	github.com/pkg/browser v0.0.0-20240102092130-5ac0b6a4141c

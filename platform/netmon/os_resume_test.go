@@ -50,14 +50,17 @@ func (r *logRecorder) all() []string {
 }
 
 // TestOSResumeSources: the resume sources of a monitor on the real OS start
-// and stop cleanly: on Windows the PowerRegisterSuspendResumeNotification
-// registration is made and undone (PowerUnregister... succeeds) when the
-// monitor stops; on both systems the clock-jump detector, running beside
-// the real routing socket or notification source, reports Resumed when the
-// wall clock jumps. A real sleep cannot be triggered on a CI runner, so
-// PBT_APMRESUMEAUTOMATIC itself is not delivered here. The test changes
-// nothing on the machine; it is gated with the other OS tests because it
-// opens the real sources.
+// and stop cleanly: the OS's suspend/resume registration is made and undone
+// when the monitor stops (Windows: PowerRegisterSuspendResumeNotification,
+// PowerUnregister... succeeds; macOS: IORegisterForSystemPower through
+// purego, its run loop stopped and IODeregisterForSystemPower and
+// IOServiceClose succeed); on both systems the clock-jump detector,
+// running beside the real routing socket and notification source, reports
+// Resumed when the wall clock jumps. A real sleep cannot be triggered on a
+// CI runner, so PBT_APMRESUMEAUTOMATIC and kIOMessageSystemHasPoweredOn
+// themselves are not delivered here. The test changes nothing on the
+// machine; it is gated with the other OS tests because it opens the real
+// sources.
 func TestOSResumeSources(t *testing.T) {
 	osinteg.Require(t, "TestOSResumeSources (network monitor: suspend/resume registration and clock-jump check)")
 	logs := &logRecorder{}
@@ -91,13 +94,15 @@ func TestOSResumeSources(t *testing.T) {
 	}()
 
 	const listening = "netmon: listening for suspend/resume notifications"
+	register, unregister := "IORegisterForSystemPower", "IODeregisterForSystemPower"
 	if isWindows {
-		for i := 0; i < 100 && !logs.has(listening); i++ {
-			time.Sleep(50 * time.Millisecond)
-		}
-		if !logs.has(listening) {
-			t.Fatalf("PowerRegisterSuspendResumeNotification: no registration within 5s; log: %q", logs.all())
-		}
+		register, unregister = "PowerRegisterSuspendResumeNotification", "PowerUnregisterSuspendResumeNotification"
+	}
+	for i := 0; i < 100 && !logs.has(listening); i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !logs.has(listening) {
+		t.Fatalf("%s: no registration within 5s; log: %q", register, logs.all())
 	}
 	time.Sleep(500 * time.Millisecond) // the first snapshot and clock reading
 	clock.offset.Store(int64(time.Hour))
@@ -112,7 +117,7 @@ func TestOSResumeSources(t *testing.T) {
 	}
 	stop()
 	stopped = true
-	if isWindows && !logs.has("netmon: suspend/resume notifications stopped") {
-		t.Errorf("PowerUnregisterSuspendResumeNotification did not succeed when the monitor stopped; log: %q", logs.all())
+	if !logs.has("netmon: suspend/resume notifications stopped") {
+		t.Errorf("%s did not succeed when the monitor stopped; log: %q", unregister, logs.all())
 	}
 }
