@@ -6,9 +6,11 @@
 // NotifyIpInterfaceChange, NotifyUnicastIpAddressChange and
 // NotifyRouteChange2 on Windows. Resume comes from logind's PrepareForSleep
 // signal on the system D-Bus (Linux), PowerRegisterSuspendResumeNotification's
-// PBT_APMRESUMEAUTOMATIC (Windows) and, on every OS, from a jump of the wall
-// clock (the portable fallback, and the only source on macOS: IOKit power
-// notifications need cgo).
+// PBT_APMRESUMEAUTOMATIC (Windows), IORegisterForSystemPower's
+// kIOMessageSystemHasPoweredOn (macOS, IOKit called through purego without
+// cgo) and, on every OS, from a jump of the wall clock (the portable
+// fallback). Sleep is reported before it happens from PrepareForSleep(true),
+// PBT_APMSUSPEND and kIOMessageSystemWillSleep.
 //
 // Events are only triggers: after each coalesced burst the monitor reads
 // the network state again and reports a [Change] only when the state
