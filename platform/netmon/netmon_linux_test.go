@@ -15,8 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/godbus/dbus/v5"
-
+	"github.com/cvpn/cvpn/internal/testkit/login1test"
 	"github.com/cvpn/cvpn/internal/testkit/nstest"
 	"github.com/cvpn/cvpn/platform/netmon"
 )
@@ -218,61 +217,12 @@ func TestDefaultRouteSwapIgnoringOwnTunnelAndLinkDown(t *testing.T) {
 	}
 }
 
-// privateBus starts a dbus-daemon on a socket of its own and returns its
-// address; the daemon is stopped by PID when the test ends.
-func privateBus(t *testing.T) string {
-	t.Helper()
-	nstest.RequireBinaries(t, "dbus-daemon")
-	sock := filepath.Join(t.TempDir(), "bus")
-	cmd := exec.Command("dbus-daemon", "--session", "--nofork", "--nopidfile", "--print-address=1", "--address=unix:path="+sock)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	line := make(chan string, 1)
-	go func() {
-		s, _ := bufio.NewReader(out).ReadString('\n')
-		line <- strings.TrimSpace(s)
-	}()
-	select {
-	case addr := <-line:
-		if addr == "" {
-			t.Fatal("dbus-daemon printed no address")
-		}
-		return addr
-	case <-time.After(10 * time.Second):
-		t.Fatal("dbus-daemon not ready within 10s")
-		return ""
-	}
-}
-
 func TestResumeFromLogindOnAPrivateBus(t *testing.T) {
 	lab := nstest.New(t, nstest.Options{})
-	addr := privateBus(t)
-	// The fake logind: owns org.freedesktop.login1 and emits the signal.
-	login1, err := dbus.Connect(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer login1.Close()
-	if reply, err := login1.RequestName("org.freedesktop.login1", dbus.NameFlagDoNotQueue); err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
-		t.Fatalf("RequestName: %v %v", reply, err)
-	}
-	m, lw := run(t, netmon.Options{NetNSPath: filepath.Join("/var/run/netns", lab.Client), DBusAddress: addr})
+	login1 := login1test.Start(t) // a private dbus-daemon with a fake logind
+	m, lw := run(t, netmon.Options{NetNSPath: filepath.Join("/var/run/netns", lab.Client), DBusAddress: login1.Addr})
 	lw.wait(t, "listening for logind PrepareForSleep")
-	emit := func(sleeping bool) {
-		t.Helper()
-		if err := login1.Emit("/org/freedesktop/login1", "org.freedesktop.login1.Manager.PrepareForSleep", sleeping); err != nil {
-			t.Fatal(err)
-		}
-	}
+	emit := login1.PrepareForSleep
 	emit(true)
 	lw.wait(t, "going to sleep")
 	if c := within(t, m, bound); !c.Sleeping || c.Resumed || c.Detail != "going to sleep" {
