@@ -18,43 +18,19 @@ import (
 // gets (back and forth between the two uplinks).
 const uplinkMoves = 6
 
-// The two-uplink lab (as ovpn/client's TestInteropDefaultRouteSwap): the
-// server's public address is on its loopback, reached through uplink 1
-// (client eth0 198.18.0.1 via 198.18.0.2) or uplink 2 (client eth1
-// 198.18.2.1 via 198.18.2.2); the server namespace is both routers.
+// The two-uplink lab of nstest.AddUplink, indexed by uplink (0 and 1).
 var (
-	upServer = netip.MustParseAddr("203.0.113.1")
-	upGW     = [2]netip.Addr{nstest.ServerIP, netip.MustParseAddr("198.18.2.2")}
-	upAddr   = [2]netip.Addr{nstest.ClientIP, netip.MustParseAddr("198.18.2.1")}
-	upDev    = [2]string{nstest.ClientDev, "eth1"}
+	upGW   = [2]netip.Addr{nstest.ServerIP, nstest.Uplink2GW}
+	upAddr = [2]netip.Addr{nstest.ClientIP, nstest.Uplink2ClientIP}
+	upDev  = [2]string{nstest.ClientDev, nstest.Uplink2Dev}
 )
-
-func upLab(t *testing.T) *nstest.Lab {
-	t.Helper()
-	lab := nstest.New(t, nstest.Options{})
-	nstest.MustRun(t, lab.Server, "ip", "addr", "add", upServer.String()+"/32", "dev", "lo")
-	nstest.MustRun(t, lab.Client, "ip", "link", "add", upDev[1], "type", "veth", "peer", "name", "eth2", "netns", lab.Server)
-	nstest.MustRun(t, lab.Client, "ip", "addr", "add", upAddr[1].String()+"/24", "dev", upDev[1])
-	nstest.MustRun(t, lab.Client, "ip", "link", "set", upDev[1], "up")
-	nstest.MustRun(t, lab.Server, "ip", "addr", "add", upGW[1].String()+"/24", "dev", "eth2")
-	nstest.MustRun(t, lab.Server, "ip", "link", "set", "eth2", "up")
-	nstest.MustRun(t, lab.Client, "ip", "route", "replace", "default", "via", upGW[0].String(), "dev", upDev[0])
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	for _, a := range []netip.Addr{upGW[0], upGW[1], upServer} {
-		if err := nstest.Ping(ctx, lab.Client, a); err != nil {
-			t.Fatalf("lab: ping %s: %v", a, err)
-		}
-	}
-	return lab
-}
 
 // upCvpnServer runs cvpn server on the public address (port 1195, full
 // tunnel) and returns its client profile.
 func upCvpnServer(t *testing.T, bin string, lab *nstest.Lab, proto string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "srv")
-	nstest.MustRun(t, lab.Server, bin, "server", "init", dir, "--public-address", upServer.String(), "--listen", upServer.String()+":1195")
+	nstest.MustRun(t, lab.Server, bin, "server", "init", dir, "--public-address", nstest.UplinkServerIP.String(), "--listen", nstest.UplinkServerIP.String()+":1195")
 	cfg := filepath.Join(dir, "server.toml")
 	b, err := os.ReadFile(cfg)
 	if err != nil {
@@ -121,13 +97,14 @@ func TestRoamUplinkBenchmark(t *testing.T) {
 	var rows []string
 	for _, server := range []string{"OpenVPN 2.6 server", "cvpn server"} {
 		for _, proto := range []string{"udp", "tcp"} {
-			lab := upLab(t)
+			lab := nstest.New(t, nstest.Options{})
+			nstest.AddUplink(t, lab)
 			var prof string
 			at := netip.MustParseAddr("10.100.0.1")
 			if server == "cvpn server" {
 				prof = upCvpnServer(t, bin, lab, proto)
 			} else {
-				srv := openvpnpeer.StartServer(t, openvpnpeer.ServerConfig{NS: lab.Server, Listen: upServer, Proto: proto,
+				srv := openvpnpeer.StartServer(t, openvpnpeer.ServerConfig{NS: lab.Server, Listen: nstest.UplinkServerIP, Proto: proto,
 					DataCiphers: []string{"AES-256-GCM"}, Wrap: openvpnpeer.WrapTLSCrypt, NoIPv6: true, Push: []string{"redirect-gateway def1"}})
 				p, err := srv.ClientProfile(openvpnpeer.ProfileOptions{ClientCert: "client1"})
 				if err != nil {

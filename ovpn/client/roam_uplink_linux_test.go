@@ -15,43 +15,6 @@ import (
 	"github.com/cvpn/cvpn/internal/testkit/openvpnpeer"
 )
 
-// The two-uplink lab of TestInteropDefaultRouteSwap: the client reaches
-// the server's public address (on the server's loopback, not on either
-// link) through uplink 1 (its eth0 198.18.0.1 via the router 198.18.0.2)
-// or uplink 2 (a second link, eth1 198.18.2.1 via 198.18.2.2). The server
-// namespace plays both routers.
-var (
-	uplinkServer = netip.MustParseAddr("203.0.113.1")
-	uplink1GW    = nstest.ServerIP
-	uplink2GW    = netip.MustParseAddr("198.18.2.2")
-)
-
-const (
-	uplink2Dev       = "eth1"
-	uplink2ServerDev = "eth2"
-)
-
-// twoUplinks adds uplink 2, the server's public address and the client's
-// default route via uplink 1.
-func twoUplinks(t *testing.T, lab *nstest.Lab) {
-	t.Helper()
-	nstest.MustRun(t, lab.Server, "ip", "addr", "add", uplinkServer.String()+"/32", "dev", "lo")
-	nstest.MustRun(t, lab.Client, "ip", "link", "add", uplink2Dev, "type", "veth", "peer", "name", uplink2ServerDev, "netns", lab.Server)
-	nstest.MustRun(t, lab.Client, "ip", "addr", "add", "198.18.2.1/24", "dev", uplink2Dev)
-	nstest.MustRun(t, lab.Client, "ip", "link", "set", uplink2Dev, "up")
-	nstest.MustRun(t, lab.Server, "ip", "addr", "add", uplink2GW.String()+"/24", "dev", uplink2ServerDev)
-	nstest.MustRun(t, lab.Server, "ip", "link", "set", uplink2ServerDev, "up")
-	nstest.MustRun(t, lab.Client, "ip", "route", "replace", "default", "via", uplink1GW.String(), "dev", nstest.ClientDev)
-	// Both links carry traffic before the test starts (no DAD wait).
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	for _, a := range []netip.Addr{uplink1GW, uplink2GW, uplinkServer} {
-		if err := nstest.Ping(ctx, lab.Client, a); err != nil {
-			t.Fatalf("lab: ping %s: %v", a, err)
-		}
-	}
-}
-
 // pingTunnel pings addr through the tunnel device only (ping -I: a ping
 // may not be answered by the server namespace outside the tunnel while
 // the client reconnects) until one answers, bounded; it returns how long
@@ -86,7 +49,7 @@ func tunnelDev(t *testing.T, out string) string {
 // serverRoute is the client's route to the server's public address.
 func serverRoute(t *testing.T, lab *nstest.Lab) string {
 	t.Helper()
-	return strings.TrimSpace(nstest.MustRun(t, lab.Client, "ip", "-4", "route", "show", uplinkServer.String()+"/32"))
+	return strings.TrimSpace(nstest.MustRun(t, lab.Client, "ip", "-4", "route", "show", nstest.UplinkServerIP.String()+"/32"))
 }
 
 // uplinkServerUnder is one server of TestInteropDefaultRouteSwap: a
@@ -103,7 +66,7 @@ type uplinkServerUnder struct {
 func startOurUplinkServer(t *testing.T, bin string, lab *nstest.Lab, proto string) uplinkServerUnder {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "srv")
-	nstest.MustRun(t, lab.Server, bin, "server", "init", dir, "--public-address", uplinkServer.String(), "--listen", uplinkServer.String()+":1195")
+	nstest.MustRun(t, lab.Server, bin, "server", "init", dir, "--public-address", nstest.UplinkServerIP.String(), "--listen", nstest.UplinkServerIP.String()+":1195")
 	cfg := filepath.Join(dir, "server.toml")
 	b, err := os.ReadFile(cfg)
 	if err != nil {
@@ -156,13 +119,13 @@ func TestInteropDefaultRouteSwap(t *testing.T) {
 		for _, proto := range []string{"udp", "tcp"} {
 			t.Run(server+"/"+proto, func(t *testing.T) {
 				lab := nstest.New(t, nstest.Options{})
-				twoUplinks(t, lab)
+				nstest.AddUplink(t, lab)
 				before := nstest.MustSnapshot(t, lab.Client)
 				var su uplinkServerUnder
 				if server == "cvpn" {
 					su = startOurUplinkServer(t, bin, lab, proto)
 				} else {
-					srv := openvpnpeer.StartServer(t, openvpnpeer.ServerConfig{NS: lab.Server, Listen: uplinkServer, Proto: proto,
+					srv := openvpnpeer.StartServer(t, openvpnpeer.ServerConfig{NS: lab.Server, Listen: nstest.UplinkServerIP, Proto: proto,
 						Wrap: openvpnpeer.WrapTLSCrypt, NoIPv6: true, Push: []string{"redirect-gateway def1"}})
 					prof, err := srv.ClientProfile(openvpnpeer.ProfileOptions{ClientCert: "client1"})
 					if err != nil {
@@ -204,11 +167,11 @@ func swapUplink(t *testing.T, bin string, lab *nstest.Lab, su uplinkServerUnder,
 	}
 	dev := tunnelDev(t, cl.Output())
 	pingTunnel(t, lab, dev, su.tunnelIP, 10*time.Second)
-	if r := serverRoute(t, lab); !strings.Contains(r, "via "+uplink1GW.String()+" dev "+nstest.ClientDev) {
-		t.Fatalf("host route to the server before the swap: %q, want via %s", r, uplink1GW)
+	if r := serverRoute(t, lab); !strings.Contains(r, "via "+nstest.ServerIP.String()+" dev "+nstest.ClientDev) {
+		t.Fatalf("host route to the server before the swap: %q, want via %s", r, nstest.ServerIP)
 	}
 	start := time.Now()
-	nstest.MustRun(t, lab.Client, "ip", "route", "replace", "default", "via", uplink2GW.String(), "dev", uplink2Dev)
+	nstest.MustRun(t, lab.Client, "ip", "route", "replace", "default", "via", nstest.Uplink2GW.String(), "dev", nstest.Uplink2Dev)
 	// Uplink 1 loses its upstream: the server's answers to the client's
 	// old address go nowhere.
 	nstest.MustRun(t, lab.Server, "ip", "route", "add", "blackhole", nstest.ClientIP.String()+"/32")
@@ -219,8 +182,8 @@ func swapUplink(t *testing.T, bin string, lab *nstest.Lab, su uplinkServerUnder,
 	if !strings.Contains(out, `"event":"network-changed"`) {
 		t.Errorf("no network-changed event:\n%s", out)
 	}
-	if r := serverRoute(t, lab); !strings.Contains(r, "via "+uplink2GW.String()+" dev "+uplink2Dev) {
-		t.Errorf("host route to the server after the swap: %q, want via %s dev %s", r, uplink2GW, uplink2Dev)
+	if r := serverRoute(t, lab); !strings.Contains(r, "via "+nstest.Uplink2GW.String()+" dev "+nstest.Uplink2Dev) {
+		t.Errorf("host route to the server after the swap: %q, want via %s dev %s", r, nstest.Uplink2GW, nstest.Uplink2Dev)
 	}
 	if err := cl.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -234,7 +197,7 @@ func swapUplink(t *testing.T, bin string, lab *nstest.Lab, su uplinkServerUnder,
 		t.Errorf("host route to the server left after the disconnect: %q", r)
 	}
 	nstest.MustRun(t, lab.Server, "ip", "route", "del", "blackhole", nstest.ClientIP.String()+"/32")
-	nstest.MustRun(t, lab.Client, "ip", "route", "replace", "default", "via", uplink1GW.String(), "dev", nstest.ClientDev)
+	nstest.MustRun(t, lab.Client, "ip", "route", "replace", "default", "via", nstest.ServerIP.String(), "dev", nstest.ClientDev)
 	nstest.AssertUnchanged(t, before)
 	return took, reconnects
 }
